@@ -1,0 +1,91 @@
+"""Command line: ``mockserver serve`` (and, as features land, record, replay and cassette tools)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import DEFAULT_HOST, DEFAULT_PORT, Config
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for ids and generated content")
+    parser.add_argument("--models", type=Path, default=None, metavar="FILE", help="model catalog YAML (default: built in)")
+    parser.add_argument("--any-model", action="store_true", help="accept model ids that are not in the catalog")
+    parser.add_argument("--lenient", action="store_true", help="contract mode: any schema-valid request gets a 2xx")
+    parser.add_argument(
+        "--api-key", action="append", default=None, metavar="KEY", help="accept only these keys (repeatable; default: any)"
+    )
+    parser.add_argument("--organization-id", default=None, help="value of the anthropic-organization-id header")
+    parser.add_argument("--no-edge-headers", action="store_true", help="leave out cf-ray, server and other edge headers")
+    parser.add_argument("--no-sse-padding", action="store_true", help="do not pad SSE data lines with spaces")
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return Config(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        models_file=args.models,
+        any_model=args.any_model,
+        lenient=args.lenient,
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        organization_id=args.organization_id,
+        edge_headers=not args.no_edge_headers,
+        sse_padding=not args.no_sse_padding,
+        log_requests=not args.quiet,
+    )
+
+
+async def _serve(config: Config) -> None:
+    from .server.app import create_app
+    from .server.runner import start_site
+
+    app = create_app(config)
+    runner, url = await start_site(app, config.host, config.port)
+    print(f"mockserver: fake Claude API listening on {url}", flush=True)
+    print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
+    if config.api_keys is None:
+        print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the fake API")
+    _add_server_options(serve)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if args.command == "serve":
+        config = config_from_args(args)
+        try:
+            asyncio.run(_serve(config))
+        except OSError as exc:
+            print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            pass
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Everything a server instance is configured with; one object per app, no globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clock import Clock, SystemClock
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+LATEST_VERSION = "2026-10-21"
+LEGACY_VERSION = "2023-06-01"
+KNOWN_VERSIONS = frozenset({LEGACY_VERSION, LATEST_VERSION})
+
+
+@dataclass
+class Config:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    seed: int | None = None
+    # Contract mode: any schema-valid request gets a 2xx with a schema-valid body.
+    lenient: bool = False
+    # Accept model ids that are not in the catalog (answered as a generic model).
+    any_model: bool = False
+    # ``None`` accepts any non-empty key; otherwise only these keys.
+    api_keys: frozenset[str] | None = None
+    models_file: Path | None = None
+    organization_id: str | None = None
+    # Cloudflare-style edge headers (cf-ray, server, x-robots-tag …) as real responses carry.
+    edge_headers: bool = True
+    # Random 1–15 space padding inside SSE data lines, as the real API writes them.
+    sse_padding: bool = True
+    log_requests: bool = True
+    clock: Clock = field(default_factory=SystemClock)

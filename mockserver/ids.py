@@ -1,0 +1,73 @@
+"""Identifiers in the real API's formats, from one seedable generator.
+
+Real ids are ``<prefix>_01`` + 22 base58 characters, or in newer traffic ``<prefix>_011C`` + 20
+(docs/protocol.md). With a seed the sequence repeats exactly, so a seeded run is byte-for-byte
+repeatable; without one, ids come from the OS's randomness.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+# prefix -> (marker after the underscore, number of base58 characters after it)
+_FORMATS: dict[str, tuple[str, int]] = {
+    "msg": ("011C", 20),
+    "req": ("011C", 20),
+    "file": ("011C", 20),
+    "toolu": ("01", 22),
+    "srvtoolu": ("01", 22),
+    "msgbatch": ("01", 22),
+    "wrkspc": ("01", 22),
+}
+
+
+class IdGenerator:
+    """Makes ``msg_``, ``req_``, ``toolu_``, ``msgbatch_`` … ids; seeded means repeatable."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._rng: random.Random | None = random.Random(f"ids:{seed}") if seed is not None else None
+
+    def _chars(self, n: int) -> str:
+        if self._rng is None:
+            return "".join(secrets.choice(BASE58) for _ in range(n))
+        return "".join(self._rng.choices(BASE58, k=n))
+
+    def new(self, prefix: str) -> str:
+        marker, n = _FORMATS.get(prefix, ("01", 22))
+        return f"{prefix}_{marker}{self._chars(n)}"
+
+    def message(self) -> str:
+        return self.new("msg")
+
+    def request(self) -> str:
+        return self.new("req")
+
+    def tool_use(self) -> str:
+        return self.new("toolu")
+
+    def server_tool_use(self) -> str:
+        return self.new("srvtoolu")
+
+    def batch(self) -> str:
+        return self.new("msgbatch")
+
+    def uuid(self) -> str:
+        if self._rng is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def hex(self, n: int) -> str:
+        if self._rng is None:
+            return secrets.token_hex((n + 1) // 2)[:n]
+        return "".join(self._rng.choices("0123456789abcdef", k=n))
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """True when ``value`` looks like an id the API (or this server) would issue."""
+    head, _, tail = value.partition("_")
+    return head == prefix and len(tail) >= 20 and all(c in BASE58 for c in tail)

@@ -1,0 +1,482 @@
+"""The model catalog: which models exist, what ``/v1/models`` says about them, and the
+per-model facts request validation needs (output caps, prefill, thinking types, caching).
+
+The data lives in ``mockserver/data/models.yaml`` so users can add or adjust models without
+touching code. Loading is strict: a typo in that file should fail loudly, naming the entry
+and field, rather than make the mock quietly disagree with the real API.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, cast, get_args
+
+import yaml
+
+__all__ = [
+    "CAPABILITY_SHAPE",
+    "THINKING_TYPES",
+    "CatalogError",
+    "Lifecycle",
+    "MockSettings",
+    "ModelCatalog",
+    "ModelEntry",
+    "ModelLine",
+]
+
+# The C loader is several times faster; fall back where libyaml is missing.
+_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+Lifecycle = Literal["active", "deprecated", "retired"]
+ModelLine = Literal["haiku", "sonnet", "opus", "fable", "mythos"]
+
+LIFECYCLES: frozenset[str] = frozenset(get_args(Lifecycle))
+LINES: frozenset[str] = frozenset(get_args(ModelLine))
+THINKING_TYPES: tuple[str, ...] = ("adaptive", "between_tools", "disabled", "enabled")
+DEFAULT_LIST_LIFECYCLES: frozenset[str] = frozenset({"active", "deprecated"})
+
+# ModelInfo.created_at docs: "May be set to an epoch value if the release date is unknown."
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+_FLAG: Mapping[str, Any] = MappingProxyType({"supported": bool})
+
+# The SDK's ModelCapabilities, key for key and in its field order (tests compare the two).
+# `bool` marks a boolean leaf; every other value is a nested object.
+CAPABILITY_SHAPE: Mapping[str, Any] = MappingProxyType(
+    {
+        "batch": _FLAG,
+        "citations": _FLAG,
+        "code_execution": _FLAG,
+        "context_management": MappingProxyType(
+            {
+                "clear_thinking_20251015": _FLAG,
+                "clear_tool_uses_20250919": _FLAG,
+                "compact_20260112": _FLAG,
+                "supported": bool,
+            }
+        ),
+        "effort": MappingProxyType(
+            {"high": _FLAG, "low": _FLAG, "max": _FLAG, "medium": _FLAG, "supported": bool, "xhigh": _FLAG}
+        ),
+        "image_input": _FLAG,
+        "pdf_input": _FLAG,
+        "server_tools": MappingProxyType({"code_execution": _FLAG, "supported": bool, "web_search": _FLAG}),
+        "structured_outputs": _FLAG,
+        "thinking": MappingProxyType(
+            {"supported": bool, "types": MappingProxyType({name: _FLAG for name in THINKING_TYPES})}
+        ),
+    }
+)
+
+_ENTRY_FIELDS = frozenset(
+    {
+        "id",
+        "aliases",
+        "display_name",
+        "created_at",
+        "lifecycle",
+        "deprecated_at",
+        "retires_at",
+        "line",
+        "max_input_tokens",
+        "max_tokens",
+        "capabilities",
+        "mock",
+    }
+)
+_MOCK_FIELDS = frozenset({"prefill", "thinking", "min_cacheable_tokens", "nonstreaming_max_tokens", "forced_tool_use"})
+_TOP_LEVEL_FIELDS = frozenset({"definitions", "models"})
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used; the message names the entry and field at fault."""
+
+    def __init__(
+        self, problem: str, *, source: str | None = None, entry: str | None = None, field: str | None = None
+    ) -> None:
+        self.problem = problem
+        self.source = source
+        self.entry = entry
+        self.field = field
+        where = [part for part in (source, entry and f"entry {entry!r}", field and f"field {field!r}") if part]
+        super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
+
+
+@dataclass(frozen=True)
+class MockSettings:
+    """Facts only the mock uses, to reject what the real model rejects; never sent to clients."""
+
+    prefill: bool
+    """Whether a final assistant message (prefill) is accepted."""
+    thinking: frozenset[str]
+    """Accepted ``thinking.type`` values."""
+    min_cacheable_tokens: int
+    """Shortest prefix that prompt caching stores; shorter ones are silently not cached."""
+    forced_tool_use: bool = True
+    """Whether ``tool_choice`` of type ``any``/``tool`` is accepted."""
+    nonstreaming_max_tokens: int | None = None
+    """The SDK's client-side non-streaming cap for this model (the API does not enforce it)."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model: its public ``ModelInfo`` fields plus :class:`MockSettings`."""
+
+    id: str
+    display_name: str
+    created_at: datetime
+    lifecycle: Lifecycle
+    capabilities: Mapping[str, Any] = field(hash=False)
+    """Read-only, exactly the SDK ``ModelCapabilities`` shape (see :data:`CAPABILITY_SHAPE`)."""
+    mock: MockSettings
+    aliases: tuple[str, ...] = ()
+    deprecated_at: datetime | None = None
+    retires_at: datetime | None = None
+    line: ModelLine | None = None
+    max_input_tokens: int | None = None
+    max_tokens: int | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this entry answers to: the canonical one first, then the aliases."""
+        return (self.id, *self.aliases)
+
+    def supports(self, *path: str) -> bool:
+        """Read one capability flag, e.g. ``supports("effort", "xhigh")``; unknown paths are False."""
+        node: Any = self.capabilities
+        for key in path:
+            if not isinstance(node, Mapping) or key not in node:
+                return False
+            node = node[key]
+        return isinstance(node, Mapping) and node.get("supported") is True
+
+    def to_model_info(self) -> dict[str, Any]:
+        """The JSON body of ``GET /v1/models/{id}`` for this model (a fresh, mutable dict)."""
+        return {
+            "type": "model",
+            "id": self.id,
+            "display_name": self.display_name,
+            "created_at": _rfc3339(self.created_at),
+            "lifecycle": self.lifecycle,
+            "deprecated_at": _rfc3339(self.deprecated_at),
+            "retires_at": _rfc3339(self.retires_at),
+            "line": self.line,
+            "max_input_tokens": self.max_input_tokens,
+            "max_tokens": self.max_tokens,
+            "capabilities": _thaw(self.capabilities),
+        }
+
+    @classmethod
+    def for_unknown(cls, model_id: str) -> ModelEntry:
+        """A permissive stand-in for an id the catalog lacks, so lenient modes accept any model.
+
+        Everything is supported and the limits are the largest any current model has, so the
+        stand-in never rejects a request a real model might accept.
+        """
+        return cls(
+            id=model_id,
+            display_name=model_id,
+            created_at=_EPOCH,
+            lifecycle="active",
+            capabilities=_freeze(_all_supported(CAPABILITY_SHAPE)),
+            mock=MockSettings(prefill=True, thinking=frozenset(THINKING_TYPES), min_cacheable_tokens=1024),
+            max_input_tokens=1_000_000,
+            max_tokens=128_000,
+        )
+
+
+class ModelCatalog:
+    """An immutable, ordered set of models with id and alias lookup.
+
+    Build one per app (not per request): each server owns its catalog, so several servers
+    with different catalogs can run in one process.
+    """
+
+    __slots__ = ("_entries", "_index", "source")
+
+    def __init__(self, entries: Iterable[ModelEntry], *, source: str = "<memory>") -> None:
+        self.source = source
+        self._entries: tuple[ModelEntry, ...] = tuple(entries)
+        index: dict[str, ModelEntry] = {}
+        for entry in self._entries:
+            for model_id in entry.ids:
+                other = index.get(model_id)
+                if other is not None:
+                    raise CatalogError(
+                        f"{model_id!r} is already used by entry {other.id!r}",
+                        source=source,
+                        entry=entry.id,
+                        field="id" if model_id == entry.id else "aliases",
+                    )
+                index[model_id] = entry
+        self._index: Mapping[str, ModelEntry] = MappingProxyType(index)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> ModelCatalog:
+        """Read a catalog file; ``None`` means the one shipped in ``mockserver/data``."""
+        resource = resources.files("mockserver") / "data" / "models.yaml" if path is None else Path(path)
+        source = str(resource)
+        try:
+            text = resource.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"cannot read the catalog: {exc}", source=source) from exc
+        return cls.from_yaml(text, source=source)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<string>") -> ModelCatalog:
+        """Parse catalog YAML (the format of ``models.yaml``)."""
+        try:
+            data = yaml.load(text, Loader=_YamlLoader)
+        except yaml.YAMLError as exc:
+            raise CatalogError(f"not valid YAML: {exc}", source=source) from exc
+        if not isinstance(data, dict):
+            raise CatalogError("the top level must be a mapping with a 'models' list", source=source)
+        for key in data:
+            if key not in _TOP_LEVEL_FIELDS:
+                raise CatalogError("unknown top-level key", source=source, field=str(key))
+        models = data.get("models")
+        if not isinstance(models, list):
+            raise CatalogError("must be a list of model entries", source=source, field="models")
+        return cls([_parse_entry(raw, number, source) for number, raw in enumerate(models, 1)], source=source)
+
+    @property
+    def entries(self) -> tuple[ModelEntry, ...]:
+        """All entries, retired ones included, in file order."""
+        return self._entries
+
+    def resolve(self, model_id: str) -> ModelEntry | None:
+        """The entry for a canonical id or an alias; ``None`` if the catalog has neither."""
+        return self._index.get(model_id) if isinstance(model_id, str) else None
+
+    def list(self, lifecycles: Collection[str] | None = None) -> builtins.list[ModelEntry]:
+        """Entries as ``GET /v1/models`` lists them: newest release first, ties in file order.
+
+        ``None`` or an empty collection means the API default, active and deprecated models.
+        """
+        wanted = frozenset(lifecycles) if lifecycles else DEFAULT_LIST_LIFECYCLES
+        chosen = [entry for entry in self._entries if entry.lifecycle in wanted]
+        return sorted(chosen, key=lambda entry: entry.created_at, reverse=True)  # stable
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(self._entries)
+
+    def __contains__(self, model_id: object) -> bool:
+        return isinstance(model_id, str) and model_id in self._index
+
+    def __repr__(self) -> str:
+        return f"ModelCatalog({len(self._entries)} models from {self.source})"
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to one raw YAML mapping, raising CatalogError that names entry and field."""
+
+    def __init__(self, raw: Mapping[str, Any], *, source: str, entry: str, prefix: str = "") -> None:
+        self.raw, self.source, self.entry, self.prefix = raw, source, entry, prefix
+
+    def error(self, key: str, problem: str) -> CatalogError:
+        return CatalogError(problem, source=self.source, entry=self.entry, field=self.prefix + key)
+
+    def reject_unknown(self, allowed: frozenset[str]) -> None:
+        for key in self.raw:
+            if key not in allowed:
+                raise self.error(str(key), "unknown field")
+
+    def get(self, key: str, *, required: bool) -> Any:
+        if key not in self.raw:
+            if required:
+                raise self.error(key, "missing")
+            return None
+        return self.raw[key]
+
+    def text(self, key: str) -> str:
+        value = self.get(key, required=True)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def flag(self, key: str, *, default: bool | None = None) -> bool:
+        value = self.get(key, required=default is None)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
+
+    def count(self, key: str, *, required: bool, minimum: int = 1) -> int | None:
+        value = self.get(key, required=required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"expected an integer >= {minimum} or null, got {value!r}")
+        return value
+
+    def timestamp(self, key: str, *, required: bool) -> datetime | None:
+        value = self.get(key, required=required)
+        if value is None:
+            return None
+        try:
+            return _to_utc(value)
+        except (TypeError, ValueError):
+            raise self.error(key, f"expected an RFC 3339 date or date-time, got {value!r}") from None
+
+    def choice(self, key: str, allowed: frozenset[str], *, required: bool) -> str | None:
+        value = self.get(key, required=required)
+        if value is None and not required:
+            return None
+        if value not in allowed:
+            raise self.error(key, f"expected one of {sorted(allowed)}, got {value!r}")
+        return cast(str, value)
+
+    def names(self, key: str, allowed: frozenset[str] | None = None) -> tuple[str, ...] | None:
+        value = self.get(key, required=False)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise self.error(key, f"expected a list of non-empty strings, got {value!r}")
+        if allowed is not None and not set(value) <= allowed:
+            raise self.error(key, f"unknown values {sorted(set(value) - allowed)}; allowed: {sorted(allowed)}")
+        return tuple(value)
+
+
+def _parse_entry(raw: Any, number: int, source: str) -> ModelEntry:
+    """Validate one ``models`` item into a ModelEntry."""
+    if not isinstance(raw, dict):
+        raise CatalogError("expected a mapping", source=source, entry=f"#{number}")
+    raw_id = raw.get("id")
+    name = raw_id if isinstance(raw_id, str) and raw_id.strip() else f"#{number}"
+    read = _Reader(raw, source=source, entry=name)
+    read.reject_unknown(_ENTRY_FIELDS)
+
+    model_id = read.text("id")
+    if model_id != model_id.strip() or any(ch.isspace() for ch in model_id):
+        raise read.error("id", "must not contain whitespace")
+    aliases = read.names("aliases") or ()
+    if model_id in aliases or len(set(aliases)) != len(aliases):
+        raise read.error("aliases", "repeats the id or an alias")
+
+    lifecycle = cast(Lifecycle, read.choice("lifecycle", LIFECYCLES, required=True))
+    deprecated_at = read.timestamp("deprecated_at", required=False)
+    retires_at = read.timestamp("retires_at", required=False)
+    if lifecycle == "active":
+        for key, value in (("deprecated_at", deprecated_at), ("retires_at", retires_at)):
+            if value is not None:
+                raise read.error(key, "must be null while the model is active")
+    elif deprecated_at is None:
+        raise read.error("deprecated_at", f"required for a {lifecycle} model")
+
+    capabilities = _check_shape(read.get("capabilities", required=True), CAPABILITY_SHAPE, read, "capabilities")
+
+    return ModelEntry(
+        id=model_id,
+        aliases=aliases,
+        display_name=read.text("display_name"),
+        created_at=cast(datetime, read.timestamp("created_at", required=True)),
+        lifecycle=lifecycle,
+        deprecated_at=deprecated_at,
+        retires_at=retires_at,
+        line=cast("ModelLine | None", read.choice("line", LINES, required=False)),
+        max_input_tokens=read.count("max_input_tokens", required=True),
+        max_tokens=read.count("max_tokens", required=True),
+        capabilities=_freeze(capabilities),
+        mock=_parse_mock(read, capabilities),
+    )
+
+
+def _parse_mock(parent: _Reader, capabilities: Mapping[str, Any]) -> MockSettings:
+    """Validate the ``mock`` mapping; thinking types default to what capabilities advertise."""
+    raw = parent.get("mock", required=True)
+    if not isinstance(raw, dict):
+        raise parent.error("mock", "expected a mapping")
+    read = _Reader(raw, source=parent.source, entry=parent.entry, prefix="mock.")
+    read.reject_unknown(_MOCK_FIELDS)
+    thinking = read.names("thinking", frozenset(THINKING_TYPES))
+    if thinking is None:
+        advertised = capabilities["thinking"]["types"]
+        thinking = tuple(name for name in THINKING_TYPES if advertised[name]["supported"])
+    return MockSettings(
+        prefill=read.flag("prefill"),
+        thinking=frozenset(thinking),
+        min_cacheable_tokens=cast(int, read.count("min_cacheable_tokens", required=True, minimum=0)),
+        forced_tool_use=read.flag("forced_tool_use", default=True),
+        nonstreaming_max_tokens=read.count("nonstreaming_max_tokens", required=False),
+    )
+
+
+def _check_shape(value: Any, shape: Mapping[str, Any], read: _Reader, path: str) -> dict[str, Any]:
+    """Require exactly the keys of ``shape``; return a fresh dict in the shape's key order.
+
+    Copying also unshares YAML anchors, so no two entries hold the same dict.
+    """
+    if not isinstance(value, dict):
+        raise read.error(path, f"expected a mapping, got {value!r}")
+    for key in value:
+        if key not in shape:
+            raise read.error(f"{path}.{key}", "unknown capability key")
+    result: dict[str, Any] = {}
+    for key, sub in shape.items():
+        if key not in value:
+            raise read.error(f"{path}.{key}", "missing (every capability key must be present)")
+        if sub is bool:
+            if not isinstance(value[key], bool):
+                raise read.error(f"{path}.{key}", f"expected true or false, got {value[key]!r}")
+            result[key] = value[key]
+        else:
+            result[key] = _check_shape(value[key], sub, read, f"{path}.{key}")
+    return result
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _to_utc(value: Any) -> datetime:
+    """YAML gives dates, datetimes or strings; normalise all to aware UTC datetimes."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    else:
+        raise TypeError(type(value).__name__)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z`` suffix, as the API writes timestamps."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(timezone.utc)
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def _all_supported(shape: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: True if sub is bool else _all_supported(sub) for key, sub in shape.items()}
+
+
+def _freeze(value: Any) -> Any:
+    """Read-only nested mappings, so entries can be shared freely between requests."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _freeze(sub) for key, sub in value.items()})
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw(sub) for key, sub in value.items()}
+    return value

@@ -1,0 +1,91 @@
+"""Just enough of image and PDF formats to size them, as the API does when it counts tokens
+and checks that the bytes match the declared media type."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def decode_base64(data: str) -> bytes | None:
+    """Strict base64 decoding; ``None`` when the text is not base64."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def sniff_image_type(raw: bytes) -> str | None:
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if raw.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if raw[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def image_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) read from the header, or ``None`` when it cannot be read."""
+    kind = sniff_image_type(raw)
+    try:
+        if kind == "image/png" and len(raw) >= 24:
+            return struct.unpack(">II", raw[16:24])
+        if kind == "image/gif" and len(raw) >= 10:
+            return struct.unpack("<HH", raw[6:10])
+        if kind == "image/webp":
+            return _webp_size(raw)
+        if kind == "image/jpeg":
+            return _jpeg_size(raw)
+    except struct.error:
+        return None
+    return None
+
+
+def _webp_size(raw: bytes) -> tuple[int, int] | None:
+    chunk = raw[12:16]
+    if chunk == b"VP8X" and len(raw) >= 30:
+        w = int.from_bytes(raw[24:27], "little") + 1
+        h = int.from_bytes(raw[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8 " and len(raw) >= 30:
+        w, h = struct.unpack("<HH", raw[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L" and len(raw) >= 25:
+        bits = int.from_bytes(raw[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _jpeg_size(raw: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(raw):
+        if raw[i] != 0xFF:
+            i += 1
+            continue
+        marker = raw[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = struct.unpack(">H", raw[i + 2 : i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", raw[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None
+
+
+_PAGE = re.compile(rb"/Type\s*/Page(?!s)")
+
+
+def pdf_page_count(raw: bytes) -> int | None:
+    """Pages of a PDF (counting page objects), or ``None`` when the bytes are not a PDF."""
+    if not raw.startswith(b"%PDF-"):
+        return None
+    return max(1, len(_PAGE.findall(raw)))

@@ -1,0 +1,153 @@
+"""Server-sent events as the real API frames them, and the event plan of a complete Message.
+
+Framing (docs/protocol.md): ``event: <name>\\n`` + ``data: <compact JSON>\\n`` + ``\\n``; ``ping`` data
+is exactly ``{"type": "ping"}``; other payloads usually carry 1–15 spaces of padding before the
+final ``}``, which strict parsers must tolerate, so we pad too (seeded, so repeatable).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import orjson
+
+from .tokens import split_pieces
+
+PING_DATA = b'{"type": "ping"}'
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as the API writes it."""
+    return orjson.dumps(value)
+
+
+def frame(event: str | None, data: str | bytes) -> bytes:
+    """One event on the wire. ``event=None`` leaves out the ``event:`` line."""
+    payload = data.encode() if isinstance(data, str) else data
+    head = b"" if event is None else b"event: " + event.encode() + b"\n"
+    return head + b"data: " + payload + b"\n\n"
+
+
+def pad(json_bytes: bytes, rng: random.Random | None) -> bytes:
+    """Insert the real API's 0–15 spaces before the closing brace (about 93% of lines are padded)."""
+    if rng is None or not json_bytes.endswith(b"}"):
+        return json_bytes
+    n = rng.randint(1, 15) if rng.random() < 0.93 else 0
+    return json_bytes[:-1] + b" " * n + b"}" if n else json_bytes
+
+
+@dataclass(slots=True)
+class PlannedEvent:
+    """An event of a Message's stream; ``tokens`` is the output it carries, for pacing."""
+
+    name: str
+    data: dict[str, Any]
+    tokens: int = 0
+
+    def encode(self, rng: random.Random | None = None) -> bytes:
+        if self.name == "ping":
+            return frame("ping", PING_DATA)
+        return frame(self.name, pad(dumps(self.data), rng))
+
+
+def _chunks(pieces: list[str], rng: random.Random, low: int, high: int) -> Iterator[tuple[str, int]]:
+    i = 0
+    while i < len(pieces):
+        n = rng.randint(low, high)
+        yield "".join(pieces[i : i + n]), len(pieces[i : i + n])
+        i += n
+
+
+def _json_chunks(text: str, rng: random.Random) -> Iterator[str]:
+    """``input_json_delta`` fragments: the first is ``""`` as on the wire, the rest 1–24 characters."""
+    yield ""
+    i = 0
+    while i < len(text):
+        n = rng.randint(1, 24)
+        yield text[i : i + n]
+        i += n
+
+
+def _block_start(block: dict[str, Any]) -> dict[str, Any]:
+    kind = block.get("type")
+    if kind == "text":
+        start: dict[str, Any] = {"type": "text", "text": ""}
+        if block.get("citations"):
+            start["citations"] = []
+        return start
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": "", "signature": ""}
+    if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+        return {k: ({} if k == "input" else v) for k, v in block.items()}
+    return block
+
+
+def _block_deltas(block: dict[str, Any], index: int, rng: random.Random) -> Iterator[PlannedEvent]:
+    kind = block.get("type")
+    if kind == "text":
+        for citation in block.get("citations") or ():
+            yield PlannedEvent(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": {"type": "citations_delta", "citation": citation}},
+            )
+        for text, n in _chunks(split_pieces(block.get("text", "")), rng, 1, 4):
+            delta = {"type": "text_delta", "text": text}
+            yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, n)
+    elif kind == "thinking":
+        for text, n in _chunks(split_pieces(block.get("thinking", "")), rng, 2, 8):
+            delta = {"type": "thinking_delta", "thinking": text}
+            yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, n)
+        delta = {"type": "signature_delta", "signature": block.get("signature", "")}
+        yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+    elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+        for part in _json_chunks(dumps(block.get("input", {})).decode(), rng):
+            delta = {"type": "input_json_delta", "partial_json": part}
+            yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, 1 if part else 0)
+
+
+def message_events(message: dict[str, Any], rng: random.Random) -> list[PlannedEvent]:
+    """The full event sequence whose accumulation is exactly ``message``."""
+    usage = message.get("usage") or {}
+    final_output = int(usage.get("output_tokens", 0))
+    start_usage = dict(usage)
+    start_usage["output_tokens"] = min(final_output, 1 + rng.randint(0, 7)) if final_output else 0
+    start_usage.pop("output_tokens_details", None)
+    start_usage.pop("server_tool_use", None)
+    start_message = {k: v for k, v in message.items() if k not in ("container",)}
+    start_message.update(content=[], stop_reason=None, stop_sequence=None, usage=start_usage)
+    if "stop_details" in message:
+        start_message["stop_details"] = None
+
+    events = [PlannedEvent("message_start", {"type": "message_start", "message": start_message})]
+    ping = PlannedEvent("ping", {"type": "ping"})
+    content = message.get("content") or []
+    if not content:
+        events.append(ping)
+    for index, block in enumerate(content):
+        events.append(
+            PlannedEvent("content_block_start", {"type": "content_block_start", "index": index, "content_block": _block_start(block)})
+        )
+        if index == 0:
+            events.append(ping)
+        events.extend(_block_deltas(block, index, rng))
+        events.append(PlannedEvent("content_block_stop", {"type": "content_block_stop", "index": index}))
+
+    delta: dict[str, Any] = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}
+    if "stop_details" in message:
+        delta["stop_details"] = message.get("stop_details")
+    if message.get("container") is not None:
+        delta["container"] = message["container"]
+    delta_usage: dict[str, Any] = {
+        key: usage[key]
+        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        if usage.get(key) is not None
+    }
+    delta_usage["output_tokens"] = final_output
+    for key in ("server_tool_use", "output_tokens_details"):
+        if usage.get(key) is not None:
+            delta_usage[key] = usage[key]
+    events.append(PlannedEvent("message_delta", {"type": "message_delta", "delta": delta, "usage": delta_usage}))
+    events.append(PlannedEvent("message_stop", {"type": "message_stop"}))
+    return events

@@ -1,0 +1,85 @@
+"""The default responder: answers every endpoint with zero configuration.
+
+Messages come from the deterministic fake model (:mod:`.synth`), token counts from the shared
+estimator, models from the catalog. Other responders (scenarios, cassettes, upstream) sit in
+front of it and take the requests they claim.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..exchange import ApiRequest, JsonReply, MessageReply, Reply
+from ..protocol.catalog import ModelEntry
+from ..protocol.errors import not_found
+from ..protocol.message import build_message, build_usage
+from ..protocol.pagination import paginate, parse_page_query
+
+if TYPE_CHECKING:
+    from ..server.state import ServerState
+
+Handler = Callable[[ApiRequest, "ServerState"], Awaitable[Reply | None]]
+
+
+def message_for(api: ApiRequest, state: "ServerState", body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate a Messages body and write the fake model's answer to it (also used for batch items)."""
+    body = api.body if body is None else body
+    checked = state.rules.messages(body, version=api.api_version, beta=api.beta)
+    message_id = state.ids.message()
+    generated = state.synth.generate(checked.body, state.ids.tool_use)
+    usage = build_usage(
+        input_tokens=checked.tokens.total,
+        output_tokens=generated.output_tokens,
+        thinking_tokens=generated.thinking_tokens,
+    )
+    return build_message(
+        id=message_id,
+        model=checked.model.id,
+        content=generated.content,
+        stop_reason=generated.stop_reason,
+        stop_sequence=generated.stop_sequence,
+        usage=usage,
+    )
+
+
+async def _create_message(api: ApiRequest, state: "ServerState") -> Reply:
+    return MessageReply(message=message_for(api, state))
+
+
+async def _count_tokens(api: ApiRequest, state: "ServerState") -> Reply:
+    checked = state.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
+    return JsonReply(body={"input_tokens": checked.tokens.total})
+
+
+async def _list_models(api: ApiRequest, state: "ServerState") -> Reply:
+    lifecycles = api.query.getall("lifecycle[]", None) or api.query.getall("lifecycle", None)
+    page = parse_page_query(api.query, lenient=state.config.lenient)
+    entries = state.catalog.list(set(lifecycles) if lifecycles else None)
+    body = paginate(entries, page, lambda e: e.id, ModelEntry.to_model_info, lenient=state.config.lenient)
+    return JsonReply(body=body)
+
+
+async def _retrieve_model(api: ApiRequest, state: "ServerState") -> Reply:
+    model_id = api.path_params["model_id"]
+    entry = state.catalog.resolve(model_id)
+    if entry is None:
+        if not (state.config.lenient or state.config.any_model):
+            raise not_found(f"model: {model_id}")
+        entry = ModelEntry.for_unknown(model_id)
+    return JsonReply(body=entry.to_model_info())
+
+
+HANDLERS: dict[str, Handler] = {
+    "messages.create": _create_message,
+    "messages.count_tokens": _count_tokens,
+    "models.list": _list_models,
+    "models.retrieve": _retrieve_model,
+}
+
+
+class DefaultResponder:
+    name = "default"
+
+    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
+        handler = HANDLERS.get(api.endpoint)
+        return await handler(api, state) if handler is not None else None

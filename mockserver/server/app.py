@@ -1,0 +1,219 @@
+"""The aiohttp application: routes, request parsing, and the one pipeline every call walks.
+
+parse + validate headers/body -> first responder that answers -> deliver (with faults) -> journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from ..config import KNOWN_VERSIONS, Config
+from ..exchange import ApiRequest, ErrorReply, Reply
+from ..protocol.errors import ApiError, invalid_request
+from ..responders.default import DefaultResponder
+from .delivery import Delivered, deliver, error_response
+from .state import ServerState
+
+log = logging.getLogger("mockserver.access")
+STATE: web.AppKey[ServerState] = web.AppKey("state", ServerState)
+
+MB = 1024 * 1024
+# (method, path, endpoint name)
+ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("POST", "/v1/messages", "messages.create"),
+    ("POST", "/v1/messages/count_tokens", "messages.count_tokens"),
+    ("POST", "/v1/messages/batches", "batches.create"),
+    ("GET", "/v1/messages/batches", "batches.list"),
+    ("GET", "/v1/messages/batches/{batch_id}", "batches.retrieve"),
+    ("DELETE", "/v1/messages/batches/{batch_id}", "batches.delete"),
+    ("POST", "/v1/messages/batches/{batch_id}/cancel", "batches.cancel"),
+    ("GET", "/v1/messages/batches/{batch_id}/results", "batches.results"),
+    ("GET", "/v1/models", "models.list"),
+    ("GET", "/v1/models/{model_id}", "models.retrieve"),
+)
+JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": 256 * MB}
+REQUEST_TOO_LARGE = ApiError(413, "Request exceeds the maximum size", type="request_too_large")
+
+
+def _credentials(headers: CIMultiDictProxy[str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    auth = headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _check_headers(headers: CIMultiDictProxy[str], config: Config) -> str:
+    """Credentials first, then the API version, as the real API checks them."""
+    key = _credentials(headers)
+    if key is None:
+        raise ApiError(401, "x-api-key header is required", type="authentication_error")
+    if config.api_keys is not None and key not in config.api_keys:
+        raise ApiError(401, "invalid x-api-key", type="authentication_error")
+    version = headers.get("anthropic-version")
+    if not version:
+        raise invalid_request("anthropic-version: header is required")
+    if version not in KNOWN_VERSIONS and not config.lenient:
+        raise invalid_request(f'anthropic-version: "{version}" is not a valid version')
+    return version
+
+
+async def _read_json(http: web.Request, limit: int) -> tuple[bytes, object]:
+    if http.content_length is not None and http.content_length > limit:
+        raise REQUEST_TOO_LARGE
+    ctype = http.headers.get("content-type", "")
+    mime = ctype.split(";", 1)[0].strip().lower()
+    if mime and mime != "application/json" and not mime.endswith("+json"):
+        raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be JSON sent as application/json.')
+    raw = await http.content.read(limit + 1)
+    if len(raw) > limit:
+        raise REQUEST_TOO_LARGE
+    try:
+        return raw, orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(f"The request body is not valid JSON: {exc}") from None
+
+
+async def _parse(http: web.Request, endpoint: str, state: ServerState, request_id: str, received_at: float) -> ApiRequest:
+    version = _check_headers(http.headers, state.config)
+    raw, body = b"", None
+    limit = JSON_BODY_ENDPOINTS.get(endpoint)
+    if limit is not None:
+        raw, body = await _read_json(http, limit)
+    elif http.can_read_body:
+        raw = await http.content.read(MB)  # cancel/delete bodies are ignored, as the API does
+    return ApiRequest(
+        method=http.method,
+        path=http.path,
+        query=http.query,
+        headers=http.headers,
+        raw_body=raw,
+        body=body,
+        endpoint=endpoint,
+        path_params=dict(http.match_info),
+        request_id=request_id,
+        api_version=version,
+        received_at=received_at,
+        beta=http.query.get("beta") == "true" or "anthropic-beta" in http.headers,
+    )
+
+
+async def run_pipeline(api: ApiRequest, state: ServerState) -> Reply:
+    for responder in state.responders:
+        reply = await responder.respond(api, state)
+        if reply is not None:
+            return reply
+    return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
+
+
+def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(http: web.Request) -> web.StreamResponse:
+        state = http.app[STATE]
+        started = time.perf_counter()
+        received_at = state.clock.now()
+        request_id = state.ids.request()
+        api: ApiRequest | None = None
+        try:
+            api = await _parse(http, endpoint, state, request_id, received_at)
+            reply = await run_pipeline(api, state)
+            response, delivered = await deliver(http, api, reply, state)
+        except ApiError as error:
+            reply = ErrorReply(error=error, origin="server")
+            response, delivered = error_response(state, request_id, reply)
+        except Exception:  # a bug here must still answer like the API, never with a traceback
+            logging.getLogger("mockserver").exception("internal error answering %s %s", http.method, http.path)
+            reply = ErrorReply(error=ApiError(500, "Internal server error", type="api_error"), origin="server")
+            response, delivered = error_response(state, request_id, reply)
+        _record(state, http, endpoint, api, request_id, received_at, reply, delivered, started)
+        return response
+
+    return handle
+
+
+def _record(
+    state: ServerState,
+    http: web.Request,
+    endpoint: str,
+    api: ApiRequest | None,
+    request_id: str,
+    received_at: float,
+    reply: Reply,
+    delivered: Delivered,
+    started: float,
+) -> None:
+    from ..journal import redact_headers
+
+    elapsed = (time.perf_counter() - started) * 1000
+    body = api.body if api is not None else None
+    model = api.model if api is not None else None
+    usage = delivered.body.get("usage") if isinstance(delivered.body, dict) else None
+    message = getattr(reply, "message", None)
+    if usage is None and isinstance(message, dict):
+        usage = message.get("usage")
+    state.journal.start(
+        request_id=request_id,
+        method=http.method,
+        path=http.path,
+        query=dict(http.query),
+        headers=redact_headers(http.headers),
+        body=body,
+        endpoint=endpoint,
+        received_at=received_at,
+        status=delivered.status,
+        origin=reply.origin,
+        response=delivered.body if delivered.events is None else None,
+        events=delivered.events,
+        duration_ms=elapsed,
+        model=model,
+        input_tokens=usage.get("input_tokens") if usage else None,
+        output_tokens=usage.get("output_tokens") if usage else None,
+        faults=(reply.faults.describe() if reply.faults else []) + delivered.notes,
+        error=reply.error.message if isinstance(reply, ErrorReply) else None,
+    )
+    if state.config.log_requests and log.isEnabledFor(logging.INFO):
+        tokens = f" in={usage.get('input_tokens')} out={usage.get('output_tokens')}" if usage else ""
+        extra = " stream" if api is not None and api.stream else ""
+        log.info("%s %s %d %s%s %.1fms%s", http.method, http.path, delivered.status, model or "-", tokens, elapsed, extra)
+
+
+async def _unknown_route(http: web.Request) -> web.StreamResponse:
+    state = http.app[STATE]
+    path = http.path
+    known = [m for m, p, _ in ROUTES if _same_shape(p, path)]
+    error = (
+        ApiError(405, "Method Not Allowed", type="invalid_request_error")
+        if known
+        else ApiError(404, "Not Found", type="not_found_error")
+    )
+    request_id = state.ids.request()
+    reply = ErrorReply(error=error, origin="server")
+    response, delivered = error_response(state, request_id, reply)
+    _record(state, http, "unknown", None, request_id, state.clock.now(), reply, delivered, time.perf_counter())
+    return response
+
+
+def _same_shape(pattern: str, path: str) -> bool:
+    a, b = pattern.strip("/").split("/"), path.strip("/").split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b))
+
+
+def create_app(config: Config | None = None, *, state: ServerState | None = None) -> web.Application:
+    """The app factory: one independent server per call (tests run many in one process)."""
+    state = state or ServerState.from_config(config or Config())
+    if not state.responders:
+        state.responders.append(DefaultResponder())
+    app = web.Application(client_max_size=256 * MB + 1, handler_args={"max_field_size": 65536})
+    app[STATE] = state
+    for method, path, endpoint in ROUTES:
+        app.router.add_route(method, path, _handler(endpoint))
+    app.router.add_route("*", "/{tail:.*}", _unknown_route)
+    return app

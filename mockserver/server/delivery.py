@@ -1,0 +1,153 @@
+"""Render a Reply onto the wire: JSON bodies, SSE written event by event, raw bytes.
+
+Headers every response carries are added here, in one place: ``request-id``, the organisation
+id, Cloudflare-style edge headers, rate-limit headers on successes and 429s, and
+``x-should-retry: false`` on client errors that the SDK would not retry anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply
+from ..protocol.headers import STATIC_EDGE_HEADERS, cf_ray
+from ..protocol.sse import PING_DATA, dumps, frame, message_events, pad
+from .state import ServerState
+
+JSON = "application/json"
+SSE = "text/event-stream; charset=utf-8"
+RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
+DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+@dataclass
+class Delivered:
+    """What went out, for the journal and the access log."""
+
+    status: int
+    body: Any = None
+    events: list[dict[str, Any]] | None = None
+    completed: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def base_headers(state: ServerState, request_id: str, status: int, model: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if 200 <= status < 300 or status == 429:
+        headers.update(state.ratelimits.headers(model))
+    if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS:
+        headers["x-should-retry"] = "false"
+    headers["request-id"] = request_id
+    if state.config.organization_id:
+        headers["anthropic-organization-id"] = state.config.organization_id
+    if state.config.edge_headers:
+        headers.update(STATIC_EDGE_HEADERS)
+        headers["cf-ray"] = cf_ray(state.wire_rng)
+    return headers
+
+
+def error_response(state: ServerState, request_id: str, reply: ErrorReply, model: str | None = None) -> tuple[web.Response, Delivered]:
+    error = reply.error
+    body = error.body(request_id)
+    headers = base_headers(state, request_id, error.status, model)
+    headers.update(error.headers)
+    headers.update(reply.headers)
+    headers["Content-Type"] = JSON
+    return web.Response(status=error.status, body=orjson.dumps(body), headers=headers), Delivered(error.status, body)
+
+
+async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
+    faults = reply.faults
+    if faults is not None and faults.latency:
+        await asyncio.sleep(faults.latency)
+    if isinstance(reply, ErrorReply):
+        return error_response(state, api.request_id, reply, api.model)
+    if isinstance(reply, MessageReply):
+        if api.stream:
+            rng = random.Random(f"{state.config.seed}:{reply.message.get('id')}")
+            events = message_events(reply.message, rng)
+            padding = rng if state.config.sse_padding else None
+            chunks = ((e.encode(padding), e.tokens) for e in events)
+            return await _stream(http, api, reply, state, chunks, [e.data for e in events])
+        return _json(api, state, 200, reply.message, reply.headers)
+    if isinstance(reply, JsonReply):
+        return _json(api, state, reply.status, reply.body, reply.headers)
+    if isinstance(reply, EventsReply):
+        rng = state.wire_rng if state.config.sse_padding else None
+        encoded = []
+        for event in reply.events:
+            data = event.data
+            if isinstance(data, (dict, list)):
+                data = PING_DATA if event.event == "ping" and data == {"type": "ping"} else pad(dumps(data), rng)
+            encoded.append((frame(event.event, data if isinstance(data, (bytes, str)) else dumps(data)), 0))
+        summary = [e.data if isinstance(e.data, dict) else {"raw": str(e.data)} for e in reply.events]
+        return await _stream(http, api, reply, state, iter(encoded), summary, status=reply.status)
+    if isinstance(reply, BytesReply):
+        return await _bytes(http, api, reply, state)
+    raise TypeError(f"unknown reply type {type(reply).__name__}")
+
+
+def _json(api: ApiRequest, state: ServerState, status: int, body: Any, extra: dict[str, str]) -> tuple[web.Response, Delivered]:
+    headers = base_headers(state, api.request_id, status, api.model)
+    headers.update(extra)
+    headers["Content-Type"] = JSON
+    return web.Response(status=status, body=orjson.dumps(body), headers=headers), Delivered(status, body)
+
+
+async def _stream(
+    http: web.Request,
+    api: ApiRequest,
+    reply: Reply,
+    state: ServerState,
+    chunks: Any,
+    summary: list[dict[str, Any]],
+    status: int = 200,
+) -> tuple[web.StreamResponse, Delivered]:
+    headers = base_headers(state, api.request_id, status, api.model)
+    headers["Content-Type"] = SSE
+    headers["Cache-Control"] = "no-cache"
+    headers.update(reply.headers)
+    response = web.StreamResponse(status=status, headers=headers)
+    response.enable_chunked_encoding()
+    delivered = Delivered(status, events=summary)
+    try:
+        await response.prepare(http)
+        for data, _tokens in chunks:
+            await response.write(data)
+        await response.write_eof()
+    except DISCONNECTED:
+        delivered.completed = False
+        delivered.notes.append("client disconnected")
+    return response, delivered
+
+
+async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
+    headers = dict(reply.headers)
+    headers.setdefault("request-id", api.request_id)
+    if reply.content_type:
+        headers["Content-Type"] = reply.content_type
+    if isinstance(reply.body, bytes):
+        return web.Response(status=reply.status, reason=reply.reason, body=reply.body, headers=headers), Delivered(reply.status)
+    response = web.StreamResponse(status=reply.status, reason=reply.reason, headers=headers)
+    response.enable_chunked_encoding()
+    delivered = Delivered(reply.status)
+    try:
+        await response.prepare(http)
+        async for chunk in _aiter(reply.body):
+            await response.write(chunk)
+        await response.write_eof()
+    except DISCONNECTED:
+        delivered.completed = False
+        delivered.notes.append("client disconnected")
+    return response, delivered
+
+
+async def _aiter(body: Any) -> AsyncIterator[bytes]:
+    async for chunk in body:
+        yield chunk

@@ -1,0 +1,58 @@
+"""Per-server state: the services every stage of the pipeline shares. One per app, no globals."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..ids import IdGenerator
+from ..journal import Journal
+from ..protocol.catalog import ModelCatalog
+from ..protocol.schema import RequestSchema, default_schema
+from ..protocol.validate import Rules
+from ..ratelimit import RateLimiter
+from ..responders.synth import Synthesizer
+
+if TYPE_CHECKING:
+    from ..exchange import Responder
+
+
+@dataclass
+class ServerState:
+    config: Config
+    catalog: ModelCatalog
+    schema: RequestSchema
+    ids: IdGenerator
+    synth: Synthesizer
+    journal: Journal
+    ratelimits: RateLimiter
+    rules: Rules
+    responders: list["Responder"] = field(default_factory=list)
+    # Seeded randomness for wire details (SSE padding, cf-ray) so a seeded run repeats exactly.
+    wire_rng: random.Random = field(default_factory=random.Random)
+    # Set once the server listens: the base URL clients use (batch results_url points here).
+    base_url: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> "ServerState":
+        catalog = ModelCatalog.load(config.models_file)
+        schema = default_schema()
+        synth = Synthesizer(config.seed)
+        rules = Rules(schema, catalog, config.lenient, config.any_model, synth.signature_matches)
+        return cls(
+            config=config,
+            catalog=catalog,
+            schema=schema,
+            rules=rules,
+            ids=IdGenerator(config.seed),
+            synth=synth,
+            journal=Journal(),
+            ratelimits=RateLimiter(config.clock),
+            wire_rng=random.Random(f"wire:{config.seed}") if config.seed is not None else random.Random(),
+        )
+
+    @property
+    def clock(self):  # noqa: ANN201 - a Clock
+        return self.config.clock

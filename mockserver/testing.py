@@ -1,0 +1,71 @@
+"""The handle tests hold: a running server's URL, its journal, and (as scenarios land) the
+Python API to script it. Used by the pytest plugin; usable on its own:
+
+    with MockServer() as server:
+        client = anthropic.Anthropic(base_url=server.url, api_key="test")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Config
+from .journal import Journal
+from .server.runner import ServerThread
+from .server.state import ServerState
+
+DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
+
+
+class MockServer:
+    def __init__(self, config: Config | None = None, **options: Any) -> None:
+        if config is None:
+            options.setdefault("port", 0)
+            options.setdefault("log_requests", False)
+            config = Config(**options)
+        self._thread = ServerThread(config)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> "MockServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._thread.stop()
+
+    def __enter__(self) -> "MockServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests use ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._thread.url
+
+    @property
+    def state(self) -> ServerState:
+        return self._thread.state
+
+    @property
+    def journal(self) -> Journal:
+        return self.state.journal
+
+    def reset(self) -> None:
+        """Forget what earlier tests did: the journal (and scripted rules, once added)."""
+        self.journal.clear()
+
+    def client(self, **kwargs: Any) -> Any:
+        import anthropic
+
+        kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
+        kwargs.setdefault("_strict_response_validation", True)
+        return anthropic.Anthropic(base_url=self.url, **kwargs)
+
+    def async_client(self, **kwargs: Any) -> Any:
+        import anthropic
+
+        kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
+        kwargs.setdefault("_strict_response_validation", True)
+        return anthropic.AsyncAnthropic(base_url=self.url, **kwargs)

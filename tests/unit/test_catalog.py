@@ -1,0 +1,365 @@
+"""The model catalog agrees with the SDK, resolves every id clients send, and rejects bad files."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import types
+import typing
+from typing import Any
+
+import pytest
+import yaml
+from anthropic._constants import MODEL_NONSTREAMING_TOKENS
+from anthropic.resources.messages.messages import DEPRECATED_MODELS
+from anthropic.types import Model, ModelCapabilities, ModelInfo, ModelParam
+from pydantic import BaseModel
+
+from mockserver.protocol import catalog as catalog_module
+from mockserver.protocol.catalog import (
+    CAPABILITY_SHAPE,
+    THINKING_TYPES,
+    CatalogError,
+    ModelCatalog,
+    ModelEntry,
+)
+
+# Ids that seed docs and real recordings send, beyond the SDK's Model literal.
+OLDER_IDS = [
+    "claude-3-haiku-20240307",
+    "claude-3-opus-20240229",
+    "claude-3-sonnet-20240229",
+    "claude-3-5-sonnet-20240620",
+    "claude-3-5-sonnet-20241022",
+    "claude-3-5-haiku-20241022",
+    "claude-3-5-haiku-latest",
+    "claude-3-7-sonnet-20250219",
+    "claude-sonnet-4-20250514",
+    "claude-sonnet-4-0",
+    "claude-opus-4-20250514",
+    "claude-opus-4-1-20250805",
+    "claude-opus-4-1",
+    "claude-sonnet-4-5-20250929",
+    "claude-2.1",
+    "claude-2.0",
+    "claude-instant-1.2",
+]
+
+
+def _literal_ids(alias: Any) -> list[str]:
+    (literal,) = [arg for arg in typing.get_args(alias) if typing.get_origin(arg) is typing.Literal]
+    return list(typing.get_args(literal))
+
+
+SDK_IDS = sorted(set(_literal_ids(Model)) | set(_literal_ids(ModelParam)))
+
+
+@pytest.fixture(scope="module")
+def catalog() -> ModelCatalog:
+    return ModelCatalog.load()
+
+
+def _sdk_shape(model: type[BaseModel]) -> list[tuple[str, Any]]:
+    """The SDK type's fields as nested (name, bool | subshape) pairs, in declaration order."""
+    shape: list[tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            (annotation,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        shape.append((name, bool if annotation is bool else _sdk_shape(annotation)))
+    return shape
+
+
+def _our_shape(shape: typing.Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(name, bool if sub is bool else _our_shape(sub)) for name, sub in shape.items()]
+
+
+def _shape_paths(shape: list[tuple[str, Any]], prefix: str = "") -> set[str]:
+    """Dotted paths of every key a shape declares, e.g. ``thinking.types.adaptive.supported``."""
+    paths = set()
+    for name, sub in shape:
+        paths.add(prefix + name)
+        if sub is not bool:
+            paths |= _shape_paths(sub, f"{prefix}{name}.")
+    return paths
+
+
+def _keys(value: Any, prefix: str = "") -> set[str]:
+    """Dotted paths of every key present in a JSON object."""
+    if not isinstance(value, dict):
+        return set()
+    return {f"{prefix}{key}" for key in value} | {
+        path for key, sub in value.items() for path in _keys(sub, f"{prefix}{key}.")
+    }
+
+
+# --- agreement with the SDK ----------------------------------------------------------------
+
+
+def test_capability_shape_is_the_sdk_model_capabilities() -> None:
+    assert _our_shape(CAPABILITY_SHAPE) == _sdk_shape(ModelCapabilities)
+
+
+@pytest.mark.parametrize("model_id", SDK_IDS)
+def test_every_sdk_model_id_resolves(catalog: ModelCatalog, model_id: str) -> None:
+    assert catalog.resolve(model_id) is not None
+
+
+@pytest.mark.parametrize("model_id", OLDER_IDS)
+def test_seed_and_recording_ids_resolve(catalog: ModelCatalog, model_id: str) -> None:
+    assert catalog.resolve(model_id) is not None
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        ("claude-haiku-4-5", "claude-haiku-4-5-20251001"),
+        ("claude-opus-4-5", "claude-opus-4-5-20251101"),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+        ("claude-opus-4-1", "claude-opus-4-1-20250805"),
+        ("claude-opus-4-0", "claude-opus-4-20250514"),
+        ("claude-sonnet-4-0", "claude-sonnet-4-20250514"),
+        ("claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219"),
+    ],
+)
+def test_aliases_resolve_to_canonical_id(catalog: ModelCatalog, alias: str, canonical: str) -> None:
+    entry = catalog.resolve(alias)
+    assert entry is not None and entry.id == canonical
+    assert entry.to_model_info()["id"] == canonical
+
+
+def test_every_alias_resolves_to_its_entry(catalog: ModelCatalog) -> None:
+    for entry in catalog.entries:
+        assert all(catalog.resolve(model_id) is entry for model_id in entry.ids)
+
+
+def test_unknown_and_wrong_seed_ids_do_not_resolve(catalog: ModelCatalog) -> None:
+    # The seeds contain these two ids, which the real API never had.
+    for model_id in ("claude-opus-4-5-20250929", "claude-opus-4-7-20251001", "claude-does-not-exist", ""):
+        assert catalog.resolve(model_id) is None
+        assert model_id not in catalog
+
+
+def _assert_valid_model_info(info: dict[str, Any]) -> None:
+    """What the SDK accepts: lax and strict JSON validation, no extra keys, all capability keys."""
+    parsed = ModelInfo.model_validate(info, strict=False)
+    strict = ModelInfo.model_validate_json(json.dumps(info), strict=True)
+    assert list(info)[:4] == ["type", "id", "display_name", "created_at"]
+    assert set(info) == set(ModelInfo.model_fields)
+    assert _keys(info["capabilities"]) == _shape_paths(_sdk_shape(ModelCapabilities))
+    for model in (parsed, strict):
+        assert model.model_extra == {}
+        assert model.capabilities is not None
+        # Round trip: the SDK serialises it back to exactly what we sent.
+        assert model.model_dump(mode="json") == info
+    for key in ("created_at", "deprecated_at", "retires_at"):
+        assert info[key] is None or (info[key].endswith("Z") and "+" not in info[key])
+
+
+def test_every_entry_is_a_valid_model_info(catalog: ModelCatalog) -> None:
+    for entry in catalog.entries:
+        _assert_valid_model_info(entry.to_model_info())
+
+
+def test_every_capability_key_the_sdk_declares_is_present(catalog: ModelCatalog) -> None:
+    declared = _shape_paths(_sdk_shape(ModelCapabilities))
+    assert "thinking.types.between_tools.supported" in declared
+    for entry in catalog.entries:
+        assert _keys(entry.to_model_info()["capabilities"]) == declared, entry.id
+
+
+def test_sdk_deprecation_warnings_match_lifecycle(catalog: ModelCatalog) -> None:
+    for model_id in DEPRECATED_MODELS:
+        entry = catalog.resolve(model_id)
+        if entry is not None:
+            assert entry.lifecycle != "active", model_id
+            assert entry.retires_at is not None, model_id
+
+
+def test_sdk_nonstreaming_caps_match(catalog: ModelCatalog) -> None:
+    for model_id, cap in MODEL_NONSTREAMING_TOKENS.items():
+        entry = catalog.resolve(model_id)
+        if entry is not None:
+            assert entry.mock.nonstreaming_max_tokens == cap, model_id
+
+
+# --- catalog behaviour ---------------------------------------------------------------------
+
+
+def test_file_is_newest_first(catalog: ModelCatalog) -> None:
+    dates = [entry.created_at for entry in catalog.entries]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_list_defaults_to_active_and_deprecated_newest_first(catalog: ModelCatalog) -> None:
+    listed = catalog.list()
+    assert {entry.lifecycle for entry in listed} == {"active", "deprecated"}
+    assert listed == [entry for entry in catalog.entries if entry.lifecycle != "retired"]
+    assert [entry.created_at for entry in listed] == sorted((e.created_at for e in listed), reverse=True)
+    assert catalog.list(set()) == listed
+
+
+def test_list_filters_by_lifecycle(catalog: ModelCatalog) -> None:
+    retired = catalog.list({"retired"})
+    assert retired and all(entry.lifecycle == "retired" for entry in retired)
+    assert catalog.resolve("claude-2.1") in retired
+    assert len(catalog.list({"active", "deprecated", "retired"})) == len(catalog)
+    assert catalog.list({"no-such-stage"}) == []
+
+
+def test_list_is_stable_for_equal_dates() -> None:
+    same = [ModelEntry.for_unknown(model_id) for model_id in ("a-same", "b-same", "c-same")]
+    newest = dataclasses.replace(ModelEntry.for_unknown("d-new"), created_at=same[0].created_at.replace(year=2030))
+    listed = ModelCatalog([*same, newest]).list()
+    assert [entry.id for entry in listed] == ["d-new", "a-same", "b-same", "c-same"]
+
+
+def test_mock_settings_follow_the_reference(catalog: ModelCatalog) -> None:
+    def entry(model_id: str) -> ModelEntry:
+        found = catalog.resolve(model_id)
+        assert found is not None
+        return found
+
+    assert entry("claude-opus-4-7").mock.thinking == {"adaptive", "disabled"}
+    assert entry("claude-fable-5").mock.thinking == {"adaptive"}
+    assert entry("claude-sonnet-4-5").mock.thinking == {"enabled", "disabled"}
+    assert entry("claude-2.1").mock.thinking == {"disabled"}
+    assert not entry("claude-sonnet-4-6").mock.prefill and entry("claude-haiku-4-5").mock.prefill
+    assert entry("claude-haiku-4-5").mock.min_cacheable_tokens == 4096
+    assert entry("claude-opus-5").mock.min_cacheable_tokens == 512
+    assert entry("claude-haiku-4-5").max_tokens == 64000
+    assert entry("claude-opus-4-7").supports("effort", "xhigh")
+    assert not entry("claude-opus-4-6").supports("effort", "xhigh")
+    assert not entry("claude-opus-4-6").supports("no", "such", "path")
+
+
+def test_entries_are_read_only(catalog: ModelCatalog) -> None:
+    entry = catalog.entries[0]
+    with pytest.raises(TypeError):
+        entry.capabilities["batch"] = {"supported": False}  # type: ignore[index]
+    info = entry.to_model_info()
+    info["capabilities"]["batch"]["supported"] = False
+    assert entry.to_model_info()["capabilities"]["batch"]["supported"] is True
+    hash(entry)
+
+
+def test_for_unknown_is_generous_and_valid() -> None:
+    entry = ModelEntry.for_unknown("claude-made-up-9")
+    info = entry.to_model_info()
+    _assert_valid_model_info(info)
+    assert info["id"] == "claude-made-up-9" and info["lifecycle"] == "active"
+    assert info["created_at"] == "1970-01-01T00:00:00Z"
+    assert entry.max_input_tokens == 1_000_000 and entry.max_tokens == 128_000
+    assert entry.mock.prefill and entry.mock.forced_tool_use
+    assert entry.mock.thinking == set(THINKING_TYPES)
+    assert all(entry.supports(key) for key in CAPABILITY_SHAPE)
+
+
+def test_pure_python_loader_gives_the_same_catalog(catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog_module, "_YamlLoader", yaml.SafeLoader)
+    assert ModelCatalog.load().entries == catalog.entries
+
+
+def test_load_takes_a_path(tmp_path: Any) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(_catalog_text(_raw_entry()), encoding="utf-8")
+    assert [entry.id for entry in ModelCatalog.load(path)] == ["claude-test-1"]
+    assert [entry.id for entry in ModelCatalog.load(str(path))] == ["claude-test-1"]
+
+
+# --- broken files --------------------------------------------------------------------------
+
+
+def _raw_entry(**overrides: Any) -> dict[str, Any]:
+    info = ModelEntry.for_unknown("claude-test-1").to_model_info()
+    raw = {key: info[key] for key in ("id", "display_name", "created_at", "lifecycle", "line")}
+    raw.update(max_input_tokens=200000, max_tokens=64000, capabilities=info["capabilities"])
+    raw["mock"] = {"prefill": True, "min_cacheable_tokens": 1024}
+    raw.update(overrides)
+    return raw
+
+
+def _catalog_text(*entries: dict[str, Any]) -> str:
+    return yaml.safe_dump({"models": list(entries)}, sort_keys=False)
+
+
+def _without(raw: dict[str, Any], *path: str) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return raw
+
+
+def _with(raw: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "entry", "field"),
+    [
+        (
+            _without(_raw_entry(), "capabilities", "thinking", "types", "adaptive"),
+            "claude-test-1",
+            "capabilities.thinking.types.adaptive",
+        ),
+        (
+            _with(_raw_entry(), "yes", "capabilities", "batch", "supported"),
+            "claude-test-1",
+            "capabilities.batch.supported",
+        ),
+        (
+            _with(_raw_entry(), {"supported": True}, "capabilities", "telepathy"),
+            "claude-test-1",
+            "capabilities.telepathy",
+        ),
+        (_raw_entry(max_token=5), "claude-test-1", "max_token"),
+        (_raw_entry(lifecycle="legacy"), "claude-test-1", "lifecycle"),
+        (_raw_entry(line="poem"), "claude-test-1", "line"),
+        (_raw_entry(max_tokens=0), "claude-test-1", "max_tokens"),
+        (_raw_entry(created_at="last tuesday"), "claude-test-1", "created_at"),
+        (_raw_entry(lifecycle="retired"), "claude-test-1", "deprecated_at"),
+        (_raw_entry(retires_at="2027-01-01"), "claude-test-1", "retires_at"),
+        (_without(_raw_entry(), "display_name"), "claude-test-1", "display_name"),
+        (_without(_raw_entry(), "mock", "prefill"), "claude-test-1", "mock.prefill"),
+        (_with(_raw_entry(), ["sometimes"], "mock", "thinking"), "claude-test-1", "mock.thinking"),
+        (_without(_raw_entry(), "id"), "#1", "id"),
+    ],
+)
+def test_broken_entry_names_entry_and_field(raw: dict[str, Any], entry: str, field: str) -> None:
+    with pytest.raises(CatalogError) as caught:
+        ModelCatalog.from_yaml(_catalog_text(raw), source="broken.yaml")
+    assert (caught.value.entry, caught.value.field) == (entry, field)
+    message = str(caught.value)
+    assert "broken.yaml" in message and entry in message and field in message
+
+
+def test_duplicate_alias_names_both_entries() -> None:
+    first = _raw_entry(aliases=["claude-test"])
+    second = _raw_entry(id="claude-test-2", aliases=["claude-test"])
+    with pytest.raises(CatalogError) as caught:
+        ModelCatalog.from_yaml(_catalog_text(first, second))
+    assert (caught.value.entry, caught.value.field) == ("claude-test-2", "aliases")
+    assert "claude-test-1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("models: [\n", None), ("- just a list\n", None), ("models: {}\n", "models"), ("modles: []\n", "modles")],
+)
+def test_broken_file_structure(text: str, field: str | None) -> None:
+    with pytest.raises(CatalogError) as caught:
+        ModelCatalog.from_yaml(text)
+    assert caught.value.field == field
+
+
+def test_missing_file_is_a_catalog_error(tmp_path: Any) -> None:
+    with pytest.raises(CatalogError, match="cannot read"):
+        ModelCatalog.load(tmp_path / "absent.yaml")
