@@ -1,0 +1,478 @@
+"""Generate ``mockserver/data/schema.json`` from the installed ``anthropic`` SDK's request TypedDicts.
+
+Dev-time only: importing ``anthropic.types`` costs ~1 s, so the server never imports this module;
+it reads the committed JSON through :mod:`mockserver.protocol.schema`. Re-run after upgrading the
+SDK (a unit test fails while the committed file is stale)::
+
+    .venv/bin/python -m mockserver.protocol.schema_gen
+
+Node encoding (interpreted by :mod:`mockserver.protocol.schema`):
+
+* ``"str" | "int" | "float" | "bool" | "any"``
+* ``{"ref": Name}``: a TypedDict in ``defs``
+* ``{"list": node}``, ``{"map": node}`` (string keys), ``{"enum": [values...]}``
+* ``{"nullable": node}``: ``None`` is accepted as well
+* ``{"union": [nodes...]}``: untagged; the member is chosen by the JSON kind of the input
+* ``{"tagged": "type", "cases": [[tag, Name], ...], "default": [tag, Name]?}``: discriminated on
+  ``type`` the pydantic way (the tag joins the error loc); ``default`` is the member whose ``type``
+  key is optional (used when it is absent)
+* ``{"keyed": key, "cases": [[value, Name], ...]}``: TypedDicts told apart by another Literal key
+  (``role`` in ``MessageParam``); validated like one object whose ``key`` picks the fields, so the
+  loc carries no tag
+
+A def is ``{"fields": {key: node}, "required": [keys in definition order], "open": true?}``;
+``open`` marks TypedDicts the SDK configures with pydantic ``extra="allow"``.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections.abc
+import inspect
+import json
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import typing_extensions as te
+
+Node = Any  # str | dict[str, Any]; JSON-ready
+
+OUTPUT = Path(__file__).resolve().parent.parent / "data" / "schema.json"
+TAG = "type"
+
+_LIST_ORIGINS = {list, collections.abc.Iterable, collections.abc.Sequence, collections.abc.Iterator, tuple, set, frozenset}
+_MAP_ORIGINS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
+_PRIMITIVES: Dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", object: "any", Any: "any"}
+# Members the SDK accepts for convenience but never sends as such: file objects for base64 ``data``
+# (serialised to a string by the SDK) — they have no JSON form, so they drop out of unions.
+_NON_JSON = (bytes, os.PathLike, typing.IO)
+
+
+@dataclass(frozen=True)
+class RootSpec:
+    """One request body: the TypedDict, and the resource method whose ``body=`` it becomes."""
+
+    params: str  # "module:Class"
+    resource: str  # module path of the resource implementation
+    resource_class: str
+    method: str
+    extra_fields: Tuple[Tuple[str, Node], ...] = ()  # body keys the TypedDict lacks (``stream``)
+
+
+ROOTS: Dict[str, RootSpec] = {
+    "messages": RootSpec(
+        "anthropic.types.message_create_params:MessageCreateParamsBase",
+        "anthropic.resources.messages.messages", "Messages", "create", (("stream", "bool"),),
+    ),
+    "count_tokens": RootSpec(
+        "anthropic.types.message_count_tokens_params:MessageCountTokensParams",
+        "anthropic.resources.messages.messages", "Messages", "count_tokens",
+    ),
+    "batch_create": RootSpec(
+        "anthropic.types.messages.batch_create_params:BatchCreateParams",
+        "anthropic.resources.messages.batches", "Batches", "create",
+    ),
+    "beta_messages": RootSpec(
+        "anthropic.types.beta.message_create_params:MessageCreateParamsBase",
+        "anthropic.resources.beta.messages.messages", "Messages", "create", (("stream", "bool"),),
+    ),
+    "beta_count_tokens": RootSpec(
+        "anthropic.types.beta.message_count_tokens_params:MessageCountTokensParams",
+        "anthropic.resources.beta.messages.messages", "Messages", "count_tokens",
+    ),
+    "beta_batch_create": RootSpec(
+        "anthropic.types.beta.messages.batch_create_params:BatchCreateParams",
+        "anthropic.resources.beta.messages.batches", "Batches", "create",
+    ),
+}
+
+
+def _import(path: str) -> Any:
+    module, _, name = path.partition(":")
+    __import__(module)
+    mod = sys.modules[module]
+    return getattr(mod, name) if name else mod
+
+
+# ---------------------------------------------------------------------------------------------
+# Which TypedDict keys travel as headers: read the resource method's source, not a hand list.
+
+
+@dataclass
+class BodySplit:
+    body_keys: List[str]  # keys of the ``body={...}`` literal
+    header_params: set[str]  # parameter names used in ``{"anthropic-...": ...}`` header dicts
+
+
+def _method_body_split(resource: str, class_name: str, method: str) -> BodySplit:
+    """Parse the sync resource class's implementation of ``method`` (the overload with a body)."""
+    source = inspect.getsource(_import(resource))
+    tree = ast.parse(source)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    split = BodySplit([], set())
+    for fn in cls.body:
+        if not (isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == method):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.keyword) and node.arg == "body":
+                value = node.value
+                if isinstance(value, ast.Call) and value.args:  # maybe_transform({...}, Params)
+                    value = value.args[0]
+                if isinstance(value, ast.Dict):
+                    split.body_keys = [k.value for k in value.keys if isinstance(k, ast.Constant)]
+            if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and str(k.value).lower().startswith("anthropic-") for k in node.keys
+            ):
+                for v in node.values:
+                    split.header_params.update(n.id for n in ast.walk(v) if isinstance(n, ast.Name))
+    if not split.body_keys:
+        raise RuntimeError(f"no body={{...}} literal in {resource}.{class_name}.{method}")
+    return split
+
+
+# ---------------------------------------------------------------------------------------------
+# TypedDict introspection.
+
+
+def _strip(tp: Any) -> Tuple[Any, bool | None, str | None]:
+    """Peel Required/NotRequired/Annotated; return (type, explicit requiredness, body alias)."""
+    required: bool | None = None
+    alias: str | None = None
+    while True:
+        origin = te.get_origin(tp)
+        if origin is te.Required:
+            required, tp = True, te.get_args(tp)[0]
+        elif origin is te.NotRequired:
+            required, tp = False, te.get_args(tp)[0]
+        elif origin is te.Annotated:
+            for meta in tp.__metadata__:
+                alias = getattr(meta, "alias", None) or alias
+            tp = te.get_args(tp)[0]
+        else:
+            return tp, required, alias
+
+
+def _bases(cls: type) -> List[type]:
+    return [b for b in getattr(cls, "__orig_bases__", ()) if te.is_typeddict(b)]
+
+
+def _declared_total(cls: type, key: str) -> bool:
+    """``total=`` of the class that (re)declares ``key``; ``__required_keys__`` can't be trusted
+    because the SDK's string annotations hide ``Required[...]`` from the TypedDict metaclass."""
+    own = cls.__dict__.get("__annotations__", {})
+    for base in _bases(cls):
+        if key in base.__annotations__ and base.__annotations__[key] is own.get(key):
+            return _declared_total(base, key)
+    return bool(getattr(cls, "__total__", True))
+
+
+def _is_subtypeddict(cls: type, ancestor: type) -> bool:
+    return cls is ancestor or any(_is_subtypeddict(b, ancestor) for b in _bases(cls))
+
+
+@dataclass
+class Generator:
+    # root params class -> keys sent as headers; applied to every TypedDict deriving from it too
+    # (batch requests embed MessageCreateParamsNonStreaming, a subclass of the messages root).
+    header_keys: Dict[type, frozenset[str]] = field(default_factory=dict)
+    defs: Dict[type, Dict[str, Any]] = field(default_factory=dict)
+    _in_progress: set[type] = field(default_factory=set)
+
+    def typeddict(self, cls: type) -> Node:
+        if cls not in self.defs and cls not in self._in_progress:
+            self._in_progress.add(cls)
+            self.defs[cls] = self._typeddict_def(cls)
+            self._in_progress.discard(cls)
+        return {"ref": cls}  # replaced by the class's def name once all names are known
+
+    def _excluded(self, cls: type) -> frozenset[str]:
+        out: frozenset[str] = frozenset()
+        for root, keys in self.header_keys.items():
+            if _is_subtypeddict(cls, root):
+                out |= keys
+        return out
+
+    def _typeddict_def(self, cls: type) -> Dict[str, Any]:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        excluded = self._excluded(cls)
+        fields: Dict[str, Node] = {}
+        required: List[str] = []
+        for key, hint in hints.items():
+            if key in excluded:
+                continue
+            tp, explicit, alias = _strip(hint)
+            name = alias or key
+            fields[name] = self.node(tp)
+            if explicit if explicit is not None else _declared_total(cls, key):
+                required.append(name)
+        out: Dict[str, Any] = {"fields": fields, "required": required}
+        config = getattr(cls, "__pydantic_config__", None) or {}
+        if config.get("extra") == "allow":
+            out["open"] = True
+        return out
+
+    def node(self, tp: Any) -> Node:
+        tp, _, _ = _strip(tp)
+        if tp in _PRIMITIVES:
+            return _PRIMITIVES[tp]
+        if te.is_typeddict(tp):
+            return self.typeddict(tp)
+        origin, args = te.get_origin(tp), te.get_args(tp)
+        if origin is typing.Literal or origin is te.Literal:
+            return {"enum": list(args)}
+        if origin is typing.Union:
+            return self.union(args)
+        if origin in _LIST_ORIGINS:
+            return {"list": self.node(args[0]) if args else "any"}
+        if origin in _MAP_ORIGINS:
+            value = self.node(args[1]) if len(args) == 2 else "any"
+            return {"map": value} if value != "any" else "any_map"
+        if tp is dict or tp is collections.abc.Mapping:
+            return "any_map"
+        if tp is list:
+            return {"list": "any"}
+        raise TypeError(f"unsupported SDK type {tp!r}")
+
+    def union(self, args: Tuple[Any, ...]) -> Node:
+        members: List[Any] = []
+        for arg in args:  # flatten Annotated[Union[...], UnionDiscriminator(...)] members
+            arg, _, _ = _strip(arg)
+            members.extend(te.get_args(arg) if te.get_origin(arg) is typing.Union else [arg])
+        nullable = type(None) in members
+        members = [m for m in members if m is not type(None) and not _skip_member(m)]
+        nodes = [self.node(m) for m in members]
+        if "any" in nodes:
+            return "any"
+        if "str" in nodes:  # Union[str, Literal["a", ...]] (e.g. ModelParam) accepts any string
+            nodes = [n for n in nodes if not _is_str_enum(n)]
+        if "any_map" in nodes:  # Union[SomeTypedDict, Dict[str, object]]: every object passes
+            nodes = [n for n in nodes if not _is_object_node(n)]
+            nodes.append("any_map")
+        typed = [m for m in members if te.is_typeddict(m)]
+        if len(typed) >= 2 and not _has_object_nodes(nodes, typed):
+            grouped = self._discriminated(typed)
+            if grouped is not None:
+                typed_ids = {id(m) for m in typed}
+                nodes = [n for n in nodes if not (isinstance(n, dict) and id(n.get("ref")) in typed_ids)]
+                nodes.append(grouped)
+        unique: List[Node] = []
+        for n in nodes:
+            if n not in unique:
+                unique.append(n)
+        node = unique[0] if len(unique) == 1 else {"union": unique}
+        return {"nullable": node} if nullable else node
+
+    def _discriminated(self, members: List[type]) -> Node | None:
+        """Several TypedDicts in one union: pydantic-style ``type`` tags when every member has one,
+        else a key whose Literal values tell the members apart (``role`` for ``MessageParam``)."""
+        tags = [_literal_key(m, TAG) for m in members]
+        if all(t is not None for t in tags):
+            cases: List[List[Any]] = []
+            default: List[Any] | None = None
+            for m, (values, optional) in zip(members, tags):  # type: ignore[misc]
+                self.typeddict(m)
+                cases.extend([v, m] for v in values)
+                if optional:
+                    if default is not None:
+                        raise TypeError(f"two union members with an optional {TAG!r}: {default[1]}, {m}")
+                    default = [values[0], m]
+            _check_disjoint(cases, members)
+            node: Dict[str, Any] = {"tagged": TAG, "cases": cases}
+            if default:
+                node["default"] = default
+            return node
+        for key in typing.get_type_hints(members[0]):
+            keyed = [_literal_key(m, key) for m in members]
+            if all(k is not None and not k[1] for k in keyed):
+                cases = [[v, m] for m, (values, _) in zip(members, keyed) for v in values]  # type: ignore[misc]
+                if len({repr(v) for v, _ in cases}) == len(cases):
+                    for m in members:
+                        self.typeddict(m)
+                    return {"keyed": key, "cases": cases}
+        print(f"warning: no discriminating key in {[m.__name__ for m in members]}; left untagged", file=sys.stderr)
+        return None
+
+
+def _literal_key(cls: type, key: str) -> Tuple[List[Any], bool] | None:
+    """(values of ``cls``'s Literal ``key``, whether the key may be absent or null) or None."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    if key not in hints:
+        return None
+    tp, explicit, _ = _strip(hints[key])
+    optional = not (explicit if explicit is not None else _declared_total(cls, key))
+    if te.get_origin(tp) is typing.Union:  # ``type: Optional[Literal["custom"]]``
+        args = [a for a in te.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            return None
+        tp, optional = args[0], True
+    if te.get_origin(tp) is not typing.Literal:
+        return None
+    return list(te.get_args(tp)), optional
+
+
+def _check_disjoint(cases: List[List[Any]], members: List[type]) -> None:
+    if len({repr(tag) for tag, _ in cases}) != len(cases):
+        raise TypeError(f"duplicate {TAG!r} tags among {members}")
+
+
+def _skip_member(tp: Any) -> bool:
+    """Union members with no request-JSON form of their own (see ``_NON_JSON``) and SDK response
+    models (pydantic ``BaseModel``: ``ContentBlock`` objects the SDK lets you pass back, which it
+    serialises to the matching ``*Param`` shape already in the union)."""
+    origin = te.get_origin(tp) or tp
+    if isinstance(origin, type) and issubclass(origin, _NON_JSON):
+        return True
+    return isinstance(tp, type) and any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in tp.__mro__)
+
+
+def _is_str_enum(node: Node) -> bool:
+    return isinstance(node, dict) and "enum" in node and all(isinstance(v, str) for v in node["enum"])
+
+
+def _is_object_node(node: Node) -> bool:
+    return node == "any_map" or (isinstance(node, dict) and ("ref" in node or "map" in node))
+
+
+def _has_object_nodes(nodes: List[Node], tagged: List[type]) -> bool:
+    """True when an object-kind member other than the tagged TypedDicts remains (e.g. a map)."""
+    tagged_ids = {id(m) for m in tagged}
+    return any(
+        _is_object_node(n) and not (isinstance(n, dict) and id(n.get("ref")) in tagged_ids)
+        for n in nodes
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming and serialisation.
+
+
+def _def_names(classes: List[type]) -> Dict[type, str]:
+    """Class name where unique; otherwise the module path under ``anthropic.types`` plus the name."""
+    by_name: Dict[str, List[type]] = {}
+    for cls in classes:
+        by_name.setdefault(cls.__name__, []).append(cls)
+    names: Dict[type, str] = {}
+    for name, group in by_name.items():
+        for cls in group:
+            if len(group) == 1:
+                names[cls] = name
+            else:
+                module = cls.__module__.removeprefix("anthropic.types.").removeprefix("anthropic.types")
+                names[cls] = f"{module}.{name}" if module else name
+    return names
+
+
+def _resolve(node: Node, names: Dict[type, str]) -> Node:
+    """Swap class objects for def names, and spell the internal ``any_map`` marker as a map."""
+    if node == "any_map":
+        return {"map": "any"}
+    if isinstance(node, str):
+        return node
+    if "ref" in node:
+        return {"ref": names[node["ref"]]}
+    if "tagged" in node or "keyed" in node:
+        kind = "tagged" if "tagged" in node else "keyed"
+        out = {kind: node[kind], "cases": [[tag, names[cls]] for tag, cls in node["cases"]]}
+        if "default" in node:
+            out["default"] = [node["default"][0], names[node["default"][1]]]
+        return out
+    if "union" in node:
+        return {"union": [_resolve(n, names) for n in node["union"]]}
+    if "enum" in node:
+        return node
+    (kind, inner), = node.items()
+    return {kind: _resolve(inner, names)}
+
+
+def _reachable(roots: Dict[str, Any], defs: Dict[str, Any]) -> Dict[str, Any]:
+    """Drop defs no root reaches (bases only used through ``+stream``, TypedDicts absorbed by a map)."""
+    seen: set[str] = set()
+    todo = [json.dumps(roots)]
+    while todo:
+        for name in _ref_names(json.loads(todo.pop())):
+            if name not in seen:
+                seen.add(name)
+                todo.append(json.dumps(defs[name]["fields"]))
+    return {name: d for name, d in defs.items() if name in seen}
+
+
+def _ref_names(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _ref_names(item)
+    elif isinstance(node, dict):
+        if isinstance(node.get("ref"), str):
+            yield node["ref"]
+        for _, name in node.get("cases", []) + ([node["default"]] if "default" in node else []):
+            yield name
+        for key, value in node.items():
+            if key not in ("ref", "cases", "default"):
+                yield from _ref_names(value)
+
+
+def build() -> Dict[str, Any]:
+    """The whole schema document, JSON-ready."""
+    import anthropic
+
+    gen = Generator()
+    root_nodes: Dict[str, Tuple[type, RootSpec, List[str]]] = {}
+    excluded_report: Dict[str, List[str]] = {}
+    for root, spec in ROOTS.items():
+        cls = _import(spec.params)
+        split = _method_body_split(spec.resource, spec.resource_class, spec.method)
+        hints = typing.get_type_hints(cls, include_extras=True)
+        keys = {(_strip(h)[2] or k) for k, h in hints.items()}
+        headers = sorted(keys - set(split.body_keys))
+        stray = [k for k in headers if k not in split.header_params]
+        if stray:
+            raise RuntimeError(f"{root}: {stray} are neither in body={{}} nor in a header dict; review by hand")
+        missing = set(split.body_keys) - keys - {k for k, _ in spec.extra_fields}
+        if missing:
+            raise RuntimeError(f"{root}: body keys {sorted(missing)} have no type in {spec.params}")
+        gen.header_keys[cls] = gen.header_keys.get(cls, frozenset()) | frozenset(headers)
+        excluded_report[root] = headers
+        root_nodes[root] = (cls, spec, headers)
+
+    for cls, _, _ in root_nodes.values():
+        gen.typeddict(cls)
+    names = _def_names(list(gen.defs))
+    defs: Dict[str, Any] = {}
+    for cls, d in gen.defs.items():
+        out = dict(d, fields={k: _resolve(n, names) for k, n in d["fields"].items()})
+        defs[names[cls]] = out
+    roots: Dict[str, Any] = {}
+    for root, (cls, spec, _) in root_nodes.items():
+        if spec.extra_fields:  # the body adds keys the params TypedDict lacks: a root-only def
+            name = f"{names[cls]}+{'+'.join(k for k, _ in spec.extra_fields)}"
+            base = defs[names[cls]]
+            defs[name] = dict(base, fields={**base["fields"], **dict(spec.extra_fields)})
+            roots[root] = {"ref": name}
+        else:
+            roots[root] = {"ref": names[cls]}
+    defs = _reachable(roots, defs)
+    return {
+        "sdk_version": anthropic.__version__,
+        "header_fields": excluded_report,
+        "roots": roots,
+        "defs": defs,
+    }
+
+
+def dumps(doc: Dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def main(argv: List[str] | None = None) -> int:
+    text = dumps(build())
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT} ({len(text.encode())} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
