@@ -74,12 +74,15 @@ class ApiError(Exception):
         type: str | None = None,
         headers: Mapping[str, str] | None = None,
         details: Mapping[str, object] | None = None,
+        edge: bool = False,
     ) -> None:
         self.status = status
         self.type = type or error_type_for_status(status)
         self.message = message if message is not None else DEFAULT_MESSAGES.get(self.type, "Error")
         self.headers = dict(headers or {})
         self.details = dict(details) if details is not None else None
+        # Raised by the edge (Cloudflare) in front of the API: body without envelope or request_id.
+        self.edge = edge
         super().__init__(f"{status} {self.type}: {self.message}")
 
     def error_object(self) -> dict[str, object]:
@@ -89,6 +92,8 @@ class ApiError(Exception):
         return error
 
     def body(self, request_id: str | None) -> dict[str, object]:
+        if self.edge:
+            return {"error": self.error_object()}
         return error_body(self.error_object(), request_id)
 
 

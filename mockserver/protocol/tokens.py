@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from .media import decode_base64, image_size, pdf_page_count
 
-PIECE = re.compile(r" ?[^\W\d_]{1,8}| ?\d{1,3}| ?[^\s\w]|\s+", re.UNICODE)
+PIECE = re.compile(r" ?[^\W\d_]{1,8}| ?\d{1,3}| ?[^\s\w]| ?_|\s+", re.UNICODE)
 
 REQUEST_OVERHEAD = 3  # start-of-prompt markers
 MESSAGE_OVERHEAD = 4  # role markers around every turn

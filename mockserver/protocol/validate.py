@@ -81,6 +81,7 @@ class Rules:
                 self._stop_sequences(body)
                 self._metadata(body)
             self._tools(body)
+            self._forced_tools(body, model)
             self._thinking(body, model, count_only)
             self._effort(body, model)
             self._conversation(body, model, legacy)
@@ -162,6 +163,11 @@ class Rules:
                 raise invalid_request("tool_choice may only be specified while providing tools.")
             if choice["type"] == "tool" and choice.get("name") not in names:
                 raise invalid_request(f"Tool '{choice.get('name')}' not found in provided tools")
+
+    def _forced_tools(self, body: dict[str, Any], model: ModelEntry) -> None:
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") in ("any", "tool") and not model.mock.forced_tool_use:
+            raise invalid_request(f"tool_choice.{choice['type']}: forced tool use is not supported for this model.")
 
     def _thinking(self, body: dict[str, Any], model: ModelEntry, count_only: bool) -> None:
         thinking = body.get("thinking")

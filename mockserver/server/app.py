@@ -38,7 +38,11 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/v1/models/{model_id}", "models.retrieve"),
 )
 JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": 256 * MB}
-REQUEST_TOO_LARGE = ApiError(413, "Request exceeds the maximum size", type="request_too_large")
+
+
+def _too_large() -> ApiError:
+    # The 32 MB limit is enforced at the edge: its body has no envelope and no request_id.
+    return ApiError(413, "Request exceeds the maximum size", type="request_too_large", edge=True)
 
 
 def _credentials(headers: CIMultiDictProxy[str]) -> str | None:
@@ -67,16 +71,28 @@ def _check_headers(headers: CIMultiDictProxy[str], config: Config) -> str:
     return version
 
 
+async def _read_body(http: web.Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it passes ``limit`` even without a Content-Length."""
+    if http.content_length is not None:
+        if http.content_length > limit:
+            raise _too_large()
+        return await http.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in http.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _read_json(http: web.Request, limit: int) -> tuple[bytes, object]:
-    if http.content_length is not None and http.content_length > limit:
-        raise REQUEST_TOO_LARGE
     ctype = http.headers.get("content-type", "")
     mime = ctype.split(";", 1)[0].strip().lower()
     if mime and mime != "application/json" and not mime.endswith("+json"):
         raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be JSON sent as application/json.')
-    raw = await http.content.read(limit + 1)
-    if len(raw) > limit:
-        raise REQUEST_TOO_LARGE
+    raw = await _read_body(http, limit)
     try:
         return raw, orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -90,7 +106,7 @@ async def _parse(http: web.Request, endpoint: str, state: ServerState, request_i
     if limit is not None:
         raw, body = await _read_json(http, limit)
     elif http.can_read_body:
-        raw = await http.content.read(MB)  # cancel/delete bodies are ignored, as the API does
+        raw = await _read_body(http, MB)  # cancel/delete bodies are ignored, as the API does
     return ApiRequest(
         method=http.method,
         path=http.path,

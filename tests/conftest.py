@@ -1,0 +1,28 @@
+"""Shared fixtures. The plugin's own fixtures (mockserver, anthropic_client, async_anthropic_client)
+come from the pytest11 entry point, exactly as a user's project gets them."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from mockserver.testing import MockServer
+
+HAIKU = "claude-haiku-4-5"
+USER_HI = [{"role": "user", "content": "Hello, Claude"}]
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., MockServer]]:
+    """Start extra servers with their own options (``make_server(seed=3, lenient=True)``)."""
+    started: list[MockServer] = []
+
+    def make(**options: Any) -> MockServer:
+        server = MockServer(**options).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
