@@ -60,6 +60,10 @@ class ServerThread:
         self._ready.set()
         self.loop.run_forever()
         self.loop.run_until_complete(self._runner.cleanup())
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
     def start(self) -> "ServerThread":

@@ -288,7 +288,10 @@ def test_interpreter_on_a_handwritten_schema() -> None:
 
 
 def test_committed_schema_matches_installed_sdk() -> None:
-    fresh = schema_gen.dumps(schema_gen.build())
+    # A fresh interpreter: typing caches equal-but-reordered Literal unions, so what other tests
+    # imported first could change the order of enum values generated in this process.
+    code = "from mockserver.protocol import schema_gen; import sys; sys.stdout.write(schema_gen.dumps(schema_gen.build()))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, encoding="utf-8").stdout
     committed = DEFAULT_PATH.read_text(encoding="utf-8")
     assert committed == fresh, "schema.json is stale: run `.venv/bin/python -m mockserver.protocol.schema_gen`"
 
