@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timezone
 from typing import Protocol
@@ -36,7 +37,11 @@ class ManualClock:
 
 def rfc3339(ts: float, *, micro: bool = False) -> str:
     """``2026-02-17T23:44:11Z``, or with ``micro`` ``2026-08-19T14:47:10.487960+00:00`` (batches)."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
     if micro:
-        return dt.isoformat(timespec="microseconds")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")
+    return _rfc3339_seconds(int(ts))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339_seconds(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,11 +16,19 @@ class RateLimiter:
     def __init__(self, clock: Clock, limits: dict[str, int] | None = None) -> None:
         self.clock = clock
         self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
+        self._cached: tuple[int, dict[str, str]] = (-1, {})
 
     def headers(self, model: str | None = None) -> dict[str, str]:
-        now = self.clock.now()
-        return ratelimit_headers(
-            Bucket(self.limits["requests"], self.limits["requests"] - 1, now),
-            Bucket(self.limits["input_tokens"], self.limits["input_tokens"], now),
-            Bucket(self.limits["output_tokens"], self.limits["output_tokens"], now),
-        )
+        """Never-exhausted buckets: identical within one second, so computed once per second."""
+        second = int(self.clock.now())
+        if self._cached[0] != second:
+            limits = self.limits
+            self._cached = (
+                second,
+                ratelimit_headers(
+                    Bucket(limits["requests"], limits["requests"] - 1, second),
+                    Bucket(limits["input_tokens"], limits["input_tokens"], second),
+                    Bucket(limits["output_tokens"], limits["output_tokens"], second),
+                ),
+            )
+        return self._cached[1]

@@ -48,7 +48,7 @@ def ratelimit_headers(
 
 
 def cf_ray(rng: random.Random) -> str:
-    return "".join(rng.choices("0123456789abcdef", k=16)) + "-" + rng.choice(CF_AIRPORTS)
+    return f"{rng.randbytes(8).hex()}-{CF_AIRPORTS[rng.randbytes(1)[0] % len(CF_AIRPORTS)]}"
 
 
 STATIC_EDGE_HEADERS = {

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ..exchange import ApiRequest, JsonReply, MessageReply, Reply
 from ..protocol.catalog import ModelEntry
 from ..protocol.errors import not_found
-from ..protocol.message import build_message, build_usage
 from ..protocol.pagination import paginate, parse_page_query
 
 if TYPE_CHECKING:
@@ -21,25 +20,10 @@ if TYPE_CHECKING:
 Handler = Callable[[ApiRequest, "ServerState"], Awaitable[Reply | None]]
 
 
-def message_for(api: ApiRequest, state: "ServerState", body: dict[str, Any] | None = None) -> dict[str, Any]:
+def message_for(api: ApiRequest, state: "ServerState") -> dict[str, Any]:
     """Validate a Messages body and write the fake model's answer to it (also used for batch items)."""
-    body = api.body if body is None else body
-    checked = state.rules.messages(body, version=api.api_version, beta=api.beta)
-    message_id = state.ids.message()
-    generated = state.synth.generate(checked.body, state.ids.tool_use)
-    usage = build_usage(
-        input_tokens=checked.tokens.total,
-        output_tokens=generated.output_tokens,
-        thinking_tokens=generated.thinking_tokens,
-    )
-    return build_message(
-        id=message_id,
-        model=checked.model.id,
-        content=generated.content,
-        stop_reason=generated.stop_reason,
-        stop_sequence=generated.stop_sequence,
-        usage=usage,
-    )
+    draft = state.model.draft(api.body, version=api.api_version, beta=api.beta, raw=api.raw_body)
+    return state.model.message(draft, state.ids)
 
 
 async def _create_message(api: ApiRequest, state: "ServerState") -> Reply:

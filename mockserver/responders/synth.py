@@ -17,7 +17,9 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+import orjson
 
 from ..protocol.tokens import count_json, count_text, split_pieces
 from .schema_instance import instance
@@ -92,12 +94,13 @@ class Synthesizer:
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
         self._key = hashlib.sha256(f"mockserver-thinking:{seed}".encode()).digest()
+        self._seed_key = hashlib.sha256(f"mockserver-content:{seed}".encode()).digest()[:32]
 
     # -- determinism -------------------------------------------------------------------------
     def rng_for(self, body: dict[str, Any]) -> random.Random:
-        canonical = json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True, ensure_ascii=False)
-        digest = hashlib.sha256(f"{self.seed}\x00{canonical}".encode()).digest()
-        return random.Random(int.from_bytes(digest[:16], "big"))
+        canonical = orjson.dumps({k: v for k, v in body.items() if k != "stream"}, option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.blake2b(canonical, digest_size=16, key=self._seed_key).digest()
+        return random.Random(int.from_bytes(digest, "big"))
 
     # -- thinking signatures -----------------------------------------------------------------
     def sign(self, thinking: str) -> str:
@@ -116,7 +119,8 @@ class Synthesizer:
         return hmac.compare_digest(raw[4:36], hmac.new(self._key, thinking.encode(), hashlib.sha256).digest())
 
     # -- generation --------------------------------------------------------------------------
-    def generate(self, body: dict[str, Any], new_tool_id: Callable[[], str]) -> Generated:
+    def generate(self, body: dict[str, Any]) -> Generated:
+        """The answer to ``body``; ``tool_use`` ids are left empty for the caller to issue."""
         rng = self.rng_for(body)
         max_tokens = int(body.get("max_tokens", 0))
         messages = body.get("messages") or []
@@ -137,7 +141,7 @@ class Synthesizer:
             if not forced:
                 planned.append({"type": "text", "text": f"I'll use the {tool['name']} tool for this."})
             planned.append(
-                {"type": "tool_use", "id": new_tool_id(), "name": tool["name"], "input": instance(tool.get("input_schema"), rng)}
+                {"type": "tool_use", "id": "", "name": tool["name"], "input": instance(tool.get("input_schema"), rng)}
             )
         else:
             planned.append({"type": "text", "text": self._reply_text(body, user_text, results, prefill, rng)})

@@ -11,16 +11,17 @@ from typing import Awaitable, Callable
 
 import orjson
 from aiohttp import web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from ..config import KNOWN_VERSIONS, Config
-from ..exchange import ApiRequest, ErrorReply, Reply
+from ..exchange import ApiRequest, ErrorReply, MessageReply, Reply
 from ..protocol.errors import ApiError, invalid_request
 from ..responders.default import DefaultResponder
 from .delivery import Delivered, deliver, error_response
 from .state import ServerState
 
 log = logging.getLogger("mockserver.access")
+EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 STATE: web.AppKey[ServerState] = web.AppKey("state", ServerState)
 
 MB = 1024 * 1024
@@ -73,8 +74,9 @@ def _check_headers(headers: CIMultiDictProxy[str], config: Config) -> str:
 
 async def _read_body(http: web.Request, limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it passes ``limit`` even without a Content-Length."""
-    if http.content_length is not None:
-        if http.content_length > limit:
+    length = http.content_length
+    if length is not None:
+        if length > limit:
             raise _too_large()
         return await http.read()
     chunks: list[bytes] = []
@@ -87,39 +89,41 @@ async def _read_body(http: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _read_json(http: web.Request, limit: int) -> tuple[bytes, object]:
-    ctype = http.headers.get("content-type", "")
-    mime = ctype.split(";", 1)[0].strip().lower()
-    if mime and mime != "application/json" and not mime.endswith("+json"):
+def _decode_json(http: web.Request, raw: bytes) -> object:
+    mime = http.content_type  # aiohttp parses it once; "application/octet-stream" when absent
+    if mime != "application/json" and not mime.endswith("+json") and "content-type" in http.headers:
         raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be JSON sent as application/json.')
-    raw = await _read_body(http, limit)
     try:
-        return raw, orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise invalid_request(f"The request body is not valid JSON: {exc}") from None
 
 
 async def _parse(http: web.Request, endpoint: str, state: ServerState, request_id: str, received_at: float) -> ApiRequest:
-    version = _check_headers(http.headers, state.config)
-    raw, body = b"", None
+    headers = http.headers
+    version = _check_headers(headers, state.config)
     limit = JSON_BODY_ENDPOINTS.get(endpoint)
+    body = None
     if limit is not None:
-        raw, body = await _read_json(http, limit)
-    elif http.can_read_body:
-        raw = await _read_body(http, MB)  # cancel/delete bodies are ignored, as the API does
+        raw = await _read_body(http, limit)
+        body = _decode_json(http, raw)
+    else:
+        # cancel and delete bodies are read (and ignored, as the API does)
+        raw = await _read_body(http, MB) if http.can_read_body else b""
+    query = http.query if http.query_string else EMPTY_QUERY
     return ApiRequest(
-        method=http.method,
-        path=http.path,
-        query=http.query,
-        headers=http.headers,
-        raw_body=raw,
-        body=body,
-        endpoint=endpoint,
-        path_params=dict(http.match_info),
-        request_id=request_id,
-        api_version=version,
-        received_at=received_at,
-        beta=http.query.get("beta") == "true" or "anthropic-beta" in http.headers,
+        http.method,
+        http.path,
+        query,
+        headers,
+        raw,
+        body,
+        endpoint,
+        http.match_info,
+        request_id,
+        version,
+        received_at,
+        query.get("beta") == "true" or "anthropic-beta" in headers,
     )
 
 
@@ -166,37 +170,33 @@ def _record(
     delivered: Delivered,
     started: float,
 ) -> None:
-    from ..journal import redact_headers
-
+    """Journal the exchange (bytes only: decoding waits until a test reads it) and log one line."""
     elapsed = (time.perf_counter() - started) * 1000
-    body = api.body if api is not None else None
+    usage = reply.message["usage"] if isinstance(reply, MessageReply) else None
     model = api.model if api is not None else None
-    usage = delivered.body.get("usage") if isinstance(delivered.body, dict) else None
-    message = getattr(reply, "message", None)
-    if usage is None and isinstance(message, dict):
-        usage = message.get("usage")
+    faults = reply.faults.describe() if reply.faults is not None else []
     state.journal.start(
         request_id=request_id,
         method=http.method,
         path=http.path,
-        query=dict(http.query),
-        headers=redact_headers(http.headers),
-        body=body,
+        query=api.query if api is not None else http.query,
+        raw_headers=http.headers,
+        request_bytes=api.raw_body if api is not None else b"",
         endpoint=endpoint,
         received_at=received_at,
         status=delivered.status,
         origin=reply.origin,
-        response=delivered.body if delivered.events is None else None,
-        events=delivered.events,
+        response_bytes=delivered.raw,
+        streamed=delivered.streamed,
         duration_ms=elapsed,
         model=model,
-        input_tokens=usage.get("input_tokens") if usage else None,
-        output_tokens=usage.get("output_tokens") if usage else None,
-        faults=(reply.faults.describe() if reply.faults else []) + delivered.notes,
+        input_tokens=usage["input_tokens"] if usage else None,
+        output_tokens=usage["output_tokens"] if usage else None,
+        faults=[*faults, *delivered.notes],
         error=reply.error.message if isinstance(reply, ErrorReply) else None,
     )
-    if state.config.log_requests and log.isEnabledFor(logging.INFO):
-        tokens = f" in={usage.get('input_tokens')} out={usage.get('output_tokens')}" if usage else ""
+    if state.config.log_requests:
+        tokens = f" in={usage['input_tokens']} out={usage['output_tokens']}" if usage else ""
         extra = " stream" if api is not None and api.stream else ""
         log.info("%s %s %d %s%s %.1fms%s", http.method, http.path, delivered.status, model or "-", tokens, elapsed, extra)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Iterable
 
 import orjson
 from aiohttp import web
 
-from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply
+from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..protocol.headers import STATIC_EDGE_HEADERS, cf_ray
 from ..protocol.sse import PING_DATA, dumps, frame, message_events, pad
 from .state import ServerState
@@ -26,26 +26,24 @@ RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
 DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivered:
-    """What went out, for the journal and the access log."""
+    """What went out, as bytes, for the journal and the access log."""
 
     status: int
-    body: Any = None
-    events: list[dict[str, Any]] | None = None
+    raw: bytes = b""
+    streamed: bool = False
     completed: bool = True
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 def base_headers(state: ServerState, request_id: str, status: int, model: str | None) -> dict[str, str]:
-    headers: dict[str, str] = {}
     if 200 <= status < 300 or status == 429:
-        headers.update(state.ratelimits.headers(model))
-    if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS:
-        headers["x-should-retry"] = "false"
+        headers = dict(state.ratelimits.headers(model))
+    else:
+        headers = {"x-should-retry": "false"} if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS else {}
     headers["request-id"] = request_id
-    if state.config.organization_id:
-        headers["anthropic-organization-id"] = state.config.organization_id
+    headers["anthropic-organization-id"] = state.organization_id
     if state.config.edge_headers:
         headers.update(STATIC_EDGE_HEADERS)
         headers["cf-ray"] = cf_ray(state.wire_rng)
@@ -54,12 +52,12 @@ def base_headers(state: ServerState, request_id: str, status: int, model: str | 
 
 def error_response(state: ServerState, request_id: str, reply: ErrorReply, model: str | None = None) -> tuple[web.Response, Delivered]:
     error = reply.error
-    body = error.body(request_id)
+    raw = orjson.dumps(error.body(request_id))
     headers = base_headers(state, request_id, error.status, model)
     headers.update(error.headers)
     headers.update(reply.headers)
     headers["Content-Type"] = JSON
-    return web.Response(status=error.status, body=orjson.dumps(body), headers=headers), Delivered(error.status, body)
+    return web.Response(status=error.status, body=raw, headers=headers), Delivered(error.status, raw)
 
 
 async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
@@ -73,31 +71,35 @@ async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: Serve
             rng = random.Random(f"{state.config.seed}:{reply.message.get('id')}")
             events = message_events(reply.message, rng)
             padding = rng if state.config.sse_padding else None
-            chunks = ((e.encode(padding), e.tokens) for e in events)
-            return await _stream(http, api, reply, state, chunks, [e.data for e in events])
+            return await _stream(http, api, reply, state, (e.encode(padding) for e in events))
         return _json(api, state, 200, reply.message, reply.headers)
     if isinstance(reply, JsonReply):
         return _json(api, state, reply.status, reply.body, reply.headers)
     if isinstance(reply, EventsReply):
         rng = state.wire_rng if state.config.sse_padding else None
-        encoded = []
-        for event in reply.events:
-            data = event.data
-            if isinstance(data, (dict, list)):
-                data = PING_DATA if event.event == "ping" and data == {"type": "ping"} else pad(dumps(data), rng)
-            encoded.append((frame(event.event, data if isinstance(data, (bytes, str)) else dumps(data)), 0))
-        summary = [e.data if isinstance(e.data, dict) else {"raw": str(e.data)} for e in reply.events]
-        return await _stream(http, api, reply, state, iter(encoded), summary, status=reply.status)
+        return await _stream(http, api, reply, state, (_scripted(e, rng) for e in reply.events), status=reply.status)
     if isinstance(reply, BytesReply):
         return await _bytes(http, api, reply, state)
     raise TypeError(f"unknown reply type {type(reply).__name__}")
 
 
+def _scripted(event: SseEvent, rng: random.Random | None) -> bytes:
+    """A scripted event as given: JSON data is encoded (and padded) as the API would; text and
+    bytes go out verbatim, so a script can send broken events on purpose."""
+    data = event.data
+    if isinstance(data, (str, bytes)):
+        return frame(event.event, data)
+    if event.event == "ping" and data == {"type": "ping"}:
+        return frame("ping", PING_DATA)
+    return frame(event.event, pad(dumps(data), rng))
+
+
 def _json(api: ApiRequest, state: ServerState, status: int, body: Any, extra: dict[str, str]) -> tuple[web.Response, Delivered]:
+    raw = orjson.dumps(body)
     headers = base_headers(state, api.request_id, status, api.model)
     headers.update(extra)
     headers["Content-Type"] = JSON
-    return web.Response(status=status, body=orjson.dumps(body), headers=headers), Delivered(status, body)
+    return web.Response(status=status, body=raw, headers=headers), Delivered(status, raw)
 
 
 async def _stream(
@@ -105,8 +107,7 @@ async def _stream(
     api: ApiRequest,
     reply: Reply,
     state: ServerState,
-    chunks: Any,
-    summary: list[dict[str, Any]],
+    chunks: Iterable[bytes],
     status: int = 200,
 ) -> tuple[web.StreamResponse, Delivered]:
     headers = base_headers(state, api.request_id, status, api.model)
@@ -115,15 +116,18 @@ async def _stream(
     headers.update(reply.headers)
     response = web.StreamResponse(status=status, headers=headers)
     response.enable_chunked_encoding()
-    delivered = Delivered(status, events=summary)
+    delivered = Delivered(status, streamed=True)
+    sent: list[bytes] = []
     try:
         await response.prepare(http)
-        for data, _tokens in chunks:
+        for data in chunks:
             await response.write(data)
+            sent.append(data)
         await response.write_eof()
     except DISCONNECTED:
         delivered.completed = False
-        delivered.notes.append("client disconnected")
+        delivered.notes += ("client disconnected",)
+    delivered.raw = b"".join(sent)
     return response, delivered
 
 
@@ -133,7 +137,8 @@ async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: S
     if reply.content_type:
         headers["Content-Type"] = reply.content_type
     if isinstance(reply.body, bytes):
-        return web.Response(status=reply.status, reason=reply.reason, body=reply.body, headers=headers), Delivered(reply.status)
+        response = web.Response(status=reply.status, reason=reply.reason, body=reply.body, headers=headers)
+        return response, Delivered(reply.status, reply.body)
     response = web.StreamResponse(status=reply.status, reason=reply.reason, headers=headers)
     response.enable_chunked_encoding()
     delivered = Delivered(reply.status)
@@ -144,7 +149,7 @@ async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: S
         await response.write_eof()
     except DISCONNECTED:
         delivered.completed = False
-        delivered.notes.append("client disconnected")
+        delivered.notes += ("client disconnected",)
     return response, delivered
 
 

@@ -13,6 +13,7 @@ from ..protocol.catalog import ModelCatalog
 from ..protocol.schema import RequestSchema, default_schema
 from ..protocol.validate import Rules
 from ..ratelimit import RateLimiter
+from ..responders.fake_model import FakeModel
 from ..responders.synth import Synthesizer
 
 if TYPE_CHECKING:
@@ -29,11 +30,14 @@ class ServerState:
     journal: Journal
     ratelimits: RateLimiter
     rules: Rules
+    model: FakeModel
     responders: list["Responder"] = field(default_factory=list)
     # Seeded randomness for wire details (SSE padding, cf-ray) so a seeded run repeats exactly.
     wire_rng: random.Random = field(default_factory=random.Random)
     # Set once the server listens: the base URL clients use (batch results_url points here).
     base_url: str = ""
+    # The anthropic-organization-id every response carries (configured, or made up once).
+    organization_id: str = ""
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":
@@ -46,11 +50,13 @@ class ServerState:
             catalog=catalog,
             schema=schema,
             rules=rules,
+            model=FakeModel(rules, synth),
             ids=IdGenerator(config.seed),
             synth=synth,
             journal=Journal(),
             ratelimits=RateLimiter(config.clock),
             wire_rng=random.Random(f"wire:{config.seed}") if config.seed is not None else random.Random(),
+            organization_id=config.organization_id or IdGenerator(config.seed).uuid(),
         )
 
     @property

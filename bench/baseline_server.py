@@ -1,0 +1,58 @@
+"""The baseline: a bare aiohttp app answering a canned Message, and a canned 200-delta stream."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from aiohttp import web
+
+MESSAGE = json.dumps(
+    {
+        "model": "claude-haiku-4-5-20251001",
+        "id": "msg_011CcdgNmP8FtLLQR7AaK3kV",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Hello! How can I help you today?"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 12},
+    },
+    separators=(",", ":"),
+).encode()
+
+
+def _event(name: str, data: dict) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+STREAM = (
+    [_event("message_start", {"type": "message_start", "message": json.loads(MESSAGE) | {"content": [], "stop_reason": None}})]
+    + [_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+    + [
+        _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" word{i}"}})
+        for i in range(200)
+    ]
+    + [_event("content_block_stop", {"type": "content_block_stop", "index": 0})]
+    + [_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 200}})]
+    + [_event("message_stop", {"type": "message_stop"})]
+)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    body = await request.read()
+    if not json.loads(body).get("stream"):
+        return web.Response(body=MESSAGE, content_type="application/json")
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for event in STREAM:
+        await response.write(event)
+    await response.write_eof()
+    return response
+
+
+if __name__ == "__main__":
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
