@@ -5,13 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The older SDK line (still sends anthropic-version: 2023-06-01), for compatibility tests.
+# An older SDK release line (still sends anthropic-version: 2023-06-01), for compatibility tests.
 COMPAT_SDK ?= anthropic==1.17.0
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
 PORT ?= 8787
 
-.PHONY: run test test-fast compat contract bench fuzz-long schema clean
+.PHONY: run test unit compat contract bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,28 @@ $(COMPAT_STAMP):
 	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8'
 	touch $(COMPAT_STAMP)
 
+## The fake API on loopback with built-in defaults.
 run: $(STAMP)
 	$(BIN)/mockserver serve --port $(PORT)
 
-test: $(STAMP) $(COMPAT_STAMP)
+## Everything CI runs: unit + end-to-end tests, the older SDK, the SDK's own API tests.
+test: unit compat contract
+
+unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+compat: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(COMPAT_VENV)/bin/python
 
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -x -m 'not slow'
+contract: $(STAMP)
+	$(BIN)/python -m tests.contract.run
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || echo "wrk not found: falling back to a Python load generator (apt-get install wrk for better numbers)"
+	$(BIN)/python -m bench.run
+
+schema: $(STAMP)
+	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .venv-contract .cache .pytest_cache .hypothesis build *.egg-info

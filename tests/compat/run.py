@@ -1,0 +1,60 @@
+"""Run tests/compat with an older SDK (its own venv) against a mockserver from this venv.
+
+    .venv/bin/python -m tests.compat.run --python .venv-compat/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--python", required=True, help="interpreter of the venv holding the older SDK and pytest")
+    parser.add_argument("pytest_args", nargs="*")
+    args = parser.parse_args(argv)
+    python = str(Path(args.python).absolute())
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--quiet", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.05)
+        version = subprocess.run(
+            [python, "-c", "import anthropic; print(anthropic.__version__)"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        print(f"compat: anthropic {version} against mockserver on port {port}", flush=True)
+        env = {**os.environ, "MOCKSERVER_URL": f"http://127.0.0.1:{port}"}
+        # Run from tests/compat with its own (empty) config: the project root would put this
+        # checkout's metadata, and with it mockserver's pytest plugin, on the older venv's path.
+        here = Path(__file__).resolve().parent
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(here), "--confcutdir", str(here), str(here), *args.pytest_args]
+        return subprocess.run(command, cwd=here, env=env).returncode
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""`mockserver serve` as a user runs it: the export line, one log line per request, signals."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+
+def _serve(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _base_url(proc: subprocess.Popen[str]) -> str:
+    for line in proc.stdout:  # type: ignore[union-attr]
+        if line.startswith("export ANTHROPIC_BASE_URL="):
+            return line.strip().split("=", 1)[1]
+    raise AssertionError("no export line")
+
+
+def test_serve_prints_the_export_line_and_logs_each_request() -> None:
+    proc = _serve("--seed", "3")
+    try:
+        url = _base_url(proc)
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+        body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}).encode()
+        headers = {"x-api-key": "k", "anthropic-version": "2023-06-01", "content-type": "application/json"}
+        with urllib.request.urlopen(urllib.request.Request(url + "/v1/messages", data=body, headers=headers)) as response:
+            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(urllib.request.Request(url + "/v1/models/nope", headers=headers))
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=10)[0]
+    finally:
+        proc.kill()
+    lines = [line for line in rest.splitlines() if line.startswith(("POST", "GET"))]
+    assert re.fullmatch(r"POST /v1/messages 200 claude-haiku-4-5 in=\d+ out=\d+ \d+\.\dms", lines[0]), lines
+    assert re.fullmatch(r"GET /v1/models/nope 404 - \d+\.\dms", lines[1]), lines
+    assert proc.returncode == 0
+
+
+def test_serve_reports_a_busy_port() -> None:
+    first = _serve()
+    try:
+        port = _base_url(first).rsplit(":", 1)[1]
+        second = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--port", port], capture_output=True, text=True, timeout=20)
+        assert second.returncode == 1 and "cannot listen" in second.stderr
+    finally:
+        first.kill()
