@@ -34,6 +34,8 @@ class ApiRequest:
     api_version: str | None
     received_at: float
     beta: bool = False
+    # The request target as sent (path and query, still percent-encoded), for forwarding upstream.
+    raw_target: str = ""
 
     @property
     def stream(self) -> bool:

@@ -127,6 +127,23 @@ async def _parse(http: web.Request, endpoint: str, state: ServerState, request_i
     )
 
 
+async def _parse_passthrough(http: web.Request, endpoint: str, state: ServerState, request_id: str, received_at: float) -> ApiRequest:
+    """Replay and record: the recording (or the upstream) is the truth, so nothing is checked here —
+    not credentials, version or content type — and any method on any path reaches the responders."""
+    raw = await _read_body(http, 256 * MB) if http.can_read_body else b""
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    query = http.query if http.query_string else EMPTY_QUERY
+    headers = http.headers
+    return ApiRequest(
+        http.method, http.path, query, headers, raw, body, endpoint, http.match_info, request_id,
+        headers.get("anthropic-version"), received_at, query.get("beta") == "true" or "anthropic-beta" in headers,
+        raw_target=http.raw_path,
+    )
+
+
 async def run_pipeline(api: ApiRequest, state: ServerState) -> Reply:
     for responder in state.responders:
         reply = await responder.respond(api, state)
@@ -143,7 +160,7 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
         request_id = state.ids.request()
         api: ApiRequest | None = None
         try:
-            api = await _parse(http, endpoint, state, request_id, received_at)
+            api = await (_parse_passthrough if state.passthrough else _parse)(http, endpoint, state, request_id, received_at)
             reply = await run_pipeline(api, state)
             response, delivered = await deliver(http, api, reply, state)
         except ApiError as error:
@@ -203,6 +220,8 @@ def _record(
 
 async def _unknown_route(http: web.Request) -> web.StreamResponse:
     state = http.app[STATE]
+    if state.passthrough:  # a cassette or an upstream answers every path (HEAD to image hosts, /v1/complete, …)
+        return await _any_route(http)
     path = http.path
     known = [m for m, p, _ in ROUTES if _same_shape(p, path)]
     error = (
@@ -215,6 +234,17 @@ async def _unknown_route(http: web.Request) -> web.StreamResponse:
     response, delivered = error_response(state, request_id, reply)
     _record(state, http, "unknown", None, request_id, state.clock.now(), reply, delivered, time.perf_counter())
     return response
+
+
+_any_route = _handler("other")
+
+
+async def _close_responders(app: web.Application) -> None:
+    """Responders may hold resources (the recorder's upstream connections): released with the app."""
+    for responder in app[STATE].responders:
+        close = getattr(responder, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _same_shape(pattern: str, path: str) -> bool:
@@ -232,4 +262,5 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
     for method, path, endpoint in ROUTES:
         app.router.add_route(method, path, _handler(endpoint))
     app.router.add_route("*", "/{tail:.*}", _unknown_route)
+    app.on_cleanup.append(_close_responders)
     return app

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Iterable
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..protocol.headers import STATIC_EDGE_HEADERS, cf_ray
@@ -132,8 +133,10 @@ async def _stream(
 
 
 async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
-    headers = dict(reply.headers)
-    headers.setdefault("request-id", api.request_id)
+    # Replayed headers keep their recorded case and may repeat (set-cookie): a case-insensitive multidict.
+    headers = CIMultiDict(reply.headers)
+    if "request-id" not in headers:
+        headers["request-id"] = api.request_id
     if reply.content_type:
         headers["Content-Type"] = reply.content_type
     if isinstance(reply.body, bytes):
@@ -141,15 +144,23 @@ async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: S
         return response, Delivered(reply.status, reply.body)
     response = web.StreamResponse(status=reply.status, reason=reply.reason, headers=headers)
     response.enable_chunked_encoding()
-    delivered = Delivered(reply.status)
+    delivered = Delivered(reply.status, streamed="event-stream" in headers.get("Content-Type", ""))
+    sent: list[bytes] = []
+    chunks = reply.body.__aiter__()
     try:
         await response.prepare(http)
-        async for chunk in _aiter(reply.body):
+        async for chunk in chunks:
             await response.write(chunk)
+            sent.append(chunk)
         await response.write_eof()
     except DISCONNECTED:
         delivered.completed = False
         delivered.notes += ("client disconnected",)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:  # let a relaying generator know now, not at garbage collection
+            await close()
+    delivered.raw = b"".join(sent)
     return response, delivered
 
 

@@ -38,6 +38,9 @@ class ServerState:
     base_url: str = ""
     # The anthropic-organization-id every response carries (configured, or made up once).
     organization_id: str = ""
+    # Replay/record: every request, on any path, goes to the responders unchecked (the recording
+    # or the upstream is the truth). Set by mockserver.cassettes.install.
+    passthrough: bool = False
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":

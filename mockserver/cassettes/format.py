@@ -1,0 +1,381 @@
+"""The mockserver cassette format (YAML, ``version: 1``): read, write, and save atomically.
+
+Made to be read and diffed in review: one interaction per list item; JSON bodies as YAML
+mappings in wire key order; a stream as its list of SSE events, each with its name, its data as
+a mapping, the padding the API put before the final ``}`` and its time offset. Every response
+body is stored so that rendering it gives back the recorded bytes exactly — an event whose bytes
+the compact-JSON-plus-padding rule cannot reproduce keeps its exact text in ``raw``, and a body
+that is neither JSON nor an event stream keeps its ``text`` (or ``base64``). docs/cassettes.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import http
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+
+from ..protocol.sse import PING_DATA
+from . import yamlio
+from .model import Frame, Headers, Interaction, RecordedRequest, RecordedResponse, split_sse
+
+FORMAT_NAME = "mockserver-cassette"
+FORMAT_VERSION = 1
+HEADER_COMMENT = "# mockserver cassette (format: docs/cassettes.md). One interaction per list item.\n"
+_EVENT_FRAME = re.compile(r"(?:event: ([^\r\n]*)\n)?data: ([^\r\n]*)\n\n", re.S)
+
+
+class CassetteError(ValueError):
+    """A cassette file that cannot be read, with where and why."""
+
+
+class Flow(dict):  # type: ignore[type-arg]
+    """A mapping written on one line (``{type: text_delta, text: Hi}``): SSE event data stays one event per item."""
+
+
+yamlio.CassetteDumper.add_representer(
+    Flow, lambda dumper, value: dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=True)
+)
+
+
+def _flow(value: Any) -> Any:
+    return Flow(value) if isinstance(value, dict) else value
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def _exact_json(raw: bytes) -> tuple[bool, Any]:
+    """``(True, value)`` when compact JSON of ``value`` is exactly ``raw`` (the API's own form)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False, None
+    return orjson.dumps(value) == raw, value
+
+
+def _pad_of(payload: bytes, compact: bytes) -> int | None:
+    """Spaces the API inserted before the final ``}`` (0 for none), or ``None`` if that is not the difference."""
+    if payload == compact:
+        return 0
+    if compact.endswith(b"}") and payload.endswith(b"}") and payload.startswith(compact[:-1]):
+        gap = payload[len(compact) - 1 : -1]
+        if gap and gap.strip(b" ") == b"":
+            return len(gap)
+    return None
+
+
+def encode_event(raw: bytes, at: float | None) -> dict[str, Any] | None:
+    """One SSE frame as a readable item, or ``None`` when the bytes are not UTF-8 text."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    item: dict[str, Any] = {}
+    match = _EVENT_FRAME.fullmatch(text)
+    if match is None:
+        item["frame"] = text  # comments, id: lines, several data lines, CRLF: kept verbatim
+    else:
+        name, payload = match.group(1), match.group(2)
+        if name is not None:
+            item["event"] = name
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            item["raw"] = payload
+        else:
+            encoded = payload.encode()
+            pad = _pad_of(encoded, orjson.dumps(data))
+            if name == "ping" and encoded == PING_DATA:
+                item["data"] = _flow(data)  # the API writes ping as {"type": "ping"}: rendered that way
+            elif pad is None:
+                item["raw"] = payload  # bytes the rule cannot reproduce: kept as sent
+            else:
+                item["data"] = _flow(data)
+                if pad:
+                    item["pad"] = pad
+    if at is not None:
+        item["at"] = round(at, 4)
+    return item
+
+
+def render_event(item: dict[str, Any]) -> bytes:
+    """The exact bytes of an event item (inverse of :func:`encode_event`)."""
+    if "frame" in item:
+        return str(item["frame"]).encode()
+    name = item.get("event")
+    head = b"" if name is None else b"event: " + str(name).encode() + b"\n"
+    if "raw" in item:
+        payload = str(item["raw"]).encode()
+    elif "data" not in item:
+        raise CassetteError("an event needs data, raw or frame")
+    elif name == "ping" and item["data"] == {"type": "ping"} and not item.get("pad"):
+        payload = PING_DATA
+    else:
+        payload = orjson.dumps(item["data"])
+        pad = int(item.get("pad") or 0)
+        if pad:
+            payload = payload[:-1] + b" " * pad + b"}"
+    return head + b"data: " + payload + b"\n\n"
+
+
+def _encode_text(raw: bytes) -> dict[str, Any]:
+    try:
+        return {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(raw).decode("ascii")}
+
+
+def encode_response_body(response: RecordedResponse) -> dict[str, Any]:
+    raw = response.body
+    if not raw:
+        return {}
+    if response.is_stream:
+        frames = response.frames if response.frames is not None else [Frame(r) for r in split_sse(raw)]
+        items = [encode_event(f.raw, f.at) for f in frames]
+        if all(item is not None for item in items) and b"".join(f.raw for f in frames) == raw:
+            return {"events": items}
+        return _encode_text(raw)
+    exact, value = _exact_json(raw)
+    if exact:
+        return {"body": value}
+    if raw.endswith(b"\n") and raw.count(b"\n") >= 1:
+        lines = raw[:-1].split(b"\n")
+        values = []
+        for line in lines:
+            ok, value = _exact_json(line)
+            if not ok:
+                break
+            values.append(value)
+        else:
+            return {"jsonl": values}
+    return _encode_text(raw)
+
+
+def decode_body(data: dict[str, Any], where: str) -> tuple[bytes, list[Frame] | None]:
+    """A stored body as bytes, plus its frames when it is an event stream."""
+    if "events" in data:
+        frames = []
+        for i, item in enumerate(data["events"] or []):
+            if not isinstance(item, dict):
+                raise CassetteError(f"{where}: events[{i}] must be a mapping")
+            try:
+                raw = render_event(item)
+            except CassetteError as exc:
+                raise CassetteError(f"{where}: events[{i}]: {exc}") from None
+            at = item.get("at")
+            frames.append(Frame(raw, float(at) if at is not None else None))
+        return b"".join(f.raw for f in frames), frames
+    if "body" in data:
+        value = data["body"]
+        return (b"" if value is None else orjson.dumps(value)), None
+    if "jsonl" in data:
+        return b"".join(orjson.dumps(v) + b"\n" for v in data["jsonl"] or []), None
+    if "text" in data:
+        return str(data["text"]).encode("utf-8"), None
+    if "base64" in data:
+        return base64.b64decode(str(data["base64"])), None
+    return b"", None
+
+
+def encode_request_body(raw: bytes) -> dict[str, Any]:
+    """Requests are matched on their JSON value, so a JSON body is always kept as a mapping."""
+    if not raw:
+        return {}
+    try:
+        return {"body": orjson.loads(raw)}
+    except orjson.JSONDecodeError:
+        return _encode_text(raw)
+
+
+# -- headers and query -------------------------------------------------------------------------
+
+
+def encode_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        key, value = str(key), str(value)  # multidict's istr is a str subclass YAML cannot represent
+        if key in out:
+            previous = out[key]
+            out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[key] = value
+    return out
+
+
+def decode_pairs(data: Any, where: str) -> list[tuple[str, str]]:
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise CassetteError(f"{where} must be a mapping")
+    pairs = []
+    for key, value in data.items():
+        for one in value if isinstance(value, list) else [value]:
+            pairs.append((str(key), "" if one is None else _scalar_text(one)))
+    return pairs
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- interactions ------------------------------------------------------------------------------
+
+
+def encode_interaction(interaction: Interaction) -> dict[str, Any]:
+    req, resp = interaction.request, interaction.response
+    request: dict[str, Any] = {"method": req.method, "path": req.path}
+    if req.origin:
+        request["origin"] = req.origin
+    if req.query:
+        request["query"] = encode_pairs(req.query)
+    request["headers"] = encode_pairs(req.headers)
+    request.update(encode_request_body(req.body))
+    response: dict[str, Any] = {"status": resp.status}
+    if resp.reason and resp.reason != _phrase(resp.status):
+        response["reason"] = resp.reason
+    if resp.latency is not None:
+        response["latency"] = round(resp.latency, 4)
+    response["headers"] = encode_pairs(resp.headers)
+    response.update(encode_response_body(resp))
+    item: dict[str, Any] = {"request": request, "response": response}
+    if interaction.recorded_at:
+        item["recorded_at"] = interaction.recorded_at
+    return item
+
+
+def _phrase(status: int) -> str | None:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return None
+
+
+def decode_interaction(item: Any, where: str) -> Interaction:
+    if not isinstance(item, dict) or not isinstance(item.get("request"), dict) or not isinstance(item.get("response"), dict):
+        raise CassetteError(f"{where}: needs a request and a response mapping")
+    req, resp = item["request"], item["response"]
+    method, path = req.get("method"), req.get("path")
+    if not isinstance(method, str) or not isinstance(path, str):
+        raise CassetteError(f"{where}: request needs method and path")
+    request_body, _ = decode_body(req, f"{where}.request")
+    request = RecordedRequest(
+        method=method.upper(),
+        path=path,
+        query=decode_pairs(req.get("query"), f"{where}.request.query"),
+        headers=decode_pairs(req.get("headers"), f"{where}.request.headers"),
+        body=request_body,
+        origin=req.get("origin"),
+    )
+    status = resp.get("status")
+    if not isinstance(status, int):
+        raise CassetteError(f"{where}: response needs an integer status")
+    body, frames = decode_body(resp, f"{where}.response")
+    latency = resp.get("latency")
+    response = RecordedResponse(
+        status=status,
+        headers=decode_pairs(resp.get("headers"), f"{where}.response.headers"),
+        body=body,
+        reason=resp.get("reason"),
+        frames=frames,
+        latency=float(latency) if latency is not None else None,
+    )
+    recorded_at = item.get("recorded_at")
+    return Interaction(request, response, str(recorded_at) if recorded_at is not None else None)
+
+
+def is_our_format(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("format") == FORMAT_NAME
+
+
+def decode_document(data: Any, source: str = "cassette") -> list[Interaction]:
+    if not is_our_format(data):
+        raise CassetteError(f"{source}: not a {FORMAT_NAME} document")
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        raise CassetteError(f"{source}: unsupported version {version!r} (this mockserver reads version {FORMAT_VERSION})")
+    items = data.get("interactions") or []
+    if not isinstance(items, list):
+        raise CassetteError(f"{source}: interactions must be a list")
+    return [decode_interaction(item, f"{source}: interactions[{i}]") for i, item in enumerate(items)]
+
+
+def dumps(interactions: Iterable[Interaction]) -> str:
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "interactions": [encode_interaction(i) for i in interactions],
+    }
+    return HEADER_COMMENT + yamlio.dump(document)
+
+
+def loads(text: str | bytes, source: str = "cassette") -> list[Interaction]:
+    try:
+        data = yamlio.load(text)
+    except Exception as exc:  # yaml.YAMLError and constructor errors
+        raise CassetteError(f"{source}: not valid YAML: {exc}") from None
+    return decode_document(data, source)
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a temporary file beside ``path``, fsync it, then rename over ``path``: a reader (or a
+    crash at any instant) sees the old file or the new one, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Temporary files a killed recorder left beside ``path`` (the cassette itself is always whole)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > 60:  # not a live writer's file
+                leftover.unlink()
+        except OSError:
+            pass
+
+
+def save(path: Path, interactions: Iterable[Interaction]) -> None:
+    write_atomic(path, dumps(interactions))
+
+
+def load(path: Path) -> list[Interaction]:
+    path = Path(path)
+    return loads(path.read_bytes(), str(path))

@@ -1,0 +1,309 @@
+"""Read other recorders' cassettes into the same in-memory interactions as ours.
+
+Formats (quirks documented in docs/cassettes.md and shared/reference/real-traffic.md §6):
+vcrpy YAML/JSON (``interactions``; bodies as strings, ``!!binary`` gzip, pydantic-ai
+``parsed_body``; vcrpy's internal ``requests``/``responses`` lists, gzipped or not), Ruby VCR
+(``http_interactions``; ``!binary``, ``{encoding, string}``/``base64_string``), HAR 1.2 (Polly.js,
+browsers, mitmproxy), ddapm-test-agent JSON and Go httprr traces.
+
+Bodies end up decoded: a gzip/deflate body (recognised by its magic bytes) is inflated and the
+``Content-Encoding`` header dropped, as is a stale one on an already-decoded body. Hop-by-hop and
+length headers are dropped too; everything else — placeholders such as ``<REQUEST_ID>`` included —
+is kept as recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from . import format as fmt
+from . import yamlio
+from .format import CassetteError
+from .model import HOP_BY_HOP, Headers, Interaction, RecordedRequest, RecordedResponse, keep_request_header
+
+ANTHROPIC_ORIGIN = "https://api.anthropic.com"
+HTTPRR_MAGIC = b"httprr trace v1\n"
+
+
+@dataclass
+class Loaded:
+    """A cassette file read into interactions, and which format it was in."""
+
+    kind: str
+    interactions: list[Interaction]
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+
+
+def _to_bytes(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value)
+    return str(value).encode("utf-8")
+
+
+def _inflate(body: bytes, headers: Headers) -> bytes:
+    """Undo a transfer compression the recorder kept (only when the bytes really are compressed)."""
+    encoding = next((v.lower() for k, v in headers if k.lower() == "content-encoding"), "")
+    if body[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError, zlib.error):
+            return body
+    if "deflate" in encoding:
+        for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+            try:
+                return zlib.decompress(body, wbits)
+            except zlib.error:
+                continue
+    return body
+
+
+def _response_headers(headers: Headers, method: str, status: int) -> Headers:
+    """Recorded headers minus the ones that described the recorded hop or encoding.
+
+    A bodiless answer (HEAD, 204, 304) keeps ``Content-Length``: there it describes the resource.
+    """
+    keep_length = method == "HEAD" or status in (204, 304)
+    drop = HOP_BY_HOP - {"content-length"} if keep_length else HOP_BY_HOP
+    return [(k, v) for k, v in headers if k.lower() not in drop]
+
+
+def _request_headers(headers: Headers) -> Headers:
+    return [(k, v) for k, v in headers if keep_request_header(k)]
+
+
+def _split_url(url: str) -> tuple[str, list[tuple[str, str]], str | None]:
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return parts.path or "/", query, (None if origin in (None, ANTHROPIC_ORIGIN) else origin)
+
+
+def _header_lists(data: Any) -> Headers:
+    """``{name: [v, …]}`` or ``{name: v}`` (keys may be aiohttp ``istr``, constructed as str)."""
+    if not data:
+        return []
+    if isinstance(data, list):  # HAR-style [{name, value}]
+        return [(str(h["name"]), str(h.get("value", ""))) for h in data if isinstance(h, dict) and "name" in h]
+    pairs: Headers = []
+    for key, value in data.items():
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        for one in value if isinstance(value, list) else [value]:
+            pairs.append((name, one.decode() if isinstance(one, bytes) else ("" if one is None else str(one))))
+    return pairs
+
+
+def _interaction(
+    method: str, url: str, req_headers: Headers, req_body: bytes,
+    status: int, reason: str | None, resp_headers: Headers, resp_body: bytes, recorded_at: str | None = None,
+) -> Interaction:
+    method = method.upper()
+    path, query, origin = _split_url(url)
+    request = RecordedRequest(method, path, query, _request_headers(req_headers), _inflate(req_body, req_headers), origin)
+    response = RecordedResponse(
+        status=status,
+        headers=_response_headers(resp_headers, method, status),
+        body=_inflate(resp_body, resp_headers),
+        reason=reason or None,
+    )
+    return Interaction(request, response, recorded_at)
+
+
+# -- vcrpy -------------------------------------------------------------------------------------
+
+
+def _vcrpy_body(side: dict[str, Any]) -> bytes:
+    if "parsed_body" in side:  # pydantic-ai's serializer: the JSON value, bytes not kept
+        return orjson.dumps(side["parsed_body"])
+    body = side.get("body")
+    if isinstance(body, dict):
+        if "base64_string" in body:
+            return base64.b64decode(body["base64_string"])
+        return _to_bytes(body.get("string"))
+    return _to_bytes(body)
+
+
+def _vcrpy_one(request: dict[str, Any], response: dict[str, Any]) -> Interaction:
+    status = response.get("status") or {}
+    code = status.get("code") if isinstance(status, dict) else status
+    message = status.get("message") if isinstance(status, dict) else None
+    return _interaction(
+        str(request.get("method", "GET")), str(request.get("uri") or request.get("url") or "/"),
+        _header_lists(request.get("headers")), _vcrpy_body(request),
+        int(code or 200), message, _header_lists(response.get("headers")), _vcrpy_body(response),
+    )
+
+
+def from_vcrpy(data: dict[str, Any]) -> list[Interaction]:
+    if "interactions" in data:
+        pairs = [(i.get("request") or {}, i.get("response") or {}) for i in data["interactions"] or []]
+    else:  # vcrpy's internal form, as langchain stores it (gzipped)
+        pairs = list(zip(data.get("requests") or [], data.get("responses") or []))
+    return [_vcrpy_one(req, resp) for req, resp in pairs]
+
+
+# -- Ruby VCR ----------------------------------------------------------------------------------
+
+
+def from_ruby_vcr(data: dict[str, Any]) -> list[Interaction]:
+    out = []
+    for item in data.get("http_interactions") or []:
+        req, resp = item.get("request") or {}, item.get("response") or {}
+        status = resp.get("status") or {}
+        out.append(
+            _interaction(
+                str(req.get("method", "get")), str(req.get("uri", "/")),
+                _header_lists(req.get("headers")), _vcrpy_body(req),
+                int(status.get("code") or 200), status.get("message"),
+                _header_lists(resp.get("headers")), _vcrpy_body(resp),
+                str(item["recorded_at"]) if item.get("recorded_at") else None,
+            )
+        )
+    return out
+
+
+# -- HAR 1.2 -----------------------------------------------------------------------------------
+
+
+def _har_text(holder: dict[str, Any] | None) -> bytes:
+    if not holder or holder.get("text") is None:
+        return b""
+    text = holder["text"]
+    if holder.get("encoding") == "base64":
+        return base64.b64decode(text)
+    return str(text).encode("utf-8")
+
+
+def from_har(data: dict[str, Any]) -> list[Interaction]:
+    out = []
+    for entry in (data.get("log") or {}).get("entries") or []:
+        req, resp = entry.get("request") or {}, entry.get("response") or {}
+        status = int(resp.get("status") or 0)
+        if status <= 0:  # aborted or blocked in the browser: nothing was answered
+            continue
+        out.append(
+            _interaction(
+                str(req.get("method", "GET")), str(req.get("url", "/")),
+                _header_lists(req.get("headers")), _har_text(req.get("postData")),
+                status, resp.get("statusText"), _header_lists(resp.get("headers")), _har_text(resp.get("content")),
+                entry.get("startedDateTime"),
+            )
+        )
+    return out
+
+
+# -- ddapm-test-agent JSON ---------------------------------------------------------------------
+
+
+def from_ddapm(data: dict[str, Any]) -> list[Interaction]:
+    req, resp = data["request"], data["response"]
+    status = resp.get("status") or {}
+    return [
+        _interaction(
+            str(req.get("method", "GET")), str(req.get("url", "/")), _header_lists(req.get("headers")), _to_bytes(req.get("body")),
+            int(status.get("code") or 200), status.get("message"), _header_lists(resp.get("headers")), _to_bytes(resp.get("body")),
+        )
+    ]
+
+
+# -- Go httprr ---------------------------------------------------------------------------------
+
+
+def _http_message(raw: bytes) -> tuple[str, Headers, bytes]:
+    """Start line, headers and body of a raw HTTP/1.x message (lines may end in CRLF or a bare LF)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, _, body = raw.partition(b"\n\n")
+    lines = [line.rstrip(b"\r").decode("latin-1") for line in head.split(b"\n")]
+    headers: Headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers.append((name.strip(), value.strip()))
+    return lines[0], headers, body
+
+
+def from_httprr(raw: bytes) -> list[Interaction]:
+    if not raw.startswith(HTTPRR_MAGIC):
+        raise CassetteError("not an httprr trace")
+    out = []
+    pos = len(HTTPRR_MAGIC)
+    while pos < len(raw):
+        end = raw.index(b"\n", pos)
+        req_len, resp_len = (int(x) for x in raw[pos:end].split())
+        pos = end + 1
+        req_raw, resp_raw = raw[pos : pos + req_len], raw[pos + req_len : pos + req_len + resp_len]
+        pos += req_len + resp_len
+        start, req_headers, req_body = _http_message(req_raw)
+        method, url = start.split(" ")[:2]
+        status_line, resp_headers, resp_body = _http_message(resp_raw)
+        _, code, *reason = status_line.split(" ", 2)
+        out.append(_interaction(method, url, req_headers, req_body, int(code), reason[0] if reason else None, resp_headers, resp_body))
+    return out
+
+
+# -- detection ---------------------------------------------------------------------------------
+
+
+def parse(raw: bytes, source: str = "cassette") -> Loaded:
+    """Recognise the format from the content (not the file name) and read it."""
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if raw.startswith(HTTPRR_MAGIC):
+        return Loaded("httprr", from_httprr(raw))
+    data: Any
+    if raw.lstrip()[:1] == b"{":
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+    else:
+        data = None
+    if data is None:
+        try:
+            data = yamlio.load(raw)
+        except Exception as exc:
+            raise CassetteError(f"{source}: neither JSON nor YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise CassetteError(f"{source}: not a cassette (top level is not a mapping)")
+    try:
+        if fmt.is_our_format(data):
+            return Loaded("mockserver", fmt.decode_document(data, source))
+        if "http_interactions" in data:
+            return Loaded("ruby-vcr", from_ruby_vcr(data))
+        if isinstance(data.get("log"), dict) and "entries" in data["log"]:
+            return Loaded("har", from_har(data))
+        if "interactions" in data or ("requests" in data and "responses" in data):
+            return Loaded("vcrpy", from_vcrpy(data))
+        if isinstance(data.get("request"), dict) and isinstance(data.get("response"), dict):
+            return Loaded("ddapm", from_ddapm(data))
+    except CassetteError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CassetteError(f"{source}: malformed cassette: {exc!r}") from None
+    raise CassetteError(f"{source}: unrecognised cassette format (keys: {', '.join(map(str, list(data)[:6]))})")
+
+
+def load_any(path: Path | str) -> Loaded:
+    path = Path(path)
+    return parse(path.read_bytes(), str(path))
+
+
+def load_many(paths: Iterable[Path | str]) -> list[Interaction]:
+    out: list[Interaction] = []
+    for path in paths:
+        out.extend(load_any(path).interactions)
+    return out
