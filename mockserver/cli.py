@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .batches.store import StoreError
 from .config import DEFAULT_HOST, DEFAULT_PORT, Config
 
 
@@ -29,6 +30,36 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
 
 
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Message Batches")
+    group.add_argument(
+        "--data-dir", default=None, metavar="DIR",
+        help="where batches are kept across restarts (default: a per-user data folder; ':memory:' keeps them in memory)",
+    )
+    group.add_argument(
+        "--batch-pace", type=_non_negative, default=0.0, metavar="N",
+        help="items each batch finishes per second (default 0: as fast as possible)",
+    )
+    group.add_argument(
+        "--batch-live-counts", action="store_true",
+        help="report request_counts as items finish (the real API reports them when the batch ends)",
+    )
+
+
+def _non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0: {raw!r}")
+    return value
+
+
+def _batch_config(args: argparse.Namespace) -> dict[str, object]:
+    return {"data_dir": args.data_dir, "batch_pace": args.batch_pace, "batch_live_counts": args.batch_live_counts}
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         host=args.host,
@@ -42,7 +73,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
         edge_headers=not args.no_edge_headers,
         sse_padding=not args.no_sse_padding,
         log_requests=not args.quiet,
+        **_batch_config(args),  # type: ignore[arg-type]
     )
+
+
+def _print_batch_store(app: object) -> None:
+    from .batches.store import DB_NAME, MEMORY
+    from .server.app import STATE
+
+    location = app[STATE].batches.location  # type: ignore[index]
+    shown = "in memory (lost on exit)" if location == MEMORY else f"in {location / DB_NAME}"
+    print(f"mockserver: Message Batches kept {shown}", flush=True)
 
 
 async def _serve(config: Config) -> None:
@@ -52,6 +93,7 @@ async def _serve(config: Config) -> None:
     app = create_app(config)
     runner, url = await start_site(app, config.host, config.port)
     print(f"mockserver: fake Claude API listening on {url}", flush=True)
+    _print_batch_store(app)
     print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
     if config.api_keys is None:
         print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
@@ -70,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the fake API")
     _add_server_options(serve)
+    _add_batch_options(serve)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -82,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         except KeyboardInterrupt:
             pass
+        except StoreError as exc:  # the batch store is held by another server, or too new
+            print(f"mockserver: {exc}", file=sys.stderr)
+            return 1
         return 0
     parser.error(f"unknown command {args.command}")
     return 2

@@ -33,3 +33,10 @@ class Config:
     sse_padding: bool = True
     log_requests: bool = True
     clock: Clock = field(default_factory=SystemClock)
+    # Message Batches: where their state lives. ``None`` = the per-user data folder
+    # (mockserver.batches.default_data_dir()); a directory; or ":memory:" (gone when the server stops).
+    data_dir: Path | str | None = None
+    # Items each batch finishes per second of ``clock`` time; 0 = as fast as possible.
+    batch_pace: float = 0.0
+    # Report request_counts as items finish (the real API reports them only once a batch ends).
+    batch_live_counts: bool = False

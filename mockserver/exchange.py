@@ -34,6 +34,8 @@ class ApiRequest:
     api_version: str | None
     received_at: float
     beta: bool = False
+    # Set on a Message Batch item answered through the pipeline (``derive``): its ``custom_id``.
+    custom_id: str | None = None
     # The request target as sent (path and query, still percent-encoded), for forwarding upstream.
     raw_target: str = ""
 
@@ -51,14 +53,16 @@ class ApiRequest:
         raw = self.headers.get("anthropic-beta", "")
         return tuple(b.strip() for b in raw.split(",") if b.strip())
 
-    def derive(self, *, endpoint: str, body: Any, path: str | None = None) -> "ApiRequest":
+    def derive(
+        self, *, endpoint: str, body: Any, path: str | None = None, raw_body: bytes = b"", custom_id: str | None = None
+    ) -> "ApiRequest":
         """A sibling request (a batch item answered as a single message) sharing headers and ids."""
         return ApiRequest(
             method="POST",
             path=path or "/v1/messages",
             query=self.query,
             headers=self.headers,
-            raw_body=b"",
+            raw_body=raw_body,
             body=body,
             endpoint=endpoint,
             path_params={},
@@ -66,6 +70,7 @@ class ApiRequest:
             api_version=self.api_version,
             received_at=self.received_at,
             beta=self.beta,
+            custom_id=custom_id,
         )
 
 

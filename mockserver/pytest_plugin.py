@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
+from .batches.store import MEMORY
 from .config import Config
 from .testing import MockServer
 
@@ -26,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def mockserver_config(request: pytest.FixtureRequest) -> Config:
     """Override in a conftest.py to configure the session's server."""
-    return Config(port=0, seed=request.config.getoption("--mockserver-seed"), log_requests=False)
+    return Config(port=0, seed=request.config.getoption("--mockserver-seed"), log_requests=False, data_dir=MEMORY)
 
 
 @pytest.fixture(scope="session")

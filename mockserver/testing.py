@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .batches.store import MEMORY
 from .config import Config
 from .journal import Journal
 from .server.runner import ServerThread
@@ -22,6 +23,7 @@ class MockServer:
         if config is None:
             options.setdefault("port", 0)
             options.setdefault("log_requests", False)
+            options.setdefault("data_dir", MEMORY)  # batches in memory: a test suite writes no files
             config = Config(**options)
         self._thread = ServerThread(config)
 
@@ -55,6 +57,8 @@ class MockServer:
     def reset(self) -> None:
         """Forget what earlier tests did: the journal (and scripted rules, once added)."""
         self.journal.clear()
+        if self.state.batches.in_use:
+            self._thread.call(self.state.batches.reset())
 
     def client(self, **kwargs: Any) -> Any:
         import anthropic

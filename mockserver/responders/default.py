@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from ..batches.handlers import HANDLERS as BATCH_HANDLERS
 from ..exchange import ApiRequest, JsonReply, MessageReply, Reply
 from ..protocol.catalog import ModelEntry
 from ..protocol.errors import not_found
@@ -27,6 +28,8 @@ def message_for(api: ApiRequest, state: "ServerState") -> dict[str, Any]:
 
 
 async def _create_message(api: ApiRequest, state: "ServerState") -> Reply:
+    if api.custom_id is not None:  # a Message Batch item: the batch's own rules apply too
+        state.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
     return MessageReply(message=message_for(api, state))
 
 
@@ -58,6 +61,7 @@ HANDLERS: dict[str, Handler] = {
     "messages.count_tokens": _count_tokens,
     "models.list": _list_models,
     "models.retrieve": _retrieve_model,
+    **BATCH_HANDLERS,
 }
 
 

@@ -259,6 +259,7 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
         state.responders.append(DefaultResponder())
     app = web.Application(client_max_size=256 * MB + 1, handler_args={"max_field_size": 65536})
     app[STATE] = state
+    app.cleanup_ctx.append(state.batches.lifespan(state, run_pipeline))  # the batch processor's lifetime
     for method, path, endpoint in ROUTES:
         app.router.add_route(method, path, _handler(endpoint))
     app.router.add_route("*", "/{tail:.*}", _unknown_route)

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..batches.service import BatchService
 from ..config import Config
 from ..ids import IdGenerator
 from ..journal import Journal
@@ -41,6 +42,8 @@ class ServerState:
     # Replay/record: every request, on any path, goes to the responders unchecked (the recording
     # or the upstream is the truth). Set by mockserver.cassettes.install.
     passthrough: bool = False
+    # Message Batches: their store and background processor (mockserver/batches/); set by from_config.
+    batches: BatchService = None  # type: ignore[assignment]
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":
@@ -60,6 +63,7 @@ class ServerState:
             ratelimits=RateLimiter(config.clock),
             wire_rng=random.Random(f"wire:{config.seed}") if config.seed is not None else random.Random(),
             organization_id=config.organization_id or IdGenerator(config.seed).uuid(),
+            batches=BatchService(config),
         )
 
     @property

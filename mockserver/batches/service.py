@@ -1,0 +1,130 @@
+"""The Message Batches service of one server: its store, its processor, and their lifetime.
+
+Hangs off ``ServerState.batches``. The store opens when the app starts if it already exists
+(so a restarted server resumes its batches) or on the first batch (so a server that never sees
+a batch never writes a file); the processor runs as long as the app does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+
+from ..config import Config
+from .objects import EXPIRES_AFTER, BatchRow
+from .processor import BatchProcessor, Run
+from .store import MEMORY, BatchStore, StoreError, default_data_dir
+
+if TYPE_CHECKING:
+    from ..server.state import ServerState
+
+log = logging.getLogger("mockserver.batches")
+
+
+class BatchService:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        configured = getattr(config, "data_dir", None)
+        # An explicit data dir must be usable; the default one falls back to memory if another
+        # server holds it (two `mockserver serve` on one machine must both start).
+        self.explicit = configured is not None
+        self.location: str | Path = MEMORY if str(configured) == MEMORY else Path(configured or default_data_dir())
+        self.pace = float(getattr(config, "batch_pace", 0.0) or 0.0)
+        self.live_counts = bool(getattr(config, "batch_live_counts", False))
+        self._store: BatchStore | None = None
+        self._processor: BatchProcessor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def lifespan(self, state: "ServerState", run: Run) -> Callable[[Any], AsyncIterator[None]]:
+        """For ``app.cleanup_ctx``: start with the app, stop (and close the store) with it."""
+
+        async def batches_context(app: Any) -> AsyncIterator[None]:
+            await self.start(state, run)
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return batches_context
+
+    async def start(self, state: "ServerState", run: Run) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.location == MEMORY or BatchStore.exists(self.location):
+            self._open()
+        self._processor = BatchProcessor(self._store, state, run, pace=self.pace)
+        self._processor.start(self._store)
+
+    async def stop(self) -> None:
+        if self._processor is not None:
+            await self._processor.stop()
+            self._processor = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _open(self) -> BatchStore:
+        try:
+            self._store = BatchStore.open(self.location)
+        except StoreError as error:
+            if self.explicit:
+                raise
+            log.warning("mockserver: %s; this server keeps its batches in memory", error)
+            self.location = MEMORY
+            self._store = BatchStore.open(MEMORY)
+        if self._processor is not None:
+            self._processor.attach(self._store)
+        return self._store
+
+    # -- what handlers use -----------------------------------------------------------------------
+    @property
+    def store(self) -> BatchStore | None:
+        """The store if it exists (reads of a data dir that never saw a batch need no file)."""
+        return self._store
+
+    def writable_store(self) -> BatchStore:
+        return self._store or self._open()
+
+    @property
+    def processor(self) -> BatchProcessor:
+        if self._processor is None:
+            raise RuntimeError("the batch processor runs only while the app is started")
+        return self._processor
+
+    def new_row(self, *, batch_id: str, beta: bool, api_version: str | None, anthropic_beta: str | None,
+                request_id: str, now: float, total: int) -> BatchRow:
+        return BatchRow(
+            seq=0, id=batch_id, beta=beta, api_version=api_version, anthropic_beta=anthropic_beta,
+            request_id=request_id, created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=None,
+            cancel_initiated_at=None, status="in_progress", total=total,
+        )
+
+    def nudge(self) -> None:
+        """Wake the processor (after advancing a ManualClock, say); safe from any thread."""
+        loop, processor = self._loop, self._processor
+        if loop is None or processor is None:
+            return
+        if _on_loop(loop):
+            processor.nudge()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(processor.nudge)
+
+    async def reset(self) -> None:
+        """Forget every batch (the pytest fixture's reset between tests)."""
+        if self._processor is not None:
+            self._processor.clear()
+        if self._store is not None:
+            self._store.clear()
+
+    @property
+    def in_use(self) -> bool:
+        return self._store is not None
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,317 @@
+"""Durable batch state in SQLite: batches, their pending requests, and their finished results.
+
+One connection, one writer (the server's event loop), WAL journal. A request row moves to the
+results table in the same transaction that bumps the batch's counts, so a result that was ever
+counted (and reported) is on disk: killing the process loses at most work that was never
+reported. Results are read back in pages, so serving them never holds a whole batch in memory.
+
+Where it lives: ``<data dir>/batches.sqlite3``; the data dir defaults to a per-user folder
+(:func:`default_data_dir`), and ``:memory:`` keeps everything in memory (tests).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from .objects import RESULT_KINDS, BatchRow
+
+MEMORY = ":memory:"
+DB_NAME = "batches.sqlite3"
+LOCK_NAME = "batches.lock"
+SCHEMA_VERSION = 1
+PAGE = 500  # rows per read when streaming results
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    beta INTEGER NOT NULL,
+    api_version TEXT,
+    anthropic_beta TEXT,
+    request_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    ended_at REAL,
+    cancel_initiated_at REAL,
+    status TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    errored INTEGER NOT NULL DEFAULT 0,
+    canceled INTEGER NOT NULL DEFAULT 0,
+    expired INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS batches_active ON batches(status) WHERE status != 'ended';
+CREATE TABLE IF NOT EXISTS requests (
+    batch_seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    params BLOB NOT NULL,
+    PRIMARY KEY (batch_seq, idx)
+);
+CREATE TABLE IF NOT EXISTS results (
+    batch_seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    line BLOB NOT NULL,
+    PRIMARY KEY (batch_seq, idx)
+);
+"""
+_COLUMNS = (
+    "seq, id, beta, api_version, anthropic_beta, request_id, created_at, expires_at, ended_at,"
+    " cancel_initiated_at, status, total, succeeded, errored, canceled, expired"
+)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (another server holds it, or it was written by a newer version)."""
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder: ``$XDG_DATA_HOME/mockserver`` (``~/.local/share/mockserver``),
+    ``~/Library/Application Support/mockserver`` on macOS, ``%LOCALAPPDATA%\\mockserver`` on Windows."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "mockserver"
+
+
+def _row(values: tuple) -> BatchRow:  # type: ignore[type-arg]
+    (seq, id_, beta, version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x) = values
+    return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x)
+
+
+class BatchStore:
+    """The batches of one server. Every method is synchronous and short (or paged)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None = None) -> None:
+        self.conn = conn
+        self.path = path
+        self._lock = lock
+
+    # -- opening and closing ------------------------------------------------------------------
+    @classmethod
+    def open(cls, location: str | Path) -> "BatchStore":
+        """Open (creating if needed) the store in data dir ``location``, or in memory for ``:memory:``."""
+        if str(location) == MEMORY:
+            conn = sqlite3.connect(MEMORY, check_same_thread=False, isolation_level=None)
+            return cls._init(conn, None, None)
+        folder = Path(location).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = _lock(folder / LOCK_NAME)
+        try:
+            path = folder / DB_NAME
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+            return cls._init(conn, path, lock)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _init(cls, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None) -> "BatchStore":
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            conn.close()
+            raise StoreError(f"{path}: batch store version {version} is newer than this mockserver understands")
+        conn.executescript(SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return cls(conn, path, lock)
+
+    @staticmethod
+    def exists(location: str | Path) -> bool:
+        return str(location) != MEMORY and (Path(location).expanduser() / DB_NAME).exists()
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # -- batches ---------------------------------------------------------------------------------
+    def has_id(self, batch_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is not None
+
+    def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
+        """Insert a batch and its requests ``(custom_id, params JSON)`` in one transaction."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            cur = conn.execute(
+                "INSERT INTO batches (id, beta, api_version, anthropic_beta, request_id, created_at, expires_at,"
+                " status, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.id, int(row.beta), row.api_version, row.anthropic_beta, row.request_id, row.created_at,
+                 row.expires_at, row.status, row.total),
+            )
+            seq = cur.lastrowid
+            assert seq is not None
+            conn.executemany(
+                "INSERT INTO requests (batch_seq, idx, custom_id, params) VALUES (?, ?, ?, ?)",
+                ((seq, i, custom_id, params) for i, (custom_id, params) in enumerate(requests)),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        row.seq = seq
+        return row
+
+    def get(self, batch_id: str) -> BatchRow | None:
+        values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return _row(values) if values else None
+
+    def get_seq(self, seq: int) -> BatchRow | None:
+        values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE seq = ?", (seq,)).fetchone()
+        return _row(values) if values else None
+
+    def active(self) -> list[BatchRow]:
+        """Batches still processing (or canceling), oldest first: what a restarted server resumes."""
+        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE status != 'ended' ORDER BY seq").fetchall()
+        return [_row(v) for v in rows]
+
+    def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
+        """A page of batches, newest first, by keyset on the creation order; ``None`` for an unknown cursor.
+
+        ``after_id``: the ``limit`` batches created just before that one (the next page);
+        ``before_id``: the ``limit`` batches created just after it (the previous page)."""
+        conn = self.conn
+        if after_id is not None or before_id is not None:
+            cursor = conn.execute("SELECT seq FROM batches WHERE id = ?", (after_id or before_id,)).fetchone()
+            if cursor is None:
+                return None
+            if after_id is not None:
+                sql, args = f"SELECT {_COLUMNS} FROM batches WHERE seq < ? ORDER BY seq DESC LIMIT ?", (cursor[0], limit + 1)
+            else:
+                sql, args = f"SELECT {_COLUMNS} FROM batches WHERE seq > ? ORDER BY seq ASC LIMIT ?", (cursor[0], limit + 1)
+        else:
+            sql, args = f"SELECT {_COLUMNS} FROM batches ORDER BY seq DESC LIMIT ?", (limit + 1,)
+        rows = [_row(v) for v in conn.execute(sql, args).fetchall()]
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        if before_id is not None:
+            rows.reverse()
+        return rows, has_more
+
+    def set_canceling(self, seq: int, at: float) -> None:
+        self.conn.execute(
+            "UPDATE batches SET status = 'canceling', cancel_initiated_at = ? WHERE seq = ? AND status = 'in_progress'",
+            (at, seq),
+        )
+
+    def delete(self, seq: int) -> None:
+        conn = self.conn
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
+        conn.execute("DELETE FROM results WHERE batch_seq = ?", (seq,))
+        conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+        conn.execute("COMMIT")
+
+    def clear(self) -> None:
+        """Forget every batch (a test's reset)."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        for table in ("requests", "results", "batches"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("COMMIT")
+
+    # -- processing ------------------------------------------------------------------------------
+    def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """The next ``limit`` unprocessed requests of a batch, in request order."""
+        return self.conn.execute(
+            "SELECT idx, custom_id, params FROM requests WHERE batch_seq = ? ORDER BY idx LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
+        """Store finished items ``(idx, custom_id, kind, line)`` and count them, atomically; ends the
+        batch (at ``ended_at``) when nothing is left. Returns whether the batch has ended."""
+        conn = self.conn
+        counts = dict.fromkeys(RESULT_KINDS, 0)
+        conn.execute("BEGIN")
+        try:
+            for idx, custom_id, kind, line in results:
+                moved = conn.execute("DELETE FROM requests WHERE batch_seq = ? AND idx = ?", (seq, idx)).rowcount
+                if moved:  # not already finished (or the batch deleted meanwhile)
+                    conn.execute(
+                        "INSERT INTO results (batch_seq, idx, custom_id, kind, line) VALUES (?, ?, ?, ?, ?)",
+                        (seq, idx, custom_id, kind, line),
+                    )
+                    counts[kind] += 1
+            conn.execute(
+                "UPDATE batches SET succeeded = succeeded + ?, errored = errored + ?, canceled = canceled + ?,"
+                " expired = expired + ? WHERE seq = ?",
+                (counts["succeeded"], counts["errored"], counts["canceled"], counts["expired"], seq),
+            )
+            ended = self._end_if_done(seq, ended_at)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return ended
+
+    def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
+        """Every request still pending becomes ``kind`` (canceled / expired) and the batch ends."""
+        assert kind in ("canceled", "expired")
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            moved = conn.execute(
+                "INSERT INTO results (batch_seq, idx, custom_id, kind, line)"
+                " SELECT batch_seq, idx, custom_id, ?,"
+                " CAST('{\"custom_id\":' || json_quote(custom_id) || ',\"result\":{\"type\":\"' || ? || '\"}}' AS BLOB)"
+                " FROM requests WHERE batch_seq = ?",
+                (kind, kind, seq),
+            ).rowcount
+            conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
+            conn.execute(f"UPDATE batches SET {kind} = {kind} + ? WHERE seq = ?", (moved, seq))
+            self._end_if_done(seq, ended_at)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _end_if_done(self, seq: int, ended_at: float) -> bool:
+        cur = self.conn.execute(
+            "UPDATE batches SET status = 'ended', ended_at = ? WHERE seq = ? AND status != 'ended'"
+            " AND total = succeeded + errored + canceled + expired",
+            (ended_at, seq),
+        )
+        return cur.rowcount > 0
+
+    # -- results ---------------------------------------------------------------------------------
+    def result_page(self, seq: int, after_idx: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
+        return self.conn.execute(
+            "SELECT idx, line FROM results WHERE batch_seq = ? AND idx > ? ORDER BY idx LIMIT ?", (seq, after_idx, limit)
+        ).fetchall()
+
+    def iter_results(self, seq: int, page: int = PAGE) -> Iterator[list[bytes]]:
+        """The batch's result lines, in request order, ``page`` rows per read."""
+        after = -1
+        while True:
+            rows = self.result_page(seq, after, page)
+            if not rows:
+                return
+            yield [line for _, line in rows]
+            after = rows[-1][0]
+
+
+def _lock(path: Path) -> IO[bytes]:
+    """An exclusive lock on the data dir: two processors on one store would answer items twice."""
+    handle = open(path, "a+b")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; one server per data dir is the user's job
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(f"{path.parent} is in use by another mockserver (pass another --data-dir)") from None
+    return handle
