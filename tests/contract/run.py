@@ -40,6 +40,8 @@ TEST_FILES = [
     "tests/api_resources/test_models.py",
     "tests/api_resources/beta/test_messages.py",
     "tests/api_resources/beta/test_models.py",
+    "tests/api_resources/messages/test_batches.py",
+    "tests/api_resources/beta/messages/test_batches.py",
 ]
 
 
@@ -77,7 +79,7 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--lenient", "--quiet", "--port", str(port)],
+        [sys.executable, "-m", "mockserver", "serve", "--lenient", "--quiet", "--port", str(port), "--data-dir", ":memory:"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
