@@ -12,6 +12,7 @@ from typing import Sequence
 
 from .batches.store import StoreError
 from .config import DEFAULT_HOST, DEFAULT_PORT, Config
+from .scenarios.errors import ScenarioError
 
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +61,48 @@ def _batch_config(args: argparse.Namespace) -> dict[str, object]:
     return {"data_dir": args.data_dir, "batch_pace": args.batch_pace, "batch_live_counts": args.batch_live_counts}
 
 
+def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Scenarios, admin API and rate limits (docs/scenarios.md)")
+    group.add_argument(
+        "--scenario", action="extend", nargs="+", default=[], type=Path, metavar="FILE",
+        help="scenario YAML files (several allowed; reloaded when they change)",
+    )
+    group.add_argument(
+        "--admin-token", default=None, metavar="TOKEN",
+        help="require this token on /_mock/ admin calls and accept them from any address (default: loopback only)",
+    )
+    group.add_argument("--rate-limit-rpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: requests per minute")
+    group.add_argument("--rate-limit-itpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: input tokens per minute")
+    group.add_argument("--rate-limit-otpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: output tokens per minute")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {raw!r}")
+    return value
+
+
+def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
+    from .ratelimit import Limits, RateLimitConfig
+
+    given = {
+        name: getattr(args, option, None)
+        for name, option in (("requests", "rate_limit_rpm"), ("input_tokens", "rate_limit_itpm"), ("output_tokens", "rate_limit_otpm"))
+    }
+    limits = {name: value for name, value in given.items() if value is not None}
+    if "requests" in limits:
+        limits["count_tokens_requests"] = limits["requests"]
+    return {
+        "scenario_files": tuple(getattr(args, "scenario", None) or ()),
+        "admin_token": getattr(args, "admin_token", None),
+        "rate_limits": RateLimitConfig(Limits(**limits)) if limits else None,
+    }
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         host=args.host,
@@ -74,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         sse_padding=not args.no_sse_padding,
         log_requests=not args.quiet,
         **_batch_config(args),  # type: ignore[arg-type]
+        **_scenario_config(args),  # type: ignore[arg-type]
     )
 
 
@@ -86,6 +130,17 @@ def _print_batch_store(app: object) -> None:
     print(f"mockserver: Message Batches kept {shown}", flush=True)
 
 
+def _print_scenarios(app: object) -> None:
+    from .server.app import STATE
+
+    state = app[STATE]  # type: ignore[index]
+    for path in state.scenarios.files:
+        count = sum(1 for rule in state.scenarios.rules if rule.source == str(path))
+        print(f"mockserver: {count} scenario rule(s) from {path} (reloaded when it changes)", flush=True)
+    if state.ratelimits.enabled:
+        print("mockserver: rate-limit emulation on (GET /_mock/ratelimits)", flush=True)
+
+
 async def _serve(config: Config) -> None:
     from .server.app import create_app
     from .server.runner import start_site
@@ -94,6 +149,7 @@ async def _serve(config: Config) -> None:
     runner, url = await start_site(app, config.host, config.port)
     print(f"mockserver: fake Claude API listening on {url}", flush=True)
     _print_batch_store(app)
+    _print_scenarios(app)
     print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
     if config.api_keys is None:
         print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
@@ -113,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the fake API")
     _add_server_options(serve)
     _add_batch_options(serve)
+    _add_scenario_options(serve)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -128,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StoreError as exc:  # the batch store is held by another server, or too new
             print(f"mockserver: {exc}", file=sys.stderr)
             return 1
+        except ScenarioError as exc:  # names the file, the rule and the field
+            print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
+            return 2
         return 0
     parser.error(f"unknown command {args.command}")
     return 2

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from .ratelimit import RateLimitConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -40,3 +45,9 @@ class Config:
     batch_pace: float = 0.0
     # Report request_counts as items finish (the real API reports them only once a batch ends).
     batch_live_counts: bool = False
+    # Scripted scenarios: YAML files loaded at start and reloaded when they change (docs/scenarios.md).
+    scenario_files: tuple[Path, ...] = ()
+    # The admin API under /_mock/: loopback clients only, unless a token is set (then it is required).
+    admin_token: str | None = None
+    # Rate-limit emulation (mockserver/ratelimit.py); None = off (never-exhausted headers).
+    rate_limits: "RateLimitConfig | None" = None

@@ -162,3 +162,52 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    # -- assertions for tests: what did the client send? ------------------------------------------
+    def calls(self, endpoint: str | None = "messages.create", **where: Any) -> list[JournalEntry]:
+        """Entries for one endpoint (``None``: every endpoint), filtered like :meth:`entries`."""
+        if endpoint is not None:
+            where["endpoint"] = endpoint
+        return self.entries(**where)
+
+    def assert_called(self, times: int | None = None, *, endpoint: str | None = "messages.create", **where: Any) -> list[JournalEntry]:
+        """Assert the endpoint was called (exactly ``times`` times when given); returns the calls."""
+        found = self.calls(endpoint, **where)
+        if (times is None and not found) or (times is not None and len(found) != times):
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(f"expected {endpoint or 'any endpoint'} to be called {wanted}, got {len(found)}{self._summary()}")
+        return found
+
+    def assert_not_called(self, *, endpoint: str | None = "messages.create", **where: Any) -> None:
+        found = self.calls(endpoint, **where)
+        if found:
+            raise AssertionError(f"expected no {endpoint or ''} calls, got {len(found)}{self._summary()}")
+
+    def last_request(self, endpoint: str | None = "messages.create") -> JournalEntry:
+        """The latest call to ``endpoint`` (an AssertionError when there is none)."""
+        found = self.calls(endpoint)
+        if not found:
+            raise AssertionError(f"no {endpoint or ''} calls were made{self._summary()}")
+        return found[-1]
+
+    def last_messages(self, endpoint: str | None = "messages.create") -> list[Any]:
+        """The ``messages`` the client sent in its latest call."""
+        return self.last_request(endpoint).messages
+
+    def header_values(self, name: str, *, endpoint: str | None = "messages.create", **where: Any) -> list[str | None]:
+        """One header across calls, oldest first, e.g. ``x-stainless-retry-count`` -> ``["0", "1", "2"]``."""
+        return [entry.header(name) for entry in self.calls(endpoint, **where)]
+
+    def assert_header(self, name: str, value: str | None, *, endpoint: str | None = "messages.create") -> None:
+        """Assert the latest call carried header ``name`` with ``value`` (``None``: not sent)."""
+        sent = self.last_request(endpoint).header(name)
+        if sent != value:
+            raise AssertionError(f"expected header {name}: {value!r} on the latest call, got {sent!r}")
+
+    def by_rule(self, name: str) -> list[JournalEntry]:
+        """The calls a scenario rule answered (``origin`` is the rule's name)."""
+        return self.entries(origin=name)
+
+    def _summary(self) -> str:
+        lines = [f"  #{e.seq} {e.method} {e.path} -> {e.status} ({e.origin})" for e in list(self._entries)[-20:]]
+        return (":\n" + "\n".join(lines)) if lines else " (the journal is empty)"

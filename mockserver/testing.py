@@ -12,13 +12,17 @@ from typing import Any
 from .batches.store import MEMORY
 from .config import Config
 from .journal import Journal
+from .scenarios.scripting import ScenarioScripting
 from .server.runner import ServerThread
 from .server.state import ServerState
 
 DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
 
 
-class MockServer:
+class MockServer(ScenarioScripting):
+    """A server in a background thread; scripting methods (``reply``, ``error``, ``sequence``,
+    ``fault``, ``stream``, ``add_rules``, ``set_rate_limits``) come from :class:`ScenarioScripting`."""
+
     def __init__(self, config: Config | None = None, **options: Any) -> None:
         if config is None:
             options.setdefault("port", 0)
@@ -55,8 +59,10 @@ class MockServer:
         return self.state.journal
 
     def reset(self) -> None:
-        """Forget what earlier tests did: the journal (and scripted rules, once added)."""
+        """Forget what earlier tests did: the journal, scripted rules (file rules start over),
+        the prompt cache and rate-limit buckets."""
         self.journal.clear()
+        self._reset_scripted()
         if self.state.batches.in_use:
             self._thread.call(self.state.batches.reset())
 

@@ -17,6 +17,10 @@ from ..config import KNOWN_VERSIONS, Config
 from ..exchange import ApiRequest, ErrorReply, MessageReply, Reply
 from ..protocol.errors import ApiError, invalid_request
 from ..responders.default import DefaultResponder
+from ..scenarios.responder import ScenarioResponder
+from ..scenarios.watch import watcher as scenario_watcher
+from . import ratelimiting
+from .admin import add_admin_routes
 from .delivery import Delivered, deliver, error_response
 from .state import ServerState
 
@@ -145,9 +149,24 @@ async def _parse_passthrough(http: web.Request, endpoint: str, state: ServerStat
 
 
 async def run_pipeline(api: ApiRequest, state: ServerState) -> Reply:
+    if state.ratelimits.enabled and ratelimiting.applies(api):
+        return await _rate_limited(api, state)
     for responder in state.responders:
         reply = await responder.respond(api, state)
         if reply is not None:
+            return reply
+    return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
+
+
+async def _rate_limited(api: ApiRequest, state: ServerState) -> Reply:
+    """The pipeline with rate-limit emulation on: admit (or 429) first, charge output after."""
+    refusal, estimate = ratelimiting.admit(api, state)
+    if refusal is not None:
+        return ErrorReply(error=refusal, origin="ratelimit")
+    for responder in state.responders:
+        reply = await responder.respond(api, state)
+        if reply is not None:
+            ratelimiting.settle(api, state, reply, estimate)
             return reply
     return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
 
@@ -163,6 +182,8 @@ def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
             api = await (_parse_passthrough if state.passthrough else _parse)(http, endpoint, state, request_id, received_at)
             reply = await run_pipeline(api, state)
             response, delivered = await deliver(http, api, reply, state)
+            if delivered.reply is not None:  # a fault answered instead (an injected error)
+                reply = delivered.reply
         except ApiError as error:
             reply = ErrorReply(error=error, origin="server")
             response, delivered = error_response(state, request_id, reply)
@@ -257,11 +278,16 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
     state = state or ServerState.from_config(config or Config())
     if not state.responders:
         state.responders.append(DefaultResponder())
+    if not any(isinstance(r, ScenarioResponder) for r in state.responders):
+        state.responders.insert(0, ScenarioResponder())  # scripted rules answer first
     app = web.Application(client_max_size=256 * MB + 1, handler_args={"max_field_size": 65536})
     app[STATE] = state
     app.cleanup_ctx.append(state.batches.lifespan(state, run_pipeline))  # the batch processor's lifetime
     for method, path, endpoint in ROUTES:
         app.router.add_route(method, path, _handler(endpoint))
+    add_admin_routes(app, STATE)  # /_mock/…: rules, journal, rate limits (before the catch-all)
+    if state.scenarios.files:
+        app.cleanup_ctx.append(scenario_watcher(state.scenarios))  # reload scenario files on change
     app.router.add_route("*", "/{tail:.*}", _unknown_route)
     app.on_cleanup.append(_close_responders)
     return app

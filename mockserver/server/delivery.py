@@ -7,7 +7,6 @@ id, Cloudflare-style edge headers, rate-limit headers on successes and 429s, and
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable
@@ -36,6 +35,8 @@ class Delivered:
     streamed: bool = False
     completed: bool = True
     notes: tuple[str, ...] = ()
+    # The reply actually sent when a fault replaced the original (an injected error).
+    reply: Reply | None = None
 
 
 def base_headers(state: ServerState, request_id: str, status: int, model: str | None) -> dict[str, str]:
@@ -62,9 +63,10 @@ def error_response(state: ServerState, request_id: str, reply: ErrorReply, model
 
 
 async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
-    faults = reply.faults
-    if faults is not None and faults.latency:
-        await asyncio.sleep(faults.latency)
+    if reply.faults is not None or (isinstance(reply, EventsReply) and any(e.delay for e in reply.events)):
+        from .fault_delivery import deliver_faulted  # only replies with faults pay for this path
+
+        return await deliver_faulted(http, api, reply, state)
     if isinstance(reply, ErrorReply):
         return error_response(state, api.request_id, reply, api.model)
     if isinstance(reply, MessageReply):

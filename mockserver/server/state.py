@@ -13,9 +13,11 @@ from ..journal import Journal
 from ..protocol.catalog import ModelCatalog
 from ..protocol.schema import RequestSchema, default_schema
 from ..protocol.validate import Rules
+from ..prompt_cache import PromptCache
 from ..ratelimit import RateLimiter
 from ..responders.fake_model import FakeModel
 from ..responders.synth import Synthesizer
+from ..scenarios.book import ScenarioBook
 
 if TYPE_CHECKING:
     from ..exchange import Responder
@@ -44,6 +46,12 @@ class ServerState:
     passthrough: bool = False
     # Message Batches: their store and background processor (mockserver/batches/); set by from_config.
     batches: BatchService = None  # type: ignore[assignment]
+    # Scripted scenarios (mockserver/scenarios/): the rules the scenario responder answers from.
+    scenarios: ScenarioBook = field(default_factory=ScenarioBook)
+    # Prompt-caching emulation: the prefixes cached so far (mockserver/prompt_cache.py).
+    prompt_cache: PromptCache = None  # type: ignore[assignment]
+    # Seeded randomness for faults (random errors), so a seeded run repeats exactly.
+    fault_rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":
@@ -51,6 +59,9 @@ class ServerState:
         schema = default_schema()
         synth = Synthesizer(config.seed)
         rules = Rules(schema, catalog, config.lenient, config.any_model, synth.signature_matches)
+        ratelimits = RateLimiter(config.clock, config=config.rate_limits, resolve=_canonical(catalog))
+        scenarios = ScenarioBook(ratelimits)
+        scenarios.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
         return cls(
             config=config,
             catalog=catalog,
@@ -60,12 +71,23 @@ class ServerState:
             ids=IdGenerator(config.seed),
             synth=synth,
             journal=Journal(),
-            ratelimits=RateLimiter(config.clock),
+            ratelimits=ratelimits,
             wire_rng=random.Random(f"wire:{config.seed}") if config.seed is not None else random.Random(),
             organization_id=config.organization_id or IdGenerator(config.seed).uuid(),
             batches=BatchService(config),
+            prompt_cache=PromptCache(config.clock),
+            fault_rng=random.Random(f"faults:{config.seed}") if config.seed is not None else random.Random(),
+            scenarios=scenarios,
         )
 
     @property
     def clock(self):  # noqa: ANN201 - a Clock
         return self.config.clock
+
+
+def _canonical(catalog: ModelCatalog):  # noqa: ANN202 - a model id -> its canonical id
+    def resolve(model: str) -> str:
+        entry = catalog.resolve(model)
+        return entry.id if entry is not None else model
+
+    return resolve

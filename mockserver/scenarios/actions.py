@@ -1,0 +1,166 @@
+"""The answer half of a rule: reply, error, raw stream, JSON body, pass-through, or a sequence.
+
+Each action turns one matched request into a :class:`~mockserver.exchange.Reply` (or ``None``
+to let the request fall through to later rules and responders). Replies are the pipeline's
+ordinary reply types, so delivery (JSON or SSE, with faults) treats scripted answers exactly
+like the default responder's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
+from ..faults import Faults
+from ..protocol.errors import ApiError
+from ..protocol.message import build_message, build_usage
+from .blocks import instantiate, output_usage
+
+if TYPE_CHECKING:
+    from ..exchange import Responder
+    from ..server.state import ServerState
+    from .matchers import RequestView
+
+MESSAGE_ENDPOINTS = frozenset({"messages.create", "messages.count_tokens"})
+THEN = ("repeat_last", "fallthrough", "cycle")
+
+
+@dataclass
+class Action:
+    faults: Faults | None = field(default=None, kw_only=True)
+    kind: str = field(default="", init=False)
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        raise NotImplementedError
+
+
+@dataclass
+class ReplyAction(Action):
+    """A Message built from scripted blocks; the request is validated first, as the API would."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    stop_details: dict[str, Any] | None = None
+    container: dict[str, Any] | None = None
+    model: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    kind: str = field(default="reply", init=False)
+
+    def default_stop_reason(self) -> str:
+        return "tool_use" if any(b.get("type") == "tool_use" for b in self.content) else "end_turn"
+
+    def build(self, content: list[dict[str, Any]], model: str, usage: dict[str, Any], message_id: str) -> dict[str, Any]:
+        for key, value in self.usage.items():
+            usage[key] = value
+        if "cache_creation_input_tokens" in self.usage and "cache_creation" not in self.usage:
+            usage["cache_creation"] = {"ephemeral_5m_input_tokens": self.usage["cache_creation_input_tokens"], "ephemeral_1h_input_tokens": 0}
+        return build_message(
+            id=message_id,
+            model=self.model or model,
+            content=content,
+            stop_reason=self.stop_reason or self.default_stop_reason(),
+            stop_sequence=self.stop_sequence,
+            stop_details=self.stop_details,
+            container=self.container,
+            usage=usage,
+        )
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        api = view.api
+        if api.endpoint == "messages.count_tokens":
+            checked = state.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
+            return JsonReply(body={"input_tokens": int(self.usage.get("input_tokens", checked.tokens.total))})
+        checked = state.rules.messages(api.body, version=api.api_version, beta=api.beta)
+        content = instantiate(self.content, state.ids, state.synth)
+        output, thinking, server = output_usage(content)
+        usage = build_usage(
+            input_tokens=checked.tokens.total, output_tokens=output, thinking_tokens=thinking, server_tool_use=server
+        )
+        if checked.tokens.breakpoints:
+            usage = state.prompt_cache.apply(checked.model, checked.body, checked.tokens, usage)
+        return MessageReply(message=self.build(content, checked.model.id, usage, state.ids.message()))
+
+
+@dataclass
+class ErrorAction(Action):
+    status: int
+    type: str | None = None
+    message: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] | None = None
+    kind: str = field(default="error", init=False)
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details))
+
+
+@dataclass
+class StreamAction(Action):
+    """Raw SSE, event by event, exactly as scripted (broken events included, on purpose)."""
+
+    events: list[SseEvent]
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    kind: str = field(default="stream", init=False)
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        return EventsReply(events=list(self.events), status=self.status, headers=dict(self.headers))
+
+
+@dataclass
+class JsonAction(Action):
+    """Any JSON body with any status (models, batches, or a body the SDK should reject)."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    kind: str = field(default="json", init=False)
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        return JsonReply(body=self.body, status=self.status, headers=dict(self.headers))
+
+
+@dataclass
+class PassAction(Action):
+    """Let the responders after the scenarios answer (the default fake model, a cassette …);
+    with ``faults`` this is how a fault is put on an ordinary answer."""
+
+    kind: str = field(default="passthrough", init=False)
+
+    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+        responders = state.responders
+        try:
+            after = responders[responders.index(responder) + 1 :]
+        except ValueError:
+            after = [r for r in responders if r is not responder]
+        for other in after:
+            reply = await other.respond(view.api, state)
+            if reply is not None:
+                return reply
+        return None
+
+
+@dataclass
+class Sequence:
+    """Steps taken in order, one per matching request; then repeat the last, fall through, or
+    start again. The position is the rule's state (``reset`` rewinds it)."""
+
+    steps: list[Action]
+    then: str = "repeat_last"
+    position: int = 0
+
+    def next(self) -> Action | None:
+        if self.position < len(self.steps):
+            self.position += 1
+            return self.steps[self.position - 1]
+        if self.then == "repeat_last":
+            return self.steps[-1]
+        if self.then == "cycle":
+            self.position = 1
+            return self.steps[0]
+        return None
+
+    def reset(self) -> None:
+        self.position = 0

@@ -1,0 +1,168 @@
+"""The rules a server holds: from files (reloaded when they change) and added at run time.
+
+Order of evaluation: higher ``priority`` first; then newer additions before older ones (a rule a
+test adds shadows a file's catch-all); within one file or one call, top to bottom. The first
+rule whose ``match`` accepts a request answers it.
+
+All changes happen on the server's event loop (the admin API runs there; the Python API hops
+onto it with ``ServerThread.call``), and ``rules`` is replaced, never mutated, so a request
+being matched always sees one consistent list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import ScenarioError
+from .format import Document, Rule, load_file, parse_document, parse_text
+
+if TYPE_CHECKING:
+    from ..ratelimit import RateLimiter
+
+log = logging.getLogger("mockserver.scenarios")
+
+
+@dataclass
+class _Group:
+    seq: int
+    source: str
+    rules: list[Rule]
+    path: Path | None = None
+    stamp: tuple[float, int] | None = None
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime, st.st_size)
+
+
+class ScenarioBook:
+    def __init__(self, ratelimits: "RateLimiter | None" = None) -> None:
+        self.rules: list[Rule] = []
+        self._groups: list[_Group] = []
+        self._seq = itertools.count(1)
+        self._names = itertools.count()
+        self.ratelimits = ratelimits
+        # The rate limits the server started with (config), replaced by a file's ``rate_limits``;
+        # what ``reset`` goes back to.
+        self.base_rate_limits = ratelimits.config if ratelimits is not None else None
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    # -- files -------------------------------------------------------------------------------------
+    @property
+    def files(self) -> list[Path]:
+        return [g.path for g in self._groups if g.path is not None]
+
+    def load_files(self, paths: Iterable[str | Path]) -> None:
+        """Load every file or none (the first mistake raises :class:`ScenarioError`)."""
+        loaded = []
+        for path in map(Path, paths):
+            stamp = _stamp(path)
+            loaded.append((path, stamp, load_file(path)))
+        for path, stamp, document in loaded:
+            self._install_file(path, stamp, document)
+        self._rebuild()
+
+    def reload_changed(self) -> list[Path]:
+        """Reload the files whose modification time or size changed; a file with a mistake is
+        logged and its last good rules kept. Returns the files reloaded."""
+        reloaded = []
+        for group in [g for g in self._groups if g.path is not None]:
+            assert group.path is not None
+            stamp = _stamp(group.path)
+            if stamp is None or stamp == group.stamp:
+                continue
+            try:
+                document = load_file(group.path)
+            except ScenarioError as exc:
+                group.stamp = stamp  # report a broken file once, not every poll
+                log.error("scenario reload failed, keeping the previous rules: %s", exc)
+                continue
+            self._install_file(group.path, stamp, document)
+            reloaded.append(group.path)
+            log.info("scenario reloaded: %s (%d rules)", group.path, len(document.rules))
+        if reloaded:
+            self._rebuild()
+        return reloaded
+
+    def _install_file(self, path: Path, stamp: tuple[float, int] | None, document: Document) -> None:
+        for group in self._groups:
+            if group.path == path:
+                group.rules, group.stamp = document.rules, stamp
+                break
+        else:
+            self._groups.append(_Group(next(self._seq), str(path), document.rules, path, stamp))
+        self._apply_limits(document, from_file=True)
+
+    def _apply_limits(self, document: Document, *, from_file: bool = False) -> None:
+        if document.rate_limits_given and self.ratelimits is not None:
+            self.ratelimits.configure(document.rate_limits)
+            if from_file:
+                self.base_rate_limits = document.rate_limits
+
+    # -- run-time additions -----------------------------------------------------------------------
+    def add(self, data: Any, *, source: str = "<python>", label: str = "python") -> list[Rule]:
+        """Add rules from a parsed document (a rule, a list of rules, or ``{rules, rate_limits}``),
+        or from YAML text. A rule named like an existing one replaces it."""
+        start = next(self._names)
+        if isinstance(data, str):
+            document = parse_text(data, source=source, label=label, first_index=start)
+        else:
+            document = parse_document(data, source=source, label=label, first_index=start)
+        for _ in range(max(0, len(document.rules) - 1)):
+            next(self._names)
+        names = {rule.name for rule in document.rules}
+        for group in self._groups:
+            group.rules = [r for r in group.rules if r.name not in names]
+        self._groups.append(_Group(next(self._seq), source, document.rules))
+        self._apply_limits(document)
+        self._rebuild()
+        return document.rules
+
+    def remove(self, name: str) -> bool:
+        found = False
+        for group in self._groups:
+            kept = [r for r in group.rules if r.name != name]
+            found = found or len(kept) != len(group.rules)
+            group.rules = kept
+        self._rebuild()
+        return found
+
+    def clear(self) -> None:
+        """Drop the rules added at run time; file rules start over."""
+        self._groups = [g for g in self._groups if g.path is not None]
+        for group in self._groups:
+            for rule in group.rules:
+                rule.reset()
+        self._rebuild()
+
+    def reset(self) -> None:
+        """Back to how the server started: file rules only, fresh, and the starting rate limits."""
+        self.clear()
+        if self.ratelimits is not None:
+            self.ratelimits.configure(self.base_rate_limits)
+
+    def get(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    # -- evaluation order --------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        ordered = []
+        for group in self._groups:
+            for position, rule in enumerate(group.rules):
+                rule.group = group.seq
+                ordered.append((-rule.priority, -group.seq, position, rule))
+        ordered.sort(key=lambda item: item[:3])
+        self.rules = [item[3] for item in ordered]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [rule.to_json() for rule in self.rules]

@@ -1,0 +1,324 @@
+"""The ``match`` half of a rule: a list of small predicates over one request.
+
+Facts that cost something to extract (the last user turn's text, the tool names offered, the
+canonical model id) are computed at most once per request, by :class:`RequestView`, and only
+when some rule asks for them. Rules read requests through attributes (``endpoint``, ``body``,
+``headers``, ``stream``, ``model``, ``beta`` and, for batch items, ``custom_id``), so derived
+requests with more attributes match the same way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .reader import MISSING, Node
+
+if TYPE_CHECKING:
+    from ..exchange import ApiRequest
+    from ..server.state import ServerState
+
+MATCH_FIELDS = (
+    "endpoint", "model", "stream", "beta", "text", "regex", "system", "tools", "tool_result",
+    "headers", "body", "nth", "custom_id",
+)
+DEFAULT_ENDPOINTS = frozenset({"messages.create"})
+ENDPOINT_ALIASES = {"messages": "messages.create", "count_tokens": "messages.count_tokens"}
+KNOWN_ENDPOINTS = (
+    "messages.create", "messages.count_tokens", "models.list", "models.retrieve", "batches.create",
+    "batches.list", "batches.retrieve", "batches.delete", "batches.cancel", "batches.results",
+)
+_PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
+
+
+class RequestView:
+    """One request as rules see it, with lazily computed facts."""
+
+    __slots__ = ("api", "state", "_last_user", "_system", "_tools", "_models")
+
+    def __init__(self, api: "ApiRequest", state: "ServerState") -> None:
+        self.api = api
+        self.state = state
+        self._last_user: Any = MISSING
+        self._system: str | None = None
+        self._tools: frozenset[str] | None = None
+        self._models: tuple[str, ...] | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = self.api.body
+        return body if isinstance(body, dict) else {}
+
+    def last_user_content(self) -> list[Any]:
+        """The blocks of the last user turn (a string content counts as one text block)."""
+        if self._last_user is MISSING:
+            found: list[Any] = []
+            messages = self.body.get("messages")
+            if isinstance(messages, list):
+                for message in reversed(messages):
+                    if isinstance(message, dict) and message.get("role") == "user":
+                        content = message.get("content")
+                        found = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+                        break
+            self._last_user = found
+        return self._last_user
+
+    def last_user_text(self) -> str:
+        return "\n".join(
+            b["text"] for b in self.last_user_content() if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        )
+
+    def system_text(self) -> str:
+        if self._system is None:
+            system = self.body.get("system")
+            if isinstance(system, str):
+                self._system = system
+            elif isinstance(system, list):
+                self._system = "\n".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+            else:
+                self._system = ""
+        return self._system
+
+    def tool_names(self) -> frozenset[str]:
+        if self._tools is None:
+            tools = self.body.get("tools")
+            self._tools = frozenset(
+                t["name"] for t in tools or () if isinstance(t, dict) and isinstance(t.get("name"), str)
+            ) if isinstance(tools, list) else frozenset()
+        return self._tools
+
+    def has_tool_result(self) -> bool:
+        return any(isinstance(b, dict) and b.get("type") == "tool_result" for b in self.last_user_content())
+
+    def model_ids(self) -> tuple[str, ...]:
+        """The requested model id and, when the catalog knows it, its canonical (dated) id."""
+        if self._models is None:
+            model = self.api.model
+            if model is None:
+                self._models = ()
+            else:
+                entry = self.state.catalog.resolve(model)
+                self._models = (model, entry.id) if entry is not None and entry.id != model else (model,)
+        return self._models
+
+
+# -- text conditions ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TextCondition:
+    """``contains`` / ``equals`` / ``regex`` over a string, or ``present`` (true/false)."""
+
+    kind: str
+    value: Any
+    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def test(self, text: str | None) -> bool:
+        if self.kind == "present":
+            return (text is not None) == self.value
+        if text is None:
+            return False
+        if self.kind == "contains":
+            return self.value in text
+        if self.kind == "equals":
+            return text == self.value
+        assert self.pattern is not None
+        return self.pattern.search(text) is not None
+
+
+def text_condition(node: Node, default: str) -> TextCondition:
+    """A plain string means ``default`` (``contains`` for prompt text, ``equals`` for headers);
+    a mapping picks one of ``contains``, ``equals``, ``regex``, ``present``; null means absent."""
+    if node.value is None:
+        return TextCondition("present", False)
+    if isinstance(node.value, (str, int, float)) and not isinstance(node.value, bool):
+        value = str(node.value)
+        return _regex(node, value) if default == "regex" else TextCondition(default, value)
+    fields = node.mapping({"contains", "equals", "regex", "present"})
+    if len(fields) != 1:
+        raise node.error("give exactly one of contains, equals, regex, present")
+    kind, child = next(iter(fields.items()))
+    if kind == "present":
+        return TextCondition("present", child.boolean())
+    value = child.string()
+    return _regex(child, value) if kind == "regex" else TextCondition(kind, value)
+
+
+def _regex(node: Node, value: str) -> TextCondition:
+    try:
+        return TextCondition("regex", value, re.compile(value))
+    except re.error as exc:
+        raise node.error(f"invalid regular expression: {exc}") from None
+
+
+# -- body paths --------------------------------------------------------------------------------
+def parse_path(node: Node, path: str) -> tuple[str | int, ...]:
+    """``$.metadata.user_id``, ``messages[0].role``, ``messages.-1.content`` -> keys and indexes."""
+    text = path[1:] if path.startswith("$") else path
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        found = _PATH_TOKEN.match(text, pos)
+        if found is None or found.end() == pos:
+            raise node.error(f"invalid JSON path {path!r}")
+        index, key = found.groups()
+        if index is not None:
+            parts.append(int(index))
+        elif re.fullmatch(r"-?\d+", key):
+            parts.append(int(key))
+        else:
+            parts.append(key)
+        pos = found.end()
+    if not parts:
+        raise node.error(f"invalid JSON path {path!r}")
+    return tuple(parts)
+
+
+def resolve_path(value: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        if isinstance(part, int) and isinstance(value, list):
+            if not -len(value) <= part < len(value):
+                return MISSING
+            value = value[part]
+        elif isinstance(value, dict):
+            key = str(part)
+            if key not in value:
+                return MISSING
+            value = value[key]
+        else:
+            return MISSING
+    return value
+
+
+# -- the match ---------------------------------------------------------------------------------
+Check = Callable[[RequestView], bool]
+
+
+@dataclass
+class Match:
+    endpoints: frozenset[str] | None = DEFAULT_ENDPOINTS
+    """Endpoint names this rule answers (``None``: every endpoint)."""
+    checks: list[Check] = field(default_factory=list)
+    nth: frozenset[int] | None = None
+    """Answer only the n-th requests (1-based) that pass every other check."""
+
+    def accepts(self, view: RequestView) -> bool:
+        endpoints = self.endpoints
+        if endpoints is not None and view.api.endpoint not in endpoints:
+            return False
+        for check in self.checks:
+            if not check(view):
+                return False
+        return True
+
+
+def parse_match(node: Node | None) -> Match:
+    if node is None or node.value is None:
+        return Match()
+    fields = node.mapping(MATCH_FIELDS)
+    match = Match()
+    checks = match.checks
+    if "endpoint" in fields:
+        match.endpoints = _endpoints(fields["endpoint"])
+    if "model" in fields:
+        patterns = fields["model"].list_of_strings()
+        checks.append(lambda v, p=tuple(patterns): _model_matches(v, p))
+    if "stream" in fields:
+        want = fields["stream"].boolean()
+        checks.append(lambda v, w=want: v.api.stream is w)
+    if "beta" in fields:
+        want_beta = fields["beta"].boolean()
+        checks.append(lambda v, w=want_beta: bool(v.api.beta) is w)
+    if "text" in fields:
+        cond = text_condition(fields["text"], "contains")
+        checks.append(lambda v, c=cond: c.test(v.last_user_text()))
+    if "regex" in fields:
+        cond = text_condition(fields["regex"], "regex")
+        checks.append(lambda v, c=cond: c.test(v.last_user_text()))
+    if "system" in fields:
+        cond = text_condition(fields["system"], "contains")
+        checks.append(lambda v, c=cond: c.test(v.system_text()))
+    if "tools" in fields:
+        checks.append(_tools_check(fields["tools"]))
+    if "tool_result" in fields:
+        want_result = fields["tool_result"].boolean()
+        checks.append(lambda v, w=want_result: v.has_tool_result() is w)
+    if "headers" in fields:
+        for name, child in fields["headers"].mapping().items():
+            cond = text_condition(child, "equals")
+            checks.append(lambda v, n=name, c=cond: c.test(v.api.headers.get(n)))
+    if "body" in fields:
+        for path, child in fields["body"].mapping().items():
+            parsed = parse_path(child, path)
+            checks.append(lambda v, p=parsed, want=child.value: _equal(resolve_path(v.api.body, p), want))
+    if "custom_id" in fields:
+        cond = text_condition(fields["custom_id"], "equals")
+        checks.append(lambda v, c=cond: c.test(getattr(v.api, "custom_id", None)))
+    if "nth" in fields:
+        match.nth = _nth(fields["nth"])
+    return match
+
+
+def _endpoints(node: Node) -> frozenset[str] | None:
+    names = node.list_of_strings()
+    if "*" in names or "any" in names:
+        return None
+    known = _known_endpoints()
+    out: set[str] = set()
+    for name in names:
+        name = ENDPOINT_ALIASES.get(name, name)
+        found = [e for e in known if fnmatch.fnmatchcase(e, name)]
+        if not found:
+            raise node.error(f"unknown endpoint {name!r} (known: {', '.join(known)}, or '*')")
+        out.update(found)
+    return frozenset(out)
+
+
+def _known_endpoints() -> tuple[str, ...]:
+    try:
+        from ..server.app import ROUTES
+
+        names = [endpoint for _, _, endpoint in ROUTES]
+    except ImportError:  # pragma: no cover - the app module always imports
+        names = []
+    return tuple(dict.fromkeys([*names, *KNOWN_ENDPOINTS]))
+
+
+def _model_matches(view: RequestView, patterns: tuple[str, ...]) -> bool:
+    ids = view.model_ids()
+    if not ids:
+        return False
+    catalog = view.state.catalog
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            if any(fnmatch.fnmatchcase(i, pattern) for i in ids):
+                return True
+            continue
+        if pattern in ids:
+            return True
+        entry = catalog.resolve(pattern)
+        if entry is not None and entry.id in ids:
+            return True
+    return False
+
+
+def _tools_check(node: Node) -> Check:
+    if isinstance(node.value, bool):
+        want = node.value
+        return lambda v: bool(v.tool_names()) is want
+    names = frozenset(node.list_of_strings())
+    return lambda v: names <= v.tool_names()
+
+
+def _nth(node: Node) -> frozenset[int]:
+    if isinstance(node.value, list):
+        return frozenset(item.integer(minimum=1) for item in node.items())
+    return frozenset({node.integer(minimum=1)})
+
+
+def _equal(found: Any, want: Any) -> bool:
+    if found is MISSING:
+        return False
+    if isinstance(want, bool) or isinstance(found, bool):
+        return type(found) is type(want) and found == want
+    return bool(found == want)
