@@ -163,6 +163,20 @@ async def _serve(config: Config) -> None:
         await runner.cleanup()
 
 
+CASSETTE_COMMANDS = ("record", "replay", "cassette")
+
+
+def _add_cassette_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """record, replay and the cassette tools (mockserver/cassettes/cli.py)."""
+    from .cassettes.cli import add_commands
+
+    def server_options(parser: argparse.ArgumentParser) -> None:
+        _add_server_options(parser)
+        _add_batch_options(parser)
+
+    add_commands(commands, server_options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_server_options(serve)
     _add_batch_options(serve)
     _add_scenario_options(serve)
+    _add_cassette_commands(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -189,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command in CASSETTE_COMMANDS:
+        from .cassettes.cli import run
+
+        return run(args, config_from_args)
     parser.error(f"unknown command {args.command}")
     return 2
 

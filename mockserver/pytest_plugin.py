@@ -10,18 +10,25 @@ reset before each test; override ``mockserver_config`` to configure it.
 
 from __future__ import annotations
 
+import os
 from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
 from .batches.store import MEMORY
 from .config import Config
+from .cassettes import pytest_support as cassettes
 from .testing import MockServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "offline Claude API (mockserver)")
     group.addoption("--mockserver-seed", type=int, default=None, help="seed for the mockserver fixture's ids and content")
+    cassettes.add_options(group)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", cassettes.MARKER_HELP)
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +61,56 @@ def anthropic_client(mockserver: MockServer) -> Iterator[Any]:
 async def async_anthropic_client(mockserver: MockServer) -> AsyncIterator[Any]:
     """``anthropic.AsyncAnthropic`` pointed at the fake API, strict response validation on."""
     client = mockserver.async_client()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+# -- cassettes: record once, replay offline (docs/cassettes.md) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def mockserver_cassette_server() -> Iterator[MockServer]:
+    """One server for every cassette test, re-pointed at each test's cassette."""
+    with MockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def claude_cassette(
+    request: pytest.FixtureRequest, mockserver_cassette_server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[cassettes.CassetteHandle]:
+    """This test's cassette served offline (``--record-mode`` to record), with ``ANTHROPIC_BASE_URL``
+    pointing at it, so clients the code under test builds itself use it too."""
+    handle = cassettes.start(mockserver_cassette_server, request)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", handle.url)
+    if handle.installed.upstream is None:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", os.environ.get("ANTHROPIC_API_KEY") or "sk-ant-mock-key")
+    try:
+        yield handle
+    finally:
+        cassettes.stop(handle)
+
+
+@pytest.fixture(autouse=True)
+def _claude_cassette_marker(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.claude_cassette`` alone is enough: it brings in the fixture."""
+    if request.node.get_closest_marker(cassettes.MARKER) is not None:
+        request.getfixturevalue("claude_cassette")
+
+
+@pytest.fixture
+def cassette_client(claude_cassette: cassettes.CassetteHandle) -> Iterator[Any]:
+    """``anthropic.Anthropic`` answered from this test's cassette (strict response validation)."""
+    with claude_cassette.client() as client:
+        yield client
+
+
+@pytest.fixture
+async def async_cassette_client(claude_cassette: cassettes.CassetteHandle) -> AsyncIterator[Any]:
+    """``anthropic.AsyncAnthropic`` answered from this test's cassette."""
+    client = claude_cassette.async_client()
     try:
         yield client
     finally:

@@ -103,7 +103,7 @@ def open_cassette(options: CassetteOptions, mode: RecordMode) -> Cassette:
 
 
 def install(state: "ServerState", options: CassetteOptions) -> Installed:
-    """Put the cassette responders in front of the others (before the server starts serving)."""
+    """Put the cassette responders in front of the default one (before the server starts serving)."""
     if not options.paths:
         raise CassetteError("a cassette path is needed")
     mode = options.effective_mode()
@@ -122,7 +122,9 @@ def install(state: "ServerState", options: CassetteOptions) -> Installed:
     if mode is not RecordMode.NONE:
         upstream = options.upstream_url()
         responders.append(UpstreamResponder(upstream, capture=cassette.append))
-    state.responders[:0] = responders  # type: ignore[list-item]
+    # After scripted scenarios (they answer first), before the default fake model.
+    at = next((i for i, r in enumerate(state.responders) if getattr(r, "name", "") == "default"), len(state.responders))
+    state.responders[at:at] = responders  # type: ignore[assignment]
     state.passthrough = True
     return Installed(cassette, mode, upstream)
 
