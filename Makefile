@@ -11,7 +11,7 @@ COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
 PORT ?= 8787
 
-.PHONY: run test unit compat contract bench schema clean
+.PHONY: run test unit compat contract bench bench-batches schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ contract: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || echo "wrk not found: falling back to a Python load generator (apt-get install wrk for better numbers)"
 	$(BIN)/python -m bench.run
+
+## One 10,000-request Message Batch end to end: time of each phase, server memory.
+bench-batches: $(STAMP)
+	$(BIN)/python -m bench.batches
 
 schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
