@@ -167,3 +167,19 @@ def test_each_item_goes_through_the_responder_pipeline(mockserver, anthropic_cli
     assert results["raises"].error.error.message.startswith("prompt is too long")  # type: ignore[union-attr]
     ended = anthropic_client.messages.batches.retrieve(batch.id)
     assert (ended.request_counts.succeeded, ended.request_counts.errored) == (2, 3)
+
+
+def test_scenario_rules_decide_per_item(mockserver, anthropic_client: anthropic.Anthropic) -> None:
+    mockserver.error(529, match={"custom_id": "flaky"})
+    mockserver.reply("Scripted answer.", match={"custom_id": "scripted"})
+    mockserver.reply("Every other item.", match={"text": "other"})
+    batch = anthropic_client.messages.batches.create(
+        requests=[item("flaky"), item("scripted"), item("plain", "other things"), item("default", "Hello")]
+    )
+    wait_ended(anthropic_client, batch.id)
+    results = {r.custom_id: r.result for r in anthropic_client.messages.batches.results(batch.id)}
+    assert results["flaky"].type == "errored" and results["flaky"].error.error.type == "overloaded_error"  # type: ignore[union-attr]
+    assert results["scripted"].message.content[0].text == "Scripted answer."  # type: ignore[union-attr]
+    assert results["scripted"].message.usage.service_tier == "batch"  # type: ignore[union-attr]
+    assert results["plain"].message.content[0].text == "Every other item."  # type: ignore[union-attr]
+    assert results["default"].message.content[0].text.startswith('You said: "Hello"')  # type: ignore[union-attr]
