@@ -26,13 +26,13 @@ log = logging.getLogger("mockserver.batches")
 class BatchService:
     def __init__(self, config: Config) -> None:
         self.config = config
-        configured = getattr(config, "data_dir", None)
+        configured = config.data_dir
         # An explicit data dir must be usable; the default one falls back to memory if another
         # server holds it (two `mockserver serve` on one machine must both start).
         self.explicit = configured is not None
         self.location: str | Path = MEMORY if str(configured) == MEMORY else Path(configured or default_data_dir())
-        self.pace = float(getattr(config, "batch_pace", 0.0) or 0.0)
-        self.live_counts = bool(getattr(config, "batch_live_counts", False))
+        self.pace = float(config.batch_pace)
+        self.live_counts = config.batch_live_counts
         self._store: BatchStore | None = None
         self._processor: BatchProcessor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

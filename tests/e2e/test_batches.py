@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import anthropic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.batches.envelope import MAX_REQUESTS
 from tests.batch_support import (
@@ -304,3 +306,36 @@ def test_lenient_mode_answers_any_id_in_any_state(make_server) -> None:
     assert batches.list(after_id="after_id", before_id="before_id", limit=0).data == []
     in_progress = batches.create(requests=[item("a", model="claude-opus-5-5")])
     assert batches.delete(in_progress.id).type == "message_batch_deleted"  # deletable while processing
+
+
+# -- fuzz ---------------------------------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+PARAMS = st.fixed_dictionaries(
+    {},
+    optional={"model": st.sampled_from(["claude-haiku-4-5", "nope"]) | JSON, "max_tokens": st.integers(-2, 70_000) | JSON,
+              "messages": st.just([{"role": "user", "content": "Hi"}]) | JSON, "stream": st.booleans(), "system": JSON},
+)
+REQUEST = st.fixed_dictionaries({"custom_id": st.from_regex(r"[a-z0-9_-]{1,8}", fullmatch=True) | JSON, "params": PARAMS | JSON})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(requests=st.lists(REQUEST, max_size=5) | JSON)
+def test_any_batch_body_is_answered_and_any_accepted_item_ends_in_a_valid_row(mockserver, requests: object) -> None:
+    client = mockserver.client(max_retries=0)
+    try:
+        batch = client.post("/v1/messages/batches", body={"requests": requests}, cast_to=anthropic.types.messages.MessageBatch)
+    except anthropic.BadRequestError as error:  # a malformed envelope: the whole batch is refused
+        assert error.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+        return
+    ended = wait_ended(client, batch.id)
+    assert ended.request_counts.succeeded + ended.request_counts.errored == len(requests)  # type: ignore[arg-type]
+    _, body = raw_results(client, batch.id)
+    lines = body.split(b"\n")[:-1]
+    assert len(lines) == len(requests) and b"\n\n" not in body  # type: ignore[arg-type]
+    for line in lines:
+        strict_line(line)
