@@ -32,6 +32,8 @@ class BatchService:
         self.explicit = configured is not None
         self.location: str | Path = MEMORY if str(configured) == MEMORY else Path(configured or default_data_dir())
         self.pace = float(config.batch_pace)
+        if not 0 <= self.pace < float("inf"):
+            raise ValueError(f"batch_pace must be a number of items per second >= 0, not {config.batch_pace!r}")
         self.live_counts = config.batch_live_counts
         self._store: BatchStore | None = None
         self._processor: BatchProcessor | None = None

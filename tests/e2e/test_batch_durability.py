@@ -139,3 +139,23 @@ def test_ten_thousand_requests(make_server) -> None:
             assert line.startswith('{"custom_id":"q')
             count += 1
     assert count == n
+
+
+def test_serve_refuses_a_data_dir_in_use_and_a_negative_pace(tmp_path: Path) -> None:
+    port = _free_port()
+    first = _serve(port, tmp_path)
+    try:
+        anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="k").messages.batches.create(requests=[item("a")])
+        second = subprocess.run(
+            [sys.executable, "-m", "mockserver", "serve", "--port", str(_free_port()), "--data-dir", str(tmp_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )
+        assert second.returncode == 1 and "in use by another mockserver" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=10)
+    memory = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--batch-pace", "-1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert memory.returncode == 2 and "must be a number >= 0" in memory.stderr
