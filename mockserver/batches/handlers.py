@@ -30,12 +30,18 @@ DELETE_IN_PROGRESS = "In progress batches cannot be deleted. Consider canceling 
 CANCEL_ENDED = "Message Batch {id} has already ended and cannot be canceled."  # unconfirmed wording
 
 
+WILDCARD_HOSTS = ("http://0.0.0.0:", "http://[::]:")
+
+
 def _base_url(api: ApiRequest, state: "ServerState") -> str:
-    """Where ``results_url`` points: this server (the SDK fetches it verbatim)."""
-    if state.base_url:
-        return state.base_url
+    """Where ``results_url`` points: this server (the SDK fetches it verbatim, so a real-API URL
+    would leak traffic). The address the server listens on; when that is a wildcard (``--host
+    0.0.0.0``) or unknown, the host the client used, which it can reach."""
+    base = state.base_url
+    if base and not base.startswith(WILDCARD_HOSTS):
+        return base
     host = api.headers.get("host")
-    return f"http://{host}" if host else ""
+    return f"http://{host}" if host else base
 
 
 def _render(row: BatchRow, api: ApiRequest, state: "ServerState") -> dict:  # type: ignore[type-arg]

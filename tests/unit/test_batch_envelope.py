@@ -138,3 +138,17 @@ def test_result_lines_validate_against_the_sdk() -> None:
         "request_id": None,
     }
     assert lines[3] == b'{"custom_id":"d","result":{"type":"canceled"}}'
+
+
+def test_results_url_points_where_the_client_can_reach_this_server() -> None:
+    from types import SimpleNamespace
+
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from mockserver.batches.handlers import _base_url
+
+    api = SimpleNamespace(headers=CIMultiDictProxy(CIMultiDict({"host": "mock.internal:8787"})))
+    assert _base_url(api, SimpleNamespace(base_url="http://127.0.0.1:8787")) == "http://127.0.0.1:8787"  # type: ignore[arg-type]
+    assert _base_url(api, SimpleNamespace(base_url="http://0.0.0.0:8787")) == "http://mock.internal:8787"  # type: ignore[arg-type]
+    assert _base_url(api, SimpleNamespace(base_url="http://[::]:8787")) == "http://mock.internal:8787"  # type: ignore[arg-type]
+    assert _base_url(api, SimpleNamespace(base_url="")) == "http://mock.internal:8787"  # type: ignore[arg-type]
