@@ -69,6 +69,11 @@ async def async_anthropic_client(mockserver: MockServer) -> AsyncIterator[Any]:
 
 # -- cassettes: record once, replay offline (docs/cassettes.md) ---------------------------------
 
+try:  # pytest-asyncio's own decorator works in its strict mode too
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - async fixtures then need another async plugin
+    _async_fixture = pytest.fixture
+
 
 @pytest.fixture(scope="session")
 def mockserver_cassette_server() -> Iterator[MockServer]:
@@ -107,7 +112,7 @@ def cassette_client(claude_cassette: cassettes.CassetteHandle) -> Iterator[Any]:
         yield client
 
 
-@pytest.fixture
+@_async_fixture
 async def async_cassette_client(claude_cassette: cassettes.CassetteHandle) -> AsyncIterator[Any]:
     """``anthropic.AsyncAnthropic`` answered from this test's cassette."""
     client = claude_cassette.async_client()

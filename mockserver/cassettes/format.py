@@ -92,14 +92,19 @@ def encode_event(raw: bytes, at: float | None) -> dict[str, Any] | None:
         else:
             encoded = payload.encode()
             pad = _pad_of(encoded, orjson.dumps(data))
-            if name == "ping" and encoded == PING_DATA:
-                item["data"] = _flow(data)  # the API writes ping as {"type": "ping"}: rendered that way
+            if name == "ping" and data == {"type": "ping"}:
+                if encoded == PING_DATA:
+                    item["data"] = _flow(data)  # the API writes ping as {"type": "ping"}: rendered that way
+                else:
+                    item["raw"] = payload
             elif pad is None:
                 item["raw"] = payload  # bytes the rule cannot reproduce: kept as sent
             else:
                 item["data"] = _flow(data)
                 if pad:
                     item["pad"] = pad
+    if render_event(item) != raw:  # whatever the rule missed, the exact text is kept
+        item = {"frame": text}
     if at is not None:
         item["at"] = round(at, 4)
     return item
@@ -172,9 +177,8 @@ def decode_body(data: dict[str, Any], where: str) -> tuple[bytes, list[Frame] | 
             at = item.get("at")
             frames.append(Frame(raw, float(at) if at is not None else None))
         return b"".join(f.raw for f in frames), frames
-    if "body" in data:
-        value = data["body"]
-        return (b"" if value is None else orjson.dumps(value)), None
+    if "body" in data:  # present means JSON, so ``body: null`` is the JSON null
+        return orjson.dumps(data["body"]), None
     if "jsonl" in data:
         return b"".join(orjson.dumps(v) + b"\n" for v in data["jsonl"] or []), None
     if "text" in data:

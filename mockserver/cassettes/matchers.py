@@ -154,7 +154,10 @@ class Matcher:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
