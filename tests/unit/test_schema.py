@@ -6,7 +6,6 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import pytest
@@ -296,24 +295,17 @@ def test_committed_schema_matches_installed_sdk() -> None:
     assert committed == fresh, "schema.json is stale: run `.venv/bin/python -m mockserver.protocol.schema_gen`"
 
 
-def test_runtime_does_not_import_the_sdk_and_loads_fast() -> None:
+def test_runtime_does_not_import_the_sdk() -> None:
+    # Importing anthropic.types costs ~1 s of start-up; the server must not (start-up time itself
+    # is measured by the benchmark, not asserted here).
     code = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         "from mockserver.protocol.schema import RequestSchema\n"
         "s = RequestSchema.load()\n"
         "s.validate('messages', {'model': 'm', 'max_tokens': 1, 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
-        "print(time.perf_counter() - t)\n"
         "assert 'anthropic' not in sys.modules and 'pydantic' not in sys.modules, sorted(sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert float(out.stdout) < 0.5  # ~15 ms in practice; generous for loaded CI machines
-
-
-def test_load_time() -> None:
-    start = time.perf_counter()
-    RequestSchema.load()
-    assert time.perf_counter() - start < 0.05 * 4  # budget 50 ms; slack for slow CI
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
 
 class PropertyInfo:
