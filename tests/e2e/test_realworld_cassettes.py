@@ -17,7 +17,10 @@ from mockserver.testing import MockServer
 
 REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld"
 FILES = sorted(p for p in REALWORLD.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".har", ".json", ".httprr"))
-pytestmark = pytest.mark.skipif(not FILES, reason="shared/realworld is not beside this checkout")
+pytestmark = [
+    pytest.mark.skipif(not FILES, reason="shared/realworld is not beside this checkout"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # recordings of models since deprecated
+]
 
 
 def _id(path: Path) -> str:
