@@ -361,6 +361,11 @@ def test_batches_record_and_replay_with_results_url_pointing_back(tmp_path: Path
     def run(client: anthropic.Anthropic) -> list[Any]:
         batch = client.messages.batches.create(requests=requests)
         polled = [batch.to_dict()]
+        other = client.messages.batches.create(requests=requests[:1])
+        try:  # canceling or already ended: whichever the upstream said is what replay says
+            polled.append(client.messages.batches.cancel(other.id).to_dict())
+        except anthropic.BadRequestError as ended:
+            polled.append(ended.body)
         while batch.processing_status != "ended":
             time.sleep(0.02)
             batch = client.messages.batches.retrieve(batch.id)
@@ -375,7 +380,7 @@ def test_batches_record_and_replay_with_results_url_pointing_back(tmp_path: Path
         live = run(client)
     recorder.stop()
     stored = fmt.load(path)
-    assert {i.request.path.rsplit("/", 1)[-1] for i in stored} >= {"batches", "results"}
+    assert {i.request.path.rsplit("/", 1)[-1] for i in stored} >= {"batches", "results", "cancel"}
     # the cassette keeps what the upstream said; only delivery points results_url at the proxy
     assert any(upstream.url.encode() in i.response.body for i in stored if b"results_url" in i.response.body)
 

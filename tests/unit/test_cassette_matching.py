@@ -78,3 +78,11 @@ def test_json_differences_reports_missing_and_extra_fields() -> None:
 def test_unknown_criterion_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown match criterion"):
         Matcher(on=("method", "colour"))
+
+
+def test_a_custom_matcher_is_named_module_colon_function() -> None:
+    from mockserver.cassettes.matchers import load_custom
+
+    assert load_custom("os.path:isabs") is __import__("os").path.isabs
+    with pytest.raises(ValueError, match="module:function"):
+        load_custom("os.path")
