@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import time
 from collections import deque
 from typing import Any, Callable, Iterator, Mapping
 
@@ -182,6 +183,18 @@ class Journal:
         found = self.calls(endpoint, **where)
         if found:
             raise AssertionError(f"expected no {endpoint or ''} calls, got {len(found)}{self._summary()}")
+
+    def wait_for_calls(self, times: int, *, endpoint: str | None = "messages.create", timeout: float = 5.0) -> list[JournalEntry]:
+        """Wait until ``times`` calls are journaled. An exchange is journaled once the server has
+        finished answering it, which can be after a client gave up mid-stream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.calls(endpoint)
+            if len(found) >= times:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"expected {times} {endpoint or ''} call(s) within {timeout}s, got {len(found)}{self._summary()}")
+            time.sleep(0.01)
 
     def last_request(self, endpoint: str | None = "messages.create") -> JournalEntry:
         """The latest call to ``endpoint`` (an AssertionError when there is none)."""

@@ -198,5 +198,6 @@ def validate_message(node: Node, message: dict[str, Any]) -> None:
     elif loc:
         where = node.child(loc[0])
         loc = loc[1:]
+    loc = [part for part in loc if not part[:1].isupper()]  # union members' class names say little
     detail = f" (at {'.'.join(loc)})" if loc else ""
     raise where.error(f"not a valid reply for the SDK's Message type: {error.get('msg')}{detail}")

@@ -33,6 +33,7 @@ class _Group:
     rules: list[Rule]
     path: Path | None = None
     stamp: tuple[float, int] | None = None
+    loaded: list[Rule] | None = None  # a file's rules as loaded (``reset`` brings back removed ones)
 
 
 def _stamp(path: Path) -> tuple[float, int] | None:
@@ -97,10 +98,10 @@ class ScenarioBook:
     def _install_file(self, path: Path, stamp: tuple[float, int] | None, document: Document) -> None:
         for group in self._groups:
             if group.path == path:
-                group.rules, group.stamp = document.rules, stamp
+                group.rules, group.stamp, group.loaded = list(document.rules), stamp, document.rules
                 break
         else:
-            self._groups.append(_Group(next(self._seq), str(path), document.rules, path, stamp))
+            self._groups.append(_Group(next(self._seq), str(path), list(document.rules), path, stamp, document.rules))
         self._apply_limits(document, from_file=True)
 
     def _apply_limits(self, document: Document, *, from_file: bool = False) -> None:
@@ -120,6 +121,10 @@ class ScenarioBook:
             document = parse_document(data, source=source, label=label, first_index=start)
         for _ in range(max(0, len(document.rules) - 1)):
             next(self._names)
+        return self.add_document(document, source=source)
+
+    def add_document(self, document: Document, *, source: str) -> list[Rule]:
+        """Add already parsed rules (and rate limits) as one group, newest first."""
         names = {rule.name for rule in document.rules}
         for group in self._groups:
             group.rules = [r for r in group.rules if r.name not in names]
@@ -140,7 +145,9 @@ class ScenarioBook:
     def clear(self) -> None:
         """Drop the rules added at run time; file rules start over."""
         self._groups = [g for g in self._groups if g.path is not None]
+        self._names = itertools.count()  # default names (python[0], admin[0]) start over
         for group in self._groups:
+            group.rules = list(group.loaded or ())
             for rule in group.rules:
                 rule.reset()
         self._rebuild()

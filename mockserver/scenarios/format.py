@@ -147,9 +147,10 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
     rules: list[Rule] = []
     names: set[str] = set()
     for offset, (node, path) in enumerate(zip(rule_nodes, rule_paths)):
-        rule = parse_rule(Node(node.value, "", Where(source, path)), index=first_index + offset, label=label)
+        where = Where(source, path)
+        rule = parse_rule(Node(node.value, "", where), index=first_index + offset, label=label)
         if rule.name in names:
-            raise ScenarioError(f"duplicate rule name {rule.name!r}", source=source, rule=node.where.rule or path, field="name")
+            raise ScenarioError(f"duplicate rule name {rule.name!r}", source=source, rule=where.rule, field="name")
         names.add(rule.name)
         rules.append(rule)
     return Document(rules, rate_limits, given)

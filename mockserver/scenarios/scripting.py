@@ -51,10 +51,7 @@ class ScenarioScripting:
     def load_scenario(self, path: str | Path) -> list[Rule]:
         """Add the rules of a scenario file (checked now; not watched for changes)."""
         document = load_file(path)
-        data = {"rules": [rule.spec for rule in document.rules]}
-        if document.rate_limits_given:
-            data["rate_limits"] = document.rate_limits.to_json() if document.rate_limits else None
-        return self._on_loop(self.state.scenarios.add, data, source=str(path), label=Path(path).name)
+        return self._on_loop(self.state.scenarios.add_document, document, source=str(path))
 
     def _add_one(self, action: Mapping[str, Any], options: dict[str, Any]) -> Rule:
         return self.add_rules(build.rule(action, **options))[0]

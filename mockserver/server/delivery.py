@@ -126,7 +126,8 @@ async def _stream(
         for data in chunks:
             await response.write(data)
             sent.append(data)
-        await response.write_eof()
+        # The final chunk is left to aiohttp, which sends it once the handler has returned, i.e.
+        # after the exchange is journaled: a client that has read the whole stream finds it there.
     except DISCONNECTED:
         delivered.completed = False
         delivered.notes += ("client disconnected",)

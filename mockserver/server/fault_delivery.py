@@ -30,6 +30,7 @@ from .delivery import DISCONNECTED, JSON, SSE, Delivered, _scripted, base_header
 from .state import ServerState
 
 NO_FAULTS = Faults()
+POLL_SECONDS = 0.02  # how often a fault's pause checks that the client is still there
 _EVENT = re.compile(rb"^(event:[^\n]*\n)?data: ?(.*?)(\n\n|\r\n\r\n)?$", re.DOTALL)
 UNKNOWN_EVENT = sse_frame("mock_unknown_event", b'{"type":"mock_unknown_event","note":"injected by mockserver"}')
 
@@ -73,7 +74,10 @@ async def deliver_faulted(http: web.Request, api: ApiRequest, reply: Reply, stat
         out = int(reply.message.get("usage", {}).get("output_tokens") or 0)
         wait += faults.ttft + (out / faults.tokens_per_second if faults.tokens_per_second else 0.0)
     if wait > 0:
-        await asyncio.sleep(wait)
+        try:
+            await pause(http, wait)
+        except DISCONNECTED:
+            return web.Response(status=204), Delivered(0, completed=False, notes=(*notes, "client disconnected"), reply=replaced)
 
     if faults.reset:
         abort(http, rst=True)
@@ -81,6 +85,14 @@ async def deliver_faulted(http: web.Request, api: ApiRequest, reply: Reply, stat
         return web.Response(status=204), Delivered(0, completed=False, notes=tuple(notes), reply=replaced)
 
     plan = _plan(http, api, reply, state)
+    if not plan.streamed and plan.length is not None and not faults.slow_body_chunk and faults.drop_after_bytes is None:
+        # Nothing left to do to the bytes: answer as the plain path does, so the exchange is
+        # journaled before the client has the response.
+        if faults.stream_only:
+            notes.append("stream faults skipped: not a stream")
+        raw = b"".join([frame.raw async for frame in plan.frames])
+        response = web.Response(status=plan.status, reason=plan.reason, body=raw, headers=plan.headers)
+        return response, Delivered(plan.status, raw, notes=tuple(notes), reply=replaced)
     frames = plan.frames
     if plan.streamed:
         frames = _stream_faults(frames, faults, notes, api.request_id)
@@ -257,12 +269,12 @@ async def _write(
                 drop = True
                 break
             if frame.delay:
-                await asyncio.sleep(frame.delay)
+                await pause(http, frame.delay)
             if pace and frame.tokens:
                 due = start + faults.ttft + (max(0, tokens_sent + frame.tokens - 1) / tps if tps else 0.0)
                 delay = due - loop.time()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await pause(http, delay)
                 tokens_sent += frame.tokens
             data = frame.raw
             if budget is not None and total + len(data) >= budget:
@@ -270,7 +282,7 @@ async def _write(
                 drop = True
                 notes.append(f"dropped after {budget} bytes")
             if data:
-                await _send(response, data, faults)
+                await _send(http, response, data, faults)
                 sent.append(data)
                 total += len(data)
             if drop:
@@ -280,8 +292,8 @@ async def _write(
         if drop:
             abort(http, rst=False)
             delivered.completed = False
-        else:
-            await response.write_eof()
+        # else: aiohttp writes the end of the body after the handler returns, so after the
+        # exchange is journaled (see delivery._stream).
     except DISCONNECTED:
         delivered.completed = False
         notes.append("client disconnected")
@@ -290,14 +302,29 @@ async def _write(
     return response, delivered
 
 
-async def _send(response: web.StreamResponse, data: bytes, faults: Faults) -> None:
+async def _send(http: web.Request, response: web.StreamResponse, data: bytes, faults: Faults) -> None:
     size = faults.slow_body_chunk
     if not size:
         await response.write(data)
         return
     for at in range(0, len(data), size):
-        await asyncio.sleep(faults.slow_body_interval)
+        await pause(http, faults.slow_body_interval)
         await response.write(data[at : at + size])
+
+
+async def pause(http: web.Request, seconds: float) -> None:
+    """Sleep, but stop as soon as the client hangs up (raising ``ConnectionResetError``), so a
+    client that timed out does not leave a long fault running into the next test."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while True:
+        transport = http.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client went away")
+        left = until - loop.time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, POLL_SECONDS))
 
 
 def abort(http: web.Request, *, rst: bool) -> None:

@@ -1,0 +1,154 @@
+"""The admin API under /_mock/: add, list and delete rules, read the journal, reset, rate limits;
+loopback only unless a token is configured."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Iterator
+from unittest import mock
+
+import anthropic
+import httpx2
+import pytest
+
+from mockserver.server.admin import check_access, is_loopback
+from mockserver.testing import MockServer
+from tests.conftest import HAIKU, USER_HI
+
+
+@pytest.fixture
+def admin(mockserver: MockServer) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=mockserver.url, timeout=10) as client:
+        yield client
+
+
+def test_add_list_and_delete_rules_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    created = admin.post("/_mock/rules", json={"name": "greeting", "match": {"text": "hi"}, "reply": {"text": "Hello from admin"}})
+    assert created.status_code == 201 and created.json()["data"][0]["name"] == "greeting"
+    assert anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=[{"role": "user", "content": "hi"}]).content[0].text == "Hello from admin"
+    listed = admin.get("/_mock/rules").json()["data"]
+    assert [(r["name"], r["hits"], r["source"]) for r in listed] == [("greeting", 1, "<admin>")]
+    assert admin.get("/_mock/rules/greeting").json()["spec"]["reply"] == {"text": "Hello from admin"}
+    assert admin.delete("/_mock/rules/greeting").json() == {"deleted": 1}
+    missing = admin.delete("/_mock/rules/greeting")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+    assert admin.get("/_mock/rules").json()["data"] == []
+
+
+def test_rules_as_yaml_and_clearing_them(admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    body = "- {match: {text: one}, reply: first}\n- {match: {text: two}, error: 529}\n"
+    created = admin.post("/_mock/rules", content=body, headers={"content-type": "application/yaml"})
+    assert [r["name"] for r in created.json()["data"]] == ["admin[0]", "admin[1]"]
+    with pytest.raises(anthropic.OverloadedError):
+        anthropic_client.with_options(max_retries=0).messages.create(model=HAIKU, max_tokens=5, messages=[{"role": "user", "content": "two"}])
+    assert admin.delete("/_mock/rules").json() == {"deleted": 2}
+
+
+def test_a_rule_with_a_mistake_is_refused_naming_rule_and_field(admin: httpx2.Client) -> None:
+    bad = admin.post("/_mock/rules", json={"rules": [{"name": "ok", "reply": "fine"}, {"name": "broken", "error": {"status": 700}}]})
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] == '<admin>: rules[1] ("broken"): error.status: must be an integer from 400 to 599, not 700'
+    assert admin.get("/_mock/rules").json()["data"] == []  # nothing of the document was added
+
+
+def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=USER_HI)
+    anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)
+    entries = admin.get("/_mock/journal").json()["data"]
+    assert [e["endpoint"] for e in entries] == ["messages.create", "messages.count_tokens"]  # admin calls are not journaled
+    first = entries[0]
+    assert first["body"]["messages"] == USER_HI and first["headers"]["authorization"] == "[REDACTED]"
+    assert first["origin"] == "default" and first["response"]["type"] == "message"
+    assert admin.get("/_mock/journal", params={"since": first["seq"]}).json()["data"][0]["endpoint"] == "messages.count_tokens"
+    assert len(admin.get("/_mock/journal", params={"limit": 1, "endpoint": "messages.create"}).json()["data"]) == 1
+    assert admin.delete("/_mock/journal").status_code == 200 and len(mockserver.journal) == 0
+
+
+def test_reset_over_http(mockserver: MockServer, admin: httpx2.Client) -> None:
+    mockserver.reply("x")
+    mockserver.set_rate_limits(requests_per_minute=1)
+    assert admin.post("/_mock/reset").json() == {"reset": True}
+    assert mockserver.rules == [] and not mockserver.state.ratelimits.enabled
+
+
+def test_rate_limits_over_http(admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    on = admin.put("/_mock/ratelimits", json={"requests_per_minute": 1, "models": {HAIKU: {"input_tokens_per_minute": 5000}}})
+    assert on.status_code == 200 and on.json()["enabled"] is True
+    assert on.json()["models"][HAIKU]["input_tokens_per_minute"] == 5000
+    client = anthropic_client.with_options(max_retries=0)
+    client.messages.create(model=HAIKU, max_tokens=5, messages=USER_HI)
+    with pytest.raises(anthropic.RateLimitError):
+        client.messages.create(model=HAIKU, max_tokens=5, messages=USER_HI)
+    bad = admin.put("/_mock/ratelimits", json={"requests_per_minute": 0})
+    assert bad.status_code == 400 and "requests_per_minute: must be a positive integer" in bad.json()["error"]["message"]
+    assert admin.delete("/_mock/ratelimits").json() == {"enabled": False}
+    client.messages.create(model=HAIKU, max_tokens=5, messages=USER_HI)
+
+
+def test_unknown_admin_path_is_an_api_shaped_404(admin: httpx2.Client) -> None:
+    response = admin.get("/_mock/nope")
+    assert response.status_code == 404 and response.json()["type"] == "error"
+    assert admin.get("/_mock").json()["rules"] == 0
+
+
+def test_admin_token_is_required_when_configured(make_server) -> None:
+    server = make_server(admin_token="s3cret")
+    with httpx2.Client(base_url=server.url) as admin:
+        refused = admin.get("/_mock/rules")
+        assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+        assert admin.get("/_mock/rules", headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert admin.get("/_mock/rules", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        assert admin.get("/_mock/rules", headers={"x-admin-token": "s3cret"}).status_code == 200
+
+
+def _non_loopback_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.254.254.254", 1))  # no packet is sent: this only picks a route
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def test_non_loopback_clients_are_refused_without_a_token(make_server) -> None:
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("no non-loopback interface on this machine")
+    open_server = make_server(host="0.0.0.0")
+    port = open_server.url.rsplit(":", 1)[1]
+    with httpx2.Client(base_url=f"http://{address}:{port}") as remote:
+        refused = remote.get("/_mock/rules")
+        assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error"
+    with httpx2.Client(base_url=open_server.url) as local:
+        assert local.get("/_mock/rules").status_code == 200
+    guarded = make_server(host="0.0.0.0", admin_token="s3cret")
+    port = guarded.url.rsplit(":", 1)[1]
+    with httpx2.Client(base_url=f"http://{address}:{port}") as remote:
+        assert remote.get("/_mock/rules", headers={"x-admin-token": "s3cret"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("peer", "token", "headers", "allowed"),
+    [
+        (("127.0.0.1", 5000), None, {}, True),
+        (("::1", 5000, 0, 0), None, {}, True),
+        (("::ffff:127.0.0.1", 5000, 0, 0), None, {}, True),
+        (("192.168.1.9", 5000), None, {}, False),
+        (("192.168.1.9", 5000), "t", {"x-admin-token": "t"}, True),
+        (("127.0.0.1", 5000), "t", {}, False),  # with a token, even loopback must send it
+        (None, None, {}, False),
+    ],
+)
+def test_check_access(peer: Any, token: str | None, headers: dict[str, str], allowed: bool) -> None:
+    http = mock.Mock()
+    http.headers = headers
+    http.transport.get_extra_info.return_value = peer
+    assert (check_access(http, token) is None) is allowed
+
+
+def test_is_loopback() -> None:
+    assert is_loopback("127.0.0.5") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("10.0.0.1") and not is_loopback("example.com") and not is_loopback(None)

@@ -1,0 +1,117 @@
+"""`mockserver serve --scenario FILE...` as a user runs it: several files, reload on change, a
+broken edit keeps the last good rules, a broken file is refused at start naming what is wrong."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import anthropic
+import httpx2
+
+from tests.conftest import HAIKU
+
+
+class Served:
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self.url = ""
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
+            if line.startswith("export ANTHROPIC_BASE_URL="):
+                self.url = line.strip().split("=", 1)[1]
+                break
+        assert self.url, "".join(self.lines)
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
+
+    def client(self) -> anthropic.Anthropic:
+        return anthropic.Anthropic(base_url=self.url, api_key="k", max_retries=0, _strict_response_validation=True)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=10)
+
+
+def answer(client: anthropic.Anthropic, text: str) -> str:
+    return client.messages.create(model=HAIKU, max_tokens=50, messages=[{"role": "user", "content": text}]).content[0].text
+
+
+def rewrite(path: Path, text: str) -> None:
+    path.write_text(text)
+    stamp = time.time() + 2  # a new mtime even on coarse-grained file systems
+    os.utime(path, (stamp, stamp))
+
+
+def eventually(check, timeout: float = 8.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_serve_with_several_files_reloads_them_when_they_change(tmp_path: Path) -> None:
+    first = tmp_path / "first.yaml"
+    second = tmp_path / "second.yaml"
+    first.write_text("- {match: {text: ping}, reply: pong}\n")
+    second.write_text("- {match: {text: hello}, reply: from the second file}\n")
+    served = Served("--scenario", str(first), str(second), "--quiet")
+    try:
+        assert any("1 scenario rule(s) from" in line and "first.yaml" in line for line in served.lines)
+        with served.client() as client:
+            assert answer(client, "ping") == "pong"
+            assert answer(client, "hello") == "from the second file"
+            rewrite(first, "- {match: {text: ping}, reply: \"pong, version two\"}\n")
+            eventually(lambda: answer(client, "ping") == "pong, version two")
+            rewrite(first, "- {match: {text: ping}, reply: {content: [{tool_use: {}}]}}\n")  # broken
+            eventually(lambda: any("scenario reload failed" in line for line in served.lines))
+            assert answer(client, "ping") == "pong, version two"  # the last good rules stay
+            assert answer(client, "hello") == "from the second file"
+        message = next(line for line in served.lines if "scenario reload failed" in line)
+        assert "first.yaml: rules[0]: reply.content[0].tool_use: 'name' is required" in message
+    finally:
+        served.stop()
+
+
+def test_a_broken_file_is_refused_at_start_naming_file_rule_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules:\n  - name: fine\n    reply: ok\n  - name: typo\n    match: {txt: hello}\n    reply: ok\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--scenario", str(path)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    assert f'{path}: rules[1] ("typo"): match.txt: unknown field (did you mean \'text\'?)' in result.stderr
+
+
+def test_admin_token_and_rate_limit_options(tmp_path: Path) -> None:
+    served = Served("--admin-token", "s3cret", "--rate-limit-rpm", "2", "--quiet")
+    try:
+        assert any("rate-limit emulation on" in line for line in served.lines)
+        with httpx2.Client(base_url=served.url) as admin:
+            assert admin.get("/_mock/rules").status_code == 401
+            limits = admin.get("/_mock/ratelimits", headers={"authorization": "Bearer s3cret"}).json()
+            assert limits["enabled"] is True and limits["requests_per_minute"] == 2
+        with served.client() as client:
+            answer(client, "one")
+            answer(client, "two")
+            try:
+                answer(client, "three")
+            except anthropic.RateLimitError as exc:
+                assert exc.response.headers["retry-after"] == "30"
+            else:
+                raise AssertionError("the third request in a minute should be refused")
+    finally:
+        served.stop()

@@ -1,0 +1,273 @@
+"""The scenario format: every example loads, every mistake is named precisely, the Python builders
+write what a file would, and the pure pieces (paths, conditions, sequences) behave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mockserver.faults import Faults
+from mockserver.scenarios import ScenarioError, error, fault, load_file, parse_document, parse_text, reply, rule, stream
+from mockserver.scenarios.actions import ErrorAction, PassAction, ReplyAction, Sequence
+from mockserver.scenarios.matchers import MISSING, parse_path, resolve_path, text_condition
+from mockserver.scenarios.reader import Node, Where
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_file_loads(path: Path) -> None:
+    document = load_file(path)
+    assert document.rules or document.rate_limits is not None
+    assert all(rule.source == str(path) for rule in document.rules)
+
+
+def load(text: str) -> Any:
+    return parse_text(text, source="s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- {reply: hi, colour: red}", 's.yaml: rules[0]: colour: unknown field (expected one of: '),
+        ("- {name: x, reply: hi, error: 529}", 's.yaml: rules[0] ("x"): a rule needs exactly one action: reply, sequence, error, stream, json, fault, passthrough (found reply, error)'),
+        ("- {match: {text: hi}}", "s.yaml: rules[0]: a rule needs exactly one action"),
+        ("- {error: {status: 700}}", "s.yaml: rules[0]: error.status: must be an integer from 400 to 599, not 700"),
+        ("- {error: teapot_error}", "s.yaml: rules[0]: error: unknown error type 'teapot_error'"),
+        ("- {match: {regex: '(unclosed'}, reply: x}", "s.yaml: rules[0]: match.regex: invalid regular expression"),
+        ("- {match: {txt: hi}, reply: x}", "s.yaml: rules[0]: match.txt: unknown field (did you mean 'text'?)"),
+        ("- {match: {endpoint: mesages.create}, error: 529}", "s.yaml: rules[0]: match.endpoint: unknown endpoint 'mesages.create'"),
+        ("- {match: {endpoint: models.list}, reply: x}", "s.yaml: rules[0]: match.endpoint: a reply answers messages.create or messages.count_tokens only"),
+        ("- {match: {body: {'a..b': 1}}, reply: x}", "s.yaml: rules[0]: match.body.a..b: invalid JSON path"),
+        ("- {match: {nth: 0}, reply: x}", "s.yaml: rules[0]: match.nth: must be an integer >= 1, not 0"),
+        ("- {sequence: []}", "s.yaml: rules[0]: sequence: a sequence needs at least one step"),
+        ("- {sequence: [529, {reply: x, error: 529}]}", "s.yaml: rules[0]: sequence[1]: a step needs exactly one of"),
+        ("- {sequence: [529], then: again}", "s.yaml: rules[0]: then: must be one of repeat_last, fallthrough, cycle, not 'again'"),
+        ("- {reply: x, then: cycle}", "s.yaml: rules[0]: then: 'then' only applies to a sequence"),
+        ("- {fault: {malformed: broken}}", "s.yaml: rules[0]: fault.malformed: must be one of bad_json, missing_event_line, unknown_event, bad_utf8"),
+        ("- {fault: {drop: {after_events: 1, after_bytes: 2}}}", "s.yaml: rules[0]: fault.drop: give exactly one of after_events, after_bytes"),
+        ("- {fault: {random_error: 1.5}}", "s.yaml: rules[0]: fault.random_error: must be a number from 0 to 1, not 1.5"),
+        ("- {fault: {latency: -1}}", "s.yaml: rules[0]: fault.latency: must be a number >= 0, not -1"),
+        ("- {reply: {content: [{tool_use: {input: {}}}]}}", "s.yaml: rules[0]: reply.content[0].tool_use: 'name' is required"),
+        ("- {reply: {content: [{bogus: 1}]}}", "s.yaml: rules[0]: reply.content[0]: a content block needs a 'type', or exactly one of"),
+        (
+            "- {reply: {content: [{text: hi, citations: [{type: char_location, cited_text: hi}]}]}}",
+            "s.yaml: rules[0]: reply.content[0]: not a valid reply for the SDK's Message type: Field required (at citations.0.document_index)",
+        ),
+        (
+            "- {reply: {content: [{type: server_tool_use, id: srvtoolu_1, name: not_a_tool, input: {}}]}}",
+            "s.yaml: rules[0]: reply.content[0]: not a valid reply for the SDK's Message type",
+        ),
+        ("- {reply: {stop_reason: 7}}", "s.yaml: rules[0]: reply.stop_reason: must be a string, not an integer"),
+        ("- {reply: {usage: {tokens: 3}}}", "s.yaml: rules[0]: reply.usage.tokens: unknown field"),
+        ("- {stream: [{event: 5, data: {}}]}", "s.yaml: rules[0]: stream[0].event: must be a string, or null for no event line"),
+        ("- {name: a, reply: x}\n- {name: a, reply: y}", 's.yaml: rules[1] ("a"): name: duplicate rule name \'a\''),
+        ("rules: [{reply: x}]\nrate_limits: {requests_per_minute: 0}", "s.yaml: rate_limits.requests_per_minute: must be a positive integer"),
+        ("rules: {reply: x}", "s.yaml: rules: must be a list, not a mapping"),
+        ("- {reply: x\n- oops", "s.yaml: invalid YAML (line "),
+        ("42", "s.yaml: a scenario is a list of rules, or a mapping with 'rules'"),
+    ],
+)
+def test_mistakes_are_named_by_file_rule_and_field(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load(text)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_error_fields_are_kept_apart() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load("- {name: late, sequence: [529, {error: {status: 9}}]}")
+    assert (caught.value.source, caught.value.rule, caught.value.field) == ("s.yaml", 'rules[0] ("late")', "sequence[1].error.status")
+
+
+def test_a_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_file(tmp_path / "absent.yaml")
+
+
+def test_python_builders_write_the_file_format() -> None:
+    built = rule(
+        {"sequence": [error(529, retry_after_ms=10), reply("ok", usage={"output_tokens": 3}), fault(latency=0.1)]},
+        match={"text": "hi"}, name="r", then="cycle",
+    )
+    written = load("""
+- name: r
+  match: {text: hi}
+  then: cycle
+  sequence:
+    - error: {status: 529, retry_after_ms: 10}
+    - reply: {text: ok, usage: {output_tokens: 3}}
+    - fault: {latency: 0.1}
+""").rules[0]
+    from_python = parse_document(built, source="<python>").rules[0]
+    assert from_python.spec == written.spec
+    assert from_python.action == written.action
+    assert stream([("ping", {"type": "ping"})])["stream"]["events"] == [{"event": "ping", "data": {"type": "ping"}}]
+
+
+def test_shorthands_expand_to_wire_blocks() -> None:
+    action = load("""
+- reply:
+    content:
+      - Hello
+      - thinking: hmm
+      - redacted_thinking: opaque
+      - tool_use: {name: f, input: {a: 1}}
+      - server_tool_use: {name: web_search, input: {query: q}}
+      - web_search_tool_result: {results: [{url: "https://e.com", title: E}]}
+""").rules[0].action
+    assert isinstance(action, ReplyAction)
+    kinds = [b["type"] for b in action.content]
+    assert kinds == ["text", "thinking", "redacted_thinking", "tool_use", "server_tool_use", "web_search_tool_result"]
+    assert action.default_stop_reason() == "tool_use"
+    result = action.content[-1]["content"][0]
+    assert result["type"] == "web_search_result" and result["encrypted_content"] and result["page_age"] is None
+
+
+def test_error_shorthands_and_headers() -> None:
+    rules = load("""
+- {name: a, error: 529}
+- {name: b, error: rate_limit_error}
+- {name: c, error: {status: 503, retry_after: 2, retry_after_ms: 1.5, should_retry: true, headers: {x-n: 1}}}
+""").rules
+    a, b, c = (r.action for r in rules)
+    assert isinstance(a, ErrorAction) and (a.status, a.type) == (529, "overloaded_error")
+    assert isinstance(b, ErrorAction) and (b.status, b.type) == (429, "rate_limit_error")
+    assert isinstance(c, ErrorAction) and c.headers == {"x-n": "1", "retry-after": "2", "retry-after-ms": "1.5", "x-should-retry": "true"}
+
+
+def test_fault_spec_to_faults() -> None:
+    action = load("""
+- fault:
+    latency: 0.5
+    ttft: 0.1
+    tokens_per_second: 20
+    drop: 3
+    malformed: {kind: bad_utf8, at: 4}
+    stream_error: {after: 2, type: api_error, message: boom}
+    slow_body: {interval: 0.2}
+    random_error: {probability: 0.25, status: 500}
+""").rules[0].action
+    assert isinstance(action, PassAction)
+    assert action.faults == Faults(
+        latency=0.5, ttft=0.1, tokens_per_second=20, drop_after_events=3, malformed="bad_utf8", malformed_at=4,
+        stream_error_after=2, stream_error_type="api_error", stream_error_message="boom", slow_body_chunk=16,
+        slow_body_interval=0.2, error_probability=0.25, error_status=500, error_type="api_error",
+    )
+
+
+def test_sequence_modes() -> None:
+    steps = [ErrorAction(529), ErrorAction(500)]
+    for then, expected in [
+        ("repeat_last", [529, 500, 500, 500]),
+        ("cycle", [529, 500, 529, 500]),
+        ("fallthrough", [529, 500, None, None]),
+    ]:
+        sequence = Sequence(list(steps), then)
+        taken = [sequence.next() for _ in range(4)]
+        assert [getattr(a, "status", None) for a in taken] == expected
+        sequence.reset()
+        assert sequence.next() is steps[0]
+
+
+def test_faults_merge_field_by_field() -> None:
+    base = Faults(latency=1.0, drop_after_events=2)
+    merged = base.merged(Faults(latency=0.5, reset=True))
+    assert (merged.latency, merged.drop_after_events, merged.reset) == (0.5, 2, True)
+    assert base.merged(None) is base and base.merged(Faults()) is base
+
+
+# -- pure pieces ---------------------------------------------------------------------------------
+def node(value: Any) -> Node:
+    return Node(value, "f", Where("s.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("path", "parts"),
+    [
+        ("metadata.user_id", ("metadata", "user_id")),
+        ("$.metadata.user_id", ("metadata", "user_id")),
+        ("messages[0].role", ("messages", 0, "role")),
+        ("messages.-1.content", ("messages", -1, "content")),
+        ("$.tools[2]", ("tools", 2)),
+    ],
+)
+def test_parse_path(path: str, parts: tuple[Any, ...]) -> None:
+    assert parse_path(node(path), path) == parts
+
+
+def test_resolve_path_misses_cleanly() -> None:
+    body = {"messages": [{"role": "user"}], "n": None}
+    assert resolve_path(body, ("messages", -1, "role")) == "user"
+    assert resolve_path(body, ("n",)) is None
+    assert resolve_path(body, ("messages", 5)) is MISSING
+    assert resolve_path(body, ("n", "x")) is MISSING
+    assert resolve_path("text", ("a",)) is MISSING
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def value_and_path(draw: st.DrawFn) -> tuple[Any, tuple[Any, ...], Any]:
+    root = draw(JSON)
+    value, parts = root, []
+    while isinstance(value, (dict, list)) and value and draw(st.booleans()):
+        if isinstance(value, dict):
+            key = draw(st.sampled_from(sorted(value)))
+            parts.append(key)
+            value = value[key]
+        else:
+            index = draw(st.integers(-len(value), len(value) - 1))
+            parts.append(index)
+            value = value[index]
+    return root, tuple(parts), value
+
+
+@given(value_and_path())
+def test_resolve_path_finds_what_the_path_names(case: tuple[Any, tuple[Any, ...], Any]) -> None:
+    root, parts, expected = case
+    if parts:
+        text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+        assert parse_path(node(text), text) == parts
+        assert resolve_path(root, parts) == expected
+
+
+def test_text_conditions() -> None:
+    assert text_condition(node("ell"), "contains").test("hello")
+    assert not text_condition(node("ell"), "equals").test("hello")
+    assert text_condition(node({"regex": "^h.*o$"}), "contains").test("hello")
+    assert text_condition(node({"equals": "hello"}), "contains").test("hello")
+    assert text_condition(node(None), "equals").test(None) and not text_condition(node(None), "equals").test("x")
+    assert text_condition(node({"present": True}), "equals").test("")
+    assert text_condition(node(3), "equals").test("3")  # header values written as YAML numbers
+    with pytest.raises(ScenarioError, match="give exactly one of"):
+        text_condition(node({"contains": "a", "regex": "b"}), "contains")
+
+
+# -- the book: evaluation order, replacing, reset ------------------------------------------------
+def test_book_order_replacement_and_reset(tmp_path: Path) -> None:
+    from mockserver.scenarios import ScenarioBook
+
+    path = tmp_path / "base.yaml"
+    path.write_text("- {name: catch-all, reply: base}\n- {name: second, reply: two}\n")
+    book = ScenarioBook()
+    book.load_files([path])
+    book.add([{"name": "specific", "match": {"text": "x"}, "reply": "new"}])
+    book.add([{"name": "urgent", "priority": 5, "reply": "first"}])
+    assert [r.name for r in book.rules] == ["urgent", "specific", "catch-all", "second"]
+    book.add({"name": "catch-all", "reply": "replaced"})  # same name: replaces the file's rule
+    assert [r.name for r in book.rules] == ["urgent", "catch-all", "specific", "second"]
+    book.rules[-1].hits = 3
+    book.reset()
+    assert [r.name for r in book.rules] == ["catch-all", "second"]  # the file's rules, as loaded
+    assert book.rules[0].spec["reply"] == "base" and book.rules[1].hits == 0
+    assert book.add("- {reply: a}\n- {reply: b}")[1].name == "python[1]"
