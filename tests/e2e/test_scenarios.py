@@ -235,6 +235,7 @@ rules:
   - {name: by-body, match: {body: {metadata.user_id: "u-42", "messages[0].role": user}}, reply: body}
   - {name: by-tools, match: {tools: [get_weather]}, reply: tools}
   - {name: by-stream, match: {stream: true, text: which}, reply: streamed}
+  - {name: by-beta, match: {beta: true, text: beta}, reply: beta}
 """)
     text = lambda m: m.content[0].text  # noqa: E731
     assert text(anthropic_client.messages.create(**dict(ask("which model?"), model="claude-opus-4-5-20251101"))) == "opus"
@@ -246,8 +247,10 @@ rules:
     assert text(anthropic_client.messages.create(**ask("hi", tools=[WEATHER]))) == "tools"
     with anthropic_client.messages.stream(**ask("which one?")) as events:
         assert events.get_final_message().content[0].text == "streamed"
+    assert text(anthropic_client.beta.messages.create(**ask("beta?"), betas=["context-management-2025-06-27"])) == "beta"
+    assert text(anthropic_client.messages.create(**ask("beta?"))) != "beta"
     assert [e.origin for e in mockserver.journal.calls()] == [
-        "by-model", "default", "by-regex", "by-system", "by-header", "by-body", "by-tools", "by-stream"]
+        "by-model", "default", "by-regex", "by-system", "by-header", "by-body", "by-tools", "by-stream", "by-beta", "default"]
 
 
 def test_nth_matching_call_and_times(mockserver: MockServer, anthropic_client: anthropic.Anthropic) -> None:

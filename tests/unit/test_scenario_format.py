@@ -271,3 +271,20 @@ def test_book_order_replacement_and_reset(tmp_path: Path) -> None:
     assert [r.name for r in book.rules] == ["catch-all", "second"]  # the file's rules, as loaded
     assert book.rules[0].spec["reply"] == "base" and book.rules[1].hits == 0
     assert book.add("- {reply: a}\n- {reply: b}")[1].name == "python[1]"
+
+
+def test_raw_stream_events_keep_text_and_bytes_verbatim() -> None:
+    action = load("""
+- stream:
+    - {event: message_start, data: "{not json"}
+    - {event: null, data: {type: ping}}
+    - {data: {type: content_block_stop, index: 0}, delay: 0.25}
+    - {event: bad, data: !!binary "/w=="}
+""").rules[0].action
+    events = [(e.event, e.data, e.delay) for e in action.events]
+    assert events == [
+        ("message_start", "{not json", 0.0),
+        (None, {"type": "ping"}, 0.0),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}, 0.25),
+        ("bad", b"\xff", 0.0),
+    ]
