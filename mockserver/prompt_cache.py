@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import orjson
 
 from .clock import Clock
-from .protocol.tokens import REQUEST_OVERHEAD, Breakpoint, RequestTokens, _units
+from .protocol.tokens import REQUEST_OVERHEAD, Breakpoint, RequestTokens, cacheable_units
 
 if TYPE_CHECKING:
     from .protocol.catalog import ModelEntry
@@ -157,7 +157,7 @@ def _boundaries(model_id: str, body: dict[str, Any]) -> Iterator[_Boundary]:
     itself excluded, so moving a breakpoint does not change what the prefix is)."""
     running = hashlib.blake2b(model_id.encode(), digest_size=16)
     tokens = REQUEST_OVERHEAD  # counted as count_request counts, so prefixes agree with breakpoints
-    for unit_tokens, block, location in _units(body):
+    for unit_tokens, block, location in cacheable_units(body):
         tokens += unit_tokens
         running.update(_fingerprint(body, block, location))
         if block is not None or (location.startswith("messages.") and location.endswith(".content")):

@@ -16,9 +16,14 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from .batches.store import MEMORY
-from .config import Config
 from .cassettes import pytest_support as cassettes
+from .config import Config
 from .testing import MockServer
+
+try:  # pytest-asyncio's own decorator works in its strict mode too
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - async fixtures then need another async plugin
+    _async_fixture = pytest.fixture
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,7 +62,7 @@ def anthropic_client(mockserver: MockServer) -> Iterator[Any]:
         yield client
 
 
-@pytest.fixture
+@_async_fixture
 async def async_anthropic_client(mockserver: MockServer) -> AsyncIterator[Any]:
     """``anthropic.AsyncAnthropic`` pointed at the fake API, strict response validation on."""
     client = mockserver.async_client()
@@ -68,12 +73,6 @@ async def async_anthropic_client(mockserver: MockServer) -> AsyncIterator[Any]:
 
 
 # -- cassettes: record once, replay offline (docs/cassettes.md) ---------------------------------
-
-try:  # pytest-asyncio's own decorator works in its strict mode too
-    from pytest_asyncio import fixture as _async_fixture
-except ImportError:  # pragma: no cover - async fixtures then need another async plugin
-    _async_fixture = pytest.fixture
-
 
 @pytest.fixture(scope="session")
 def mockserver_cassette_server() -> Iterator[MockServer]:

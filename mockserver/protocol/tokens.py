@@ -140,7 +140,7 @@ def _tool_tokens(tool: Any) -> int:
     )
 
 
-def _units(body: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
+def cacheable_units(body: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
     """(tokens, block, location) for every cacheable unit, in prompt order: tools, system, messages."""
     tools = body.get("tools")
     if isinstance(tools, list) and tools:
@@ -174,7 +174,7 @@ def count_request(body: Any) -> RequestTokens:
     if not isinstance(body, dict):
         return result
     last_block_location: str | None = None
-    for tokens, block, location in _units(body):
+    for tokens, block, location in cacheable_units(body):
         result.total += tokens
         if block is not None:
             last_block_location = location
