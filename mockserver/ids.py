@@ -67,8 +67,3 @@ class IdGenerator:
             return secrets.token_hex((n + 1) // 2)[:n]
         return "".join(self._rng.choices("0123456789abcdef", k=n))
 
-
-def is_id(value: str, prefix: str) -> bool:
-    """True when ``value`` looks like an id the API (or this server) would issue."""
-    head, _, tail = value.partition("_")
-    return head == prefix and len(tail) >= 20 and all(c in BASE58 for c in tail)

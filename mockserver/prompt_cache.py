@@ -44,15 +44,6 @@ class CacheUsage:
     def cache_creation(self) -> int:
         return self.cache_creation_5m + self.cache_creation_1h
 
-    def usage_fields(self) -> dict[str, int]:
-        """Keyword arguments for :func:`mockserver.protocol.message.build_usage`."""
-        return {
-            "input_tokens": self.input_tokens,
-            "cache_creation_5m": self.cache_creation_5m,
-            "cache_creation_1h": self.cache_creation_1h,
-            "cache_read": self.cache_read,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class _Boundary:

@@ -131,7 +131,3 @@ def errored_line(custom_id: str, error: ApiError | dict[str, Any]) -> bytes:
     body["request_id"] = None
     return orjson.dumps({"custom_id": custom_id, "result": {"type": "errored", "error": body}})
 
-
-def ended_line(custom_id: str, kind: str) -> bytes:
-    """A canceled or expired row: just the type, as the real API writes them."""
-    return orjson.dumps({"custom_id": custom_id, "result": {"type": kind}})

@@ -163,10 +163,6 @@ class BatchProcessor:
     def nudge(self) -> None:
         self._wake.set()
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._active)
-
     # -- the loop ------------------------------------------------------------------------------
     async def _loop(self) -> None:
         while True:

@@ -168,10 +168,6 @@ class BatchStore:
         values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return _row(values) if values else None
 
-    def get_seq(self, seq: int) -> BatchRow | None:
-        values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE seq = ?", (seq,)).fetchone()
-        return _row(values) if values else None
-
     def active(self) -> list[BatchRow]:
         """Batches still processing (or canceling), oldest first: what a restarted server resumes."""
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE status != 'ended' ORDER BY seq").fetchall()

@@ -92,9 +92,6 @@ class Cassette:
             return self.interactions[found[-1]]
         return None
 
-    def rewind(self) -> None:
-        self.plays = [0] * len(self.interactions)
-
     def explain_miss(self, request: RecordedRequest) -> str:
         """One sentence for the error body and the log: the closest recording and how it differs."""
         where = f"cassette {self.path}" if self.path else "the cassette"

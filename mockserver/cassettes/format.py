@@ -23,7 +23,7 @@ import orjson
 
 from ..protocol.sse import PING_DATA
 from . import yamlio
-from .model import Frame, Headers, Interaction, RecordedRequest, RecordedResponse, split_sse
+from .model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
 
 FORMAT_NAME = "mockserver-cassette"
 FORMAT_VERSION = 1

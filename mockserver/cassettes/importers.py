@@ -19,7 +19,7 @@ import gzip
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -302,8 +302,3 @@ def load_any(path: Path | str) -> Loaded:
     return parse(path.read_bytes(), str(path))
 
 
-def load_many(paths: Iterable[Path | str]) -> list[Interaction]:
-    out: list[Interaction] = []
-    for path in paths:
-        out.extend(load_any(path).interactions)
-    return out

@@ -43,10 +43,6 @@ def header(headers: Headers, name: str) -> str | None:
     return None
 
 
-def drop_headers(headers: Headers, names: frozenset[str]) -> Headers:
-    return [(k, v) for k, v in headers if k.lower() not in names]
-
-
 @dataclass(slots=True)
 class Frame:
     """One SSE event as sent (``event: …\\ndata: …\\n\\n``) and when, after the response headers."""

@@ -153,11 +153,6 @@ class RequestSchema:
         """Every error as ``(dotted loc, message)``, in report order."""
         return [(".".join(str(p) for p in loc), msg) for loc, msg in self._root(root)(body, allow_extra) or ()]
 
-    def warm(self) -> None:
-        """Compile every root now rather than on its first request."""
-        for root in self._roots_doc:
-            self._root(root)
-
     # -- compilation --------------------------------------------------------------------------
 
     def _root(self, root: str) -> Callable[..., Errors]:

@@ -337,13 +337,13 @@ class Rules:
 
     def _tool_pairing(self, messages: list[dict[str, Any]]) -> None:
         turns = _turns(messages)
-        for n, (role, index, blocks) in enumerate(turns):
+        for n, (role, _, blocks) in enumerate(turns):
             if role != "assistant":
                 continue
             uses = [b["id"] for b in blocks if b.get("type") == "tool_use"]
             if not uses or n == len(turns) - 1:
                 continue
-            next_role, next_index, next_blocks = turns[n + 1]
+            _, next_index, next_blocks = turns[n + 1]
             answered = {b.get("tool_use_id") for b in next_blocks if b.get("type") == "tool_result"}
             missing = [u for u in uses if u not in answered]
             if missing:

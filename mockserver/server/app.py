@@ -149,24 +149,23 @@ async def _parse_passthrough(http: web.Request, endpoint: str, state: ServerStat
 
 
 async def run_pipeline(api: ApiRequest, state: ServerState) -> Reply:
-    if state.ratelimits.enabled and ratelimiting.applies(api):
-        return await _rate_limited(api, state)
+    """The responders in order; with rate-limit emulation on, admit (or 429) first and charge the
+    output once the answer is known."""
+    limited = state.ratelimits.enabled and ratelimiting.applies(api)
+    if limited:
+        refusal, estimate = ratelimiting.admit(api, state)
+        if refusal is not None:
+            return ErrorReply(error=refusal, origin="ratelimit")
+    reply = await _first_answer(api, state)
+    if limited:
+        ratelimiting.settle(api, state, reply, estimate)
+    return reply
+
+
+async def _first_answer(api: ApiRequest, state: ServerState) -> Reply:
     for responder in state.responders:
         reply = await responder.respond(api, state)
         if reply is not None:
-            return reply
-    return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
-
-
-async def _rate_limited(api: ApiRequest, state: ServerState) -> Reply:
-    """The pipeline with rate-limit emulation on: admit (or 429) first, charge output after."""
-    refusal, estimate = ratelimiting.admit(api, state)
-    if refusal is not None:
-        return ErrorReply(error=refusal, origin="ratelimit")
-    for responder in state.responders:
-        reply = await responder.respond(api, state)
-        if reply is not None:
-            ratelimiting.settle(api, state, reply, estimate)
             return reply
     return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
 

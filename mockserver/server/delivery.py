@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, Iterable
 
 import orjson
 from aiohttp import web
@@ -166,7 +166,3 @@ async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: S
     delivered.raw = b"".join(sent)
     return response, delivered
 
-
-async def _aiter(body: Any) -> AsyncIterator[bytes]:
-    async for chunk in body:
-        yield chunk

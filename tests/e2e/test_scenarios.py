@@ -9,7 +9,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from mockserver.scenarios import error, passthrough, reply, stream
+from mockserver.scenarios import error, passthrough, reply
 from mockserver.testing import MockServer
 from tests.conftest import HAIKU, USER_HI
 
