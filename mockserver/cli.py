@@ -29,6 +29,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-edge-headers", action="store_true", help="leave out cf-ray, server and other edge headers")
     parser.add_argument("--no-sse-padding", action="store_true", help="do not pad SSE data lines with spaces")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument(
+        "--journal-limit", type=int, default=1000, metavar="N", help="exchanges the journal keeps (default 1000)"
+    )
 
 
 def _add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         edge_headers=not args.no_edge_headers,
         sse_padding=not args.no_sse_padding,
         log_requests=not args.quiet,
+        journal_limit=args.journal_limit,
         **_batch_config(args),  # type: ignore[arg-type]
         **_scenario_config(args),  # type: ignore[arg-type]
     )

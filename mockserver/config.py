@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .clock import Clock, SystemClock
@@ -37,6 +36,8 @@ class Config:
     # Random 1–15 space padding inside SSE data lines, as the real API writes them.
     sse_padding: bool = True
     log_requests: bool = True
+    # Exchanges the journal keeps (oldest dropped first). Holding many costs memory and speed.
+    journal_limit: int = 1000
     clock: Clock = field(default_factory=SystemClock)
     # Message Batches: where their state lives. ``None`` = the per-user data folder
     # (mockserver.batches.default_data_dir()); a directory; or ":memory:" (gone when the server stops).

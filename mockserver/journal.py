@@ -132,7 +132,7 @@ class JournalEntry:
 class Journal:
     """Bounded, append-only list of exchanges (oldest dropped first past ``limit``)."""
 
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, limit: int = 1000) -> None:
         self.limit = limit
         self._entries: deque[JournalEntry] = deque(maxlen=limit)
         self._seq = itertools.count(1)

@@ -70,7 +70,7 @@ class ServerState:
             model=FakeModel(rules, synth),
             ids=IdGenerator(config.seed),
             synth=synth,
-            journal=Journal(),
+            journal=Journal(config.journal_limit),
             ratelimits=ratelimits,
             wire_rng=random.Random(f"wire:{config.seed}") if config.seed is not None else random.Random(),
             organization_id=config.organization_id or IdGenerator(config.seed).uuid(),
