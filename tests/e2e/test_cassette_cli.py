@@ -16,10 +16,9 @@ from mockserver.cassettes import importers
 from mockserver.cli import main
 from mockserver.testing import MockServer
 
-REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld"
+REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
 PROMPT = REALWORLD / "simonw__llm-anthropic" / "test_anthropic" / "test_prompt.yaml"
 TOOLS_GZIP = REALWORLD / "simonw__llm-anthropic" / "test_anthropic" / "test_tools.yaml"
-needs_realworld = pytest.mark.skipif(not PROMPT.exists(), reason="shared/realworld is not beside this checkout")
 HI = [{"role": "user", "content": "Hello from the CLI test"}]
 
 
@@ -83,7 +82,6 @@ def test_check_finds_secrets_and_redact_removes_them(tmp_path: Path, make_server
     assert main(["cassette", "check", str(path), "--redact-header", "x-team-token"]) == 0
 
 
-@needs_realworld
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the recording's model is deprecated
 def test_replay_command_serves_a_vcrpy_cassette_to_the_sdk() -> None:
     proc, url = _run("replay", "--cassette", str(PROMPT))
@@ -104,7 +102,6 @@ def test_replay_command_serves_a_vcrpy_cassette_to_the_sdk() -> None:
     assert "replaying 1 interaction(s)" in proc.banner and "no recorded interaction" in out  # type: ignore[attr-defined]
 
 
-@needs_realworld
 def test_list_show_diff_and_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cassette", "list", str(TOOLS_GZIP)]) == 0
     listing = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Every vcrpy, Ruby VCR and HAR file in shared/realworld (plus the ddapm JSON and httprr bonus
+"""Every vcrpy, Ruby VCR and HAR file in tests/data/realworld (plus the ddapm JSON and httprr bonus
 formats) replays exactly what was recorded, and the Messages ones replay through the official SDK."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from mockserver.cassettes import importers
 from mockserver.cassettes.install import CassetteOptions, install
 from mockserver.testing import MockServer
 
-REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld"
+REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
 FILES = sorted(p for p in REALWORLD.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".har", ".json", ".httprr"))
-pytestmark = [
-    pytest.mark.skipif(not FILES, reason="shared/realworld is not beside this checkout"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # recordings of models since deprecated
-]
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # recordings of models since deprecated
+
+
+def test_the_realworld_copies_are_all_here() -> None:
+    assert len(FILES) == 70  # tests/data/realworld/SOURCES.md lists them (71 files with SOURCES.md)
 
 
 def _id(path: Path) -> str:
