@@ -164,6 +164,11 @@ class Journal:
     def clear(self) -> None:
         self._entries.clear()
 
+    def newest(self, n: int) -> list[JournalEntry]:
+        """The latest ``n`` entries, newest first, without copying the whole journal."""
+        entries = self._entries
+        return [entries[-i] for i in range(1, min(n, len(entries)) + 1)]
+
     # -- assertions for tests: what did the client send? ------------------------------------------
     def calls(self, endpoint: str | None = "messages.create", **where: Any) -> list[JournalEntry]:
         """Entries for one endpoint (``None``: every endpoint), filtered like :meth:`entries`."""

@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from ..config import KNOWN_VERSIONS, Config
@@ -78,19 +79,25 @@ def _check_headers(headers: CIMultiDictProxy[str], config: Config) -> str:
 
 async def _read_body(http: web.Request, limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it passes ``limit`` even without a Content-Length."""
-    length = http.content_length
-    if length is not None:
-        if length > limit:
-            raise _too_large()
-        return await http.read()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in http.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        length = http.content_length
+        if length is not None:
+            if length > limit:
+                raise _too_large()
+            return await http.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in http.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except (ConnectionResetError, HttpProcessingError) as exc:
+        # The client hung up mid-body (fewer bytes than its Content-Length) or sent a broken
+        # chunk: a client mistake, journaled as a 400 (nobody may be left to read the answer).
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost"
+        raise invalid_request(f"The request body is incomplete or malformed: {reason}") from None
 
 
 def _decode_json(http: web.Request, raw: bytes) -> object:
@@ -279,6 +286,8 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
         state.responders.append(DefaultResponder())
     if not any(isinstance(r, ScenarioResponder) for r in state.responders):
         state.responders.insert(0, ScenarioResponder())  # scripted rules answer first
+    if state.chaos is not None and state.chaos not in state.responders:
+        state.responders.insert(0, state.chaos)  # chaos mode (--chaos): in front of everything
     app = web.Application(client_max_size=256 * MB + 1, handler_args={"max_field_size": 65536})
     app[STATE] = state
     app.cleanup_ctx.append(state.batches.lifespan(state, run_pipeline))  # the batch processor's lifetime
@@ -289,4 +298,6 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
         app.cleanup_ctx.append(scenario_watcher(state.scenarios))  # reload scenario files on change
     app.router.add_route("*", "/{tail:.*}", _unknown_route)
     app.on_cleanup.append(_close_responders)
+    if state.chaos is not None:
+        app.on_cleanup.append(state.chaos.on_cleanup)  # the chaos report, when the server stops
     return app
