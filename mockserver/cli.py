@@ -106,6 +106,89 @@ def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _add_chaos_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Chaos mode: how does your client cope? (docs/fuzzing.md)")
+    group.add_argument(
+        "--chaos", type=int, default=None, metavar="SEED",
+        help="answer a share of Messages calls with a seeded random API error or fault, and report how the client behaved",
+    )
+    group.add_argument("--chaos-rate", type=_share, default=0.3, metavar="R", help="share of calls hit, 0 to 1 (default 0.3)")
+    group.add_argument(
+        "--chaos-errors", type=_chaos_weights("errors"), default=None, metavar="LIST",
+        help='error statuses and weights (default "429=3,529=3,500=1,503=1"; "none" for no errors)',
+    )
+    group.add_argument(
+        "--chaos-faults", type=_chaos_weights("faults"), default=None, metavar="LIST",
+        help='fault kinds and weights, of reset, drop, stream_error, malformed, latency, ttft, slow_body '
+        '(default "reset,drop,stream_error,latency"; "none" for no faults)',
+    )
+    group.add_argument(
+        "--chaos-max-wait", type=_non_negative, default=2.0, metavar="SECONDS",
+        help="the longest retry-after advice or injected latency (default 2)",
+    )
+    group.add_argument(
+        "--chaos-window", type=_positive_float, default=10.0, metavar="SECONDS",
+        help="an identical call this soon after a failed one is its retry; later, the client gave up (default 10)",
+    )
+    group.add_argument(
+        "--chaos-report", type=Path, default=None, metavar="FILE",
+        help="write the report here when the server stops (JSON, and Markdown beside it; live: GET /_mock/chaos/report)",
+    )
+
+
+def _share(raw: str) -> float:
+    value = _non_negative(raw)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {raw!r}")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _non_negative(raw)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {raw!r}")
+    return value
+
+
+def _chaos_weights(kind: str):  # noqa: ANN202 - an argparse type
+    def parse(raw: str) -> dict[str, float]:
+        from .fuzz.chaos import FAULT_KINDS, parse_weights
+
+        try:
+            weights = parse_weights(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        for name, weight in weights.items():
+            if kind == "errors" and not (name.isdigit() and 400 <= int(name) <= 599):
+                raise argparse.ArgumentTypeError(f"{name!r} is not an HTTP error status (400-599)")
+            if kind == "faults" and name not in FAULT_KINDS:
+                raise argparse.ArgumentTypeError(f"unknown fault {name!r} (expected one of {', '.join(FAULT_KINDS)})")
+            if weight < 0:
+                raise argparse.ArgumentTypeError(f"the weight of {name} must be >= 0")
+        return weights
+
+    return parse
+
+
+def _chaos_config(args: argparse.Namespace) -> dict[str, object]:
+    seed = getattr(args, "chaos", None)
+    if seed is None:
+        return {}
+    from .fuzz.chaos import ChaosConfig
+
+    options: dict[str, object] = {
+        "rate": args.chaos_rate, "max_wait": args.chaos_max_wait, "window": args.chaos_window, "report": args.chaos_report,
+    }
+    if args.chaos_errors is not None:
+        options["errors"] = args.chaos_errors
+    if args.chaos_faults is not None:
+        options["faults"] = args.chaos_faults
+    try:
+        return {"chaos": ChaosConfig(seed, **options)}  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SystemExit(f"mockserver: {exc}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         host=args.host,
@@ -122,6 +205,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         journal_limit=args.journal_limit,
         **_batch_config(args),  # type: ignore[arg-type]
         **_scenario_config(args),  # type: ignore[arg-type]
+        **_chaos_config(args),  # type: ignore[arg-type]
     )
 
 
@@ -145,6 +229,14 @@ def _print_scenarios(app: object) -> None:
         print("mockserver: rate-limit emulation on (GET /_mock/ratelimits)", flush=True)
 
 
+def _print_chaos(config: Config) -> None:
+    chaos = config.chaos
+    if chaos is None:
+        return
+    written = f", written to {chaos.report} on exit" if chaos.report is not None else ""
+    print(f"mockserver: chaos mode on (seed {chaos.seed}, rate {chaos.rate}): report at GET /_mock/chaos/report{written}", flush=True)
+
+
 async def _serve(config: Config) -> None:
     from .server.app import create_app
     from .server.runner import start_site
@@ -154,6 +246,7 @@ async def _serve(config: Config) -> None:
     print(f"mockserver: fake Claude API listening on {url}", flush=True)
     _print_batch_store(app)
     _print_scenarios(app)
+    _print_chaos(config)
     print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
     if config.api_keys is None:
         print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
@@ -188,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_server_options(serve)
     _add_batch_options(serve)
     _add_scenario_options(serve)
+    _add_chaos_options(serve)
     _add_cassette_commands(commands)
     args = parser.parse_args(argv)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .clock import Clock, SystemClock
 
 if TYPE_CHECKING:
+    from .fuzz.chaos import ChaosConfig
     from .ratelimit import RateLimitConfig
 
 DEFAULT_HOST = "127.0.0.1"
@@ -52,3 +53,6 @@ class Config:
     admin_token: str | None = None
     # Rate-limit emulation (mockserver/ratelimit.py); None = off (never-exhausted headers).
     rate_limits: "RateLimitConfig | None" = None
+    # Chaos mode (mockserver/fuzz/chaos.py, --chaos SEED): seeded errors and faults on a share of
+    # calls, and a report of how the client coped. None = off.
+    chaos: "ChaosConfig | None" = None

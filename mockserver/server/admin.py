@@ -11,6 +11,7 @@
     GET    /_mock/ratelimits         rate-limit settings and bucket levels
     PUT    /_mock/ratelimits         turn emulation on with these limits
     DELETE /_mock/ratelimits         turn it off
+    GET    /_mock/chaos/report       chaos mode's report so far (?format=markdown)
 
 Only loopback clients may call it, unless the server has an admin token; then every call must
 carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere. Admin calls
@@ -54,6 +55,7 @@ def add_admin_routes(app: web.Application, key: web.AppKey[ServerState]) -> None
         ("GET", "/ratelimits", _get_limits),
         ("PUT", "/ratelimits", _put_limits),
         ("DELETE", "/ratelimits", _delete_limits),
+        ("GET", "/chaos/report", _chaos_report),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, PREFIX + path, _guarded(handler, key))
@@ -228,6 +230,18 @@ async def _put_limits(http: web.Request, state: ServerState) -> web.StreamRespon
 async def _delete_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
     state.ratelimits.configure(None)
     return _json(state.ratelimits.to_json())
+
+
+async def _chaos_report(http: web.Request, state: ServerState) -> web.StreamResponse:
+    """Chaos mode's live report (mockserver/fuzz/chaos.py): JSON, or ``?format=markdown``."""
+    if state.chaos is None:
+        raise not_found("admin API: chaos mode is off (start the server with --chaos SEED)")
+    report = state.chaos.report(state)
+    if http.query.get("format") in ("markdown", "md", "text"):
+        from ..fuzz.chaos_report import render_markdown
+
+        return web.Response(text=render_markdown(report), content_type="text/markdown")
+    return _json(report)
 
 
 async def _unknown(http: web.Request, state: ServerState) -> web.StreamResponse:

@@ -21,6 +21,7 @@ from ..scenarios.book import ScenarioBook
 
 if TYPE_CHECKING:
     from ..exchange import Responder
+    from ..fuzz.chaos import ChaosResponder
 
 
 @dataclass
@@ -52,6 +53,8 @@ class ServerState:
     prompt_cache: PromptCache = None  # type: ignore[assignment]
     # Seeded randomness for faults (random errors), so a seeded run repeats exactly.
     fault_rng: random.Random = field(default_factory=random.Random)
+    # Chaos mode (mockserver/fuzz/chaos.py): the responder that injects and records; None = off.
+    chaos: "ChaosResponder | None" = None
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":
@@ -78,11 +81,20 @@ class ServerState:
             prompt_cache=PromptCache(config.clock),
             fault_rng=random.Random(f"faults:{config.seed}") if config.seed is not None else random.Random(),
             scenarios=scenarios,
+            chaos=_chaos(config),
         )
 
     @property
     def clock(self):  # noqa: ANN201 - a Clock
         return self.config.clock
+
+
+def _chaos(config: Config) -> "ChaosResponder | None":
+    if config.chaos is None:
+        return None
+    from ..fuzz.chaos import ChaosResponder
+
+    return ChaosResponder(config.chaos)
 
 
 def _canonical(catalog: ModelCatalog):  # noqa: ANN202 - a model id -> its canonical id
