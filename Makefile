@@ -11,7 +11,7 @@ COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
 PORT ?= 8787
 
-.PHONY: run test unit compat contract bench bench-batches schema clean
+.PHONY: run test unit compat contract bench bench-batches schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(STAMP)
 ## One 10,000-request Message Batch end to end: time of each phase, server memory.
 bench-batches: $(STAMP)
 	$(BIN)/python -m bench.batches
+
+## The self-fuzz with twenty times the examples and requests (a bounded run is part of `make unit`).
+fuzz-long: $(STAMP)
+	MOCKSERVER_FUZZ_SCALE=$${MOCKSERVER_FUZZ_SCALE:-20} $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/fuzz/test_self_fuzz.py
 
 schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen

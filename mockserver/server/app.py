@@ -12,6 +12,7 @@ from typing import Awaitable, Callable
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from ..config import KNOWN_VERSIONS, Config
@@ -93,9 +94,10 @@ async def _read_body(http: web.Request, limit: int) -> bytes:
                 raise _too_large()
             chunks.append(chunk)
         return b"".join(chunks)
-    except (ConnectionResetError, HttpProcessingError) as exc:
+    except (ConnectionResetError, HttpProcessingError, RequestPayloadError) as exc:
         # The client hung up mid-body (fewer bytes than its Content-Length) or sent a broken
-        # chunk: a client mistake, journaled as a 400 (nobody may be left to read the answer).
+        # chunk or compressed body: a client mistake, journaled as a 400 (nobody may be left to
+        # read the answer).
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost"
         raise invalid_request(f"The request body is incomplete or malformed: {reason}") from None
 

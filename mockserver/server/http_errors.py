@@ -7,10 +7,11 @@ bodies: a bad request line, oversized or invalid headers, a bad chunk or content
 inside ``Application._handle``). A client of the real API only ever sees JSON error bodies, so
 these are rendered here in the API's shape, with the headers every error carries.
 
-This leans on three pieces of aiohttp's private API (checked against aiohttp 3.9–3.14):
+This leans on four pieces of aiohttp's private API (written against aiohttp 3.14):
 ``Server.__call__`` (builds a ``RequestHandler`` per connection from ``Server._loop`` and
-``Server._kwargs``), ``RequestHandler.handle_error`` (the hook for errors outside handlers)
-and ``Server.request_handler`` (the application's ``_handle``, wrapped to catch
+``Server._kwargs``), ``RequestHandler.handle_error`` (the hook for errors outside handlers),
+``RequestHandler.log_exception`` (quietened for malformed bodies aiohttp drains after an
+answer) and ``Server.request_handler`` (the application's ``_handle``, wrapped to catch
 ``HTTPException``). :func:`install` is the only entry point; ``runner.start_site`` calls it.
 """
 
@@ -65,12 +66,22 @@ class ApiRequestHandler(web_protocol.RequestHandler):
             raise ConnectionError("Response is sent already, cannot send another response with the error message")
         if status >= 500:
             log.error("error answering %s %s", request.method, request.path, exc_info=exc)
-        else:  # a client's malformed request: one line, not a traceback
-            log.info("malformed HTTP request from %s: %s", request.remote, (message or str(exc or "")).splitlines()[:1])
+        elif self.state.config.log_requests:  # a client's malformed request: one line, as the access log
+            log.info("malformed HTTP request from %s: %s", request.remote, (message or str(exc or "")).strip().split("\n", 1)[0])
         response = render(self.state, _error_for(status, message, exc))
         response.headers["Connection"] = "close"  # the parser cannot resynchronise: say so
         response.force_close()
         return response
+
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """aiohttp drains a request body the handler did not read (the answer was an error
+        before the body mattered); a body that turns out malformed then is the client's mistake,
+        already answered, not an error of the server's."""
+        if isinstance(kw.get("exc_info"), web_protocol.RequestPayloadError):
+            self.logger.debug("malformed request body left unread: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
 
 
 class _ApiServer(web_server.Server):

@@ -19,6 +19,7 @@ class Answer:
     status: int | None  # None: the server closed the connection without answering
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    method: str = "GET"
 
     @property
     def json(self) -> Any:
@@ -43,7 +44,7 @@ def exchange(url: str, data: bytes, *, method: str = "GET", close_after_send: bo
         except (http.client.RemoteDisconnected, ConnectionResetError):
             return Answer(None)
         body = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body, method)
     finally:
         sock.close()
 
@@ -74,6 +75,9 @@ def assert_anthropic_error(answer: Answer, *, allow_5xx: bool = False) -> None:
     if answer.status < 400:
         return
     assert answer.headers.get("content-type", "").startswith("application/json"), (answer.status, answer.headers, answer.body[:300])
+    if answer.method == "HEAD":  # no body, by definition
+        assert answer.headers.get("request-id", "").startswith("req_"), answer.headers
+        return
     body = answer.json
     error = body["error"]
     assert isinstance(error["type"], str) and error["type"], body
