@@ -46,6 +46,7 @@ FAULT_KINDS = ("reset", "drop", "stream_error", "malformed", "latency", "ttft", 
 STREAM_ONLY = frozenset({"stream_error", "malformed", "ttft"})
 DEFAULT_ENDPOINTS = ("messages.create", "messages.count_tokens")
 MAX_ATTEMPTS = 100_000
+MAX_PENDING = 1000
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ChaosResponder:
         self.config = config
         self.rng = random.Random(f"chaos:{config.seed}")
         self.attempts: deque[Attempt] = deque(maxlen=MAX_ATTEMPTS)
+        self._pending: dict[str, Attempt] = {}  # request id -> a call whose outcome is not known yet
         self.started_at = time.time()
         self._seq = 0
         self._kinds = [(k, w) for k, w in (*config.errors.items(), *config.faults.items()) if w > 0]
@@ -155,6 +157,9 @@ class ChaosResponder:
             t0=asyncio.get_running_loop().time(),
         )
         self.attempts.append(attempt)
+        self._pending[attempt.request_id] = attempt
+        while len(self._pending) > MAX_PENDING:  # its journal entry is long gone: stop looking
+            del self._pending[next(iter(self._pending))]
         return attempt
 
     def _pick(self, stream: bool) -> str:
@@ -215,7 +220,7 @@ class ChaosResponder:
     def _resolve(self, state: "ServerState", *, everything: bool = False) -> None:
         """Copy each finished call's outcome (status, whether it completed, how long it took) from
         the journal: recent entries on each call, the whole journal for a report."""
-        pending = {a.request_id: a for a in self.attempts if a.duration is None}
+        pending = self._pending
         if not pending:
             return
         entries = reversed(list(state.journal)) if everything else state.journal.newest(64)

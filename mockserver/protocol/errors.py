@@ -78,7 +78,7 @@ class ApiError(Exception):
     ) -> None:
         self.status = status
         self.type = type or error_type_for_status(status)
-        self.message = message if message is not None else DEFAULT_MESSAGES.get(self.type, "Error")
+        self.message = _encodable(message) if message is not None else DEFAULT_MESSAGES.get(self.type, "Error")
         self.headers = dict(headers or {})
         self.details = dict(details) if details is not None else None
         # Raised by the edge (Cloudflare) in front of the API: body without envelope or request_id.
@@ -95,6 +95,16 @@ class ApiError(Exception):
         if self.edge:
             return {"error": self.error_object()}
         return error_body(self.error_object(), request_id)
+
+
+def _encodable(message: str) -> str:
+    """Messages may quote what a client sent, and YAML lets a client send lone surrogates
+    (``"\\ud800"``), which no UTF-8 JSON can carry: those are written as ``\\ud800`` text."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return message
 
 
 def error_body(error: Mapping[str, object], request_id: str | None) -> dict[str, object]:

@@ -20,6 +20,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     method: str = "GET"
+    complete: bool = True  # False: the connection closed before the whole body arrived
 
     @property
     def json(self) -> Any:
@@ -43,8 +44,13 @@ def exchange(url: str, data: bytes, *, method: str = "GET", close_after_send: bo
             response.begin()
         except (http.client.RemoteDisconnected, ConnectionResetError):
             return Answer(None)
-        body = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body, method)
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        try:
+            body = response.read()
+        except (http.client.IncompleteRead, ConnectionError) as exc:  # a scripted drop mid-body
+            body = exc.partial if isinstance(exc, http.client.IncompleteRead) else b""
+            return Answer(response.status, headers, body, method, complete=False)
+        return Answer(response.status, headers, body, method)
     finally:
         sock.close()
 
