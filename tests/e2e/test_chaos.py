@@ -167,6 +167,32 @@ def test_curl_gets_a_verdict_too(make_server: Callable[..., MockServer]) -> None
     assert final["warnings"] == ["never retried: gave up on all 1 retryable failure(s) at the first attempt"]
 
 
+NODE_CLIENT = """
+const [url, body] = process.argv.slice(1);
+const headers = {"x-api-key": "sk-ant-chaos", "anthropic-version": "2023-06-01", "content-type": "application/json"};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+(async () => {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const response = await fetch(url + "/v1/messages", {method: "POST", headers, body});
+    await response.text();
+    if (response.ok || ![408, 409, 429, 500, 502, 503, 504, 529].includes(response.status)) return;
+    const ms = Number(response.headers.get("retry-after-ms")) || 1000 * Number(response.headers.get("retry-after")) || 200 * 2 ** attempt;
+    await sleep(ms);
+  }
+})();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_a_javascript_client_gets_a_verdict(make_server: Callable[..., MockServer]) -> None:
+    server = chaos_server(make_server, seed=8, rate=1.0, errors={"429": 1, "503": 1}, faults={})
+    subprocess.run(["node", "-e", NODE_CLIENT, server.url, BODY.decode()], timeout=60, check=True)
+    verdict = client_verdict(server, "node")
+    assert verdict["verdict"] == "pass", verdict["reasons"]
+    assert verdict["requests"] == 3 and verdict["retries"] == 2 and verdict["waits_ms"]["min"] >= 100
+    assert verdict["retry_after"]["honoured"] == verdict["retry_after"]["advised"]
+
+
 def test_the_report_endpoint_without_chaos_is_a_404(mockserver: MockServer) -> None:
     host, port = address(mockserver.url)
     conn = http.client.HTTPConnection(host, port, timeout=10)
