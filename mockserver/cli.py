@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -239,25 +238,20 @@ def _print_chaos(config: Config) -> None:
 
 async def _serve(config: Config) -> None:
     from .server.app import create_app
-    from .server.runner import start_site
+    from .server.runner import serve_until_signalled
 
     app = create_app(config)
-    runner, url = await start_site(app, config.host, config.port)
-    print(f"mockserver: fake Claude API listening on {url}", flush=True)
-    _print_batch_store(app)
-    _print_scenarios(app)
-    _print_chaos(config)
-    print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
-    if config.api_keys is None:
-        print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+
+    def announce(url: str) -> None:
+        print(f"mockserver: fake Claude API listening on {url}", flush=True)
+        _print_batch_store(app)
+        _print_scenarios(app)
+        _print_chaos(config)
+        print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
+        if config.api_keys is None:
+            print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
+
+    await serve_until_signalled(app, config.host, config.port, announce)
 
 
 CASSETTE_COMMANDS = ("record", "replay", "cassette")

@@ -7,10 +7,22 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from mockserver.clock import ManualClock
 from mockserver.testing import MockServer
 
 HAIKU = "claude-haiku-4-5"
 USER_HI = [{"role": "user", "content": "Hello, Claude"}]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Time that moves only when a test says so (cache TTLs, rate-limit refills, batch expiry)."""
+    return ManualClock()
+
+
+@pytest.fixture
+def clocked_server(make_server: Callable[..., MockServer], clock: ManualClock) -> MockServer:
+    return make_server(clock=clock)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -109,20 +108,13 @@ def _options(args: argparse.Namespace) -> CassetteOptions:
 
 async def _serve(config: Config, options: CassetteOptions) -> None:
     from ..server.app import STATE, create_app
-    from ..server.runner import start_site
+    from ..server.runner import serve_until_signalled
 
     app = create_app(config)
     installed = install(app[STATE], options)
-    runner, url = await start_site(app, config.host, config.port)
-    _banner(installed, options, url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await serve_until_signalled(app, config.host, config.port, lambda url: _banner(installed, options, url))
     finally:
-        await runner.cleanup()
         await installed.flush()
         if installed.cassette.recorded:
             print(f"mockserver: {installed.cassette.recorded} new interaction(s) saved to {installed.cassette.path}", flush=True)

@@ -7,8 +7,9 @@ async clients (on any other loop) can both talk to it over a real socket.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -31,6 +32,21 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     url = f"http://{shown}:{bound}"
     app[STATE].base_url = url
     return runner, url
+
+
+async def serve_until_signalled(app: web.Application, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """The foreground server of the CLI: bind, ``announce(url)``, serve until SIGINT or SIGTERM,
+    then shut down cleanly (the app's cleanup hooks run before this returns)."""
+    runner, url = await start_site(app, host, port)
+    announce(url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 class ServerThread:

@@ -28,18 +28,8 @@ def usage(client: anthropic.Anthropic, question: str = "Summarise it.", model: s
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def server(make_server, clock: ManualClock) -> MockServer:
-    return make_server(clock=clock)
-
-
-@pytest.fixture
-def client(server: MockServer) -> Any:
-    with server.client() as client:
+def client(clocked_server: MockServer) -> Any:
+    with clocked_server.client() as client:
         yield client
 
 
@@ -115,7 +105,7 @@ def test_mixed_ttls_split_the_write(client: anthropic.Anthropic) -> None:
     assert split.ephemeral_1h_input_tokens > 0 and split.ephemeral_5m_input_tokens > 4000
 
 
-def test_streamed_and_scripted_replies_report_the_cache_too(server: MockServer, client: anthropic.Anthropic) -> None:
+def test_streamed_and_scripted_replies_report_the_cache_too(clocked_server: MockServer, client: anthropic.Anthropic) -> None:
     with client.messages.stream(model=HAIKU, max_tokens=50, system=system(), messages=[{"role": "user", "content": "Hi"}]) as stream:
         start_usage = None
         for event in stream:
@@ -123,12 +113,12 @@ def test_streamed_and_scripted_replies_report_the_cache_too(server: MockServer, 
                 start_usage = event.message.usage
         final = stream.get_final_message().usage
     assert start_usage is not None and start_usage.cache_creation_input_tokens == final.cache_creation_input_tokens > 0
-    server.reply("Scripted, and cached.")
+    clocked_server.reply("Scripted, and cached.")
     scripted = usage(client, "Hi")
     assert scripted.cache_read_input_tokens == final.cache_creation_input_tokens
 
 
-def test_reset_empties_the_cache(server: MockServer, client: anthropic.Anthropic) -> None:
+def test_reset_empties_the_cache(clocked_server: MockServer, client: anthropic.Anthropic) -> None:
     usage(client)
-    server.reset()
+    clocked_server.reset()
     assert usage(client).cache_read_input_tokens == 0
