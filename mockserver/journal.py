@@ -137,8 +137,9 @@ class Journal:
         self._entries: deque[JournalEntry] = deque(maxlen=limit)
         self._seq = itertools.count(1)
 
-    def start(self, **fields: Any) -> JournalEntry:
-        entry = JournalEntry(seq=next(self._seq), **fields)
+    def append(self, entry: JournalEntry) -> JournalEntry:
+        """Number the entry and keep it (dropping the oldest past ``limit``)."""
+        entry.seq = next(self._seq)
         self._entries.append(entry)
         return entry
 

@@ -32,7 +32,7 @@ import orjson
 from ..exchange import ApiRequest, ErrorReply, Reply
 from ..faults import MALFORMED_KINDS
 from ..protocol.errors import ApiError
-from ..server.delivery import RETRIED_CLIENT_ERRORS
+from ..protocol.headers import RETRIED_CLIENT_ERRORS
 from .chaos_report import Attempt, build_report, render_markdown
 
 if TYPE_CHECKING:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Mapping
+
+from multidict import CIMultiDict
 
 from ..clock import rfc3339
 
@@ -58,3 +61,32 @@ STATIC_EDGE_HEADERS = {
     "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 }
+# Client errors the SDK retries: they must not say x-should-retry: false.
+RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
+
+
+class StaticHeaders:
+    """The headers that do not change from one response to the next, prebuilt as a multidict
+    (copying one is much cheaper than building ~20 case-insensitive keys per response). The
+    rate-limit part changes once a second at most when emulation is off, so it is rebuilt only
+    when the limiter hands out a different mapping."""
+
+    def __init__(self, organization_id: str, edge: bool) -> None:
+        common: dict[str, str] = {"anthropic-organization-id": organization_id}
+        if edge:
+            common.update(STATIC_EDGE_HEADERS)
+        self.edge = edge
+        self._common = common
+        self._client_error = CIMultiDict({"x-should-retry": "false", **common})
+        self._other = CIMultiDict(common)
+        self._limits: Mapping[str, str] | None = None
+        self._success: CIMultiDict[str] = CIMultiDict(common)
+
+    def success(self, limits: Mapping[str, str]) -> CIMultiDict[str]:
+        if limits is not self._limits:
+            self._limits, self._success = limits, CIMultiDict({**limits, **self._common})
+        return self._success.copy()
+
+    def failure(self, status: int) -> CIMultiDict[str]:
+        client_error = 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS
+        return (self._client_error if client_error else self._other).copy()

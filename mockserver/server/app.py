@@ -17,6 +17,7 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from ..config import KNOWN_VERSIONS, Config
 from ..exchange import ApiRequest, ErrorReply, MessageReply, Reply
+from ..journal import JournalEntry
 from ..protocol.errors import ApiError, invalid_request
 from ..responders.default import DefaultResponder
 from ..scenarios.responder import ScenarioResponder
@@ -221,7 +222,8 @@ def _record(
     usage = reply.message["usage"] if isinstance(reply, MessageReply) else None
     model = api.model if api is not None else None
     faults = reply.faults.describe() if reply.faults is not None else []
-    state.journal.start(
+    entry = JournalEntry(
+        0,
         request_id=request_id,
         method=http.method,
         path=http.path,
@@ -241,6 +243,7 @@ def _record(
         faults=[*faults, *delivered.notes],
         error=reply.error.message if isinstance(reply, ErrorReply) else None,
     )
+    state.journal.append(entry)
     if state.config.log_requests:
         tokens = f" in={usage['input_tokens']} out={usage['output_tokens']}" if usage else ""
         extra = " stream" if api is not None and api.stream else ""

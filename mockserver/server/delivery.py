@@ -16,13 +16,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
-from ..protocol.headers import STATIC_EDGE_HEADERS, cf_ray
+from ..protocol.headers import cf_ray
 from ..protocol.sse import PING_DATA, dumps, frame, message_events, pad
 from .state import ServerState
 
 JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
-RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
 DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
@@ -39,15 +38,16 @@ class Delivered:
     reply: Reply | None = None
 
 
-def base_headers(state: ServerState, request_id: str, status: int, model: str | None) -> dict[str, str]:
+def base_headers(state: ServerState, request_id: str, status: int, model: str | None) -> CIMultiDict[str]:
+    """Headers every response carries: rate limits on 2xx and 429, ``x-should-retry: false`` on
+    client errors the SDK would not retry, ``request-id``, the organisation and edge headers."""
+    static = state.static_headers
     if 200 <= status < 300 or status == 429:
-        headers = dict(state.ratelimits.headers(model))
+        headers = static.success(state.ratelimits.headers(model))
     else:
-        headers = {"x-should-retry": "false"} if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS else {}
+        headers = static.failure(status)
     headers["request-id"] = request_id
-    headers["anthropic-organization-id"] = state.organization_id
-    if state.config.edge_headers:
-        headers.update(STATIC_EDGE_HEADERS)
+    if static.edge:
         headers["cf-ray"] = cf_ray(state.wire_rng)
     return headers
 

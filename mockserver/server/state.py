@@ -11,6 +11,7 @@ from ..config import Config
 from ..ids import IdGenerator
 from ..journal import Journal
 from ..protocol.catalog import ModelCatalog
+from ..protocol.headers import StaticHeaders
 from ..protocol.schema import RequestSchema, default_schema
 from ..protocol.validate import Rules
 from ..prompt_cache import PromptCache
@@ -42,6 +43,8 @@ class ServerState:
     base_url: str = ""
     # The anthropic-organization-id every response carries (configured, or made up once).
     organization_id: str = ""
+    # Prebuilt headers for every response (server/delivery.py); made in __post_init__.
+    static_headers: StaticHeaders = field(init=False)
     # Replay/record: every request, on any path, goes to the responders unchecked (the recording
     # or the upstream is the truth). Set by mockserver.cassettes.install.
     passthrough: bool = False
@@ -55,6 +58,9 @@ class ServerState:
     fault_rng: random.Random = field(default_factory=random.Random)
     # Chaos mode (mockserver/fuzz/chaos.py): the responder that injects and records; None = off.
     chaos: "ChaosResponder | None" = None
+
+    def __post_init__(self) -> None:
+        self.static_headers = StaticHeaders(self.organization_id, self.config.edge_headers)
 
     @classmethod
     def from_config(cls, config: Config) -> "ServerState":
