@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,58 +158,138 @@ def load(url: str, body: dict, connections: int, seconds: float, use_wrk: bool) 
     return asyncio.run(_python_load(url, body, connections, seconds))
 
 
-def best_of(runs: int, measure) -> Load:  # noqa: ANN001
-    """Median by throughput over ``runs`` runs (this machine's noise is large)."""
-    results = sorted((measure() for _ in range(runs)), key=lambda r: r.rps)
-    return results[len(results) // 2]
+def interleaved(runs: int, measure_base: Callable[[], Load], measure_mock: Callable[[], Load]) -> tuple[Load, Load, float]:
+    """Alternate baseline and mockserver runs, so both see the same moments of this machine's
+    (large) background noise; returns each side's median run and the median of the per-pair
+    throughput ratios."""
+    pairs = [(measure_base(), measure_mock()) for _ in range(runs)]
+    ratios = sorted(mock.rps / base.rps for base, mock in pairs)
+
+    def median(loads: list[Load]) -> Load:
+        return sorted(loads, key=lambda load: load.rps)[len(loads) // 2]
+
+    return median([b for b, _ in pairs]), median([m for _, m in pairs]), ratios[len(ratios) // 2]
 
 
-def stream_body() -> dict:
-    """A streamed request whose reply is about 200 text deltas long (the reply echoes the prompt)."""
-    words = " ".join(f"w{i}" for i in range(245))
-    return {**PLAIN, "max_tokens": 4096, "stream": True, "messages": [{"role": "user", "content": words}]}
+STREAM_BODY = {**PLAIN, "stream": True}
+
+
+def stream_scenario() -> Path:
+    """A scenario file answering streamed calls with exactly the baseline's canned stream (the same
+    200 text deltas), so both servers send the same events and only the serving differs."""
+    from bench.baseline_server import STREAM
+
+    events = []
+    for raw in STREAM:
+        head, data = raw.decode().rstrip("\n").split("\n", 1)
+        events.append({"event": head.removeprefix("event: "), "data": json.loads(data.removeprefix("data: "))})
+    scenario = {"rules": [{"name": "bench-200-deltas", "match": {"stream": True}, "stream": events}]}
+    path = Path(tempfile.mkstemp(suffix=".yaml", prefix="bench-stream-")[1])
+    path.write_text(json.dumps(scenario))  # JSON is YAML
+    return path
 
 
 def count_deltas(url: str, body: dict) -> int:
     return post(url, body)[1].count(b"event: content_block_delta")
 
 
+def instructions_per_request(argv: list[str], requests: int = 1000) -> float | None:
+    """Machine instructions the server executes per (repeated) non-streaming request, counted by
+    valgrind's callgrind: unlike wall-clock numbers, identical from run to run on any machine."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        return None
+    port = free_port()
+    out = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p", *argv]
+    proc = subprocess.Popen([a.replace("{port}", str(port)) for a in command], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                post(url, PLAIN, timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        body = json.dumps(PLAIN)
+
+        def send(n: int) -> None:
+            for _ in range(n):
+                connection.request("POST", "/v1/messages", body=body, headers=HEADERS)
+                connection.getresponse().read()
+
+        send(300)  # warm up: imports, caches, the memo
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], capture_output=True, check=True)
+        send(requests)
+        subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], capture_output=True, check=True)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, check=True)
+        time.sleep(1)
+        totals = [int(line.split()[1]) for f in out.iterdir() for line in f.read_text().splitlines() if line.startswith("totals:")]
+        return max(totals) / requests if totals else None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=4, help="length of each load run")
-    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (the median is kept)")
+    parser.add_argument("--runs", type=int, default=5, help="alternating runs per server and measurement (medians are kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction count (about a minute)")
     args = parser.parse_args(argv)
 
     use_wrk = shutil.which("wrk") is not None
-    servers = [
-        Server("baseline", [PY, "bench/baseline_server.py", "{port}"]),
-        Server("mockserver", [PY, "-m", "mockserver", "serve", "--port", "{port}", "--quiet", "--seed", "1"]),
-    ]
-    results: dict[str, dict[str, float]] = {}
-    for server in servers:
-        startups = []
-        for _ in range(3):
-            startups.append(server.start())
-            server.stop()
-        row: dict[str, float] = {"startup_s": statistics.median(startups)}
-        server.start()
-        try:
-            for connections in (1, 64):
-                measured = best_of(args.runs, lambda: load(server.url, PLAIN, connections, args.seconds, use_wrk))
-                row[f"rps_c{connections}"] = measured.rps
-                row[f"p50_ms_c{connections}"] = measured.p50_ms
-                row[f"p99_ms_c{connections}"] = measured.p99_ms
-            if use_wrk:
-                row["rps_distinct_c64"] = best_of(args.runs, lambda: load(server.url, DISTINCT, 64, args.seconds, use_wrk)).rps
-            streamed = stream_body()
-            row["deltas"] = count_deltas(server.url, streamed)
-            row["streams_per_s"] = best_of(args.runs, lambda: load(server.url, streamed, 8, args.seconds, use_wrk)).rps
-        finally:
-            server.stop()
-        results[server.name] = row
+    mock_argv = [PY, "-m", "mockserver", "serve", "--port", "{port}", "--quiet", "--seed", "1"]
+    scenario = stream_scenario()
+    base_server = Server("baseline", [PY, "bench/baseline_server.py", "{port}"])
+    mock_server = Server("mockserver", mock_argv)
+    mock_streams = Server("mockserver-streams", [*mock_argv, "--scenario", str(scenario)])
+    base: dict[str, float] = {}
+    mock: dict[str, float] = {}
+    ratios: dict[str, float] = {}
 
-    base, mock = results["baseline"], results["mockserver"]
+    def startup(server: Server) -> float:
+        times = []
+        for _ in range(3):
+            times.append(server.start())
+            server.stop()
+        return statistics.median(times)
+
+    base["startup_s"], mock["startup_s"] = startup(base_server), startup(mock_server)
+    for server in (base_server, mock_server, mock_streams):
+        server.start()
+    try:
+
+        def measure(key: str, body: dict, connections: int, mock_url: str) -> None:
+            b, m, ratio = interleaved(
+                args.runs,
+                lambda: load(base_server.url, body, connections, args.seconds, use_wrk),
+                lambda: load(mock_url, body, connections, args.seconds, use_wrk),
+            )
+            base[key], mock[key], ratios[key] = b.rps, m.rps, ratio
+            base[key.replace("rps", "p50_ms")], mock[key.replace("rps", "p50_ms")] = b.p50_ms, m.p50_ms
+            base[key.replace("rps", "p99_ms")], mock[key.replace("rps", "p99_ms")] = b.p99_ms, m.p99_ms
+
+        measure("rps_c1", PLAIN, 1, mock_server.url)
+        measure("rps_c64", PLAIN, 64, mock_server.url)
+        if use_wrk:
+            measure("rps_distinct_c64", DISTINCT, 64, mock_server.url)
+        base["deltas"], mock["deltas"] = count_deltas(base_server.url, STREAM_BODY), count_deltas(mock_streams.url, STREAM_BODY)
+        measure("rps_streams", STREAM_BODY, 8, mock_streams.url)
+    finally:
+        for server in (base_server, mock_server, mock_streams):
+            server.stop()
+        scenario.unlink()
+    if not args.no_instructions:
+        for row, server in ((base, base_server), (mock, mock_server)):
+            counted = instructions_per_request(server.argv)
+            if counted is not None:
+                row["instructions_per_request"] = counted
+
     rows = [
         ("non-streaming req/s, concurrency 1", "rps_c1", True),
         ("non-streaming req/s, concurrency 64", "rps_c64", True),
@@ -217,23 +298,26 @@ def main(argv: list[str] | None = None) -> int:
         ("p99 latency ms, concurrency 1", "p99_ms_c1", False),
         ("p50 latency ms, concurrency 64", "p50_ms_c64", False),
         ("p99 latency ms, concurrency 64", "p99_ms_c64", False),
-        ("full 200-delta streams/s (concurrency 8)", "streams_per_s", True),
+        ("full 200-delta streams/s (concurrency 8)", "rps_streams", True),
         ("seconds from process start to first 200", "startup_s", False),
+        ("CPU instructions per non-streaming request (callgrind)", "instructions_per_request", False),
     ]
     pinning = "server and wrk pinned to separate CPUs" if _PINNED else "no CPU pinning"
-    print(f"\nLoad generator: {'wrk' if use_wrk else 'Python aiohttp client'}; {os.cpu_count()} CPUs, {pinning}; median of {args.runs} runs of {args.seconds:g}s.")
-    print(f"Streams: mockserver sent {int(mock['deltas'])} text deltas per stream, the baseline {int(base['deltas'])}.\n")
+    print(f"\nLoad generator: {'wrk' if use_wrk else 'Python aiohttp client'}; {os.cpu_count()} CPUs, {pinning}; "
+          f"{args.runs} alternating runs of {args.seconds:g}s per server, medians.")
+    print(f"Streams: both servers send the same {int(base['deltas'])}-delta stream (mockserver as a scripted scenario: {int(mock['deltas'])}).\n")
     print("| measure | baseline | mockserver | ratio |")
     print("|---|---:|---:|---:|")
     for label, key, higher_is_better in rows:
-        if key not in mock:
+        if key not in mock or key not in base:
             continue
-        ratio = mock[key] / base[key] if higher_is_better else base[key] / mock[key]
+        ratio = ratios.get(key) or (mock[key] / base[key] if higher_is_better else base[key] / mock[key])
         print(f"| {label} | {base[key]:,.2f} | {mock[key]:,.2f} | {ratio:.2f}x |")
-    print("\nratio: mockserver relative to the baseline; above 1 is better for mockserver (for latencies and start-up, baseline/mockserver).")
+    print("\nratio: mockserver relative to the baseline (throughput: the median of the alternating runs' ratios; latencies, start-up and\n"
+          "instructions: baseline / mockserver), so above 1 is better for mockserver.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"baseline": base, "mockserver": mock, "ratios": ratios}, indent=2))
     return 0
 
 
