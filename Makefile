@@ -40,8 +40,10 @@ compat: $(STAMP) $(COMPAT_STAMP)
 contract: $(STAMP)
 	$(BIN)/python -m tests.contract.run
 
+## mockserver beside a bare aiohttp baseline (README "Benchmark"); wants wrk and valgrind.
 bench: $(STAMP)
 	@command -v wrk >/dev/null || echo "wrk not found: falling back to a Python load generator (apt-get install wrk for better numbers)"
+	@command -v valgrind >/dev/null || echo "valgrind not found: no instruction counts (apt-get install valgrind)"
 	$(BIN)/python -m bench.run
 
 ## One 10,000-request Message Batch end to end: time of each phase, server memory.
