@@ -1,0 +1,136 @@
+"""The fake model in isolation: schema-valid tool inputs, the max_tokens and stop_sequences cuts,
+tool choice, thinking signatures, determinism."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mockserver.protocol.tokens import count_text
+from mockserver.responders.schema_instance import instance
+from mockserver.responders.synth import Synthesizer
+
+SCALARS = st.sampled_from(
+    [
+        {"type": "string"},
+        {"type": "string", "minLength": 12, "maxLength": 20},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": "^[a-z]+$"},
+        {"type": "integer", "minimum": -5, "maximum": 5},
+        {"type": "integer", "exclusiveMinimum": 0, "multipleOf": 7},
+        {"type": "number", "minimum": 0.5, "maximum": 0.75},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"enum": ["a", "b", 3]},
+        {"const": "fixed"},
+        {"type": ["string", "null"]},
+    ]
+)
+SCHEMAS = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.builds(lambda items, low: {"type": "array", "items": items, "minItems": low}, inner, st.integers(0, 3)),
+        st.builds(
+            lambda props, closed: {
+                "type": "object",
+                "properties": props,
+                "required": sorted(props)[: len(props) // 2 + 1] if props else [],
+                "additionalProperties": not closed,
+            },
+            st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), inner, max_size=4),
+            st.booleans(),
+        ),
+        st.builds(lambda options: {"anyOf": options}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda a, b: {"allOf": [a, b]}, st.just({"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}), st.just({"type": "object"})),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=SCHEMAS, seed=st.integers(0, 2**32))
+def test_generated_values_validate_against_their_schema(schema: dict[str, Any], seed: int) -> None:
+    jsonschema.validate(instance(schema, random.Random(seed)), schema)
+
+
+def test_refs_and_defs() -> None:
+    schema = {"type": "object", "properties": {"node": {"$ref": "#/$defs/Node"}}, "required": ["node"],
+              "$defs": {"Node": {"type": "object", "properties": {"name": {"type": "string"}, "child": {"$ref": "#/$defs/Node"}}, "required": ["name"]}}}
+    for seed in range(20):
+        jsonschema.validate(instance(schema, random.Random(seed)), schema)
+
+
+def body(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
+    return {"model": "m", "max_tokens": 400, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_same_seed_and_body_same_answer_stream_flag_ignored() -> None:
+    a = Synthesizer(seed=1).generate(body())
+    b = Synthesizer(seed=1).generate(body(stream=True))
+    c = Synthesizer(seed=2).generate(body())
+    assert a == b and a.content != c.content
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 13])
+def test_max_tokens_cuts_exactly(limit: int) -> None:
+    out = Synthesizer(seed=3).generate(body(max_tokens=limit))
+    assert out.stop_reason == "max_tokens" and out.output_tokens == limit == count_text(out.content[0]["text"])
+
+
+def test_earliest_stop_sequence_wins() -> None:
+    out = Synthesizer().generate(body("alpha STOP beta HALT", stop_sequences=["HALT", "STOP"]))
+    assert (out.stop_reason, out.stop_sequence) == ("stop_sequence", "STOP")
+    assert out.content[0]["text"] == 'You said: "alpha '
+
+
+TOOLS = [{"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}},
+         {"name": "weather", "input_schema": {"type": "object"}}]
+
+
+def test_tool_choice_rules() -> None:
+    synth = Synthesizer()
+    forced = synth.generate(body(tools=TOOLS, tool_choice={"type": "tool", "name": "weather"}))
+    assert [b["type"] for b in forced.content] == ["tool_use"] and forced.content[0]["name"] == "weather" and forced.stop_reason == "tool_use"
+    assert synth.generate(body("use weather please", tools=TOOLS, tool_choice={"type": "any"})).content[0]["name"] == "weather"
+    assert synth.generate(body("anything", tools=TOOLS, tool_choice={"type": "any"})).content[0]["name"] == "lookup"
+    auto = synth.generate(body("please lookup this", tools=TOOLS))
+    assert [b["type"] for b in auto.content] == ["text", "tool_use"] and auto.content[1]["id"] == ""  # ids are issued per reply
+    assert synth.generate(body("no tool named here", tools=TOOLS)).stop_reason == "end_turn"
+    assert synth.generate(body("lookup", tools=TOOLS, tool_choice={"type": "none"})).stop_reason == "end_turn"
+    answered = body(tools=TOOLS)
+    answered["messages"] = [
+        {"role": "user", "content": "lookup x"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]},
+    ]
+    out = synth.generate(answered)
+    assert out.stop_reason == "end_turn" and out.content[0]["text"].startswith("The tool returned: 42")
+
+
+def test_thinking_is_signed_and_budgeted() -> None:
+    synth = Synthesizer(seed=9)
+    out = synth.generate(body(max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 1024}))
+    thinking = out.content[0]
+    assert thinking["type"] == "thinking" and out.thinking_tokens == count_text(thinking["thinking"]) <= 1024
+    assert synth.signature_matches(thinking["thinking"], thinking["signature"]) is True
+    assert synth.signature_matches(thinking["thinking"] + "!", thinking["signature"]) is False
+    assert Synthesizer(seed=10).signature_matches(thinking["thinking"], thinking["signature"]) is False
+    assert synth.signature_matches("x", "EqoBCkgIBxABGAIiQL") is None  # someone else's: not checkable
+    omitted = synth.generate(body(max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 1024, "display": "omitted"}))
+    assert omitted.content[0]["thinking"] == "" and omitted.thinking_tokens and omitted.content[0]["signature"]
+
+
+def test_prefill_and_structured_output() -> None:
+    synth = Synthesizer()
+    prefilled = body()
+    prefilled["messages"].append({"role": "assistant", "content": "Sure:"})
+    assert synth.generate(prefilled).content[0]["text"].startswith(" ")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
+    out = synth.generate(body(output_config={"format": {"type": "json_schema", "schema": schema}}))
+    jsonschema.validate(json.loads(out.content[0]["text"]), schema)

@@ -1,0 +1,209 @@
+"""Unit tests of the wire-format code: token pieces, SSE framing and event plans, ids, media
+sniffing, pagination and response headers."""
+
+from __future__ import annotations
+
+import random
+import re
+import struct
+import zlib
+
+import orjson
+import pytest
+from anthropic.lib.streaming._messages import accumulate_event
+from anthropic.types import Message, RawMessageStreamEvent
+from anthropic._models import construct_type
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mockserver.ids import BASE58, IdGenerator
+from mockserver.protocol.headers import RATELIMIT_PREFIX, Bucket, StaticHeaders, ratelimit_headers
+from mockserver.protocol.media import image_size, pdf_page_count, sniff_image_type
+from mockserver.protocol.message import build_message, build_usage
+from mockserver.protocol.pagination import PageQuery, paginate, parse_page_query
+from mockserver.protocol.errors import ApiError
+from mockserver.protocol.sse import PING_DATA, frame, message_events, pad
+from mockserver.protocol.tokens import count_request, count_text, image_tokens, split_pieces
+
+
+# -- tokens -------------------------------------------------------------------------------------
+@settings(max_examples=300)
+@given(st.text())
+def test_pieces_are_lossless_and_counted_once(text: str) -> None:
+    pieces = split_pieces(text)
+    assert "".join(pieces) == text
+    assert count_text(text) == len(pieces)
+    assert all(pieces)
+
+
+def test_pieces_look_like_bpe_tokens() -> None:
+    assert split_pieces("Hello, world! 12345 supercalifragilistic_x") == [
+        "Hello", ",", " world", "!", " 123", "45", " supercal", "ifragili", "stic", "_", "x",
+    ]
+
+
+def test_request_count_adds_fixed_costs_and_reports_cache_breakpoints() -> None:
+    body = {
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello there", "cache_control": {"type": "ephemeral"}}]}],
+    }
+    counted = count_request(body)
+    # 3 request + 3 system + 3 ("Be", " brief", ".") + 4 message + 2 ("Hello", " there")
+    assert counted.total == 3 + 3 + 3 + 4 + 2
+    assert [(b.prefix_tokens, b.ttl, b.location) for b in counted.breakpoints] == [(9, "1h", "system.0"), (15, "5m", "messages.0.content.0")]
+    assert count_request({"messages": [{"role": "user", "content": "x"}], "tools": [{"name": "t", "input_schema": {}}]}).total > 346
+
+
+def test_image_tokens_follow_the_documented_scaling() -> None:
+    assert image_tokens(200, 200) == 54  # ceil(40000 / 750)
+    assert image_tokens(1092, 1092) == image_tokens(4000, 4000)  # both capped near 1.15 megapixels
+    assert image_tokens(0, 10) == 1600
+
+
+# -- media ----------------------------------------------------------------------------------------
+def _png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def test_images_are_sniffed_and_sized() -> None:
+    assert sniff_image_type(_png(3, 7)) == "image/png" and image_size(_png(3, 7)) == (3, 7)
+    gif = b"GIF89a" + struct.pack("<HH", 20, 10) + b"\x00" * 8
+    assert sniff_image_type(gif) == "image/gif" and image_size(gif) == (20, 10)
+    jpeg = b"\xff\xd8\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00" + b"\x00" * 9 + b"\xff\xc0" + struct.pack(">HBHH", 11, 8, 480, 640) + b"\x00" * 4
+    assert sniff_image_type(jpeg) == "image/jpeg" and image_size(jpeg) == (640, 480)
+    webp = b"RIFF" + b"\x00" * 4 + b"WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "little") + (49).to_bytes(3, "little")
+    assert sniff_image_type(webp) == "image/webp" and image_size(webp) == (100, 50)
+    assert sniff_image_type(b"not an image") is None and image_size(b"") is None
+
+
+def test_pdf_pages() -> None:
+    pdf = b"%PDF-1.7\n1 0 obj <</Type /Pages /Count 2>>\n2 0 obj <</Type /Page>>\n3 0 obj <</Type/Page>>\n"
+    assert pdf_page_count(pdf) == 2
+    assert pdf_page_count(b"%PDF-1.4\n") == 1
+    assert pdf_page_count(b"plain text") is None
+
+
+# -- ids ----------------------------------------------------------------------------------------
+def test_ids_have_the_real_formats_and_repeat_with_a_seed() -> None:
+    ids = IdGenerator(seed=5)
+    made = {"msg": ids.message(), "req": ids.request(), "toolu": ids.tool_use(), "msgbatch": ids.batch()}
+    assert re.fullmatch(rf"msg_011C[{BASE58}]{{20}}", made["msg"]) and len(made["msg"]) == 28
+    assert re.fullmatch(rf"req_011C[{BASE58}]{{20}}", made["req"])
+    assert re.fullmatch(rf"toolu_01[{BASE58}]{{22}}", made["toolu"]) and len(made["toolu"]) == 30
+    assert re.fullmatch(rf"msgbatch_01[{BASE58}]{{22}}", made["msgbatch"]) and len(made["msgbatch"]) == 33
+    again = IdGenerator(seed=5)
+    assert [again.message(), again.request()] == [made["msg"], made["req"]]
+    assert IdGenerator().message() != IdGenerator().message()
+
+
+# -- SSE ------------------------------------------------------------------------------------------
+def test_framing_and_padding() -> None:
+    assert frame("ping", PING_DATA) == b'event: ping\ndata: {"type": "ping"}\n\n'
+    assert frame(None, b"{}") == b"data: {}\n\n"
+    rng = random.Random(0)
+    padded = [pad(b'{"a":1}', rng) for _ in range(200)]
+    assert all(re.fullmatch(rb'\{"a":1 {0,15}\}', p) for p in padded)
+    assert 0.8 < sum(p != b'{"a":1}' for p in padded) / 200 < 1.0
+    assert pad(b'{"a":1}', None) == b'{"a":1}'
+
+
+def _message(content: list[dict]) -> dict:
+    usage = build_usage(input_tokens=12, output_tokens=40, thinking_tokens=10)
+    return build_message(id="msg_011CAAAAAAAAAAAAAAAAAAAA", model="claude-haiku-4-5-20251001", content=content,
+                         stop_reason="tool_use", usage=usage)
+
+
+CONTENT = [
+    {"type": "thinking", "thinking": "Let me think about the weather in Paris.", "signature": "c2lnbmF0dXJl"},
+    {"type": "text", "text": "I'll check the weather.", "citations": [{"type": "char_location", "cited_text": "x", "document_index": 0,
+                                                                      "document_title": None, "start_char_index": 0, "end_char_index": 1}]},
+    {"type": "tool_use", "id": "toolu_01AAAAAAAAAAAAAAAAAAAAAA", "name": "get_weather", "input": {"city": "Paris", "days": [1, 2, 3], "unit": "c"}},
+    {"type": "redacted_thinking", "data": "opaque"},
+]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_event_plan_accumulates_back_to_the_message(seed: int) -> None:
+    message = _message(CONTENT)
+    events = message_events(message, random.Random(seed))
+    names = [e.name for e in events]
+    assert names[0] == "message_start" and names[2] == "ping" and names[-2:] == ["message_delta", "message_stop"]
+    assert sum(1 for e in events if e.data.get("delta", {}).get("type") == "signature_delta") == 1
+    json_parts = [e.data["delta"]["partial_json"] for e in events if e.data.get("delta", {}).get("type") == "input_json_delta"]
+    assert json_parts[0] == "" and len(json_parts) >= 3 and "".join(json_parts) == orjson.dumps(CONTENT[2]["input"]).decode()
+    snapshot = None
+    buffers: dict[int, bytes] = {}
+    for event in events:
+        if event.name == "ping":
+            continue
+        parsed = construct_type(type_=RawMessageStreamEvent, value=orjson.loads(event.encode(random.Random(seed)).split(b"data: ", 1)[1]))
+        snapshot = accumulate_event(event=parsed, current_snapshot=snapshot, json_bufs=buffers)
+    assert snapshot is not None
+    assert Message.model_validate(message).model_dump() == Message.model_validate(snapshot.model_dump()).model_dump()
+
+
+def test_an_empty_message_still_pings() -> None:
+    events = message_events(_message([]), random.Random(1))
+    assert [e.name for e in events] == ["message_start", "ping", "message_delta", "message_stop"]
+
+
+# -- pagination --------------------------------------------------------------------------------
+ITEMS = [f"id{i}" for i in range(10)]
+
+
+def _page(**query: str) -> dict:
+    return paginate(ITEMS, parse_page_query(query), lambda x: x, lambda x: x)
+
+
+def test_pages_in_both_directions() -> None:
+    assert _page(limit="3") == {"data": ["id0", "id1", "id2"], "has_more": True, "first_id": "id0", "last_id": "id2"}
+    assert _page(limit="3", after_id="id7")["data"] == ["id8", "id9"] and not _page(limit="3", after_id="id7")["has_more"]
+    assert _page(limit="3", before_id="id5") == {"data": ["id2", "id3", "id4"], "has_more": True, "first_id": "id2", "last_id": "id4"}
+    assert _page(limit="3", before_id="id2")["has_more"] is False
+    assert _page(after_id="id9") == {"data": [], "has_more": False, "first_id": None, "last_id": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"limit": "0"}, "limit: Input should be greater than or equal to 1"),
+        ({"limit": "1001"}, "limit: Input should be less than or equal to 1000"),
+        ({"limit": "x"}, "limit: Input should be a valid integer, unable to parse string as an integer"),
+        ({"before_id": "a", "after_id": "b"}, "Only one of before_id and after_id may be specified."),
+    ],
+)
+def test_bad_page_queries(query: dict, message: str) -> None:
+    with pytest.raises(ApiError, match=re.escape(message)):
+        parse_page_query(query)
+
+
+def test_lenient_pages_forgive() -> None:
+    assert parse_page_query({"limit": "5000", "before_id": "a", "after_id": "b"}, lenient=True) == PageQuery(1000, None, "b")
+    assert paginate(ITEMS, PageQuery(2, None, "unknown"), str, str, lenient=True)["data"] == ["id0", "id1"]
+    with pytest.raises(ApiError, match="Invalid pagination cursor"):
+        paginate(ITEMS, PageQuery(2, None, "unknown"), str, str)
+
+
+# -- headers ------------------------------------------------------------------------------------
+def test_ratelimit_headers_in_the_real_format() -> None:
+    headers = ratelimit_headers(Bucket(50, 49, 1_767_225_600), Bucket(40_000, 31_500, 1_767_225_630), Bucket(8_000, 7_999, 1_767_225_610))
+    assert len(headers) == 12 and all(k.startswith(RATELIMIT_PREFIX) for k in headers)
+    assert headers["anthropic-ratelimit-requests-remaining"] == "49"
+    assert headers["anthropic-ratelimit-input-tokens-remaining"] == "31000"  # rounded down to thousands
+    assert headers["anthropic-ratelimit-tokens-limit"] == "48000"  # input + output
+    assert headers["anthropic-ratelimit-tokens-reset"] == "2026-01-01T00:00:30Z"
+
+
+def test_static_headers_by_status() -> None:
+    static = StaticHeaders("org-uuid", edge=True)
+    limits = {"anthropic-ratelimit-requests-limit": "1"}
+    ok = static.success(limits)
+    assert ok["anthropic-ratelimit-requests-limit"] == "1" and ok["server"] == "cloudflare" and "x-should-retry" not in ok
+    ok["request-id"] = "req_x"  # copies: the cached set never changes
+    assert "request-id" not in static.success(limits)
+    assert static.failure(400)["x-should-retry"] == "false" and "anthropic-ratelimit-requests-limit" not in static.failure(400)
+    assert "x-should-retry" not in static.failure(429) and "x-should-retry" not in static.failure(529)
+    assert "server" not in StaticHeaders("org", edge=False).failure(500)
