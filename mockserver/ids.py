@@ -2,13 +2,13 @@
 
 Real ids are ``<prefix>_01`` + 22 base58 characters, or in newer traffic ``<prefix>_011C`` + 20
 (docs/protocol.md). With a seed the sequence repeats exactly, so a seeded run is byte-for-byte
-repeatable; without one, ids come from the OS's randomness.
+repeatable; without one, the generator is seeded once from the OS. Fake ids need to be unique,
+not unguessable, so no system call per id.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
 import uuid
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -32,11 +32,10 @@ class IdGenerator:
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
-        self._rng: random.Random | None = random.Random(f"ids:{seed}") if seed is not None else None
+        self._rng = random.Random(f"ids:{seed}") if seed is not None else random.Random()
 
     def _chars(self, n: int) -> str:
-        raw = secrets.token_bytes(n) if self._rng is None else self._rng.randbytes(n)
-        return raw.translate(_TO_BASE58).decode()
+        return self._rng.getrandbits(8 * n).to_bytes(n, "little").translate(_TO_BASE58).decode()
 
     def new(self, prefix: str) -> str:
         marker, n = _FORMATS.get(prefix, ("01", 22))
@@ -58,12 +57,5 @@ class IdGenerator:
         return self.new("msgbatch")
 
     def uuid(self) -> str:
-        if self._rng is None:
-            return str(uuid.uuid4())
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-
-    def hex(self, n: int) -> str:
-        if self._rng is None:
-            return secrets.token_hex((n + 1) // 2)[:n]
-        return "".join(self._rng.choices("0123456789abcdef", k=n))
 
