@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, AsyncIterator
 import orjson
 
 from ..exchange import ApiRequest, BytesReply, JsonReply, Reply
-from ..protocol.errors import invalid_request, not_found
-from ..protocol.pagination import parse_page_query
+from ..protocol.errors import ApiError, invalid_request, not_found
+from ..protocol.pagination import bad_cursor, parse_page_query
 from ..server.delivery import base_headers
 from .envelope import check_envelope
 from .objects import RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, render_batch, synthesized_batch
@@ -110,9 +110,8 @@ async def list_batches(api: ApiRequest, state: "ServerState") -> Reply:
     )
 
 
-def _bad_cursor(after: bool) -> Exception:
-    # The wording the Admin/Compliance APIs document for an unknown cursor (unconfirmed here).
-    return invalid_request(f"Invalid pagination cursor for '{'after_id' if after else 'before_id'}'")
+def _bad_cursor(after: bool) -> ApiError:
+    return bad_cursor("after_id" if after else "before_id")
 
 
 async def cancel_batch(api: ApiRequest, state: "ServerState") -> Reply:

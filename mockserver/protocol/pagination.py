@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from .errors import invalid_request
+from .errors import ApiError, invalid_request
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20
@@ -47,6 +47,11 @@ def parse_page_query(query: Mapping[str, str], *, lenient: bool = False) -> Page
     return PageQuery(limit, before, after)
 
 
+def bad_cursor(name: str) -> ApiError:
+    """An ``after_id``/``before_id`` naming nothing (the Admin API's documented wording; unconfirmed here)."""
+    return invalid_request(f"Invalid pagination cursor for '{name}'")
+
+
 def paginate(
     items: Sequence[T],
     page: PageQuery,
@@ -63,7 +68,7 @@ def paginate(
         except ValueError:
             if lenient:
                 return None
-            raise invalid_request(f"Invalid pagination cursor for '{name}'") from None
+            raise bad_cursor(name) from None
 
     if page.after_id is not None:
         at = index_of(page.after_id, "after_id")

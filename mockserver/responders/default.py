@@ -23,18 +23,16 @@ Handler = Callable[[ApiRequest, "ServerState"], Awaitable[Reply | None]]
 
 def message_for(api: ApiRequest, state: "ServerState") -> dict[str, Any]:
     """Validate a Messages body and write the fake model's answer to it (also used for batch items)."""
-    draft = state.model.draft(api.body, version=api.api_version, beta=api.beta, raw=api.raw_body)
+    draft = state.model.draft(
+        api.body, version=api.api_version, beta=api.beta, raw=api.raw_body, batch_item=api.custom_id is not None
+    )
     if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
-        model_id = draft.template["model"]
-        model = state.catalog.resolve(model_id) or ModelEntry.for_unknown(model_id)
-        usage = state.prompt_cache.apply(model, draft.body, draft.tokens, draft.template["usage"])
+        usage = state.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"])
         return state.model.message(draft, state.ids, usage=usage)
     return state.model.message(draft, state.ids)
 
 
 async def _create_message(api: ApiRequest, state: "ServerState") -> Reply:
-    if api.custom_id is not None:  # a Message Batch item: the batch's own rules apply too
-        state.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
     return MessageReply(message=message_for(api, state))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ids import IdGenerator
+from ..protocol.catalog import ModelEntry
 from ..protocol.message import build_message, build_usage
 from ..protocol.tokens import RequestTokens
 from ..protocol.validate import Rules
@@ -28,6 +29,7 @@ class Draft:
     """
 
     body: dict[str, Any]
+    model: ModelEntry
     tokens: RequestTokens
     template: dict[str, Any]
     output_tokens: int
@@ -46,15 +48,17 @@ class FakeModel:
         self.memo_size = memo_size
         self._memo: OrderedDict[tuple[Any, ...], Draft] = OrderedDict()
 
-    def draft(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None) -> Draft:
-        """Validate (raising the API's error) and answer; ``raw`` bytes, when given, key the memo."""
-        key = (version, beta, raw) if raw else None
+    def draft(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False) -> Draft:
+        """Validate (raising the API's error; a batch item also by the batch's own rules) and
+        answer; ``raw`` bytes, when given, key the memo."""
+        key = (version, beta, batch_item, raw) if raw else None
         if key is not None:
             hit = self._memo.get(key)
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit
-        checked = self.rules.messages(body, version=version, beta=beta)
+        check = self.rules.batch_item if batch_item else self.rules.messages
+        checked = check(body, version=version, beta=beta)
         generated = self.synth.generate(checked.body)
         usage = build_usage(
             input_tokens=checked.tokens.total,
@@ -71,6 +75,7 @@ class FakeModel:
         )
         draft = Draft(
             body=checked.body,
+            model=checked.model,
             tokens=checked.tokens,
             template=template,
             output_tokens=generated.output_tokens,

@@ -72,7 +72,7 @@ class ReplyAction(Action):
         if api.endpoint == "messages.count_tokens":
             checked = state.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
             return JsonReply(body={"input_tokens": int(self.usage.get("input_tokens", checked.tokens.total))})
-        if getattr(api, "custom_id", None) is not None:  # a batch item: the batch's rules apply too
+        if api.custom_id is not None:  # a batch item: the batch's rules apply too
             checked = state.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
         else:
             checked = state.rules.messages(api.body, version=api.api_version, beta=api.beta)

@@ -253,7 +253,7 @@ def parse_match(node: Node | None) -> Match:
             checks.append(lambda v, p=parsed, want=child.value: _equal(resolve_path(v.api.body, p), want))
     if "custom_id" in fields:
         cond = text_condition(fields["custom_id"], "equals")
-        checks.append(lambda v, c=cond: c.test(getattr(v.api, "custom_id", None)))
+        checks.append(lambda v, c=cond: c.test(v.api.custom_id))
     if "nth" in fields:
         match.nth = _nth(fields["nth"])
     return match

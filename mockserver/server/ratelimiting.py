@@ -15,7 +15,7 @@ RATE_LIMITED = frozenset({"messages.create", "messages.count_tokens"})
 
 
 def applies(api: ApiRequest) -> bool:
-    return api.endpoint in RATE_LIMITED and getattr(api, "custom_id", None) is None
+    return api.endpoint in RATE_LIMITED and api.custom_id is None
 
 
 def admit(api: ApiRequest, state: ServerState) -> tuple[ApiError | None, int]:
