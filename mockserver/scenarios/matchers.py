@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..protocol.endpoints import ENDPOINT_NAMES
 from .reader import MISSING, Node
 
 if TYPE_CHECKING:
@@ -26,10 +27,6 @@ MATCH_FIELDS = (
 )
 DEFAULT_ENDPOINTS = frozenset({"messages.create"})
 ENDPOINT_ALIASES = {"messages": "messages.create", "count_tokens": "messages.count_tokens"}
-KNOWN_ENDPOINTS = (
-    "messages.create", "messages.count_tokens", "models.list", "models.retrieve", "batches.create",
-    "batches.list", "batches.retrieve", "batches.delete", "batches.cancel", "batches.results",
-)
 _PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
 
 
@@ -263,7 +260,7 @@ def _endpoints(node: Node) -> frozenset[str] | None:
     names = node.list_of_strings()
     if "*" in names or "any" in names:
         return None
-    known = _known_endpoints()
+    known = ENDPOINT_NAMES
     out: set[str] = set()
     for name in names:
         name = ENDPOINT_ALIASES.get(name, name)
@@ -272,16 +269,6 @@ def _endpoints(node: Node) -> frozenset[str] | None:
             raise node.error(f"unknown endpoint {name!r} (known: {', '.join(known)}, or '*')")
         out.update(found)
     return frozenset(out)
-
-
-def _known_endpoints() -> tuple[str, ...]:
-    try:
-        from ..server.app import ROUTES
-
-        names = [endpoint for _, _, endpoint in ROUTES]
-    except ImportError:  # pragma: no cover - the app module always imports
-        names = []
-    return tuple(dict.fromkeys([*names, *KNOWN_ENDPOINTS]))
 
 
 def _model_matches(view: RequestView, patterns: tuple[str, ...]) -> bool:

@@ -18,6 +18,7 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 from ..config import KNOWN_VERSIONS, Config
 from ..exchange import ApiRequest, ErrorReply, MessageReply, Reply
 from ..journal import JournalEntry
+from ..protocol.endpoints import ROUTES
 from ..protocol.errors import ApiError, invalid_request
 from ..responders.default import DefaultResponder
 from ..scenarios.responder import ScenarioResponder
@@ -32,19 +33,6 @@ EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 STATE: web.AppKey[ServerState] = web.AppKey("state", ServerState)
 
 MB = 1024 * 1024
-# (method, path, endpoint name)
-ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/v1/messages", "messages.create"),
-    ("POST", "/v1/messages/count_tokens", "messages.count_tokens"),
-    ("POST", "/v1/messages/batches", "batches.create"),
-    ("GET", "/v1/messages/batches", "batches.list"),
-    ("GET", "/v1/messages/batches/{batch_id}", "batches.retrieve"),
-    ("DELETE", "/v1/messages/batches/{batch_id}", "batches.delete"),
-    ("POST", "/v1/messages/batches/{batch_id}/cancel", "batches.cancel"),
-    ("GET", "/v1/messages/batches/{batch_id}/results", "batches.results"),
-    ("GET", "/v1/models", "models.list"),
-    ("GET", "/v1/models/{model_id}", "models.retrieve"),
-)
 JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": 256 * MB}
 
 

@@ -73,7 +73,6 @@ class ApiRequestHandler(web_protocol.RequestHandler):
         response.force_close()
         return response
 
-
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """aiohttp drains a request body the handler did not read (the answer was an error
         before the body mattered); a body that turns out malformed then is the client's mistake,
