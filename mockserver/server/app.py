@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Mapping
 
 import orjson
 from aiohttp import web
@@ -31,6 +31,9 @@ from .state import ServerState
 log = logging.getLogger("mockserver.access")
 EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 STATE: web.AppKey[ServerState] = web.AppKey("state", ServerState)
+# (method, path) -> endpoint for the API's fixed paths, set on apps that create_app builds:
+# servers started by runner.start_site answer these before the router (server/fast_path.py).
+FIXED_PATHS: web.AppKey[dict[tuple[str, str], str]] = web.AppKey("fixed_paths", dict)
 
 MB = 1024 * 1024
 JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": 256 * MB}
@@ -101,7 +104,9 @@ def _decode_json(http: web.Request, raw: bytes) -> object:
         raise invalid_request(f"The request body is not valid JSON: {exc}") from None
 
 
-async def _parse(http: web.Request, endpoint: str, state: ServerState, request_id: str, received_at: float) -> ApiRequest:
+async def _parse(
+    http: web.Request, endpoint: str, path_params: Mapping[str, str], state: ServerState, request_id: str, received_at: float
+) -> ApiRequest:
     headers = http.headers
     version = _check_headers(headers, state.config)
     limit = JSON_BODY_ENDPOINTS.get(endpoint)
@@ -121,7 +126,7 @@ async def _parse(http: web.Request, endpoint: str, state: ServerState, request_i
         raw,
         body,
         endpoint,
-        http.match_info,
+        path_params,
         request_id,
         version,
         received_at,
@@ -129,7 +134,9 @@ async def _parse(http: web.Request, endpoint: str, state: ServerState, request_i
     )
 
 
-async def _parse_passthrough(http: web.Request, endpoint: str, state: ServerState, request_id: str, received_at: float) -> ApiRequest:
+async def _parse_passthrough(
+    http: web.Request, endpoint: str, path_params: Mapping[str, str], state: ServerState, request_id: str, received_at: float
+) -> ApiRequest:
     """Replay and record: the recording (or the upstream) is the truth, so nothing is checked here —
     not credentials, version or content type — and any method on any path reaches the responders."""
     raw = await _read_body(http, 256 * MB) if http.can_read_body else b""
@@ -140,7 +147,7 @@ async def _parse_passthrough(http: web.Request, endpoint: str, state: ServerStat
     query = http.query if http.query_string else EMPTY_QUERY
     headers = http.headers
     return ApiRequest(
-        http.method, http.path, query, headers, raw, body, endpoint, http.match_info, request_id,
+        http.method, http.path, query, headers, raw, body, endpoint, path_params, request_id,
         headers.get("anthropic-version"), received_at, query.get("beta") == "true" or "anthropic-beta" in headers,
         raw_target=http.raw_path,
     )
@@ -168,28 +175,35 @@ async def _first_answer(api: ApiRequest, state: ServerState) -> Reply:
     return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
 
 
+async def answer(http: web.Request, state: ServerState, endpoint: str, path_params: Mapping[str, str]) -> web.StreamResponse:
+    """One API call, start to end: parse, run the pipeline, deliver, journal. Never raises."""
+    started = time.perf_counter()
+    received_at = state.clock.now()
+    request_id = state.ids.request()
+    api: ApiRequest | None = None
+    try:
+        parse = _parse_passthrough if state.passthrough else _parse
+        api = await parse(http, endpoint, path_params, state, request_id, received_at)
+        reply = await run_pipeline(api, state)
+        response, delivered = await deliver(http, api, reply, state)
+        if delivered.reply is not None:  # a fault answered instead (an injected error)
+            reply = delivered.reply
+    except ApiError as error:
+        reply = ErrorReply(error=error, origin="server")
+        response, delivered = error_response(state, request_id, reply)
+    except Exception:  # a bug here must still answer like the API, never with a traceback
+        logging.getLogger("mockserver").exception("internal error answering %s %s", http.method, http.path)
+        reply = ErrorReply(error=ApiError(500, "Internal server error", type="api_error"), origin="server")
+        response, delivered = error_response(state, request_id, reply)
+    _record(state, http, endpoint, api, request_id, received_at, reply, delivered, started)
+    return response
+
+
 def _handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The route handler for ``endpoint`` (see :mod:`.fast_path` for the fixed paths' shortcut)."""
+
     async def handle(http: web.Request) -> web.StreamResponse:
-        state = http.app[STATE]
-        started = time.perf_counter()
-        received_at = state.clock.now()
-        request_id = state.ids.request()
-        api: ApiRequest | None = None
-        try:
-            api = await (_parse_passthrough if state.passthrough else _parse)(http, endpoint, state, request_id, received_at)
-            reply = await run_pipeline(api, state)
-            response, delivered = await deliver(http, api, reply, state)
-            if delivered.reply is not None:  # a fault answered instead (an injected error)
-                reply = delivered.reply
-        except ApiError as error:
-            reply = ErrorReply(error=error, origin="server")
-            response, delivered = error_response(state, request_id, reply)
-        except Exception:  # a bug here must still answer like the API, never with a traceback
-            logging.getLogger("mockserver").exception("internal error answering %s %s", http.method, http.path)
-            reply = ErrorReply(error=ApiError(500, "Internal server error", type="api_error"), origin="server")
-            response, delivered = error_response(state, request_id, reply)
-        _record(state, http, endpoint, api, request_id, received_at, reply, delivered, started)
-        return response
+        return await answer(http, http.app[STATE], endpoint, http.match_info)
 
     return handle
 
@@ -286,6 +300,7 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
     app.cleanup_ctx.append(state.batches.lifespan(state, run_pipeline))  # the batch processor's lifetime
     for method, path, endpoint in ROUTES:
         app.router.add_route(method, path, _handler(endpoint))
+    app[FIXED_PATHS] = {(method, path): endpoint for method, path, endpoint in ROUTES if "{" not in path}
     add_admin_routes(app, STATE)  # /_mock/…: rules, journal, rate limits (before the catch-all)
     if state.scenarios.files:
         app.cleanup_ctx.append(scenario_watcher(state.scenarios))  # reload scenario files on change

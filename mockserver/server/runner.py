@@ -14,7 +14,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from ..config import Config
-from . import http_errors
+from . import fast_path, http_errors
 from .app import STATE, create_app
 from .state import ServerState
 
@@ -24,6 +24,7 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     http_errors.install(runner.server, app[STATE])  # malformed HTTP gets Anthropic-shaped JSON too
+    fast_path.install(runner.server, app)  # the API's fixed paths skip the router
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
     sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]

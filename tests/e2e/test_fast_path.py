@@ -1,0 +1,77 @@
+"""The API's fixed paths skip aiohttp's router (server/fast_path.py): the answers must not change."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from mockserver.clock import ManualClock
+from mockserver.batches.store import MEMORY
+from mockserver.config import Config
+from mockserver.server.app import FIXED_PATHS, create_app
+from mockserver.server.runner import ServerThread
+from tests.fuzz.wire import API_HEADERS, address, exchange, request
+
+MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 40, "messages": [{"role": "user", "content": "Hello"}]}
+CALLS = [
+    request("POST", "/v1/messages", headers=API_HEADERS, body=json.dumps(MESSAGE).encode()),
+    request("POST", "/v1/messages", headers=API_HEADERS, body=json.dumps({**MESSAGE, "stream": True}).encode()),
+    request("POST", "/v1/messages", headers=API_HEADERS, body=json.dumps({**MESSAGE, "max_tokens": 0}).encode()),
+    request("POST", "/v1/messages", headers=API_HEADERS[1:], body=json.dumps(MESSAGE).encode()),  # no key: 401
+    request("POST", "/v1/messages/count_tokens", headers=API_HEADERS, body=json.dumps({**MESSAGE, "max_tokens": None}).encode()),
+    request("GET", "/v1/models?limit=2", headers=API_HEADERS),
+    request("POST", "/v1/messages/batches", headers=API_HEADERS,
+            body=json.dumps({"requests": [{"custom_id": "a", "params": MESSAGE}]}).encode()),
+    request("GET", "/v1/messages/batches", headers=API_HEADERS),
+    request("GET", "/v1/models/claude-haiku-4-5", headers=API_HEADERS),  # a path with an id: routed in both
+]
+
+
+def _serve(*, shortcut: bool) -> ServerThread:
+    config = Config(port=0, seed=7, log_requests=False, data_dir=MEMORY, clock=ManualClock())
+    app = create_app(config)
+    if not shortcut:
+        del app[FIXED_PATHS]  # what an app served without runner.start_site's shortcut looks like
+    return ServerThread(config, app=app).start()
+
+
+def test_the_shortcut_answers_exactly_as_the_router() -> None:
+    fast, routed = _serve(shortcut=True), _serve(shortcut=False)
+    try:
+        assert fast._runner is not None and routed._runner is not None
+        assert "fast_path" in fast._runner.server.request_handler.__module__
+        assert "fast_path" not in routed._runner.server.request_handler.__module__
+        for raw in CALLS:
+            a, b = exchange(fast.url, raw), exchange(routed.url, raw)
+            assert a.status == b.status
+            assert [k for k in a.headers if k != "date"] == [k for k in b.headers if k != "date"]
+            assert {k: v for k, v in a.headers.items() if k != "date"} == {k: v for k, v in b.headers.items() if k != "date"}
+            # same seed, same clock: the same ids and content (batch results_url names the server)
+            assert a.body.replace(fast.url.encode(), b"URL") == b.body.replace(routed.url.encode(), b"URL")
+        assert [e.endpoint for e in fast.state.journal] == [e.endpoint for e in routed.state.journal]
+    finally:
+        fast.stop()
+        routed.stop()
+
+
+@pytest.mark.parametrize("shortcut", [True, False], ids=["shortcut", "routed"])
+def test_expect_100_continue_is_answered_before_the_body(shortcut: bool) -> None:
+    """curl sends ``Expect: 100-continue`` for larger bodies and waits for the interim answer."""
+    server = _serve(shortcut=shortcut)
+    body = json.dumps(MESSAGE).encode()
+    head = request("POST", "/v1/messages", headers=[*API_HEADERS, ("expect", "100-continue")], content_length=len(body))
+    try:
+        with socket.create_connection(address(server.url), timeout=10) as sock:
+            sock.sendall(head)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n")
+            sock.sendall(body)
+            answer = b""
+            while b'"type":"message"' not in answer:
+                chunk = sock.recv(65536)
+                assert chunk, answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        server.stop()
