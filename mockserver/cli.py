@@ -24,7 +24,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key", action="append", default=None, metavar="KEY", help="accept only these keys (repeatable; default: any)"
     )
-    parser.add_argument("--organization-id", default=None, help="value of the anthropic-organization-id header")
+    parser.add_argument(
+        "--organization-id", type=_header_value, default=None, help="value of the anthropic-organization-id header"
+    )
     parser.add_argument("--no-edge-headers", action="store_true", help="leave out cf-ray, server and other edge headers")
     parser.add_argument("--no-sse-padding", action="store_true", help="do not pad SSE data lines with spaces")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
@@ -47,6 +49,12 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
         "--batch-live-counts", action="store_true",
         help="report request_counts as items finish (the real API reports them when the batch ends)",
     )
+
+
+def _header_value(raw: str) -> str:
+    if any(ord(ch) < 0x20 and ch != "\t" or ch == "\x7f" for ch in raw):
+        raise argparse.ArgumentTypeError(f"control characters cannot go in a header: {raw!r}")
+    return raw
 
 
 def _non_negative(raw: str) -> float:

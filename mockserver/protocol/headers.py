@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -55,23 +56,27 @@ def cf_ray(rng: random.Random) -> str:
 
 
 STATIC_EDGE_HEADERS = {
-    "server": "cloudflare",
     "cf-cache-status": "DYNAMIC",
     "x-robots-tag": "none",
     "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "server": "cloudflare",  # last: the one constant header aiohttp must see (see success_serialized)
 }
+# What aiohttp refuses in a header (RFC 9110 5.5): control characters other than tab.
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Client errors the SDK retries: they must not say x-should-retry: false.
 RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
 
 
 class StaticHeaders:
     """The headers that do not change from one response to the next, prebuilt as a multidict
-    (copying one is much cheaper than building ~20 case-insensitive keys per response). The
-    rate-limit part changes once a second at most when emulation is off, so it is rebuilt only
-    when the limiter hands out a different mapping."""
+    (copying one is much cheaper than building ~20 case-insensitive keys per response), and for
+    successes also serialized. The rate-limit part changes once a second at most when emulation
+    is off, so it is rebuilt only when the limiter hands out a different mapping."""
 
     def __init__(self, organization_id: str, edge: bool) -> None:
+        if _UNSAFE.search(organization_id):
+            raise ValueError(f"the organization id cannot go in a header: {organization_id!r}")
         common: dict[str, str] = {"anthropic-organization-id": organization_id}
         if edge:
             common.update(STATIC_EDGE_HEADERS)
@@ -81,11 +86,31 @@ class StaticHeaders:
         self._other = CIMultiDict(common)
         self._limits: Mapping[str, str] | None = None
         self._success: CIMultiDict[str] = CIMultiDict(common)
+        self._serialized: tuple[bytes, CIMultiDict[str]] = (b"", CIMultiDict())
 
     def success(self, limits: Mapping[str, str]) -> CIMultiDict[str]:
         if limits is not self._limits:
-            self._limits, self._success = limits, CIMultiDict({**limits, **self._common})
+            self._rebuild(limits)
         return self._success.copy()
+
+    def success_serialized(self, limits: Mapping[str, str]) -> tuple[bytes, CIMultiDict[str]]:
+        """The headers of :meth:`success`, split in two: the constant lines already serialized
+        (``name: value\\r\\n`` each, in the same order), and a multidict of what aiohttp must
+        still see, ``server``, which it would otherwise add itself."""
+        if limits is not self._limits:
+            self._rebuild(limits)
+        lines, rest = self._serialized
+        return lines, rest.copy()
+
+    def _rebuild(self, limits: Mapping[str, str]) -> None:
+        constant = {**limits, **self._common}
+        self._limits, self._success = limits, CIMultiDict(constant)
+        rest = CIMultiDict(server=constant.pop("server")) if "server" in constant else CIMultiDict()
+        # Checked once here rather than character by character on every response.
+        lines = "".join(f"{name}: {value}\r\n" for name, value in constant.items())
+        if _UNSAFE.search(lines.replace("\r\n", "")):
+            raise ValueError(f"unsafe characters in response headers: {constant!r}")
+        self._serialized = (lines.encode(), rest)
 
     def failure(self, status: int) -> CIMultiDict[str]:
         client_error = 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS

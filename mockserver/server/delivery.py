@@ -18,6 +18,8 @@ from multidict import CIMultiDict
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..protocol.headers import cf_ray
 from ..protocol.sse import PING_DATA, dumps, frame, message_events, pad
+from .preserialized import SUPPORTED as PRESERIALIZED
+from .preserialized import PreserializedResponse
 from .state import ServerState
 
 JSON = "application/json"
@@ -46,8 +48,12 @@ def base_headers(state: ServerState, request_id: str, status: int, model: str | 
         headers = static.success(state.ratelimits.headers(model))
     else:
         headers = static.failure(status)
+    return _per_response(headers, state, request_id)
+
+
+def _per_response(headers: CIMultiDict[str], state: ServerState, request_id: str) -> CIMultiDict[str]:
     headers["request-id"] = request_id
-    if static.edge:
+    if state.static_headers.edge:
         headers["cf-ray"] = cf_ray(state.wire_rng)
     return headers
 
@@ -99,6 +105,11 @@ def _scripted(event: SseEvent, rng: random.Random | None) -> bytes:
 
 def _json(api: ApiRequest, state: ServerState, status: int, body: Any, extra: dict[str, str]) -> tuple[web.Response, Delivered]:
     raw = orjson.dumps(body)
+    if PRESERIALIZED and not extra and 200 <= status < 300:  # the common case, made cheap
+        lines, headers = state.static_headers.success_serialized(state.ratelimits.headers(api.model))
+        headers = _per_response(headers, state, api.request_id)
+        headers["Content-Type"] = JSON
+        return PreserializedResponse(status=status, body=raw, headers=headers, lines=lines), Delivered(status, raw)
     headers = base_headers(state, api.request_id, status, api.model)
     headers.update(extra)
     headers["Content-Type"] = JSON

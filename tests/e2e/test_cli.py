@@ -55,3 +55,11 @@ def test_serve_reports_a_busy_port() -> None:
         assert second.returncode == 1 and "cannot listen" in second.stderr
     finally:
         first.kill()
+
+
+def test_serve_refuses_an_organization_id_that_cannot_be_a_header() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--organization-id", "org\r\nx-injected: 1"],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert refused.returncode == 2 and "--organization-id: control characters cannot go in a header" in refused.stderr

@@ -207,3 +207,21 @@ def test_static_headers_by_status() -> None:
     assert static.failure(400)["x-should-retry"] == "false" and "anthropic-ratelimit-requests-limit" not in static.failure(400)
     assert "x-should-retry" not in static.failure(429) and "x-should-retry" not in static.failure(529)
     assert "server" not in StaticHeaders("org", edge=False).failure(500)
+
+
+def test_static_success_headers_serialized_once_match_the_multidict() -> None:
+    static = StaticHeaders("org-uuid", edge=True)
+    limits = {"anthropic-ratelimit-requests-limit": "1", "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z"}
+    lines, rest = static.success_serialized(limits)
+    everything = static.success(limits)
+    assert list(rest.items()) == [("server", "cloudflare")]  # aiohttp adds its own unless it sees ours
+    assert lines.decode() == "".join(f"{k}: {v}\r\n" for k, v in everything.items() if k != "server")
+    rest["request-id"] = "req_x"  # a copy
+    assert "request-id" not in static.success_serialized(limits)[1]
+    assert list(StaticHeaders("org", edge=False).success_serialized(limits)[1].items()) == []
+
+
+@pytest.mark.parametrize("bad", ["org\r\nx-injected: 1", "org\x00", "org\x7f"])
+def test_an_organization_id_that_cannot_be_a_header_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="organization id"):
+        StaticHeaders(bad, edge=True)

@@ -1,4 +1,6 @@
-"""The API's fixed paths skip aiohttp's router (server/fast_path.py): the answers must not change."""
+"""Shortcuts taken for speed must not change what goes on the wire: the API's fixed paths skip
+aiohttp's router (server/fast_path.py), and successes carry their constant headers serialized
+once (server/preserialized.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import socket
 
 import pytest
 
-from mockserver.clock import ManualClock
 from mockserver.batches.store import MEMORY
+from mockserver.clock import ManualClock
 from mockserver.config import Config
+from mockserver.server import delivery
 from mockserver.server.app import FIXED_PATHS, create_app
 from mockserver.server.runner import ServerThread
 from tests.fuzz.wire import API_HEADERS, address, exchange, request
@@ -75,3 +78,32 @@ def test_expect_100_continue_is_answered_before_the_body(shortcut: bool) -> None
             assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     finally:
         server.stop()
+
+
+def _raw_answer(url: str, raw: bytes) -> bytes:
+    with socket.create_connection(address(url), timeout=10) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("edge", [True, False], ids=["edge headers", "no edge headers"])
+def test_preserialized_headers_are_byte_for_byte_the_plain_ones(edge: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert delivery.PRESERIALIZED  # the installed aiohttp takes the shortcut; otherwise this proves nothing
+    answers = []
+    for preserialized in (True, False):
+        monkeypatch.setattr(delivery, "PRESERIALIZED", preserialized)
+        config = Config(port=0, seed=7, log_requests=False, data_dir=MEMORY, clock=ManualClock(), edge_headers=edge)
+        server = ServerThread(config).start()
+        try:
+            answers.append(_raw_answer(server.url, CALLS[0]))
+        finally:
+            server.stop()
+    fast, plain = (b"\r\n".join(line for line in a.split(b"\r\n") if not line.startswith(b"Date: ")) for a in answers)
+    assert fast.startswith(b"HTTP/1.1 200 OK\r\nanthropic-ratelimit-requests-limit: ")
+    assert (b"\r\nserver: cloudflare\r\n" in fast) is edge
+    assert fast == plain
