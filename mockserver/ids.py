@@ -15,15 +15,15 @@ BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 # byte -> base58 character (a slight bias towards the first 24 characters is harmless for ids)
 _TO_BASE58 = bytes(ord(BASE58[b % 58]) for b in range(256))
 
-# prefix -> (marker after the underscore, number of base58 characters after it)
+# prefix -> (the id's fixed start: prefix, underscore and marker; number of base58 characters after it)
 _FORMATS: dict[str, tuple[str, int]] = {
-    "msg": ("011C", 20),
-    "req": ("011C", 20),
-    "file": ("011C", 20),
-    "toolu": ("01", 22),
-    "srvtoolu": ("01", 22),
-    "msgbatch": ("01", 22),
-    "wrkspc": ("01", 22),
+    "msg": ("msg_011C", 20),
+    "req": ("req_011C", 20),
+    "file": ("file_011C", 20),
+    "toolu": ("toolu_01", 22),
+    "srvtoolu": ("srvtoolu_01", 22),
+    "msgbatch": ("msgbatch_01", 22),
+    "wrkspc": ("wrkspc_01", 22),
 }
 
 
@@ -34,12 +34,9 @@ class IdGenerator:
         self.seed = seed
         self._rng = random.Random(f"ids:{seed}") if seed is not None else random.Random()
 
-    def _chars(self, n: int) -> str:
-        return self._rng.getrandbits(8 * n).to_bytes(n, "little").translate(_TO_BASE58).decode()
-
     def new(self, prefix: str) -> str:
-        marker, n = _FORMATS.get(prefix, ("01", 22))
-        return f"{prefix}_{marker}{self._chars(n)}"
+        start, n = _FORMATS.get(prefix) or (f"{prefix}_01", 22)
+        return start + self._rng.getrandbits(8 * n).to_bytes(n, "little").translate(_TO_BASE58).decode()
 
     def message(self) -> str:
         return self.new("msg")

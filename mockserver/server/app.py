@@ -95,9 +95,10 @@ async def _read_body(http: web.Request, limit: int) -> bytes:
 
 
 def _decode_json(http: web.Request, raw: bytes) -> object:
-    mime = http.content_type  # aiohttp parses it once; "application/octet-stream" when absent
-    if mime != "application/json" and not mime.endswith("+json") and "content-type" in http.headers:
-        raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be JSON sent as application/json.')
+    if http.headers.get("content-type") != "application/json":  # what every SDK sends needs no parsing
+        mime = http.content_type  # aiohttp parses it; "application/octet-stream" when absent
+        if mime != "application/json" and not mime.endswith("+json") and "content-type" in http.headers:
+            raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be JSON sent as application/json.')
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -154,25 +155,23 @@ async def _parse_passthrough(
 
 
 async def run_pipeline(api: ApiRequest, state: ServerState) -> Reply:
-    """The responders in order; with rate-limit emulation on, admit (or 429) first and charge the
-    output once the answer is known."""
+    """The responders in order, the first answer wins; with rate-limit emulation on, admit (or
+    429) first and charge the output once the answer is known."""
     limited = state.ratelimits.enabled and ratelimiting.applies(api)
     if limited:
         refusal, estimate = ratelimiting.admit(api, state)
         if refusal is not None:
             return ErrorReply(error=refusal, origin="ratelimit")
-    reply = await _first_answer(api, state)
-    if limited:
-        ratelimiting.settle(api, state, reply, estimate)
-    return reply
-
-
-async def _first_answer(api: ApiRequest, state: ServerState) -> Reply:
+    reply: Reply | None = None
     for responder in state.responders:
         reply = await responder.respond(api, state)
         if reply is not None:
-            return reply
-    return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
+            break
+    if reply is None:
+        reply = ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
+    if limited:
+        ratelimiting.settle(api, state, reply, estimate)
+    return reply
 
 
 async def answer(http: web.Request, state: ServerState, endpoint: str, path_params: Mapping[str, str]) -> web.StreamResponse:

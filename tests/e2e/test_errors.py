@@ -184,9 +184,16 @@ async def test_malformed_json(mockserver, raw: bytes, message: str) -> None:
     _assert_error(status, headers, got, 400, "invalid_request_error", message)
 
 
-async def test_wrong_content_type(mockserver) -> None:
-    status, headers, got = await _post(mockserver.url, "/v1/messages", body(), _headers(**{"content-type": "text/plain"}))
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", "application/jsonx"])
+async def test_wrong_content_type(mockserver, content_type: str) -> None:
+    status, headers, got = await _post(mockserver.url, "/v1/messages", body(), _headers(**{"content-type": content_type}))
     assert status == 400 and got["error"]["type"] == "invalid_request_error" and "application/json" in got["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json"])
+async def test_json_content_types_with_parameters_or_case_are_accepted(mockserver, content_type: str) -> None:
+    status, _, got = await _post(mockserver.url, "/v1/messages", body(), _headers(**{"content-type": content_type}))
+    assert status == 200 and got["type"] == "message"
 
 
 async def test_missing_and_invalid_headers(make_server) -> None:
