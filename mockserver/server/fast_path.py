@@ -1,9 +1,9 @@
 """API calls on fixed paths go straight to the pipeline, past aiohttp's Application and router.
 
 For every request ``Application._handle`` resolves a route through the router, builds and
-freezes match info, and checks for an ``Expect`` header and middlewares: about a tenth of what a
-whole Messages call costs here (``make bench``). For the API's fixed paths one dict lookup finds
-the same endpoint. Everything else (paths with ids, the admin API, unknown paths, ``Expect:
+freezes match info, and checks for an ``Expect`` header and middlewares: about 4% of the machine
+instructions a whole Messages call costs here (``make bench``, docs/architecture.md). For the
+API's fixed paths one dict lookup finds the same endpoint. Everything else (paths with ids, the admin API, unknown paths, ``Expect:
 100-continue``) still goes through the Application, so both routes answer alike.
 
 Like :mod:`.http_errors`, this wraps ``Server.request_handler`` (aiohttp private API, 3.14).
