@@ -37,6 +37,18 @@ from .state import ServerState
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML from the network without aliases: a few nested ``*refs`` can stand for billions of
+    nodes ("billion laughs") once a reply built from them is written out. Scenario files, which
+    the user writes, may still use them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted by the admin API", event.start_mark)
+        return super().compose_node(parent, index)
 Handler = Callable[[web.Request, ServerState], Awaitable[web.StreamResponse]]
 
 
@@ -139,7 +151,7 @@ async def _read_document(http: web.Request) -> Any:
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
     if http.content_type in YAML_TYPES:
         try:
-            return yaml.safe_load(raw)
+            return yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
         except yaml.YAMLError as exc:
             raise invalid_request(f"admin API: invalid YAML: {exc}") from None
     try:

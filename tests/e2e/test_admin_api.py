@@ -44,6 +44,19 @@ def test_rules_as_yaml_and_clearing_them(admin: httpx2.Client, anthropic_client:
     assert admin.delete("/_mock/rules").json() == {"deleted": 2}
 
 
+def test_yaml_aliases_are_refused_billion_laughs_included(admin: httpx2.Client) -> None:
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    body = "\n".join(levels) + "\nrules:\n- {match: {text: boom}, json: {body: *a8}}\n"
+    refused = admin.post("/_mock/rules", content=body, headers={"content-type": "application/yaml"})
+    assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+    assert "aliases (*name) are not accepted by the admin API" in refused.json()["error"]["message"]
+    assert admin.get("/_mock/rules").json()["data"] == []
+    plain = admin.post("/_mock/rules", content="- {match: {text: fine}, reply: 'no &anchors in strings matter'}\n",
+                       headers={"content-type": "application/yaml"})
+    assert plain.status_code == 201
+
+
 def test_a_rule_with_a_mistake_is_refused_naming_rule_and_field(admin: httpx2.Client) -> None:
     bad = admin.post("/_mock/rules", json={"rules": [{"name": "ok", "reply": "fine"}, {"name": "broken", "error": {"status": 700}}]})
     assert bad.status_code == 400
