@@ -36,7 +36,8 @@ STATE: web.AppKey[ServerState] = web.AppKey("state", ServerState)
 FIXED_PATHS: web.AppKey[dict[tuple[str, str], str]] = web.AppKey("fixed_paths", dict)
 
 MB = 1024 * 1024
-JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": 256 * MB}
+MAX_BODY = 256 * MB  # a Message Batch's limit: the largest body any endpoint takes
+JSON_BODY_ENDPOINTS = {"messages.create": 32 * MB, "messages.count_tokens": 32 * MB, "batches.create": MAX_BODY}
 
 
 def _too_large() -> ApiError:
@@ -118,21 +119,16 @@ async def _parse(
     else:
         # cancel and delete bodies are read (and ignored, as the API does)
         raw = await _read_body(http, MB) if http.can_read_body else b""
-    query = http.query if http.query_string else EMPTY_QUERY
+    query, beta = _query_and_beta(http)
     return ApiRequest(
-        http.method,
-        http.path,
-        query,
-        headers,
-        raw,
-        body,
-        endpoint,
-        path_params,
-        request_id,
-        version,
-        received_at,
-        query.get("beta") == "true" or "anthropic-beta" in headers,
+        http.method, http.path, query, headers, raw, body, endpoint, path_params, request_id, version, received_at, beta
     )
+
+
+def _query_and_beta(http: web.Request) -> tuple[MultiDictProxy[str], bool]:
+    """The query (one shared empty one when there is none) and whether the call uses the beta API."""
+    query = http.query if http.query_string else EMPTY_QUERY
+    return query, query.get("beta") == "true" or "anthropic-beta" in http.headers
 
 
 async def _parse_passthrough(
@@ -140,17 +136,15 @@ async def _parse_passthrough(
 ) -> ApiRequest:
     """Replay and record: the recording (or the upstream) is the truth, so nothing is checked here —
     not credentials, version or content type — and any method on any path reaches the responders."""
-    raw = await _read_body(http, 256 * MB) if http.can_read_body else b""
+    raw = await _read_body(http, MAX_BODY) if http.can_read_body else b""
     try:
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         body = None
-    query = http.query if http.query_string else EMPTY_QUERY
-    headers = http.headers
+    query, beta = _query_and_beta(http)
     return ApiRequest(
-        http.method, http.path, query, headers, raw, body, endpoint, path_params, request_id,
-        headers.get("anthropic-version"), received_at, query.get("beta") == "true" or "anthropic-beta" in headers,
-        raw_target=http.raw_path,
+        http.method, http.path, query, http.headers, raw, body, endpoint, path_params, request_id,
+        http.headers.get("anthropic-version"), received_at, beta, raw_target=http.raw_path,
     )
 
 
@@ -256,10 +250,9 @@ async def _unknown_route(http: web.Request) -> web.StreamResponse:
     if state.passthrough:  # a cassette or an upstream answers every path (HEAD to image hosts, /v1/complete, …)
         return await _any_route(http)
     path = http.path
-    known = [m for m, p, _ in ROUTES if _same_shape(p, path)]
     error = (
         ApiError(405, "Method Not Allowed", type="invalid_request_error")
-        if known
+        if any(_same_shape(pattern, path) for _, pattern, _ in ROUTES)
         else ApiError(404, "Not Found", type="not_found_error")
     )
     request_id = state.ids.request()
@@ -294,7 +287,7 @@ def create_app(config: Config | None = None, *, state: ServerState | None = None
         state.responders.insert(0, ScenarioResponder())  # scripted rules answer first
     if state.chaos is not None and state.chaos not in state.responders:
         state.responders.insert(0, state.chaos)  # chaos mode (--chaos): in front of everything
-    app = web.Application(client_max_size=256 * MB + 1, handler_args={"max_field_size": 65536})
+    app = web.Application(client_max_size=MAX_BODY + 1, handler_args={"max_field_size": 65536})
     app[STATE] = state
     app.cleanup_ctx.append(state.batches.lifespan(state, run_pipeline))  # the batch processor's lifetime
     for method, path, endpoint in ROUTES:
