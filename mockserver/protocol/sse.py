@@ -55,9 +55,9 @@ class PlannedEvent:
 def _chunks(pieces: list[str], rng: random.Random, low: int, high: int) -> Iterator[tuple[str, int]]:
     i = 0
     while i < len(pieces):
-        n = rng.randint(low, high)
-        yield "".join(pieces[i : i + n]), len(pieces[i : i + n])
-        i += n
+        chunk = pieces[i : i + rng.randint(low, high)]
+        yield "".join(chunk), len(chunk)
+        i += len(chunk)
 
 
 def _json_chunks(text: str, rng: random.Random) -> Iterator[str]:
