@@ -289,7 +289,7 @@ class Generator:
             keyed = [_literal_key(m, key) for m in members]
             if all(k is not None and not k[1] for k in keyed):
                 cases = [[v, m] for m, (values, _) in zip(members, keyed) for v in values]  # type: ignore[misc]
-                if len({repr(v) for v, _ in cases}) == len(cases):
+                if _distinct(cases):
                     for m in members:
                         self.typeddict(m)
                     return {"keyed": key, "cases": cases}
@@ -314,8 +314,12 @@ def _literal_key(cls: type, key: str) -> Tuple[List[Any], bool] | None:
     return list(te.get_args(tp)), optional
 
 
+def _distinct(cases: List[List[Any]]) -> bool:
+    return len({repr(tag) for tag, _ in cases}) == len(cases)
+
+
 def _check_disjoint(cases: List[List[Any]], members: List[type]) -> None:
-    if len({repr(tag) for tag, _ in cases}) != len(cases):
+    if not _distinct(cases):
         raise TypeError(f"duplicate {TAG!r} tags among {members}")
 
 
@@ -391,12 +395,12 @@ def _resolve(node: Node, names: Dict[type, str]) -> Node:
 def _reachable(roots: Dict[str, Any], defs: Dict[str, Any]) -> Dict[str, Any]:
     """Drop defs no root reaches (bases only used through ``+stream``, TypedDicts absorbed by a map)."""
     seen: set[str] = set()
-    todo = [json.dumps(roots)]
+    todo: List[Any] = [roots]
     while todo:
-        for name in _ref_names(json.loads(todo.pop())):
+        for name in _ref_names(todo.pop()):
             if name not in seen:
                 seen.add(name)
-                todo.append(json.dumps(defs[name]["fields"]))
+                todo.append(defs[name]["fields"])
     return {name: d for name, d in defs.items() if name in seen}
 
 
