@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..config import LEGACY_VERSION
 from .catalog import ModelCatalog, ModelEntry
 from .errors import ApiError, invalid_request, not_found
 from .media import IMAGE_MEDIA_TYPES, decode_base64, image_size, pdf_page_count, sniff_image_type
 from .schema import RequestSchema
 from .tokens import RequestTokens, count_request
 
-LEGACY_VERSION = "2023-06-01"
 SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k"})
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
