@@ -11,6 +11,7 @@ from typing import Sequence
 
 from .batches.store import StoreError
 from .config import DEFAULT_HOST, DEFAULT_PORT, Config
+from .protocol.headers import unsafe_in_header
 from .scenarios.errors import ScenarioError
 
 
@@ -52,7 +53,7 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _header_value(raw: str) -> str:
-    if any(ord(ch) < 0x20 and ch != "\t" or ch == "\x7f" for ch in raw):
+    if unsafe_in_header(raw):
         raise argparse.ArgumentTypeError(f"control characters cannot go in a header: {raw!r}")
     return raw
 

@@ -68,6 +68,11 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 RETRIED_CLIENT_ERRORS = frozenset({408, 409, 429})
 
 
+def unsafe_in_header(value: str) -> bool:
+    """Whether ``value`` holds a character aiohttp refuses in a header (a control character other than tab)."""
+    return _UNSAFE.search(value) is not None
+
+
 class StaticHeaders:
     """The headers that do not change from one response to the next, prebuilt as a multidict
     (copying one is much cheaper than building ~20 case-insensitive keys per response), and for
@@ -75,7 +80,7 @@ class StaticHeaders:
     is off, so it is rebuilt only when the limiter hands out a different mapping."""
 
     def __init__(self, organization_id: str, edge: bool) -> None:
-        if _UNSAFE.search(organization_id):
+        if unsafe_in_header(organization_id):
             raise ValueError(f"the organization id cannot go in a header: {organization_id!r}")
         common: dict[str, str] = {"anthropic-organization-id": organization_id}
         if edge:
@@ -108,7 +113,7 @@ class StaticHeaders:
         rest = CIMultiDict(server=constant.pop("server")) if "server" in constant else CIMultiDict()
         # Checked once here rather than character by character on every response.
         lines = "".join(f"{name}: {value}\r\n" for name, value in constant.items())
-        if _UNSAFE.search(lines.replace("\r\n", "")):
+        if unsafe_in_header(lines.replace("\r\n", "")):
             raise ValueError(f"unsafe characters in response headers: {constant!r}")
         self._serialized = (lines.encode(), rest)
 

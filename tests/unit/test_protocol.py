@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.ids import BASE58, IdGenerator
-from mockserver.protocol.headers import RATELIMIT_PREFIX, Bucket, StaticHeaders, ratelimit_headers
+from mockserver.protocol.headers import RATELIMIT_PREFIX, Bucket, StaticHeaders, ratelimit_headers, unsafe_in_header
 from mockserver.protocol.media import image_size, pdf_page_count, sniff_image_type
 from mockserver.protocol.message import build_message, build_usage
 from mockserver.protocol.pagination import PageQuery, paginate, parse_page_query
@@ -225,3 +225,9 @@ def test_static_success_headers_serialized_once_match_the_multidict() -> None:
 def test_an_organization_id_that_cannot_be_a_header_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="organization id"):
         StaticHeaders(bad, edge=True)
+
+
+def test_unsafe_in_header_is_every_control_character_but_tab() -> None:
+    unsafe = {chr(c) for c in range(0x110000) if unsafe_in_header(chr(c))}
+    assert unsafe == {chr(c) for c in (*range(0x20), 0x7F)} - {"\t"}
+    assert not unsafe_in_header("org-uuid \t é 🧪") and unsafe_in_header("org\r\nx-injected: 1")
