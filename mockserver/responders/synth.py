@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..protocol.tokens import count_json, count_text, split_pieces
+from ..protocol.tokens import block_tokens, count_text, split_pieces
 from .schema_instance import instance
 
 SENTENCES = (
@@ -229,7 +229,7 @@ class Synthesizer:
                     out.stop_reason, out.stop_sequence = "stop_sequence", hit[1]
                     break
             elif kind == "tool_use":
-                cost = 3 + count_text(block["name"]) + count_json(block["input"])
+                cost = block_tokens(block)
                 if cost > remaining:
                     out.stop_reason = "max_tokens"
                     remaining = 0
