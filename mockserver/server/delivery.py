@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import orjson
 from aiohttp import web
@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..protocol.headers import cf_ray
-from ..protocol.sse import PING_DATA, dumps, frame, message_events, pad
+from ..protocol.sse import PING_DATA, PlannedEvent, dumps, frame, message_events, pad
 from .preserialized import SUPPORTED as PRESERIALIZED
 from .preserialized import PreserializedResponse
 from .state import ServerState
@@ -58,14 +58,59 @@ def _per_response(headers: CIMultiDict[str], state: ServerState, request_id: str
     return headers
 
 
-def error_response(state: ServerState, request_id: str, reply: ErrorReply, model: str | None = None) -> tuple[web.Response, Delivered]:
-    error = reply.error
-    raw = orjson.dumps(error.body(request_id))
-    headers = base_headers(state, request_id, error.status, model)
-    headers.update(error.headers)
+def error_headers(state: ServerState, request_id: str, reply: ErrorReply, model: str | None) -> CIMultiDict[str]:
+    """An error's headers: the common ones, the error's own (``retry-after``), the reply's, JSON."""
+    headers = base_headers(state, request_id, reply.error.status, model)
+    headers.update(reply.error.headers)
     headers.update(reply.headers)
     headers["Content-Type"] = JSON
-    return web.Response(status=error.status, body=raw, headers=headers), Delivered(error.status, raw)
+    return headers
+
+
+def json_headers(state: ServerState, api: ApiRequest, status: int, extra: Mapping[str, str]) -> CIMultiDict[str]:
+    """A JSON body's headers (not the preserialized shortcut): the common ones, the reply's, JSON."""
+    headers = base_headers(state, api.request_id, status, api.model)
+    headers.update(extra)
+    headers["Content-Type"] = JSON
+    return headers
+
+
+def sse_headers(state: ServerState, api: ApiRequest, status: int, extra: Mapping[str, str]) -> CIMultiDict[str]:
+    """An event stream's headers: the common ones, SSE and ``no-cache``, then the reply's."""
+    headers = base_headers(state, api.request_id, status, api.model)
+    headers["Content-Type"] = SSE
+    headers["Cache-Control"] = "no-cache"
+    headers.update(extra)
+    return headers
+
+
+def bytes_headers(api: ApiRequest, reply: BytesReply) -> CIMultiDict[str]:
+    """Replayed headers keep their recorded case and may repeat (``set-cookie``): a case-insensitive
+    multidict, given a ``request-id`` only when none was recorded, and the reply's content type."""
+    headers = CIMultiDict(reply.headers)
+    if "request-id" not in headers:
+        headers["request-id"] = api.request_id
+    if reply.content_type:
+        headers["Content-Type"] = reply.content_type
+    return headers
+
+
+def is_event_stream(headers: CIMultiDict[str]) -> bool:
+    """Whether replayed bytes are an event stream, by their (case-insensitive) content type."""
+    return "event-stream" in headers.get("Content-Type", "")
+
+
+def message_stream(state: ServerState, message: dict[str, Any]) -> tuple[list[PlannedEvent], random.Random | None]:
+    """A streamed Message's events and the rng padding them: seeded by the Message's id, so a
+    seeded run repeats; ``None`` when padding is off. Encode each with ``event.encode(padding)``."""
+    rng = random.Random(f"{state.config.seed}:{message.get('id')}")
+    return message_events(message, rng), (rng if state.config.sse_padding else None)
+
+
+def error_response(state: ServerState, request_id: str, reply: ErrorReply, model: str | None = None) -> tuple[web.Response, Delivered]:
+    raw = orjson.dumps(reply.error.body(request_id))
+    headers = error_headers(state, request_id, reply, model)
+    return web.Response(status=reply.error.status, body=raw, headers=headers), Delivered(reply.error.status, raw)
 
 
 async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
@@ -77,9 +122,7 @@ async def deliver(http: web.Request, api: ApiRequest, reply: Reply, state: Serve
         return error_response(state, api.request_id, reply, api.model)
     if isinstance(reply, MessageReply):
         if api.stream:
-            rng = random.Random(f"{state.config.seed}:{reply.message.get('id')}")
-            events = message_events(reply.message, rng)
-            padding = rng if state.config.sse_padding else None
+            events, padding = message_stream(state, reply.message)
             return await _stream(http, api, reply, state, (e.encode(padding) for e in events))
         return _json(api, state, 200, reply.message, reply.headers)
     if isinstance(reply, JsonReply):
@@ -110,10 +153,7 @@ def _json(api: ApiRequest, state: ServerState, status: int, body: Any, extra: di
         headers = _per_response(headers, state, api.request_id)
         headers["Content-Type"] = JSON
         return PreserializedResponse(status=status, body=raw, headers=headers, lines=lines), Delivered(status, raw)
-    headers = base_headers(state, api.request_id, status, api.model)
-    headers.update(extra)
-    headers["Content-Type"] = JSON
-    return web.Response(status=status, body=raw, headers=headers), Delivered(status, raw)
+    return web.Response(status=status, body=raw, headers=json_headers(state, api, status, extra)), Delivered(status, raw)
 
 
 async def _stream(
@@ -124,11 +164,7 @@ async def _stream(
     chunks: Iterable[bytes],
     status: int = 200,
 ) -> tuple[web.StreamResponse, Delivered]:
-    headers = base_headers(state, api.request_id, status, api.model)
-    headers["Content-Type"] = SSE
-    headers["Cache-Control"] = "no-cache"
-    headers.update(reply.headers)
-    response = web.StreamResponse(status=status, headers=headers)
+    response = web.StreamResponse(status=status, headers=sse_headers(state, api, status, reply.headers))
     response.enable_chunked_encoding()
     delivered = Delivered(status, streamed=True)
     sent: list[bytes] = []
@@ -147,18 +183,13 @@ async def _stream(
 
 
 async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: ServerState) -> tuple[web.StreamResponse, Delivered]:
-    # Replayed headers keep their recorded case and may repeat (set-cookie): a case-insensitive multidict.
-    headers = CIMultiDict(reply.headers)
-    if "request-id" not in headers:
-        headers["request-id"] = api.request_id
-    if reply.content_type:
-        headers["Content-Type"] = reply.content_type
+    headers = bytes_headers(api, reply)
     if isinstance(reply.body, bytes):
         response = web.Response(status=reply.status, reason=reply.reason, body=reply.body, headers=headers)
         return response, Delivered(reply.status, reply.body)
     response = web.StreamResponse(status=reply.status, reason=reply.reason, headers=headers)
     response.enable_chunked_encoding()
-    delivered = Delivered(reply.status, streamed="event-stream" in headers.get("Content-Type", ""))
+    delivered = Delivered(reply.status, streamed=is_event_stream(headers))
     sent: list[bytes] = []
     chunks = reply.body.__aiter__()
     try:

@@ -10,7 +10,6 @@ here; everything else takes the plain path in ``delivery.py``.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import socket
 import struct
@@ -19,14 +18,14 @@ from typing import Any, AsyncIterator, Iterable
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..faults import Faults
 from ..protocol.errors import ApiError
 from ..protocol.sse import frame as sse_frame
-from ..protocol.sse import message_events
 from ..protocol.tokens import count_text
-from .delivery import DISCONNECTED, JSON, SSE, Delivered, _scripted, base_headers
+from .delivery import DISCONNECTED, Delivered, _scripted, bytes_headers, error_headers, is_event_stream, json_headers, message_stream, sse_headers
 from .state import ServerState
 
 NO_FAULTS = Faults()
@@ -52,7 +51,7 @@ DROP = _Drop()
 @dataclass(slots=True)
 class Plan:
     status: int
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     frames: AsyncIterator[Frame]
     streamed: bool
     length: int | None = None
@@ -104,36 +103,23 @@ async def deliver_faulted(http: web.Request, api: ApiRequest, reply: Reply, stat
 # -- turning replies into frames ---------------------------------------------------------------
 def _plan(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) -> Plan:
     if isinstance(reply, ErrorReply):
-        error = reply.error
-        headers = base_headers(state, api.request_id, error.status, api.model)
-        headers.update(error.headers)
-        headers.update(reply.headers)
-        return _json_plan(error.status, headers, error.body(api.request_id))
+        headers = error_headers(state, api.request_id, reply, api.model)
+        return _json_plan(reply.error.status, headers, reply.error.body(api.request_id))
     if isinstance(reply, MessageReply):
         if api.stream:
-            rng = random.Random(f"{state.config.seed}:{reply.message.get('id')}")
-            padding = rng if state.config.sse_padding else None
-            events = message_events(reply.message, rng)
+            events, padding = message_stream(state, reply.message)
             frames = [Frame(e.encode(padding), e.tokens) for e in events]
-            return Plan(200, _sse_headers(state, api, 200, reply), _aiter(frames), streamed=True)
-        headers = base_headers(state, api.request_id, 200, api.model)
-        headers.update(reply.headers)
-        return _json_plan(200, headers, reply.message)
+            return Plan(200, sse_headers(state, api, 200, reply.headers), _aiter(frames), streamed=True)
+        return _json_plan(200, json_headers(state, api, 200, reply.headers), reply.message)
     if isinstance(reply, JsonReply):
-        headers = base_headers(state, api.request_id, reply.status, api.model)
-        headers.update(reply.headers)
-        return _json_plan(reply.status, headers, reply.body)
+        return _json_plan(reply.status, json_headers(state, api, reply.status, reply.headers), reply.body)
     if isinstance(reply, EventsReply):
         rng = state.wire_rng if state.config.sse_padding else None
         frames = [Frame(_scripted(e, rng), _event_tokens(e), e.delay) for e in reply.events]
-        return Plan(reply.status, _sse_headers(state, api, reply.status, reply), _aiter(frames), streamed=True)
+        return Plan(reply.status, sse_headers(state, api, reply.status, reply.headers), _aiter(frames), streamed=True)
     if isinstance(reply, BytesReply):
-        headers = dict(reply.headers)
-        headers.setdefault("request-id", api.request_id)
-        if reply.content_type:
-            headers["Content-Type"] = reply.content_type
-        content_type = reply.content_type or headers.get("Content-Type") or headers.get("content-type") or ""
-        streamed = content_type.startswith("text/event-stream")
+        headers = bytes_headers(api, reply)
+        streamed = is_event_stream(headers)
         if isinstance(reply.body, bytes):
             chunks = split_events(reply.body) if streamed else [reply.body]
             length = None if streamed else len(reply.body)
@@ -142,18 +128,10 @@ def _plan(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) 
     raise TypeError(f"unknown reply type {type(reply).__name__}")
 
 
-def _json_plan(status: int, headers: dict[str, str], body: Any) -> Plan:
+def _json_plan(status: int, headers: CIMultiDict[str], body: Any) -> Plan:
+    """A JSON body as one frame; ``headers`` are complete (``error_headers`` or ``json_headers``)."""
     raw = orjson.dumps(body)
-    headers["Content-Type"] = JSON
     return Plan(status, headers, _aiter([Frame(raw)]), streamed=False, length=len(raw))
-
-
-def _sse_headers(state: ServerState, api: ApiRequest, status: int, reply: Reply) -> dict[str, str]:
-    headers = base_headers(state, api.request_id, status, api.model)
-    headers["Content-Type"] = SSE
-    headers["Cache-Control"] = "no-cache"
-    headers.update(reply.headers)
-    return headers
 
 
 def _event_tokens(event: SseEvent) -> int:

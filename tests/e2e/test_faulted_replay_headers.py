@@ -1,0 +1,65 @@
+"""Replayed bytes (BytesReply) keep their recorded headers through the faulted path exactly as
+through the plain one: a repeated ``Set-Cookie``, a recorded ``Request-Id`` in any case, and a
+``Content-type`` that says the body is an event stream (so stream faults apply to it)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import httpx2
+from multidict import CIMultiDict
+
+from mockserver.exchange import ApiRequest, BytesReply, Reply
+from mockserver.faults import Faults
+from mockserver.testing import DEFAULT_TEST_KEY, MockServer
+from tests.conftest import HAIKU
+
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+BODY = PING * 3
+
+
+class Canned:
+    name = "canned"
+
+    def __init__(self, faults: Faults | None) -> None:
+        self.faults = faults
+
+    async def respond(self, api: ApiRequest, state: object) -> Reply | None:
+        headers = CIMultiDict(
+            [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Request-Id", "req_011CrecordedRequestId0"), ("Content-type", "text/event-stream")]
+        )
+        return BytesReply(status=200, body=BODY, headers=headers, faults=self.faults)  # type: ignore[arg-type]
+
+
+def _post(make_server: Callable[..., MockServer], faults: Faults | None) -> tuple[httpx2.Response, MockServer]:
+    server = make_server()
+    server.state.responders.insert(1, Canned(faults))
+    body: dict[str, Any] = {"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    headers = {"x-api-key": DEFAULT_TEST_KEY, "anthropic-version": "2023-06-01"}
+    with httpx2.Client(base_url=server.url, timeout=10) as client:
+        return client.post("/v1/messages", json=body, headers=headers), server
+
+
+def _recorded(response: httpx2.Response) -> tuple[list[str], list[str], list[str]]:
+    return (
+        response.headers.get_list("set-cookie"),
+        response.headers.get_list("request-id"),
+        response.headers.get_list("content-type"),
+    )
+
+
+def test_faulted_replay_keeps_recorded_headers_as_the_plain_path_does(make_server: Callable[..., MockServer]) -> None:
+    plain, _ = _post(make_server, None)
+    faulted, _ = _post(make_server, Faults(latency=0.01))
+    expected = (["a=1", "b=2"], ["req_011CrecordedRequestId0"], ["text/event-stream"])
+    assert _recorded(plain) == expected
+    assert _recorded(faulted) == expected
+    assert plain.content == faulted.content == BODY
+
+
+def test_a_content_type_in_any_case_makes_replayed_bytes_a_stream_for_faults(make_server: Callable[..., MockServer]) -> None:
+    response, server = _post(make_server, Faults(stream_error_after=1))
+    assert response.content.startswith(PING) and b"event: error" in response.content
+    assert response.content.count(PING) == 1
+    notes = server.journal.last_request().faults
+    assert "stream faults skipped: not a stream" not in notes and "event: error after 1 events" in notes
