@@ -235,9 +235,10 @@ class BatchProcessor:
             store.finish_remaining(row.seq, "expired", ended_at=row.expires_at)
             self.forget(row.seq)
             return True
-        if not due or store.pending(row.seq, 1):
+        if not due:
             return False
-        store.record(row.seq, [], ended_at=now)  # nothing left (e.g. resumed after the last item)
+        # Items were due but none is pending: nothing left (e.g. resumed after the last item).
+        store.record(row.seq, [], ended_at=now)
         self.forget(row.seq)
         return True
 
