@@ -21,12 +21,12 @@ import logging
 import re
 from typing import Any, Awaitable, Callable
 
-import orjson
 from aiohttp import web, web_protocol, web_server
 from aiohttp.web_request import BaseRequest
 
+from ..exchange import ErrorReply
 from ..protocol.errors import ApiError
-from .delivery import JSON, base_headers
+from .delivery import error_response
 from .state import ServerState
 
 log = logging.getLogger("mockserver")
@@ -35,11 +35,8 @@ _ECHOED = re.compile(r":? (?:b|bytearray\(b)['\"].*$")  # aiohttp quotes the byt
 
 def render(state: ServerState, error: ApiError) -> web.Response:
     """An error response exactly as the pipeline renders one (body, request-id, edge headers)."""
-    request_id = state.ids.request()
-    headers = base_headers(state, request_id, error.status, None)
-    headers.update(error.headers)
-    headers["Content-Type"] = JSON
-    return web.Response(status=error.status, body=orjson.dumps(error.body(request_id)), headers=headers)
+    response, _ = error_response(state, state.ids.request(), ErrorReply(error=error, origin="server"))
+    return response
 
 
 def _error_for(status: int, message: str | None, exc: BaseException | None) -> ApiError:
