@@ -32,7 +32,7 @@ import orjson
 from ..exchange import ApiRequest, ErrorReply, Reply
 from ..faults import MALFORMED_KINDS
 from ..protocol.errors import ApiError
-from ..protocol.headers import RETRIED_CLIENT_ERRORS
+from ..protocol.headers import http_date, says_no_retry, sdk_retries
 from .chaos_report import Attempt, build_report, render_markdown
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class ChaosResponder:
             reply = ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"))
         if isinstance(reply, ErrorReply):
             status = reply.error.status
-            default = "false" if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS else None  # as delivery adds it
+            default = "false" if says_no_retry(status) else None  # as delivery adds it
             attempt.should_retry = reply.error.headers.get("x-should-retry", default)
             attempt.status = status
         reply.origin = "chaos"
@@ -174,7 +174,7 @@ class ChaosResponder:
             status = int(kind)
             spec: dict[str, Any] = {"status": status}
             wait: float | None = None
-            if status in (408, 409, 429) or status >= 500:
+            if sdk_retries(status):
                 spec_extra, wait = self._retry_after(rng, cap)
                 spec.update(spec_extra)
             return {"error": spec}, wait
@@ -211,9 +211,7 @@ class ChaosResponder:
             return {"retry_after": seconds}, float(seconds)
         if form == "http_date":
             due = math.ceil(time.time()) + rng.randint(1, int(cap) - 1)
-            from email.utils import formatdate
-
-            return {"headers": {"retry-after": formatdate(due, usegmt=True)}}, max(0.0, due - time.time())
+            return {"headers": {"retry-after": http_date(due)}}, max(0.0, due - time.time())
         return {}, None
 
     # -- outcomes and the report -----------------------------------------------------------------

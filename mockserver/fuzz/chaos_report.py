@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..protocol.headers import sdk_retries
+
 if TYPE_CHECKING:
     from ..journal import JournalEntry
 
-RETRYABLE = frozenset({408, 409, 429})
 BROKEN_NOTES = ("client disconnected", "dropped after", "connection reset", "event: error", "malformed event")
 STREAM_BREAKS = frozenset({"drop", "stream_error", "malformed"})
 IMMEDIATE = 0.1  # seconds: a retry sooner than this, unasked, hammers the API
@@ -78,7 +79,7 @@ class Attempt:
         if self.should_retry is not None:
             return self.should_retry == "true"
         if self.status is not None and self.status >= 400:
-            return self.status in RETRYABLE or self.status >= 500
+            return sdk_retries(self.status)
         return True  # connection-level failures
 
     @property

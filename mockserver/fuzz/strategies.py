@@ -21,7 +21,6 @@ compliant client waits at most ``max_seconds`` for); every knob is a keyword arg
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import math
 import time
@@ -32,12 +31,13 @@ from hypothesis.strategies import SearchStrategy
 
 from ..faults import MALFORMED_KINDS
 from ..protocol.errors import DEFAULT_MESSAGES, error_type_for_status
+from ..protocol.headers import http_date, sdk_retries
 from ..protocol.message import build_message, build_usage
 
 # -- errors ----------------------------------------------------------------------------------------
 STATUSES: tuple[int, ...] = (400, 401, 402, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
 """Every status the API (or the edge in front of it) answers Messages calls with."""
-RETRYABLE_STATUSES: tuple[int, ...] = tuple(s for s in STATUSES if s in (408, 409, 429) or s >= 500)
+RETRYABLE_STATUSES: tuple[int, ...] = tuple(s for s in STATUSES if sdk_retries(s))
 """The statuses the official SDKs retry when no ``x-should-retry`` says otherwise."""
 
 # Messages seen in real traffic (shared/reference/real-traffic.md §5, anthropic-api.md §6.4),
@@ -71,11 +71,6 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     403: ("organization_on_hold", "enforced_spend_limit_reached"),
 }
 RETRY_AFTER_FORMS = ("absent", "seconds", "milliseconds", "http_date")
-
-
-def http_date(at: float) -> str:
-    """``Wed, 21 Oct 2026 07:28:00 GMT``: the HTTP-date form of ``Retry-After``."""
-    return email.utils.formatdate(at, usegmt=True)
 
 
 def retry_after(*, max_seconds: float = 0.05, forms: Iterable[str] = RETRY_AFTER_FORMS) -> SearchStrategy[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import re
 from dataclasses import dataclass
@@ -73,6 +74,23 @@ def unsafe_in_header(value: str) -> bool:
     return _UNSAFE.search(value) is not None
 
 
+def says_no_retry(status: int) -> bool:
+    """Whether a failure with ``status`` carries ``x-should-retry: false``: the client errors
+    the SDK does not retry anyway."""
+    return 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS
+
+
+def sdk_retries(status: int) -> bool:
+    """Whether the official SDKs retry a failure with ``status`` when no ``x-should-retry``
+    says otherwise (408, 409, 429 and every 5xx)."""
+    return status in RETRIED_CLIENT_ERRORS or status >= 500
+
+
+def http_date(at: float) -> str:
+    """``Wed, 21 Oct 2026 07:28:00 GMT``: the HTTP-date form of ``Retry-After``."""
+    return email.utils.formatdate(at, usegmt=True)
+
+
 class StaticHeaders:
     """The headers that do not change from one response to the next, prebuilt as a multidict
     (copying one is much cheaper than building ~20 case-insensitive keys per response), and for
@@ -118,5 +136,4 @@ class StaticHeaders:
         self._serialized = (lines.encode(), rest)
 
     def failure(self, status: int) -> CIMultiDict[str]:
-        client_error = 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS
-        return (self._client_error if client_error else self._other).copy()
+        return (self._client_error if says_no_retry(status) else self._other).copy()

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.ids import BASE58, IdGenerator
-from mockserver.protocol.headers import RATELIMIT_PREFIX, Bucket, StaticHeaders, ratelimit_headers, unsafe_in_header
+from mockserver.protocol.headers import (
+    RATELIMIT_PREFIX, Bucket, StaticHeaders, http_date, ratelimit_headers, says_no_retry, sdk_retries, unsafe_in_header,
+)
 from mockserver.protocol.media import image_size, pdf_page_count, sniff_image_type
 from mockserver.protocol.message import build_message, build_usage
 from mockserver.protocol.pagination import PageQuery, paginate, parse_page_query
@@ -231,3 +233,15 @@ def test_unsafe_in_header_is_every_control_character_but_tab() -> None:
     unsafe = {chr(c) for c in range(0x110000) if unsafe_in_header(chr(c))}
     assert unsafe == {chr(c) for c in (*range(0x20), 0x7F)} - {"\t"}
     assert not unsafe_in_header("org-uuid \t é 🧪") and unsafe_in_header("org\r\nx-injected: 1")
+
+
+def test_the_sdk_retry_rule_and_the_x_should_retry_header_agree() -> None:
+    static = StaticHeaders("org", edge=False)
+    assert [s for s in range(400, 600) if sdk_retries(s)] == [408, 409, 429, *range(500, 600)]
+    for status in range(400, 600):
+        assert says_no_retry(status) == (status < 500 and not sdk_retries(status))
+        assert static.failure(status).get("x-should-retry") == ("false" if says_no_retry(status) else None)
+
+
+def test_http_date_is_the_imf_fixdate_form() -> None:
+    assert http_date(1792567680) == "Wed, 21 Oct 2026 07:28:00 GMT"
