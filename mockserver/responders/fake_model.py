@@ -32,8 +32,6 @@ class Draft:
     model: ModelEntry
     tokens: RequestTokens
     template: dict[str, Any]
-    output_tokens: int
-    thinking_tokens: int | None
     has_tool_use: bool
 
     @property
@@ -78,8 +76,6 @@ class FakeModel:
             model=checked.model,
             tokens=checked.tokens,
             template=template,
-            output_tokens=generated.output_tokens,
-            thinking_tokens=generated.thinking_tokens,
             has_tool_use=any(block["type"] == "tool_use" for block in generated.content),
         )
         if key is not None:
