@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from ..cassettes.model import split_sse
 from ..exchange import ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from ..faults import Faults
 from ..protocol.errors import ApiError
@@ -121,7 +122,7 @@ def _plan(http: web.Request, api: ApiRequest, reply: Reply, state: ServerState) 
         headers = bytes_headers(api, reply)
         streamed = is_event_stream(headers)
         if isinstance(reply.body, bytes):
-            chunks = split_events(reply.body) if streamed else [reply.body]
+            chunks = split_sse(reply.body) if streamed else [reply.body]
             length = None if streamed else len(reply.body)
             return Plan(reply.status, headers, _aiter([Frame(c) for c in chunks]), streamed, length, reply.reason)
         return Plan(reply.status, headers, _chunks(reply.body), streamed, None, reply.reason)
@@ -146,12 +147,6 @@ def _event_tokens(event: SseEvent) -> int:
     if isinstance(text, str) and text:
         return count_text(text)
     return 1 if delta.get("partial_json") else 0
-
-
-def split_events(raw: bytes) -> list[bytes]:
-    """SSE bytes cut after each blank line, so event faults can count events in replayed bytes."""
-    parts = re.split(rb"(?<=\n\n)", raw)
-    return [p for p in parts if p]
 
 
 async def _aiter(frames: Iterable[Frame]) -> AsyncIterator[Frame]:

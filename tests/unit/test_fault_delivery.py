@@ -1,4 +1,5 @@
-"""The byte-level pieces of fault delivery: corrupting one SSE event, cutting replayed SSE bytes."""
+"""The byte-level pieces of fault delivery: corrupting one SSE event, cutting replayed SSE bytes
+(``split_sse``, shared with cassettes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import pytest
 
 from mockserver.faults import Faults
-from mockserver.server.fault_delivery import corrupt, split_events
+from mockserver.cassettes.model import split_sse
+from mockserver.server.fault_delivery import corrupt
 
 EVENT = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n'
 
@@ -35,10 +37,17 @@ def test_corrupting_bytes_that_are_not_an_event() -> None:
     assert corrupt(b"raw bytes", "bad_json") == b"raw "
 
 
-def test_split_events_keeps_every_byte() -> None:
+def test_split_sse_keeps_every_byte() -> None:
     raw = EVENT * 3 + b"event: ping\ndata: {}"
-    parts = split_events(raw)
+    parts = split_sse(raw)
     assert b"".join(parts) == raw and len(parts) == 4
+
+
+def test_split_sse_counts_crlf_events_too() -> None:
+    """Replayed bytes with CRLF line ends are cut into events as well, so event faults count them."""
+    raw = EVENT.replace(b"\n", b"\r\n") * 2
+    parts = split_sse(raw)
+    assert b"".join(parts) == raw and len(parts) == 2
 
 
 def test_describe_lists_what_is_configured() -> None:
