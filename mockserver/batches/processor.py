@@ -31,7 +31,6 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from ..exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Reply
 from ..protocol.errors import ApiError
 from .objects import BatchRow, errored_line, succeeded_line
-from .store import BatchStore
 
 if TYPE_CHECKING:
     from ..server.state import ServerState
@@ -111,18 +110,20 @@ def _from_body(custom_id: str, status: int, body: Any) -> tuple[str, bytes]:
 
 
 class BatchProcessor:
-    def __init__(self, store: BatchStore | None, state: "ServerState", run: Run, *, pace: float) -> None:
+    """The store is always ``state.batches.store``: the service opens it (at start, or on the
+    first batch) and closes it only after stopping this processor."""
+
+    def __init__(self, state: "ServerState", run: Run, *, pace: float) -> None:
         self.state = state
         self.run = run
         self.pace = pace
-        self._store = store
         self._active: dict[int, Active] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # -- control (all on the server's loop) ------------------------------------------------------
-    def start(self, store: BatchStore | None) -> None:
-        self._store = store
+    def start(self) -> None:
+        store = self.state.batches.store
         if store is not None:
             now = self.state.clock.now()
             for row in store.active():  # resumed after a restart: the pace restarts from now
@@ -137,10 +138,6 @@ class BatchProcessor:
             except asyncio.CancelledError:
                 pass
             self._task = None
-
-    def attach(self, store: BatchStore) -> None:
-        """The store was opened after start (the first batch of a fresh data dir)."""
-        self._store = store
 
     def add(self, row: BatchRow, *, next_due: float | None = None) -> None:
         start = row.created_at if next_due is None else next_due
@@ -202,7 +199,7 @@ class BatchProcessor:
 
     async def _advance(self, active: Active) -> bool:
         """Move one batch forward as far as the clock allows (at most one chunk of items)."""
-        store, row = self._store, active.row
+        store, row = self.state.batches.store, active.row
         assert store is not None
         now = self.state.clock.now()
         if row.status == "canceling":

@@ -56,8 +56,8 @@ class BatchService:
         self._loop = asyncio.get_running_loop()
         if self.location == MEMORY or BatchStore.exists(self.location):
             self._open()
-        self._processor = BatchProcessor(self._store, state, run, pace=self.pace)
-        self._processor.start(self._store)
+        self._processor = BatchProcessor(state, run, pace=self.pace)
+        self._processor.start()
 
     async def stop(self) -> None:
         if self._processor is not None:
@@ -76,8 +76,6 @@ class BatchService:
             log.warning("mockserver: %s; this server keeps its batches in memory", error)
             self.location = MEMORY
             self._store = BatchStore.open(MEMORY)
-        if self._processor is not None:
-            self._processor.attach(self._store)
         return self._store
 
     # -- what handlers use -----------------------------------------------------------------------
