@@ -185,8 +185,8 @@ class ModelEntry:
             display_name=model_id,
             created_at=_EPOCH,
             lifecycle="active",
-            capabilities=_freeze(_all_supported(CAPABILITY_SHAPE)),
-            mock=MockSettings(prefill=True, thinking=frozenset(THINKING_TYPES), min_cacheable_tokens=1024),
+            capabilities=_UNKNOWN_CAPABILITIES,
+            mock=_UNKNOWN_MOCK,
             max_input_tokens=1_000_000,
             max_tokens=128_000,
         )
@@ -480,3 +480,8 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _thaw(sub) for key, sub in value.items()}
     return value
+
+
+# The stand-in's capabilities and settings: read-only, so every for_unknown entry shares them.
+_UNKNOWN_CAPABILITIES: Mapping[str, Any] = _freeze(_all_supported(CAPABILITY_SHAPE))
+_UNKNOWN_MOCK = MockSettings(prefill=True, thinking=frozenset(THINKING_TYPES), min_cacheable_tokens=1024)
