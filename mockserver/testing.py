@@ -61,8 +61,7 @@ class MockServer(ScenarioScripting):
     def reset(self) -> None:
         """Forget what earlier tests did: the journal, scripted rules (file rules start over),
         the prompt cache and rate-limit buckets."""
-        self.journal.clear()
-        self._reset_scripted()
+        self._reset_scripted()  # the journal too, on the server's loop (directly when not running)
         if self.state.batches.in_use:
             self._thread.call(self.state.batches.reset())
 
