@@ -192,9 +192,8 @@ async def _delete_rule(http: web.Request, state: ServerState) -> web.StreamRespo
 
 async def _reset(http: web.Request, state: ServerState) -> web.StreamResponse:
     reset_scripted_state(state)
-    batches = getattr(state, "batches", None)
-    if batches is not None and getattr(batches, "in_use", False):
-        await batches.reset()
+    if state.batches.in_use:
+        await state.batches.reset()
     return _json({"reset": True})
 
 
