@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -61,10 +63,7 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (batch_seq, idx)
 );
 """
-_COLUMNS = (
-    "seq, id, beta, api_version, anthropic_beta, request_id, created_at, expires_at, ended_at,"
-    " cancel_initiated_at, status, total, succeeded, errored, canceled, expired"
-)
+_COLUMNS = ", ".join(f.name for f in fields(BatchRow))  # the batches table's columns, in BatchRow's order
 
 
 class StoreError(RuntimeError):
@@ -136,15 +135,25 @@ class BatchStore:
             self._lock.close()
             self._lock = None
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: committed if the block completes, rolled back if anything raises."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     # -- batches ---------------------------------------------------------------------------------
     def has_id(self, batch_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is not None
 
     def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
         """Insert a batch and its requests ``(custom_id, params JSON)`` in one transaction."""
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO batches (id, beta, api_version, anthropic_beta, request_id, created_at, expires_at,"
                 " status, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -157,10 +166,6 @@ class BatchStore:
                 "INSERT INTO requests (batch_seq, idx, custom_id, params) VALUES (?, ?, ?, ?)",
                 ((seq, i, custom_id, params) for i, (custom_id, params) in enumerate(requests)),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         row.seq = seq
         return row
 
@@ -203,20 +208,16 @@ class BatchStore:
         )
 
     def delete(self, seq: int) -> None:
-        conn = self.conn
-        conn.execute("BEGIN")
-        conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
-        conn.execute("DELETE FROM results WHERE batch_seq = ?", (seq,))
-        conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-        conn.execute("COMMIT")
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
+            conn.execute("DELETE FROM results WHERE batch_seq = ?", (seq,))
+            conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
     def clear(self) -> None:
         """Forget every batch (a test's reset)."""
-        conn = self.conn
-        conn.execute("BEGIN")
-        for table in ("requests", "results", "batches"):
-            conn.execute(f"DELETE FROM {table}")
-        conn.execute("COMMIT")
+        with self._transaction() as conn:
+            for table in ("requests", "results", "batches"):
+                conn.execute(f"DELETE FROM {table}")
 
     # -- processing ------------------------------------------------------------------------------
     def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
@@ -228,10 +229,8 @@ class BatchStore:
     def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
         """Store finished items ``(idx, custom_id, kind, line)`` and count them, atomically; ends the
         batch (at ``ended_at``) when nothing is left. Returns whether the batch has ended."""
-        conn = self.conn
         counts = dict.fromkeys(RESULT_KINDS, 0)
-        conn.execute("BEGIN")
-        try:
+        with self._transaction() as conn:
             for idx, custom_id, kind, line in results:
                 moved = conn.execute("DELETE FROM requests WHERE batch_seq = ? AND idx = ?", (seq, idx)).rowcount
                 if moved:  # not already finished (or the batch deleted meanwhile)
@@ -246,18 +245,12 @@ class BatchStore:
                 (counts["succeeded"], counts["errored"], counts["canceled"], counts["expired"], seq),
             )
             ended = self._end_if_done(seq, ended_at)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return ended
 
     def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
         """Every request still pending becomes ``kind`` (canceled / expired) and the batch ends."""
         assert kind in ("canceled", "expired")
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self._transaction() as conn:
             moved = conn.execute(
                 "INSERT INTO results (batch_seq, idx, custom_id, kind, line)"
                 " SELECT batch_seq, idx, custom_id, ?,"
@@ -268,10 +261,6 @@ class BatchStore:
             conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
             conn.execute(f"UPDATE batches SET {kind} = {kind} + ? WHERE seq = ?", (moved, seq))
             self._end_if_done(seq, ended_at)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _end_if_done(self, seq: int, ended_at: float) -> bool:
         cur = self.conn.execute(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,31 @@ def test_delete_and_clear() -> None:
     assert store.get("a") is None and store.pending(a.seq, 5) == [] and store.get("b") is not None
     store.clear()
     assert store.get("b") is None and store.pending(b.seq, 5) == []
+
+
+@pytest.mark.parametrize("operation", ["delete", "clear"])
+def test_a_failed_delete_or_clear_is_rolled_back(operation: str) -> None:
+    """Every write is one transaction: a failure midway leaves nothing half-done and no
+    transaction open (delete and clear used to leave one open, failing every later write)."""
+    store = BatchStore.open(MEMORY)
+    row = add(store, "a", 2)
+    store.conn.execute("CREATE TEMP TRIGGER refuse BEFORE DELETE ON batches BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        store.delete(row.seq) if operation == "delete" else store.clear()
+    assert not store.conn.in_transaction
+    assert store.get("a") is not None and len(store.pending(row.seq, 5)) == 2  # requests deleted first: back again
+    store.conn.execute("DROP TRIGGER refuse")
+    add(store, "b", 1)  # the store still takes writes
+    store.delete(row.seq)
+    assert store.get("a") is None and store.get("b") is not None
+
+
+def test_the_column_list_follows_the_row() -> None:
+    store = BatchStore.open(MEMORY)
+    columns = [c[1] for c in store.conn.execute("PRAGMA table_info(batches)")]
+    assert columns == [f.name for f in fields(BatchRow)]
+    row = add(store, "a", 2)
+    assert store.get("a") == row
 
 
 def test_data_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
