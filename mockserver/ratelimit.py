@@ -29,7 +29,6 @@ from .clock import Clock
 from .protocol.errors import ApiError
 from .protocol.headers import Bucket, ratelimit_headers
 
-DEFAULT_LIMITS = {"requests": 4000, "input_tokens": 2_000_000, "output_tokens": 400_000}
 DOCS_URL = "https://docs.anthropic.com/en/api/rate-limits"
 # YAML/JSON key -> Limits field
 LIMIT_KEYS = {
@@ -42,15 +41,19 @@ LIMIT_KEYS = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-minute limits of one model."""
+    """Per-minute limits of one model; the defaults are also what the headers show when
+    emulation is off."""
 
-    requests: int = DEFAULT_LIMITS["requests"]
-    input_tokens: int = DEFAULT_LIMITS["input_tokens"]
-    output_tokens: int = DEFAULT_LIMITS["output_tokens"]
-    count_tokens_requests: int = DEFAULT_LIMITS["requests"]
+    requests: int = 4000
+    input_tokens: int = 2_000_000
+    output_tokens: int = 400_000
+    count_tokens_requests: int = 4000  # its own bucket, as large as the requests one
 
     def to_json(self) -> dict[str, int]:
         return {key: getattr(self, name) for key, name in LIMIT_KEYS.items()}
+
+
+OFF_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -142,13 +145,11 @@ class RateLimiter:
     def __init__(
         self,
         clock: Clock,
-        limits: dict[str, int] | None = None,
         *,
         config: RateLimitConfig | None = None,
         resolve: Callable[[str], str] | None = None,
     ) -> None:
         self.clock = clock
-        self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
         self._cached: tuple[int, dict[str, str]] = (-1, {})
         self._resolve = resolve or (lambda model: model)
         self.config: RateLimitConfig | None = None
@@ -215,13 +216,13 @@ class RateLimiter:
         # Never-exhausted buckets: identical within one second, so computed once per second.
         second = int(self.clock.now())
         if self._cached[0] != second:
-            limits = self.limits
+            limits = OFF_LIMITS
             self._cached = (
                 second,
                 ratelimit_headers(
-                    Bucket(limits["requests"], limits["requests"] - 1, second),
-                    Bucket(limits["input_tokens"], limits["input_tokens"], second),
-                    Bucket(limits["output_tokens"], limits["output_tokens"], second),
+                    Bucket(limits.requests, limits.requests - 1, second),
+                    Bucket(limits.input_tokens, limits.input_tokens, second),
+                    Bucket(limits.output_tokens, limits.output_tokens, second),
                 ),
             )
         return self._cached[1]
