@@ -85,19 +85,17 @@ async def deliver_faulted(http: web.Request, api: ApiRequest, reply: Reply, stat
         return web.Response(status=204), Delivered(0, completed=False, notes=tuple(notes), reply=replaced)
 
     plan = _plan(http, api, reply, state)
+    if not plan.streamed and faults.stream_only:
+        notes.append("stream faults skipped: not a stream")
     if not plan.streamed and plan.length is not None and not faults.slow_body_chunk and faults.drop_after_bytes is None:
         # Nothing left to do to the bytes: answer as the plain path does, so the exchange is
         # journaled before the client has the response.
-        if faults.stream_only:
-            notes.append("stream faults skipped: not a stream")
         raw = b"".join([frame.raw async for frame in plan.frames])
         response = web.Response(status=plan.status, reason=plan.reason, body=raw, headers=plan.headers)
         return response, Delivered(plan.status, raw, notes=tuple(notes), reply=replaced)
     frames = plan.frames
     if plan.streamed:
         frames = _stream_faults(frames, faults, notes, api.request_id)
-    elif faults.stream_only:
-        notes.append("stream faults skipped: not a stream")
     return await _write(http, plan, frames, faults, notes, replaced)
 
 

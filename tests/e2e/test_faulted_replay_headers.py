@@ -63,3 +63,33 @@ def test_a_content_type_in_any_case_makes_replayed_bytes_a_stream_for_faults(mak
     assert response.content.count(PING) == 1
     notes = server.journal.last_request().faults
     assert "stream faults skipped: not a stream" not in notes and "event: error after 1 events" in notes
+
+
+def test_stream_faults_on_bytes_that_are_not_a_stream_are_noted_once(make_server: Callable[..., MockServer]) -> None:
+    """Noted once, before what the byte faults did, whichever way the body is written."""
+
+    class Json:
+        name = "json"
+
+        def __init__(self, faults: Faults) -> None:
+            self.faults = faults
+
+        async def respond(self, api: ApiRequest, state: object) -> Reply | None:
+            return BytesReply(status=200, body=b'{"type":"message"}', content_type="application/json", faults=self.faults)
+
+    whole_faults, cut_faults = Faults(stream_error_after=1), Faults(stream_error_after=1, drop_after_bytes=5)
+    whole = make_server()
+    whole.state.responders.insert(1, Json(whole_faults))
+    cut = make_server()
+    cut.state.responders.insert(1, Json(cut_faults))
+    headers = {"x-api-key": DEFAULT_TEST_KEY, "anthropic-version": "2023-06-01"}
+    body = {"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx2.Client(base_url=whole.url, timeout=10) as client:
+        assert client.post("/v1/messages", json=body, headers=headers).content == b'{"type":"message"}'
+    with httpx2.Client(base_url=cut.url, timeout=10) as client:
+        try:
+            client.post("/v1/messages", json=body, headers=headers)
+        except httpx2.HTTPError:
+            pass
+    assert whole.journal.last_request().faults == [*whole_faults.describe(), "stream faults skipped: not a stream"]
+    assert cut.journal.last_request().faults == [*cut_faults.describe(), "stream faults skipped: not a stream", "dropped after 5 bytes"]
