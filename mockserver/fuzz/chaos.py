@@ -275,15 +275,10 @@ async def _run_step(step: dict[str, Any], api: ApiRequest, state: "ServerState",
     from ..scenarios.format import parse_step
     from ..scenarios.matchers import RequestView
     from ..scenarios.reader import Node, Where
+    from ..scenarios.responder import run_action
 
     action = parse_step(Node(step, "", Where("<chaos>")))
-    try:
-        reply = await action.run(RequestView(api, state), state, responder)
-    except ApiError as error:
-        reply = ErrorReply(error=error)
-    if reply is not None and action.faults is not None:
-        reply.faults = reply.faults.merged(action.faults) if reply.faults is not None else action.faults
-    return reply
+    return await run_action(action, RequestView(api, state), state, responder)
 
 
 def _label(kind: str, step: dict[str, Any]) -> str:

@@ -223,7 +223,7 @@ def parse_step(node: Node) -> Action:
         raise node.error(f"a step needs exactly one of: {', '.join(a for a in ACTIONS if a != 'sequence')}")
     action = parse_action(actions[0], fields[actions[0]])
     if "faults" in fields:
-        action.faults = parse_faults(fields["faults"]).merged(action.faults) if action.faults else parse_faults(fields["faults"])
+        action.faults = parse_faults(fields["faults"]).merged(action.faults)  # merged(None) returns them unchanged
     return action
 
 

@@ -12,7 +12,28 @@ from ..protocol.errors import ApiError
 from .matchers import RequestView
 
 if TYPE_CHECKING:
+    from ..exchange import Responder
+    from ..faults import Faults
     from ..server.state import ServerState
+    from .actions import Action
+
+
+async def run_action(
+    action: Action, view: RequestView, state: ServerState, responder: Responder, rule_faults: Faults | None = None
+) -> Reply | None:
+    """Run one action as a rule answers with it: a request that fails validation gets its error
+    as the reply (the rule still answered it), and the rule's faults, then the action's, go on
+    the reply over any it carries. ``None`` when the action lets the request fall through."""
+    try:
+        reply = await action.run(view, state, responder)
+    except ApiError as error:
+        reply = ErrorReply(error=error)
+    if reply is None:
+        return None
+    faults = rule_faults.merged(action.faults) if rule_faults is not None else action.faults
+    if faults is not None:
+        reply.faults = reply.faults.merged(faults) if reply.faults is not None else faults
+    return reply
 
 
 class ScenarioResponder:
@@ -36,15 +57,9 @@ class ScenarioResponder:
             if action is None:  # a sequence that falls through once it is used up
                 continue
             rule.hits += 1
-            try:
-                reply = await action.run(view, state, self)
-            except ApiError as error:  # the request failed validation: the rule still answered it
-                reply = ErrorReply(error=error)
+            reply = await run_action(action, view, state, self, rule.faults)
             if reply is None:
                 continue
-            faults = rule.faults.merged(action.faults) if rule.faults is not None else action.faults
-            if faults is not None:
-                reply.faults = reply.faults.merged(faults) if reply.faults is not None else faults
             reply.origin = rule.name
             return reply
         return None
