@@ -27,7 +27,7 @@ import orjson
 from . import format as fmt
 from . import yamlio
 from .format import CassetteError
-from .model import HOP_BY_HOP, Headers, Interaction, RecordedRequest, RecordedResponse, keep_request_header
+from .model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
 
 ANTHROPIC_ORIGIN = "https://api.anthropic.com"
 HTTPRR_MAGIC = b"httprr trace v1\n"
@@ -56,7 +56,7 @@ def _to_bytes(value: Any) -> bytes:
 
 def _inflate(body: bytes, headers: Headers) -> bytes:
     """Undo a transfer compression the recorder kept (only when the bytes really are compressed)."""
-    encoding = next((v.lower() for k, v in headers if k.lower() == "content-encoding"), "")
+    encoding = (header(headers, "content-encoding") or "").lower()
     if body[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(body)
@@ -69,16 +69,6 @@ def _inflate(body: bytes, headers: Headers) -> bytes:
             except zlib.error:
                 continue
     return body
-
-
-def _response_headers(headers: Headers, method: str, status: int) -> Headers:
-    """Recorded headers minus the ones that described the recorded hop or encoding.
-
-    A bodiless answer (HEAD, 204, 304) keeps ``Content-Length``: there it describes the resource.
-    """
-    keep_length = method == "HEAD" or status in (204, 304)
-    drop = HOP_BY_HOP - {"content-length"} if keep_length else HOP_BY_HOP
-    return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
 def _request_headers(headers: Headers) -> Headers:
@@ -115,7 +105,7 @@ def _interaction(
     request = RecordedRequest(method, path, query, _request_headers(req_headers), _inflate(req_body, req_headers), origin)
     response = RecordedResponse(
         status=status,
-        headers=_response_headers(resp_headers, method, status),
+        headers=response_headers(resp_headers, method, status),
         body=_inflate(resp_body, resp_headers),
         reason=reason or None,
     )

@@ -23,6 +23,7 @@ HOP_BY_HOP = frozenset(
         "content-length", "content-encoding",
     }
 )
+_BODILESS_DROP = HOP_BY_HOP - {"content-length"}
 
 
 # Request headers that say which client sent it, not what it asked: left out of cassettes, so an
@@ -33,6 +34,16 @@ NOISY_REQUEST_HEADERS = frozenset({"host", "accept-encoding", "user-agent"})
 def keep_request_header(name: str) -> bool:
     lower = name.lower()
     return not (lower in HOP_BY_HOP or lower in NOISY_REQUEST_HEADERS or lower.startswith(("x-stainless-", ":")))
+
+
+def response_headers(headers: Headers, method: str, status: int) -> Headers:
+    """Recorded response headers minus those that described the recorded hop or encoding.
+
+    A bodiless answer (HEAD, 204, 304) keeps ``Content-Length``: there it describes the resource.
+    """
+    bodiless = method == "HEAD" or status in (204, 304)
+    drop = _BODILESS_DROP if bodiless else HOP_BY_HOP
+    return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
 def header(headers: Headers, name: str) -> str | None:

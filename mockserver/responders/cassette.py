@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from multidict import CIMultiDict
 
 from ..cassettes.cassette import Cassette
-from ..cassettes.model import HOP_BY_HOP, Frame, RecordedRequest, RecordedResponse, keep_request_header
+from ..cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
 from ..exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from ..protocol.errors import ApiError
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mockserver.cassette")
 _RESULTS_URL = re.compile(rb'("results_url"\s*:\s*")https?://[^/"]+')
-_BODILESS_KEEP = HOP_BY_HOP - {"content-length"}
 
 
 def request_from_api(api: ApiRequest) -> RecordedRequest:
@@ -48,9 +47,7 @@ def rewrite_results_url(body: bytes, base_url: str) -> bytes:
 
 def reply_headers(response: RecordedResponse, method: str) -> CIMultiDict[str]:
     """Recorded headers in recorded order and case, minus those about the recorded hop."""
-    bodiless = method == "HEAD" or response.status in (204, 304)
-    drop = _BODILESS_KEEP if bodiless else HOP_BY_HOP
-    return CIMultiDict((k, v) for k, v in response.headers if k.lower() not in drop)
+    return CIMultiDict(response_headers(response.headers, method, response.status))
 
 
 async def _paced(frames: list[Frame], speed: float | None) -> AsyncIterator[bytes]:
