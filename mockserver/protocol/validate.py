@@ -308,7 +308,8 @@ class Rules:
         if len(raw) > MAX_IMAGE_BYTES:
             raise invalid_request(f"{where}.source.base64: image exceeds 5 MB maximum: {len(raw)} bytes > {MAX_IMAGE_BYTES} bytes")
         actual = sniff_image_type(raw)
-        if actual is None or image_size(raw) is None:
+        size = image_size(raw)
+        if actual is None or size is None:
             raise invalid_request("Could not process image")
         declared = source["media_type"]
         if declared in IMAGE_MEDIA_TYPES and actual != declared:
@@ -316,7 +317,7 @@ class Rules:
                 f"{where}.source.base64: The image was specified using the {declared} media type, "
                 f"but the image appears to be a {actual} image"
             )
-        width, height = image_size(raw) or (0, 0)
+        width, height = size
         if max(width, height) > 8000:
             raise invalid_request(
                 f"{where}.source.base64.data: image dimensions exceed max allowed size: {max(width, height)} pixels > 8000 pixels"
