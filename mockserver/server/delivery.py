@@ -34,7 +34,6 @@ class Delivered:
     status: int
     raw: bytes = b""
     streamed: bool = False
-    completed: bool = True
     notes: tuple[str, ...] = ()
     # The reply actually sent when a fault replaced the original (an injected error).
     reply: Reply | None = None
@@ -176,7 +175,6 @@ async def _stream(
         # The final chunk is left to aiohttp, which sends it once the handler has returned, i.e.
         # after the exchange is journaled: a client that has read the whole stream finds it there.
     except DISCONNECTED:
-        delivered.completed = False
         delivered.notes += ("client disconnected",)
     delivered.raw = b"".join(sent)
     return response, delivered
@@ -199,7 +197,6 @@ async def _bytes(http: web.Request, api: ApiRequest, reply: BytesReply, state: S
             sent.append(chunk)
         await response.write_eof()
     except DISCONNECTED:
-        delivered.completed = False
         delivered.notes += ("client disconnected",)
     finally:
         close = getattr(chunks, "aclose", None)

@@ -77,12 +77,12 @@ async def deliver_faulted(http: web.Request, api: ApiRequest, reply: Reply, stat
         try:
             await pause(http, wait)
         except DISCONNECTED:
-            return web.Response(status=204), Delivered(0, completed=False, notes=(*notes, "client disconnected"), reply=replaced)
+            return web.Response(status=204), Delivered(0, notes=(*notes, "client disconnected"), reply=replaced)
 
     if faults.reset:
         abort(http, rst=True)
         notes.append("connection reset before headers")
-        return web.Response(status=204), Delivered(0, completed=False, notes=tuple(notes), reply=replaced)
+        return web.Response(status=204), Delivered(0, notes=tuple(notes), reply=replaced)
 
     plan = _plan(http, api, reply, state)
     if not plan.streamed and faults.stream_only:
@@ -262,11 +262,9 @@ async def _write(
             drop = True
         if drop:
             abort(http, rst=False)
-            delivered.completed = False
         # else: aiohttp writes the end of the body after the handler returns, so after the
         # exchange is journaled (see delivery._stream).
     except DISCONNECTED:
-        delivered.completed = False
         notes.append("client disconnected")
     delivered.raw = b"".join(sent)
     delivered.notes = tuple(notes)
