@@ -48,11 +48,6 @@ class ApiRequest:
         model = self.body.get("model") if isinstance(self.body, dict) else None
         return model if isinstance(model, str) else None
 
-    @property
-    def betas(self) -> tuple[str, ...]:
-        raw = self.headers.get("anthropic-beta", "")
-        return tuple(b.strip() for b in raw.split(",") if b.strip())
-
     def derive(
         self, *, endpoint: str, body: Any, path: str | None = None, raw_body: bytes = b"", custom_id: str | None = None
     ) -> "ApiRequest":
