@@ -31,7 +31,6 @@ class IdGenerator:
     """Makes ``msg_``, ``req_``, ``toolu_``, ``msgbatch_`` … ids; seeded means repeatable."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
         self._rng = random.Random(f"ids:{seed}") if seed is not None else random.Random()
 
     def new(self, prefix: str) -> str:
