@@ -7,6 +7,8 @@ import base64
 import binascii
 import re
 import struct
+from dataclasses import dataclass
+from functools import lru_cache
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
@@ -17,6 +19,33 @@ def decode_base64(data: str) -> bytes | None:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Base64Media:
+    """What validation and token counting read from base64 ``data`` (the bytes are not kept)."""
+
+    length: int
+    """Decoded size in bytes."""
+    image_type: str | None
+    """:func:`sniff_image_type` of the bytes."""
+    image_size: tuple[int, int] | None
+    """:func:`image_size` of the bytes."""
+    pdf_pages: int | None
+    """:func:`pdf_page_count` of the bytes."""
+
+
+@lru_cache(maxsize=8)
+def read_base64(data: str) -> Base64Media | None:
+    """The facts of base64 media ``data``, or ``None`` when it is not base64.
+
+    Validation and token counting both read each media block of a request; the small cache
+    lets the second reader skip decoding it again.
+    """
+    raw = decode_base64(data)
+    if raw is None:
+        return None
+    return Base64Media(len(raw), sniff_image_type(raw), image_size(raw), pdf_page_count(raw))
 
 
 def sniff_image_type(raw: bytes) -> str | None:

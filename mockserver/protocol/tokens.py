@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from .media import decode_base64, image_size, pdf_page_count
+from .media import read_base64
 
 PIECE = re.compile(r" ?[^\W\d_]{1,8}| ?\d{1,3}| ?[^\s\w]| ?_|\s+", re.UNICODE)
 
@@ -69,8 +69,8 @@ class RequestTokens:
 def _image(block: dict[str, Any]) -> int:
     source = block.get("source")
     if isinstance(source, dict) and source.get("type") == "base64" and isinstance(source.get("data"), str):
-        raw = decode_base64(source["data"])
-        size = image_size(raw) if raw else None
+        media = read_base64(source["data"])
+        size = media.image_size if media else None
         if size:
             return image_tokens(*size)
     return IMAGE_MAX_TOKENS
@@ -85,8 +85,8 @@ def _document(block: dict[str, Any]) -> int:
     if kind == "text" and isinstance(source.get("data"), str):
         return count_text(source["data"]) + 10 + extra
     if kind == "base64" and isinstance(source.get("data"), str):
-        raw = decode_base64(source["data"])
-        pages = pdf_page_count(raw) if raw else None
+        media = read_base64(source["data"])
+        pages = media.pdf_pages if media else None
         return (pages or 1) * PDF_PAGE_TOKENS + extra
     if kind == "content":
         content = source.get("content")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..config import LEGACY_VERSION
 from .catalog import ModelCatalog, ModelEntry
 from .errors import ApiError, invalid_request, not_found
-from .media import IMAGE_MEDIA_TYPES, decode_base64, image_size, pdf_page_count, sniff_image_type
+from .media import IMAGE_MEDIA_TYPES, read_base64
 from .schema import RequestSchema
 from .tokens import RequestTokens, count_request
 
@@ -302,13 +302,13 @@ class Rules:
         data = source["data"]
         if data == "":
             raise invalid_request(f"{where}.source.base64: image cannot be empty")
-        raw = decode_base64(data)
-        if raw is None:
+        media = read_base64(data)
+        if media is None:
             raise invalid_request(f"{where}.source.base64.data: invalid base64 data")
-        if len(raw) > MAX_IMAGE_BYTES:
-            raise invalid_request(f"{where}.source.base64: image exceeds 5 MB maximum: {len(raw)} bytes > {MAX_IMAGE_BYTES} bytes")
-        actual = sniff_image_type(raw)
-        size = image_size(raw)
+        if media.length > MAX_IMAGE_BYTES:
+            raise invalid_request(f"{where}.source.base64: image exceeds 5 MB maximum: {media.length} bytes > {MAX_IMAGE_BYTES} bytes")
+        actual = media.image_type
+        size = media.image_size
         if actual is None or size is None:
             raise invalid_request("Could not process image")
         declared = source["media_type"]
@@ -329,8 +329,8 @@ class Rules:
             raise invalid_request("Only HTTPS URLs are supported.")
         if source.get("type") != "base64":
             return
-        raw = decode_base64(source["data"])
-        pages = pdf_page_count(raw) if raw else None
+        media = read_base64(source["data"])
+        pages = media.pdf_pages if media else None
         if pages is None:
             raise invalid_request(f"{where}.source.base64.data: The PDF specified was not valid.")
         if pages > MAX_PDF_PAGES:
