@@ -15,6 +15,8 @@ from typing import Any
 from .protocol.errors import ApiError
 
 MALFORMED_KINDS = ("bad_json", "missing_event_line", "unknown_event", "bad_utf8")
+FAULT_FIELDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
+"""The keys of a ``faults`` mapping in the scenario format (docs/scenarios.md)."""
 
 
 @dataclass

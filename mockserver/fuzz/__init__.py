@@ -25,6 +25,7 @@ from typing import Any
 
 from .install import Installation, as_rules, installed, to_yaml
 
+# The public names of .strategies (its __all__ is this list): here, so that listing them needs no Hypothesis.
 _STRATEGIES = (
     "AWKWARD_PIECES", "BLOCK_KINDS", "FAULT_KINDS", "REAL_MESSAGES", "RETRYABLE_STATUSES", "RETRY_AFTER_FORMS", "STATUSES",
     "blocks", "byte_splits", "errors", "fault_steps", "faults", "http_date", "messages", "replies", "retry_after",

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import yaml
 
+from ..scenarios.format import ACTIONS
+
 if TYPE_CHECKING:
     from ..journal import Journal, JournalEntry
     from ..scenarios.format import Rule
     from ..testing import MockServer
 
-RULE_KEYS = frozenset({"reply", "sequence", "error", "stream", "json", "fault", "passthrough"})
+RULE_KEYS = frozenset(ACTIONS)
 
 
 def as_rules(scenario: Any) -> list[dict[str, Any]] | dict[str, Any]:

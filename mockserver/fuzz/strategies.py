@@ -29,10 +29,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from ..faults import MALFORMED_KINDS
+from ..faults import FAULT_FIELDS, MALFORMED_KINDS
 from ..protocol.errors import DEFAULT_MESSAGES, error_type_for_status
 from ..protocol.headers import http_date, sdk_retries
 from ..protocol.message import build_message, build_usage
+from . import _STRATEGIES
 
 # -- errors ----------------------------------------------------------------------------------------
 STATUSES: tuple[int, ...] = (400, 401, 402, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
@@ -145,7 +146,7 @@ _retry_after, _should_retry = retry_after, should_retry
 
 
 # -- faults ----------------------------------------------------------------------------------------
-FAULT_KINDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
+FAULT_KINDS = FAULT_FIELDS
 STREAM_ERROR_TYPES = ("overloaded_error", "api_error", "rate_limit_error", "invalid_request_error")
 
 
@@ -470,9 +471,4 @@ def with_faults(step: SearchStrategy[dict[str, Any]], faults_: SearchStrategy[di
     return st.tuples(step, chosen).map(lambda t: {**t[0], "faults": {**t[0].get("faults", {}), **t[1]}})
 
 
-__all__ = [
-    "AWKWARD_PIECES", "BLOCK_KINDS", "FAULT_KINDS", "REAL_MESSAGES", "RETRYABLE_STATUSES", "RETRY_AFTER_FORMS", "STATUSES",
-    "blocks", "byte_splits", "errors", "fault_steps", "faults", "http_date", "messages", "replies", "retry_after",
-    "scenarios", "sequences", "should_retry", "steps", "stream_of", "streams", "texts", "tool_inputs", "wire_blocks",
-    "with_faults",
-]
+__all__ = list(_STRATEGIES)  # listed in mockserver.fuzz, which loads them from here on first use

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..exchange import SseEvent
-from ..faults import MALFORMED_KINDS, Faults
+from ..faults import FAULT_FIELDS, MALFORMED_KINDS, Faults
 from ..protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_status
 from ..ratelimit import RateLimitConfig
 from .actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorAction, JsonAction, PassAction, ReplyAction, Sequence, StreamAction
@@ -39,7 +39,6 @@ USAGE_FIELDS = (
     "output_tokens_details", "server_tool_use", "service_tier", "inference_geo", "speed",
 )
 ERROR_FIELDS = ("status", "type", "message", "headers", "retry_after", "retry_after_ms", "should_retry", "details")
-FAULT_FIELDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
 
 
 @dataclass(eq=False)

@@ -176,3 +176,17 @@ def test_strategies_compose_with_plain_hypothesis() -> None:
     both = st.tuples(fuzz.errors([529]), fuzz.replies())
     error, reply = find(both, lambda t: True, SHRINK)
     assert error == {"error": {"status": 529}} and reply == {"reply": {"content": []}}
+
+
+def test_the_package_lists_exactly_the_strategies_module_names_and_loads_them_lazily() -> None:
+    import subprocess
+    import sys
+
+    from mockserver.fuzz import strategies
+    from mockserver.scenarios.format import ACTIONS, FAULT_FIELDS
+
+    assert all(getattr(fuzz, name) is getattr(strategies, name) for name in strategies.__all__)
+    assert set(fuzz.__all__) - set(strategies.__all__) == {"Installation", "as_rules", "installed", "to_yaml"}
+    assert fuzz.FAULT_KINDS == FAULT_FIELDS and fuzz.install.RULE_KEYS == set(ACTIONS)
+    check = "import sys, mockserver.fuzz, mockserver.fuzz.chaos; assert 'hypothesis' not in sys.modules"
+    subprocess.run([sys.executable, "-c", check], check=True)
