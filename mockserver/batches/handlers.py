@@ -20,7 +20,9 @@ from ..protocol.errors import ApiError, invalid_request, not_found
 from ..protocol.pagination import bad_cursor, parse_page_query
 from ..server.delivery import base_headers
 from .envelope import check_envelope
-from .objects import RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, render_batch, synthesized_batch
+from .objects import (
+    RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, reachable_base_url, render_batch, synthesized_batch,
+)
 from .store import BatchStore
 
 if TYPE_CHECKING:
@@ -30,18 +32,8 @@ DELETE_IN_PROGRESS = "In progress batches cannot be deleted. Consider canceling 
 CANCEL_ENDED = "Message Batch {id} has already ended and cannot be canceled."  # unconfirmed wording
 
 
-WILDCARD_HOSTS = ("http://0.0.0.0:", "http://[::]:")
-
-
 def _base_url(api: ApiRequest, state: "ServerState") -> str:
-    """Where ``results_url`` points: this server (the SDK fetches it verbatim, so a real-API URL
-    would leak traffic). The address the server listens on; when that is a wildcard (``--host
-    0.0.0.0``) or unknown, the host the client used, which it can reach."""
-    base = state.base_url
-    if base and not base.startswith(WILDCARD_HOSTS):
-        return base
-    host = api.headers.get("host")
-    return f"http://{host}" if host else base
+    return reachable_base_url(state.base_url, api.headers.get("host"))
 
 
 def _render(row: BatchRow, api: ApiRequest, state: "ServerState") -> dict:  # type: ignore[type-arg]

@@ -26,6 +26,7 @@ RESULTS_CONTENT_TYPE = "application/x-jsonl"
 # objects allow extra fields, so strict validation accepts it).
 ERROR_DETAILS = {"error_visibility": "user_facing"}
 RESULT_KINDS = ("succeeded", "errored", "canceled", "expired")
+WILDCARD_HOSTS = ("http://0.0.0.0:", "http://[::]:")
 
 
 @dataclass(slots=True)
@@ -59,6 +60,15 @@ class BatchRow:
 
     def archived(self, now: float) -> bool:
         return self.ended and now >= self.created_at + ARCHIVE_AFTER
+
+
+def reachable_base_url(base_url: str, host: str | None) -> str:
+    """Where ``results_url`` points: this server (the SDK fetches it verbatim, so a real-API URL
+    would leak traffic). ``base_url`` is the address the server listens on; when that is a
+    wildcard (``--host 0.0.0.0``) or unknown, the client's ``Host`` header, which it can reach."""
+    if base_url and not base_url.startswith(WILDCARD_HOSTS):
+        return base_url
+    return f"http://{host}" if host else base_url
 
 
 def results_url(base_url: str, batch_id: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from multidict import CIMultiDict
 
+from ..batches.objects import reachable_base_url
 from ..cassettes.cassette import Cassette
 from ..cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
 from ..exchange import ApiRequest, BytesReply, ErrorReply, Reply
@@ -99,5 +100,5 @@ class ReplayResponder:
                               reason=response.reason, origin="cassette")
         body = response.body
         if self.rewrite_urls:
-            body = rewrite_results_url(body, state.base_url)
+            body = rewrite_results_url(body, reachable_base_url(state.base_url, api.headers.get("host")))
         return BytesReply(status=response.status, body=body, headers=headers, reason=response.reason, origin="cassette")  # type: ignore[arg-type]

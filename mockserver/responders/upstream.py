@@ -19,6 +19,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from ..batches.objects import reachable_base_url
 from ..cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, split_sse
 from ..exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from ..protocol.errors import ApiError
@@ -109,7 +110,8 @@ class UpstreamResponder:
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
             finish(body, None)
-            return BytesReply(status=upstream.status, body=rewrite_results_url(body, state.base_url), headers=relayed,  # type: ignore[arg-type]
+            relayed_body = rewrite_results_url(body, reachable_base_url(state.base_url, api.headers.get("host")))
+            return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,  # type: ignore[arg-type]
                               reason=upstream.reason, origin="upstream")
 
         async def relay() -> AsyncIterator[bytes]:

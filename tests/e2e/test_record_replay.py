@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from mockserver.cassettes import format as fmt
+from mockserver.cassettes.install import CassetteOptions, install
 from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
 from mockserver.journal import parse_sse
 from mockserver.server.runner import ServerThread
@@ -389,3 +390,30 @@ def test_batches_record_and_replay_with_results_url_pointing_back(tmp_path: Path
         again = run(client)
     replay_url, record_url = replayer.url, recorder.url
     assert orjson.loads(orjson.dumps(again).replace(replay_url.encode(), record_url.encode())) == orjson.loads(orjson.dumps(live))
+
+
+def test_results_url_behind_a_wildcard_host_names_the_address_the_client_used(tmp_path: Path, upstream: MockServer) -> None:
+    """A recorder or replayer listening on 0.0.0.0 points ``results_url`` where the client reached
+    it (its Host header), as the batch handlers do, not at the unreachable wildcard address."""
+    path = tmp_path / "wildcard.yaml"
+
+    def run(**options: Any) -> None:
+        server = MockServer(host="0.0.0.0")
+        installed = install(server.state, CassetteOptions([path], **options))
+        server.start()
+        try:
+            base = "http://127.0.0.1:" + server.url.rsplit(":", 1)[1]
+            with anthropic.Anthropic(base_url=base, api_key="sk-ant-test", max_retries=0) as client:
+                batch = client.messages.batches.create(requests=[{"custom_id": "q", "params": hello("wildcard")}])
+                while batch.processing_status != "ended":
+                    time.sleep(0.02)
+                    batch = client.messages.batches.retrieve(batch.id)
+                assert batch.results_url == f"{base}/v1/messages/batches/{batch.id}/results"
+                assert [r.custom_id for r in client.messages.batches.results(batch.id)] == ["q"]
+            server._thread.call(installed.flush())
+        finally:
+            server.stop()
+
+    run(record_mode="all", upstream=upstream.url)  # the upstream responder
+    assert fmt.load(path)
+    run(record_mode="none")  # the replay responder
