@@ -55,11 +55,7 @@ class Faults:
         """These faults with every field ``other`` sets (differs from the default) taking over."""
         if other is None:
             return self
-        changes = {
-            f.name: getattr(other, f.name)
-            for f in dataclasses.fields(other)
-            if getattr(other, f.name) != _DEFAULTS[f.name]
-        }
+        changes = other.to_json()
         return dataclasses.replace(self, **changes) if changes else self
 
     def injected_error(self) -> ApiError:
@@ -95,6 +91,7 @@ class Faults:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        """The fields that differ from the default, by name (what :meth:`merged` takes over)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != _DEFAULTS[f.name]}
 
 
