@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
@@ -94,7 +94,7 @@ class PromptCache:
         if not breakpoints:
             return CacheUsage(tokens.total)
         now = self.clock.now()
-        boundaries = list(_boundaries(model_id, body))
+        boundaries = list(_boundaries(model_id, body, tokens.units))
         index_of = {b.location: i for i, b in enumerate(boundaries)}
         marks: list[tuple[int, Breakpoint]] = [(index_of[bp.location], bp) for bp in breakpoints if bp.location in index_of]
 
@@ -143,12 +143,15 @@ class PromptCache:
             del self._entries[next(iter(self._entries))]
 
 
-def _boundaries(model_id: str, body: dict[str, Any]) -> Iterator[_Boundary]:
+def _boundaries(model_id: str, body: dict[str, Any], units: Iterable[tuple[int, Any, str]] | None = None) -> Iterator[_Boundary]:
     """Block boundaries in prompt order with a running digest of the prefix (``cache_control``
-    itself excluded, so moving a breakpoint does not change what the prefix is)."""
+    itself excluded, so moving a breakpoint does not change what the prefix is).
+
+    ``units`` are ``body``'s cacheable units as count_request kept them; without them the
+    prompt is walked and counted here."""
     running = hashlib.blake2b(model_id.encode(), digest_size=16)
     tokens = REQUEST_OVERHEAD  # counted as count_request counts, so prefixes agree with breakpoints
-    for unit_tokens, block, location in cacheable_units(body):
+    for unit_tokens, block, location in cacheable_units(body) if units is None else units:
         tokens += unit_tokens
         running.update(_fingerprint(body, block, location))
         if block is not None or (location.startswith("messages.") and location.endswith(".content")):

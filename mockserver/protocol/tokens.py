@@ -64,6 +64,9 @@ class Breakpoint:
 class RequestTokens:
     total: int = 0
     breakpoints: list[Breakpoint] = field(default_factory=list)
+    # What cacheable_units yielded while counting, kept only when there are breakpoints, so
+    # prompt caching reads the prompt's units without walking and counting it again.
+    units: list[tuple[int, Any, str]] | None = field(default=None, compare=False, repr=False)
 
 
 def _image(block: dict[str, Any]) -> int:
@@ -174,7 +177,8 @@ def count_request(body: Any) -> RequestTokens:
     if not isinstance(body, dict):
         return result
     last_block_location: str | None = None
-    for tokens, block, location in cacheable_units(body):
+    units = list(cacheable_units(body))
+    for tokens, block, location in units:
         result.total += tokens
         if block is not None:
             last_block_location = location
@@ -189,4 +193,6 @@ def count_request(body: Any) -> RequestTokens:
         ttl = top.get("ttl") if top.get("ttl") in ("5m", "1h") else "5m"
         if not result.breakpoints or result.breakpoints[-1].prefix_tokens != result.total:
             result.breakpoints.append(Breakpoint(result.total, ttl, last_block_location))
+    if result.breakpoints:
+        result.units = units
     return result

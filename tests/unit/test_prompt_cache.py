@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.clock import ManualClock
-from mockserver.prompt_cache import PromptCache
+from mockserver.prompt_cache import PromptCache, _boundaries
 from mockserver.protocol.tokens import count_request
 
 MODEL = "claude-test"
@@ -120,3 +120,17 @@ def test_the_split_always_adds_up(questions: list[str], gaps: list[float]) -> No
         split = account(cache, request)
         assert split.input_tokens + split.cache_creation + split.cache_read == count_request(request).total
         assert min(split.input_tokens, split.cache_creation, split.cache_read) >= 0
+
+
+def test_boundaries_from_the_counted_units_match_a_fresh_walk() -> None:
+    request = body(
+        user("q"),
+        {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"x": 1}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "r"}, cached(LONG, "1h")]},
+        system="be brief",
+        tools=[{"name": "f", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
+    )
+    request["cache_control"] = {"type": "ephemeral"}
+    tokens = count_request(request)
+    assert tokens.units is not None and count_request(body(user("q"))).units is None  # kept only with breakpoints
+    assert list(_boundaries(MODEL, request, tokens.units)) == list(_boundaries(MODEL, request))
