@@ -33,12 +33,13 @@ _PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
 class RequestView:
     """One request as rules see it, with lazily computed facts."""
 
-    __slots__ = ("api", "state", "_last_user", "_system", "_tools", "_models")
+    __slots__ = ("api", "state", "_last_user", "_user_text", "_system", "_tools", "_models")
 
     def __init__(self, api: "ApiRequest", state: "ServerState") -> None:
         self.api = api
         self.state = state
         self._last_user: Any = MISSING
+        self._user_text: str | None = None
         self._system: str | None = None
         self._tools: frozenset[str] | None = None
         self._models: tuple[str, ...] | None = None
@@ -63,9 +64,11 @@ class RequestView:
         return self._last_user
 
     def last_user_text(self) -> str:
-        return "\n".join(
-            b["text"] for b in self.last_user_content() if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
+        if self._user_text is None:
+            self._user_text = "\n".join(
+                b["text"] for b in self.last_user_content() if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+            )
+        return self._user_text
 
     def system_text(self) -> str:
         if self._system is None:
