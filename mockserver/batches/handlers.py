@@ -11,13 +11,13 @@ answers and cancel/delete/results work in any state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 import orjson
 
 from ..exchange import ApiRequest, BytesReply, JsonReply, Reply
 from ..protocol.errors import ApiError, invalid_request, not_found
-from ..protocol.pagination import bad_cursor, parse_page_query
+from ..protocol.pagination import bad_cursor, page_body, parse_page_query
 from ..server.delivery import base_headers
 from .envelope import check_envelope
 from .objects import (
@@ -36,9 +36,14 @@ def _base_url(api: ApiRequest, state: "ServerState") -> str:
     return reachable_base_url(state.base_url, api.headers.get("host"))
 
 
-def _render(row: BatchRow, api: ApiRequest, state: "ServerState") -> dict:  # type: ignore[type-arg]
-    service = state.batches
-    return render_batch(row, now=state.clock.now(), base_url=_base_url(api, state), live_counts=service.live_counts)
+def _renderer(api: ApiRequest, state: "ServerState") -> Callable[[BatchRow], dict[str, Any]]:
+    """Renders the batches of one request: one clock reading and one base URL for all of them."""
+    now, base_url, live_counts = state.clock.now(), _base_url(api, state), state.batches.live_counts
+    return lambda row: render_batch(row, now=now, base_url=base_url, live_counts=live_counts)
+
+
+def _render(row: BatchRow, api: ApiRequest, state: "ServerState") -> dict[str, Any]:
+    return _renderer(api, state)(row)
 
 
 def _find(api: ApiRequest, state: "ServerState") -> BatchRow | None:
@@ -80,26 +85,24 @@ async def list_batches(api: ApiRequest, state: "ServerState") -> Reply:
     lenient = state.config.lenient
     page = parse_page_query(api.query, lenient=lenient)
     store = state.batches.store
+    rows: list[BatchRow] = []
+    has_more = False
     if store is None:
         if (page.after_id or page.before_id) and not lenient:
             raise _bad_cursor(page.after_id is not None)
-        return JsonReply(body={"data": [], "has_more": False, "first_id": None, "last_id": None})
-    found = store.page(limit=page.limit, after_id=page.after_id, before_id=page.before_id)
-    if found is None:
-        if not lenient:
-            raise _bad_cursor(page.after_id is not None)
-        found = store.page(limit=page.limit, after_id=None, before_id=None)
-        assert found is not None
-    rows, has_more = found
-    data = [_render(row, api, state) for row in rows]
-    return JsonReply(
-        body={
-            "data": data,
-            "has_more": has_more,
-            "first_id": rows[0].id if rows else None,
-            "last_id": rows[-1].id if rows else None,
-        }
-    )
+    else:
+        found = store.page(limit=page.limit, after_id=page.after_id, before_id=page.before_id)
+        if found is None:
+            if not lenient:
+                raise _bad_cursor(page.after_id is not None)
+            found = store.page(limit=page.limit, after_id=None, before_id=None)
+            assert found is not None
+        rows, has_more = found
+    return JsonReply(body=page_body(rows, has_more, _batch_id, _renderer(api, state)))
+
+
+def _batch_id(row: BatchRow) -> str:
+    return row.id
 
 
 def _bad_cursor(after: bool) -> ApiError:

@@ -84,10 +84,14 @@ def paginate(
     else:
         chosen = items[: page.limit]
         has_more = len(items) > page.limit
-    data = [render(item) for item in chosen]
+    return page_body(chosen, has_more, id_of, render)
+
+
+def page_body(items: Sequence[T], has_more: bool, id_of: Callable[[T], str], render: Callable[[T], Any]) -> dict[str, Any]:
+    """A page as sent: the rendered items, ``has_more``, and the ``first_id``/``last_id`` cursors."""
     return {
-        "data": data,
+        "data": [render(item) for item in items],
         "has_more": has_more,
-        "first_id": id_of(chosen[0]) if chosen else None,
-        "last_id": id_of(chosen[-1]) if chosen else None,
+        "first_id": id_of(items[0]) if items else None,
+        "last_id": id_of(items[-1]) if items else None,
     }
