@@ -29,7 +29,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from ..exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Reply
-from ..protocol.errors import ApiError
+from ..protocol.errors import ApiError, internal_error
 from .objects import BatchRow, errored_line, succeeded_line
 
 if TYPE_CHECKING:
@@ -42,10 +42,6 @@ IDLE = 0.25  # longest real-time wait while some batch is waiting for its clock
 EPSILON = 1e-9
 NO_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 BETA_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict({"beta": "true"}))
-
-
-def internal_error() -> ApiError:
-    return ApiError(500, "Internal server error", type="api_error")
 
 
 @dataclass(slots=True)

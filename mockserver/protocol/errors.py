@@ -121,3 +121,7 @@ def invalid_request(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError(404, message, type="not_found_error")
+
+
+def internal_error() -> ApiError:
+    return ApiError(500, "Internal server error", type="api_error")
