@@ -20,7 +20,7 @@ import json
 import math
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import ApiError
 
@@ -192,9 +192,9 @@ class RequestSchema:
             fast, inner = self._compile(node["nullable"])
             return fast, lambda value: None if value is None else inner(value)
         if "list" in node:
-            return (list if node["list"] == "any" else _Never), self._compile_list(node["list"])
+            return (list if node["list"] == "any" else _Never), self._compile_each(node["list"], list, MSG_LIST, enumerate)
         if "map" in node:
-            return (dict if node["map"] == "any" else _Never), self._compile_map(node["map"])
+            return (dict if node["map"] == "any" else _Never), self._compile_each(node["map"], dict, MSG_DICT, dict.items)
         if "enum" in node:
             return _Never, self._compile_enum(node["enum"])
         if "tagged" in node:
@@ -246,45 +246,29 @@ class RequestSchema:
 
         return check_object
 
-    def _compile_list(self, node: Any) -> Check:
+    def _compile_each(
+        self, node: Any, container: type, message: str, pairs: Callable[[Any], Iterable[Tuple[Any, Any]]]
+    ) -> Check:
+        """A list (``list, MSG_LIST, enumerate``) or map (``dict, MSG_DICT, dict.items``) whose
+        every item is ``node``; an item's errors are prefixed with its index or key."""
         fast, item_check = self._compile(node)
         if item_check is _ok:
-            return lambda value: None if type(value) is list else _one(MSG_LIST)
+            return lambda value: None if type(value) is container else _one(message)
 
-        def check_list(value: Any) -> Errors:
-            if type(value) is not list:
-                return _one(MSG_LIST)
+        def check_each(value: Any) -> Errors:
+            if type(value) is not container:
+                return _one(message)
             errors: Errors = None
-            for index, item in enumerate(value):
+            for key, item in pairs(value):
                 if type(item) is fast:
                     continue
                 sub = item_check(item)
                 if sub:
                     errors = errors or []
-                    errors.extend(_prefix(index, sub))
-            return errors
-
-        return check_list
-
-    def _compile_map(self, node: Any) -> Check:
-        fast, value_check = self._compile(node)
-        if value_check is _ok:
-            return lambda value: None if type(value) is dict else _one(MSG_DICT)
-
-        def check_map(value: Any) -> Errors:
-            if type(value) is not dict:
-                return _one(MSG_DICT)
-            errors: Errors = None
-            for key, item in value.items():
-                if type(item) is fast:
-                    continue
-                sub = value_check(item)
-                if sub:
-                    errors = errors or []
                     errors.extend(_prefix(key, sub))
             return errors
 
-        return check_map
+        return check_each
 
     def _compile_enum(self, values: List[Any]) -> Check:
         # Keyed by (type, value) so that True never passes for Literal[1] nor 1 for Literal[True].
