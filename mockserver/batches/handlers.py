@@ -21,7 +21,7 @@ from ..protocol.pagination import bad_cursor, page_body, parse_page_query
 from ..server.delivery import base_headers
 from .envelope import check_envelope
 from .objects import (
-    RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, reachable_base_url, render_batch, synthesized_batch,
+    RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, new_row, reachable_base_url, render_batch, synthesized_batch,
 )
 from .store import BatchStore
 
@@ -64,7 +64,7 @@ async def create_batch(api: ApiRequest, state: "ServerState") -> Reply:
     batch_id = state.ids.batch()
     while store.has_id(batch_id):  # a seeded server restarted on its own data dir repeats ids
         batch_id = state.ids.batch()
-    row = service.new_row(
+    row = new_row(
         batch_id=batch_id, beta=api.beta, api_version=api.api_version, anthropic_beta=api.headers.get("anthropic-beta"),
         request_id=api.request_id, now=state.clock.now(), total=len(items),
     )

@@ -62,6 +62,16 @@ class BatchRow:
         return self.ended and now >= self.created_at + ARCHIVE_AFTER
 
 
+def new_row(*, batch_id: str, now: float, total: int, beta: bool = False, api_version: str | None = None,
+            anthropic_beta: str | None = None, request_id: str = "") -> BatchRow:
+    """A batch as created at ``now``: in progress, nothing finished, expiring ``EXPIRES_AFTER`` later."""
+    return BatchRow(
+        seq=0, id=batch_id, beta=beta, api_version=api_version, anthropic_beta=anthropic_beta,
+        request_id=request_id, created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=None,
+        cancel_initiated_at=None, status="in_progress", total=total,
+    )
+
+
 def reachable_base_url(base_url: str, host: str | None) -> str:
     """Where ``results_url`` points: this server (the SDK fetches it verbatim, so a real-API URL
     would leak traffic). ``base_url`` is the address the server listens on; when that is a
@@ -103,11 +113,10 @@ def render_batch(row: BatchRow, *, now: float, base_url: str, live_counts: bool 
 
 def synthesized_batch(batch_id: str, *, now: float, base_url: str, status: str = "ended") -> dict[str, Any]:
     """A schema-valid batch for an id this server never issued (lenient contract mode only)."""
-    row = BatchRow(
-        seq=0, id=batch_id, beta=False, api_version=None, anthropic_beta=None, request_id="",
-        created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=now if status == "ended" else None,
-        cancel_initiated_at=now if status != "in_progress" else None, status=status, total=0,
-    )
+    row = new_row(batch_id=batch_id, now=now, total=0)
+    row.status = status
+    row.ended_at = now if status == "ended" else None
+    row.cancel_initiated_at = now if status != "in_progress" else None
     return render_batch(row, now=now, base_url=base_url)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from ..config import Config
-from .objects import EXPIRES_AFTER, BatchRow
 from .processor import BatchProcessor, Run
 from .store import MEMORY, BatchStore, StoreError, default_data_dir
 
@@ -92,14 +91,6 @@ class BatchService:
         if self._processor is None:
             raise RuntimeError("the batch processor runs only while the app is started")
         return self._processor
-
-    def new_row(self, *, batch_id: str, beta: bool, api_version: str | None, anthropic_beta: str | None,
-                request_id: str, now: float, total: int) -> BatchRow:
-        return BatchRow(
-            seq=0, id=batch_id, beta=beta, api_version=api_version, anthropic_beta=anthropic_beta,
-            request_id=request_id, created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=None,
-            cancel_initiated_at=None, status="in_progress", total=total,
-        )
 
     def nudge(self) -> None:
         """Wake the processor (after advancing a ManualClock, say); safe from any thread."""
