@@ -157,16 +157,16 @@ class Rules:
             if name in names:
                 raise invalid_request("tools: Tool names must be unique.")
             names.add(name)
-        choice = body.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        choice = _forcing_choice(body)
+        if choice is not None:
             if not tools:
                 raise invalid_request("tool_choice may only be specified while providing tools.")
             if choice["type"] == "tool" and choice.get("name") not in names:
                 raise invalid_request(f"Tool '{choice.get('name')}' not found in provided tools")
 
     def _forced_tools(self, body: dict[str, Any], model: ModelEntry) -> None:
-        choice = body.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") in ("any", "tool") and not model.mock.forced_tool_use:
+        choice = _forcing_choice(body)
+        if choice is not None and not model.mock.forced_tool_use:
             raise invalid_request(f"tool_choice.{choice['type']}: forced tool use is not supported for this model.")
 
     def _thinking(self, body: dict[str, Any], model: ModelEntry, count_only: bool) -> None:
@@ -189,8 +189,7 @@ class Rules:
                 raise invalid_request("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
             if not count_only and budget >= body["max_tokens"]:
                 raise invalid_request("`max_tokens` must be greater than `thinking.budget_tokens`.")
-        choice = body.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        if _forcing_choice(body) is not None:
             raise invalid_request("Thinking may not be enabled when tool_choice forces tool use.")
 
     def _effort(self, body: dict[str, Any], model: ModelEntry) -> None:
@@ -390,6 +389,12 @@ class Rules:
                         "cannot be modified. These blocks must remain as they were in the original response."
                     )
             return
+
+
+def _forcing_choice(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``tool_choice`` when it forces tool use (type ``any`` or ``tool``), else ``None``."""
+    choice = body.get("tool_choice")
+    return choice if isinstance(choice, dict) and choice.get("type") in ("any", "tool") else None
 
 
 def _turns(messages: list[dict[str, Any]]) -> list[tuple[str, int, list[dict[str, Any]]]]:
