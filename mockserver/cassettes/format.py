@@ -150,7 +150,7 @@ def encode_response_body(response: RecordedResponse) -> dict[str, Any]:
     exact, value = _exact_json(raw)
     if exact:
         return {"body": value}
-    if raw.endswith(b"\n") and raw.count(b"\n") >= 1:
+    if raw.endswith(b"\n"):
         lines = raw[:-1].split(b"\n")
         values = []
         for line in lines:

@@ -120,8 +120,8 @@ class Matcher:
                 parts.append(header(request.headers, criterion.split(":", 1)[1]))
         return tuple(parts)
 
-    def matches(self, request: RecordedRequest, recorded: RecordedRequest, recorded_key: tuple[Any, ...] | None = None) -> bool:
-        if (recorded_key if recorded_key is not None else self.key(recorded)) != self.key(request):
+    def matches(self, request: RecordedRequest, recorded: RecordedRequest) -> bool:
+        if self.key(recorded) != self.key(request):
             return False
         return self.custom is None or bool(self.custom(request, recorded))
 
