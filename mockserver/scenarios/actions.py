@@ -29,7 +29,6 @@ THEN = ("repeat_last", "fallthrough", "cycle")
 @dataclass
 class Action:
     faults: Faults | None = field(default=None, kw_only=True)
-    kind: str = field(default="", init=False)
 
     async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
         raise NotImplementedError
@@ -46,7 +45,6 @@ class ReplyAction(Action):
     container: dict[str, Any] | None = None
     model: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
-    kind: str = field(default="reply", init=False)
 
     def default_stop_reason(self) -> str:
         return "tool_use" if any(b.get("type") == "tool_use" for b in self.content) else "end_turn"
@@ -93,7 +91,6 @@ class ErrorAction(Action):
     message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] | None = None
-    kind: str = field(default="error", init=False)
 
     async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
         return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details))
@@ -106,7 +103,6 @@ class StreamAction(Action):
     events: list[SseEvent]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    kind: str = field(default="stream", init=False)
 
     async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
         return EventsReply(events=list(self.events), status=self.status, headers=dict(self.headers))
@@ -119,7 +115,6 @@ class JsonAction(Action):
     body: Any
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    kind: str = field(default="json", init=False)
 
     async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
         return JsonReply(body=self.body, status=self.status, headers=dict(self.headers))
@@ -129,8 +124,6 @@ class JsonAction(Action):
 class PassAction(Action):
     """Let the responders after the scenarios answer (the default fake model, a cassette …);
     with ``faults`` this is how a fault is put on an ordinary answer."""
-
-    kind: str = field(default="passthrough", init=False)
 
     async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
         responders = state.responders

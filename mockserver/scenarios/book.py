@@ -55,9 +55,6 @@ class ScenarioBook:
         # what ``reset`` goes back to.
         self.base_rate_limits = ratelimits.config if ratelimits is not None else None
 
-    def __len__(self) -> int:
-        return len(self.rules)
-
     # -- files -------------------------------------------------------------------------------------
     @property
     def files(self) -> list[Path]:
@@ -166,7 +163,6 @@ class ScenarioBook:
         ordered = []
         for group in self._groups:
             for position, rule in enumerate(group.rules):
-                rule.group = group.seq
                 ordered.append((-rule.priority, -group.seq, position, rule))
         ordered.sort(key=lambda item: item[:3])
         self.rules = [item[3] for item in ordered]

@@ -9,7 +9,7 @@ through :func:`parse_document`, which is what makes their semantics the same.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,11 @@ class Rule:
     priority: int = 0
     times: int | None = None
     source: str = "<python>"
-    index: int = 0
     spec: Any = None
     hits: int = 0
     """Requests this rule answered."""
     seen: int = 0
     """Requests that passed its ``match`` (what ``nth`` counts)."""
-    group: int = field(default=0, repr=False)
 
     def next_action(self) -> Action | None:
         if isinstance(self.action, Sequence):
@@ -188,7 +186,6 @@ def parse_rule(node: Node, *, index: int, label: str) -> Rule:
         priority=fields["priority"].integer() if "priority" in fields else 0,
         times=fields["times"].integer(minimum=1) if "times" in fields else None,
         source=node.where.source,
-        index=index,
         spec=copy.deepcopy(node.value),
     )
 
