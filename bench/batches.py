@@ -15,24 +15,14 @@ so neither grows with N.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import anthropic
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.process_support import free_port, serve
 
 
 def rss_mb(pid: int, field: str) -> float | None:
@@ -47,18 +37,7 @@ def rss_mb(pid: int, field: str) -> float | None:
 
 
 def start(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--quiet", "--seed", "1", "--data-dir", data_dir]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-        except urllib.error.HTTPError:
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("mockserver did not start")
+    return serve(port, "--quiet", "--seed", "1", "--data-dir", data_dir)
 
 
 def run(n: int, data_dir: str) -> dict[str, float | None]:

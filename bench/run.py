@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
+
+from tests.process_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -37,12 +38,6 @@ DISTINCT = {**PLAIN, "messages": [{"role": "user", "content": "Hello, how are yo
 _PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 PIN_SERVER = ["taskset", "-c", "0"] if _PINNED else []
 PIN_CLIENT = ["taskset", "-c", "1"] if _PINNED else []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: dict, timeout: float = 2.0) -> tuple[int, bytes]:

@@ -7,21 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.process_support import free_port, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,15 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     python = str(Path(args.python).absolute())
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--quiet", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    server = serve(port, "--quiet")
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.05)
         version = subprocess.run(
             [python, "-c", "import anthropic; print(anthropic.__version__)"], capture_output=True, text=True, check=True
         ).stdout.strip()

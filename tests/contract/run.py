@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import socket
 import subprocess
 import sys
 import tarfile
-import time
-import urllib.request
 import venv
 from pathlib import Path
+
+from tests.process_support import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "sdk-tests"
@@ -71,30 +70,6 @@ def contract_python(version: str) -> Path:
     return python
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--lenient", "--quiet", "--port", str(port), "--data-dir", ":memory:"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-        except urllib.error.HTTPError:
-            return server  # answering (401 without a key): ready
-        except OSError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("mockserver did not start")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (e.g. -k batches)")
@@ -104,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     source = sdk_tests(version)
     python = contract_python(version)
     port = free_port()
-    server = start_server(port)
+    server = serve(port, "--lenient", "--quiet", "--data-dir", ":memory:")
     try:
         env = {"TEST_API_BASE_URL": f"http://127.0.0.1:{port}", "PATH": "/usr/bin:/bin"}
         files = [f for f in TEST_FILES if (source / f).exists()]

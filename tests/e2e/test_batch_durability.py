@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import anthropic
+import pytest
 
 from mockserver.batches.store import DB_NAME
 from mockserver.testing import MockServer
 from tests.batch_support import item, raw_results, wait_ended, wait_for
+from tests.process_support import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,25 +56,8 @@ def test_a_data_dir_serves_one_server_at_a_time(tmp_path: Path) -> None:
 # -- SIGKILL ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(port: int, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--data-dir", str(data_dir), "--quiet", *extra]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-        except urllib.error.HTTPError:
-            return proc  # answering (401 without a key)
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(f"mockserver did not start: {proc.stderr.read() if proc.stderr else ''}")
+    return serve(port, "--data-dir", str(data_dir), "--quiet", *extra, stderr=subprocess.PIPE)
 
 
 def _finished_rows(data_dir: Path, batch_id: str) -> dict[int, bytes]:
@@ -92,7 +73,7 @@ def _finished_rows(data_dir: Path, batch_id: str) -> dict[int, bytes]:
 
 
 def test_sigkill_mid_batch_loses_no_reported_result(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = _serve(port, tmp_path, "--batch-pace", "50", "--batch-live-counts", "--seed", "7")
     client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="sk-ant-test", _strict_response_validation=True)
     try:
@@ -142,15 +123,18 @@ def test_ten_thousand_requests(make_server) -> None:
 
 
 def test_serve_refuses_a_data_dir_in_use_and_a_negative_pace(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     first = _serve(port, tmp_path)
     try:
         anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="k").messages.batches.create(requests=[item("a")])
         second = subprocess.run(
-            [sys.executable, "-m", "mockserver", "serve", "--port", str(_free_port()), "--data-dir", str(tmp_path)],
+            [sys.executable, "-m", "mockserver", "serve", "--port", str(free_port()), "--data-dir", str(tmp_path)],
             cwd=ROOT, capture_output=True, text=True, timeout=30,
         )
         assert second.returncode == 1 and "in use by another mockserver" in second.stderr
+        # the helper every runner starts servers with says so at once, instead of carrying on
+        with pytest.raises(RuntimeError, match="exited with status 1: .*in use by another mockserver"):
+            _serve(free_port(), tmp_path)
     finally:
         first.terminate()
         first.wait(timeout=10)
