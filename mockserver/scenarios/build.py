@@ -18,10 +18,17 @@ def _clean(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if v is not None}
 
 
-def _with_faults(action: dict[str, Any], faults: Mapping[str, Any] | None) -> dict[str, Any]:
+def _copy(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of a mapping option; ``None`` (left out) when it is empty or not given."""
+    return dict(mapping) if mapping else None
+
+
+def _step(kind: str, spec: dict[str, Any], faults: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{kind: spec}`` without the options left as ``None``, and with a copy of ``faults`` if any."""
+    step: dict[str, Any] = {kind: _clean(spec)}
     if faults:
-        action["faults"] = dict(faults)
-    return action
+        step["faults"] = dict(faults)
+    return step
 
 
 def reply(
@@ -37,19 +44,20 @@ def reply(
     faults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Message: ``reply("Hi")`` or ``reply(content=[{"tool_use": {"name": "f", "input": {}}}])``."""
-    spec = _clean(
+    return _step(
+        "reply",
         {
             "text": text,
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": stop_sequence,
-            "stop_details": dict(stop_details) if stop_details else None,
-            "usage": dict(usage) if usage else None,
+            "stop_details": _copy(stop_details),
+            "usage": _copy(usage),
             "model": model,
-            "container": dict(container) if container else None,
-        }
+            "container": _copy(container),
+        },
+        faults,
     )
-    return _with_faults({"reply": spec}, faults)
 
 
 def error(
@@ -65,19 +73,20 @@ def error(
     faults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API error: ``error(529)``, ``error(429, retry_after=1)``, ``error(type="overloaded_error")``."""
-    spec = _clean(
+    return _step(
+        "error",
         {
             "status": status,
             "type": type,
             "message": message,
-            "headers": dict(headers) if headers else None,
+            "headers": _copy(headers),
             "retry_after": retry_after,
             "retry_after_ms": retry_after_ms,
             "should_retry": should_retry,
-            "details": dict(details) if details else None,
-        }
+            "details": _copy(details),
+        },
+        faults,
     )
-    return _with_faults({"error": spec}, faults)
 
 
 def stream(
@@ -89,8 +98,7 @@ def stream(
 ) -> dict[str, Any]:
     """Raw SSE: each event a ``{"event", "data", "delay"}`` mapping, an ``(event, data)`` pair or
     an :class:`~mockserver.exchange.SseEvent`."""
-    spec = _clean({"events": [_event(e) for e in events], "status": status, "headers": dict(headers) if headers else None})
-    return _with_faults({"stream": spec}, faults)
+    return _step("stream", {"events": [_event(e) for e in events], "status": status, "headers": _copy(headers)}, faults)
 
 
 def _event(event: Any) -> dict[str, Any]:
@@ -108,7 +116,7 @@ def json_body(
     body: Any, *, status: int | None = None, headers: Mapping[str, str] | None = None, faults: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Any JSON body and status."""
-    return _with_faults({"json": _clean({"body": body, "status": status, "headers": dict(headers) if headers else None})}, faults)
+    return _step("json", {"body": body, "status": status, "headers": _copy(headers)}, faults)
 
 
 def fault(**faults: Any) -> dict[str, Any]:

@@ -109,6 +109,18 @@ def test_python_builders_write_the_file_format() -> None:
     assert stream([("ping", {"type": "ping"})])["stream"]["events"] == [{"event": "ping", "data": {"type": "ping"}}]
 
 
+def test_builders_leave_out_unset_options_and_copy_mappings() -> None:
+    from mockserver.scenarios import json_body
+
+    headers = {"x-a": "1"}
+    built = error(429, headers=headers, should_retry=False, retry_after=0, details={}, faults={"latency": 0.1})
+    assert list(built) == ["error", "faults"] and built["error"]["headers"] is not headers
+    assert list(built["error"].items()) == [("status", 429), ("headers", {"x-a": "1"}), ("retry_after", 0), ("should_retry", False)]
+    assert reply("hi", usage={}, stop_details=None, faults={}) == {"reply": {"text": "hi"}}
+    assert json_body({}, headers={}) == {"json": {"body": {}}}  # an empty body is still a body
+    assert stream([], status=500) == {"stream": {"events": [], "status": 500}}
+
+
 def test_shorthands_expand_to_wire_blocks() -> None:
     action = load("""
 - reply:
