@@ -146,10 +146,7 @@ def _tolerance(advised: float) -> float:
 def judge(client: str, client_chains: list[Chain], *, now: float, final: bool, window: float) -> dict[str, Any]:
     """One client's numbers, problems and verdict."""
     attempts = [a for c in client_chains for a in c.attempts]
-    injected: dict[str, int] = {}
-    for a in attempts:
-        if a.kind is not None:
-            injected[a.kind] = injected.get(a.kind, 0) + 1
+    injected = _injected_by_kind(attempts)
     results: dict[str, int] = {"recovered": 0, "gave_up": 0, "stopped": 0, "pending": 0}
     violations: list[str] = []
     warnings: list[str] = []
@@ -194,7 +191,7 @@ def judge(client: str, client_chains: list[Chain], *, now: float, final: bool, w
         "reasons": [*violations, *warnings],
         "requests": len(attempts),
         "injected": sum(injected.values()),
-        "injected_by_kind": dict(sorted(injected.items())),
+        "injected_by_kind": injected,
         "chains": {
             "with_failures": sum(1 for c in client_chains if c.had_failure),
             "retried": retried_chains,
@@ -207,6 +204,15 @@ def judge(client: str, client_chains: list[Chain], *, now: float, final: bool, w
         "violations": violations,
         "warnings": warnings,
     }
+
+
+def _injected_by_kind(attempts: Iterable[Attempt]) -> dict[str, int]:
+    """How many calls got each kind of injection, sorted by kind."""
+    injected: dict[str, int] = {}
+    for a in attempts:
+        if a.kind is not None:
+            injected[a.kind] = injected.get(a.kind, 0) + 1
+    return dict(sorted(injected.items()))
 
 
 def _summary(waits: list[float]) -> dict[str, float] | None:
@@ -222,10 +228,7 @@ def build_report(attempts: list[Attempt], *, now: float, final: bool, window: fl
     by_client: dict[str, list[Chain]] = {}
     for chain in all_chains:
         by_client.setdefault(chain.last.client, []).append(chain)
-    injected: dict[str, int] = {}
-    for a in attempts:
-        if a.kind is not None:
-            injected[a.kind] = injected.get(a.kind, 0) + 1
+    injected = _injected_by_kind(attempts)
     failing = [c for c in all_chains if c.had_failure]
     return {
         **meta,
@@ -233,7 +236,7 @@ def build_report(attempts: list[Attempt], *, now: float, final: bool, window: fl
         "final": final,
         "requests": len(attempts),
         "injected": sum(injected.values()),
-        "injected_by_kind": dict(sorted(injected.items())),
+        "injected_by_kind": injected,
         "clients": [judge(name, cs, now=now, final=final, window=window) for name, cs in sorted(by_client.items())],
         "chains": [_chain_json(c, now=now, final=final, window=window) for c in failing[-MAX_CHAINS:]],
     }
