@@ -19,7 +19,7 @@ from ..config import KNOWN_VERSIONS, Config
 from ..exchange import ApiRequest, ErrorReply, MessageReply, Reply
 from ..journal import JournalEntry
 from ..protocol.endpoints import ROUTES
-from ..protocol.errors import ApiError, invalid_request
+from ..protocol.errors import ApiError, internal_error, invalid_request
 from ..responders.default import DefaultResponder
 from ..scenarios.responder import ScenarioResponder
 from ..scenarios.watch import watcher as scenario_watcher
@@ -186,7 +186,7 @@ async def answer(http: web.Request, state: ServerState, endpoint: str, path_para
         response, delivered = error_response(state, request_id, reply)
     except Exception:  # a bug here must still answer like the API, never with a traceback
         logging.getLogger("mockserver").exception("internal error answering %s %s", http.method, http.path)
-        reply = ErrorReply(error=ApiError(500, "Internal server error", type="api_error"), origin="server")
+        reply = ErrorReply(error=internal_error(), origin="server")
         response, delivered = error_response(state, request_id, reply)
     _record(state, http, endpoint, api, request_id, received_at, reply, delivered, started)
     return response
