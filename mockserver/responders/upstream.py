@@ -102,7 +102,7 @@ class UpstreamResponder:
             )
             self._record(api, state, response)
 
-        if content_type != "text/event-stream" and (content_type == "application/json" or content_type.endswith("+json")):
+        if content_type == "application/json" or content_type.endswith("+json"):
             try:
                 body = await upstream.read()
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
