@@ -191,6 +191,17 @@ def test_missing_event_line_is_silently_dropped_by_the_sdk(mockserver: MockServe
     assert seen[:2] == ["message_start", "content_block_delta"] and "content_block_start" not in seen
 
 
+def test_a_message_start_without_its_event_line_fails_the_sdk_stream_helper(
+    mockserver: MockServer, anthropic_client: anthropic.Anthropic
+) -> None:
+    """The event is dropped, so the helper never has a message: SDK 2.12 asserts on the next event."""
+    mockserver.fault(malformed={"kind": "missing_event_line", "at": 0})
+    with pytest.raises(AssertionError):
+        with anthropic_client.messages.stream(model=HAIKU, max_tokens=50, messages=[{"role": "user", "content": "hi"}]) as events:
+            events.get_final_message()
+    assert "malformed event 0: missing_event_line" in mockserver.journal.wait_for_calls(1)[0].faults
+
+
 def test_unknown_event_type(mockserver: MockServer) -> None:
     mockserver.fault(malformed={"kind": "unknown_event", "at": 1})
     with mockserver.client(_strict_response_validation=False) as loose:
