@@ -1,3 +1,3 @@
-from .cli import main
+from mockserver.harness.cli import main
 
 raise SystemExit(main())

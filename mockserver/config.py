@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .clock import Clock, SystemClock
+from mockserver.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from .fuzz.chaos import ChaosConfig
-    from .ratelimit import RateLimitConfig
+    from mockserver.chaos.stage import ChaosConfig
+    from mockserver.ratelimit.limiter import RateLimitConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787

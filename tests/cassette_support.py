@@ -7,7 +7,7 @@ from typing import Any
 
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes.install import CassetteOptions, Installed, install
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 HAIKU = "claude-haiku-4-5"
 

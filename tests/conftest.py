@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 HAIKU = "claude-haiku-4-5"
 USER_HI = [{"role": "user", "content": "Hello, Claude"}]

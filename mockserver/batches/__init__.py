@@ -4,6 +4,6 @@
 pipeline), ``handlers`` (the six endpoints), ``envelope`` and ``objects`` (the wire format).
 """
 
-from .store import MEMORY, default_data_dir
+from mockserver.batches.store import MEMORY, default_data_dir
 
 __all__ = ["MEMORY", "default_data_dir"]

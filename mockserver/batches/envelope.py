@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.errors import ApiError, invalid_request
+from mockserver.protocol.errors import ApiError, invalid_request
 
 MAX_REQUESTS = 100_000
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 import orjson
 
-from ..exchange import ApiRequest, BytesReply, JsonReply, Reply
-from ..protocol.errors import ApiError, invalid_request, not_found
-from ..protocol.pagination import bad_cursor, page_body, parse_page_query
-from ..server.delivery import base_headers
-from .envelope import check_envelope
-from .objects import (
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, JsonReply, Reply
+from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.protocol.pagination import bad_cursor, page_body, parse_page_query
+from mockserver.render.delivery import base_headers
+from mockserver.batches.envelope import check_envelope
+from mockserver.batches.objects import (
     RESULTS_CONTENT_TYPE, RETRY_AFTER, BatchRow, deleted_batch, new_row, reachable_base_url, render_batch, synthesized_batch,
 )
-from .store import BatchStore
+from mockserver.batches.store import BatchStore
 
 if TYPE_CHECKING:
-    from ..server.state import ServerState
+    from mockserver.pipeline.root import ServerState
 
 DELETE_IN_PROGRESS = "In progress batches cannot be deleted. Consider canceling the batch instead."
 CANCEL_ENDED = "Message Batch {id} has already ended and cannot be canceled."  # unconfirmed wording

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ..clock import rfc3339
-from ..protocol.errors import ApiError, error_body
+from mockserver.clock import rfc3339
+from mockserver.protocol.errors import ApiError, error_body
 
 DAY = 86_400.0
 EXPIRES_AFTER = 1 * DAY  # unprocessed requests expire 24 h after creation

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from ..exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Reply
-from ..protocol.errors import ApiError, internal_error
-from .objects import BatchRow, errored_line, succeeded_line
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Reply
+from mockserver.protocol.errors import ApiError, internal_error
+from mockserver.batches.objects import BatchRow, errored_line, succeeded_line
 
 if TYPE_CHECKING:
-    from ..server.state import ServerState
+    from mockserver.pipeline.root import ServerState
 
 log = logging.getLogger("mockserver.batches")
 Run = Callable[[ApiRequest, "ServerState"], Awaitable[Reply]]

@@ -12,12 +12,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from ..config import Config
-from .processor import BatchProcessor, Run
-from .store import MEMORY, BatchStore, StoreError, default_data_dir
+from mockserver.config import Config
+from mockserver.batches.processor import BatchProcessor, Run
+from mockserver.batches.store import MEMORY, BatchStore, StoreError, default_data_dir
 
 if TYPE_CHECKING:
-    from ..server.state import ServerState
+    from mockserver.pipeline.root import ServerState
 
 log = logging.getLogger("mockserver.batches")
 

@@ -19,7 +19,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .objects import RESULT_KINDS, BatchRow
+from mockserver.batches.objects import RESULT_KINDS, BatchRow
 
 MEMORY = ":memory:"
 DB_NAME = "batches.sqlite3"

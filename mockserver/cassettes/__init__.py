@@ -3,13 +3,13 @@ redaction. Replay and recording themselves are responders (mockserver/responders
 upstream.py); :func:`install` puts them on a server. Format and usage: docs/cassettes.md.
 """
 
-from .cassette import Cassette
-from .format import CassetteError
-from .importers import load_any
-from .install import RECORD_MODES, CassetteOptions, RecordMode, install
-from .matchers import Matcher
-from .model import Interaction, RecordedRequest, RecordedResponse
-from .redact import Redactor
+from mockserver.cassettes.cassette import Cassette
+from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.importers import load_any
+from mockserver.cassettes.install import RECORD_MODES, CassetteOptions, RecordMode, install
+from mockserver.cassettes.matchers import Matcher
+from mockserver.cassettes.model import Interaction, RecordedRequest, RecordedResponse
+from mockserver.cassettes.redact import Redactor
 
 __all__ = [
     "Cassette", "CassetteError", "CassetteOptions", "Interaction", "Matcher", "RECORD_MODES", "RecordMode",

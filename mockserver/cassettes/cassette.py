@@ -15,11 +15,11 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from . import format as fmt
-from .importers import load_any
-from .matchers import Matcher, closest
-from .model import Interaction, RecordedRequest
-from .redact import Redactor
+from mockserver.cassettes import format as fmt
+from mockserver.cassettes.importers import load_any
+from mockserver.cassettes.matchers import Matcher, closest
+from mockserver.cassettes.model import Interaction, RecordedRequest
+from mockserver.cassettes.redact import Redactor
 
 log = logging.getLogger("mockserver.record")
 

@@ -21,9 +21,9 @@ from typing import Any, Iterable
 
 import orjson
 
-from ..protocol.sse import PING_DATA
-from . import yamlio
-from .model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
+from mockserver.protocol.sse import PING_DATA
+from mockserver.cassettes import yamlio
+from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
 
 FORMAT_NAME = "mockserver-cassette"
 FORMAT_VERSION = 1

@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from . import format as fmt
-from . import yamlio
-from .format import CassetteError
-from .model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
+from mockserver.cassettes import format as fmt
+from mockserver.cassettes import yamlio
+from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
 
 ANTHROPIC_ORIGIN = "https://api.anthropic.com"
 HTTPRR_MAGIC = b"httprr trace v1\n"

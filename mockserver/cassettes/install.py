@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from ..responders.cassette import ReplayResponder
-from ..responders.upstream import DEFAULT_UPSTREAM, UpstreamResponder
-from . import format as fmt
-from .cassette import Cassette
-from .format import CassetteError
-from .matchers import DEFAULT_MATCH_ON, CustomMatcher, Matcher
-from .redact import Redactor
+from mockserver.cassettes.replay import ReplayResponder
+from mockserver.cassettes.record import DEFAULT_UPSTREAM, UpstreamResponder
+from mockserver.cassettes import format as fmt
+from mockserver.cassettes.cassette import Cassette
+from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.matchers import DEFAULT_MATCH_ON, CustomMatcher, Matcher
+from mockserver.cassettes.redact import Redactor
 
 if TYPE_CHECKING:
-    from ..server.state import ServerState
+    from mockserver.pipeline.root import ServerState
 
 UPSTREAM_ENV = "MOCKSERVER_RECORD_UPSTREAM"
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
-from .model import Interaction, RecordedRequest, header
+from mockserver.cassettes.model import Interaction, RecordedRequest, header
 
 DEFAULT_MATCH_ON = ("method", "path", "query", "body")
 KNOWN_CRITERIA = ("method", "path", "query", "body")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from .model import Frame, Headers, Interaction
+from mockserver.cassettes.model import Frame, Headers, Interaction
 
 DEFAULT_REDACTED_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "[REDACTED]"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .install import Installation, as_rules, installed, to_yaml
+from mockserver.fuzz.install import Installation, as_rules, installed, to_yaml
 
 # The public names of .strategies (its __all__ is this list): here, so that listing them needs no Hypothesis.
 _STRATEGIES = (
@@ -36,7 +36,7 @@ _STRATEGIES = (
 
 def __getattr__(name: str) -> Any:
     if name in _STRATEGIES:
-        from . import strategies
+        from mockserver.fuzz import strategies
 
         return getattr(strategies, name)
     raise AttributeError(f"module 'mockserver.fuzz' has no attribute {name!r}")

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import yaml
 
-from ..scenarios.format import ACTIONS
+from mockserver.scenarios.format import ACTIONS
 
 if TYPE_CHECKING:
-    from ..journal import Journal, JournalEntry
-    from ..scenarios.format import Rule
-    from ..testing import MockServer
+    from mockserver.journal import Journal, JournalEntry
+    from mockserver.scenarios.format import Rule
+    from mockserver.harness.testing import MockServer
 
 RULE_KEYS = frozenset(ACTIONS)
 

@@ -29,11 +29,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from ..faults import FAULT_FIELDS, MALFORMED_KINDS
-from ..protocol.errors import DEFAULT_MESSAGES, error_type_for_status
-from ..protocol.headers import http_date, sdk_retries
-from ..protocol.message import build_message, build_usage
-from . import _STRATEGIES
+from mockserver.faults.spec import FAULT_FIELDS, MALFORMED_KINDS
+from mockserver.protocol.errors import DEFAULT_MESSAGES, error_type_for_status
+from mockserver.protocol.headers import http_date, sdk_retries
+from mockserver.protocol.message import build_message, build_usage
+from mockserver.fuzz import _STRATEGIES
 
 # -- errors ----------------------------------------------------------------------------------------
 STATUSES: tuple[int, ...] = (400, 401, 402, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)

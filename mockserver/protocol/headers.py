@@ -10,7 +10,7 @@ from typing import Mapping
 
 from multidict import CIMultiDict
 
-from ..clock import rfc3339
+from mockserver.clock import rfc3339
 
 RATELIMIT_PREFIX = "anthropic-ratelimit-"
 CF_AIRPORTS = ("SJC", "LAX", "SEA", "ORD", "IAD", "EWR", "LHR", "FRA", "AMS", "CDG", "NRT", "SIN")

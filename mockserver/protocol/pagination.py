@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from .errors import ApiError, invalid_request
+from mockserver.protocol.errors import ApiError, invalid_request
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20

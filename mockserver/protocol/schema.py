@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from .errors import ApiError
+from mockserver.protocol.errors import ApiError
 
 Loc = Tuple[Any, ...]
 Errors = Optional[List[Tuple[Loc, str]]]

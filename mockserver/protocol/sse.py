@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from .tokens import split_pieces
+from mockserver.protocol.tokens import split_pieces
 
 PING_DATA = b'{"type": "ping"}'
 

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import LEGACY_VERSION
-from .catalog import ModelCatalog, ModelEntry
-from .errors import ApiError, invalid_request, not_found
-from .media import IMAGE_MEDIA_TYPES, read_base64
-from .schema import RequestSchema
-from .tokens import RequestTokens, count_request
+from mockserver.config import LEGACY_VERSION
+from mockserver.protocol.catalog import ModelCatalog, ModelEntry
+from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.protocol.media import IMAGE_MEDIA_TYPES, read_base64
+from mockserver.protocol.schema import RequestSchema
+from mockserver.protocol.tokens import RequestTokens, count_request
 
 SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k"})
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")

@@ -9,11 +9,11 @@ The format is documented in docs/scenarios.md.
 
 from __future__ import annotations
 
-from .book import ScenarioBook
-from .build import error, fault, json_body, passthrough, reply, rule, stream
-from .errors import ScenarioError
-from .format import Document, Rule, load_file, parse_document, parse_text
-from .responder import ScenarioResponder
+from mockserver.scenarios.book import ScenarioBook
+from mockserver.scenarios.build import error, fault, json_body, passthrough, reply, rule, stream
+from mockserver.scenarios.errors import ScenarioError
+from mockserver.scenarios.format import Document, Rule, load_file, parse_document, parse_text
+from mockserver.scenarios.stage import ScenarioResponder
 
 __all__ = [
     "Document",

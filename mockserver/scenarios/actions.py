@@ -1,6 +1,6 @@
 """The answer half of a rule: reply, error, raw stream, JSON body, pass-through, or a sequence.
 
-Each action turns one matched request into a :class:`~mockserver.exchange.Reply` (or ``None``
+Each action turns one matched request into a :class:`~mockserver.pipeline.exchange.Reply` (or ``None``
 to let the request fall through to later rules and responders). Replies are the pipeline's
 ordinary reply types, so delivery (JSON or SSE, with faults) treats scripted answers exactly
 like the default responder's.
@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
-from ..faults import Faults
-from ..protocol.errors import ApiError
-from ..protocol.message import build_message, build_usage
-from .blocks import instantiate, output_usage
+from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
+from mockserver.faults.spec import Faults
+from mockserver.protocol.errors import ApiError
+from mockserver.protocol.message import build_message, build_usage
+from mockserver.scenarios.blocks import instantiate, output_usage
 
 if TYPE_CHECKING:
-    from ..exchange import Responder
-    from ..server.state import ServerState
-    from .matchers import RequestView
+    from mockserver.pipeline.exchange import Responder
+    from mockserver.pipeline.root import ServerState
+    from mockserver.scenarios.matchers import RequestView
 
 MESSAGE_ENDPOINTS = frozenset({"messages.create", "messages.count_tokens"})
 THEN = ("repeat_last", "fallthrough", "cycle")

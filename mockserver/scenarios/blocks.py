@@ -15,12 +15,12 @@ import copy
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.tokens import block_tokens, count_text
-from .reader import Node
+from mockserver.protocol.tokens import block_tokens, count_text
+from mockserver.scenarios.reader import Node
 
 if TYPE_CHECKING:
-    from ..ids import IdGenerator
-    from ..responders.synth import Synthesizer
+    from mockserver.ids import IdGenerator
+    from mockserver.emulation.synth import Synthesizer
 
 SHORTHANDS = ("text", "tool_use", "thinking", "redacted_thinking", "server_tool_use", "web_search_tool_result")
 TOOL_USE_TYPES = {"tool_use": "tool_use", "server_tool_use": "server_tool_use", "mcp_tool_use": "mcptoolu"}

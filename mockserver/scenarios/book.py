@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import ScenarioError
-from .format import Document, Rule, load_file, parse_document, parse_text
+from mockserver.scenarios.errors import ScenarioError
+from mockserver.scenarios.format import Document, Rule, load_file, parse_document, parse_text
 
 if TYPE_CHECKING:
-    from ..ratelimit import RateLimiter
+    from mockserver.ratelimit.limiter import RateLimiter
 
 log = logging.getLogger("mockserver.scenarios")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from ..exchange import SseEvent
+from mockserver.pipeline.exchange import SseEvent
 
 
 def _clean(spec: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def stream(
     faults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Raw SSE: each event a ``{"event", "data", "delay"}`` mapping, an ``(event, data)`` pair or
-    an :class:`~mockserver.exchange.SseEvent`."""
+    an :class:`~mockserver.pipeline.exchange.SseEvent`."""
     return _step("stream", {"events": [_event(e) for e in events], "status": status, "headers": _copy(headers)}, faults)
 
 

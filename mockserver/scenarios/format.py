@@ -15,15 +15,15 @@ from typing import Any
 
 import yaml
 
-from ..exchange import SseEvent
-from ..faults import FAULT_FIELDS, MALFORMED_KINDS, Faults
-from ..protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_status
-from ..ratelimit import RateLimitConfig
-from .actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorAction, JsonAction, PassAction, ReplyAction, Sequence, StreamAction
-from .blocks import instantiate, output_usage, parse_blocks, validate_message
-from .errors import ScenarioError
-from .matchers import Match, parse_match
-from .reader import Node, Where
+from mockserver.pipeline.exchange import SseEvent
+from mockserver.faults.spec import FAULT_FIELDS, MALFORMED_KINDS, Faults
+from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_status
+from mockserver.ratelimit.limiter import RateLimitConfig
+from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorAction, JsonAction, PassAction, ReplyAction, Sequence, StreamAction
+from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
+from mockserver.scenarios.errors import ScenarioError
+from mockserver.scenarios.matchers import Match, parse_match
+from mockserver.scenarios.reader import Node, Where
 
 try:  # the C loader is several times faster on large files
     from yaml import CSafeLoader as _Loader

@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..protocol.endpoints import ENDPOINT_NAMES
-from .reader import MISSING, Node
+from mockserver.protocol.endpoints import ENDPOINT_NAMES
+from mockserver.scenarios.reader import MISSING, Node
 
 if TYPE_CHECKING:
-    from ..exchange import ApiRequest
-    from ..server.state import ServerState
+    from mockserver.pipeline.exchange import ApiRequest
+    from mockserver.pipeline.root import ServerState
 
 MATCH_FIELDS = (
     "endpoint", "model", "stream", "beta", "text", "regex", "system", "tools", "tool_result",

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from .errors import ScenarioError
+from mockserver.scenarios.errors import ScenarioError
 
 MISSING: Any = object()
 

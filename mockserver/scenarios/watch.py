@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .book import ScenarioBook
+    from mockserver.scenarios.book import ScenarioBook
 
 POLL_SECONDS = 0.5
 log = logging.getLogger("mockserver.scenarios")

@@ -11,8 +11,8 @@ import anthropic
 import httpx2
 import pytest
 
-from mockserver.server.admin import check_access, is_loopback
-from mockserver.testing import MockServer
+from mockserver.http.admin import check_access, is_loopback
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU, USER_HI
 
 

@@ -10,7 +10,7 @@ import anthropic
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Reply
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.message import build_message, build_usage, text_block
 from tests.batch_support import item, wait_ended, wait_for

@@ -13,8 +13,8 @@ import pytest
 
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes import importers
-from mockserver.cli import main
-from mockserver.testing import MockServer
+from mockserver.harness.cli import main
+from mockserver.harness.testing import MockServer
 
 REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
 PROMPT = REALWORLD / "simonw__llm-anthropic" / "test_anthropic" / "test_prompt.yaml"

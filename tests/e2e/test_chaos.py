@@ -17,8 +17,8 @@ import anthropic
 import httpx2
 import pytest
 
-from mockserver.fuzz.chaos import ChaosConfig
-from mockserver.testing import MockServer
+from mockserver.chaos.stage import ChaosConfig
+from mockserver.harness.testing import MockServer
 from tests.fuzz.wire import address
 
 REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 30, "messages": [{"role": "user", "content": "Hello"}]}

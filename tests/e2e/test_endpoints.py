@@ -7,7 +7,7 @@ import base64
 import anthropic
 import pytest
 
-from mockserver.exchange import ErrorReply
+from mockserver.pipeline.exchange import ErrorReply
 from mockserver.protocol.errors import ApiError
 from tests.conftest import HAIKU, USER_HI
 from tests.e2e.test_errors import PNG_1X1

@@ -8,7 +8,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from mockserver.cli import main
+from mockserver.harness.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "cassettes" / "examples" / "hello.yaml"
 HI = [{"role": "user", "content": "Name two moons of Jupiter."}]

@@ -9,9 +9,9 @@ from typing import Any, Callable
 import httpx2
 from multidict import CIMultiDict
 
-from mockserver.exchange import ApiRequest, BytesReply, Reply
-from mockserver.faults import Faults
-from mockserver.testing import DEFAULT_TEST_KEY, MockServer
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, Reply
+from mockserver.faults.spec import Faults
+from mockserver.harness.testing import DEFAULT_TEST_KEY, MockServer
 from tests.conftest import HAIKU
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'

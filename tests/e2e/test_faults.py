@@ -11,10 +11,10 @@ import anthropic
 import httpx2
 import pytest
 
-from mockserver.exchange import ApiRequest, BytesReply, Reply
-from mockserver.faults import Faults
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, Reply
+from mockserver.faults.spec import Faults
 from mockserver.scenarios import error, reply
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver import fuzz
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.fuzz.wire import API_HEADERS, assert_anthropic_error, exchange, request
 
 VALID = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}).encode()

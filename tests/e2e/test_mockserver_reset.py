@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU
 
 

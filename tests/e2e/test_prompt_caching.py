@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU
 
 LONG = "The archive holds letters, maps and ledgers from three centuries of trade. " * 400  # ~5,000 tokens

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from mockserver.cassettes import format as fmt
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 USER_TESTS = '''
 import anthropic

@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 from mockserver.clock import ManualClock, rfc3339
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU, USER_HI
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -13,7 +13,7 @@ import pytest
 
 from mockserver.cassettes import importers
 from mockserver.cassettes.install import CassetteOptions, install
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
 FILES = sorted(p for p in REALWORLD.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".har", ".json", ".httprr"))

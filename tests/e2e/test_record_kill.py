@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 
 from mockserver.cassettes import format as fmt
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 
 def _start_recorder(cassette: Path, upstream: str) -> tuple[subprocess.Popen[str], str]:

@@ -22,8 +22,8 @@ from mockserver.cassettes import format as fmt
 from mockserver.cassettes.install import CassetteOptions, install
 from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
 from mockserver.journal import parse_sse
-from mockserver.server.runner import ServerThread
-from mockserver.testing import MockServer
+from mockserver.http.runner import ServerThread
+from mockserver.harness.testing import MockServer
 from tests.cassette_support import HAIKU, Proxy, hello
 
 
@@ -322,8 +322,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
 def _standalone(app: web.Application) -> web.Application:
     """A bare aiohttp app that ServerThread can run (it expects mockserver's state key)."""
     from mockserver.config import Config
-    from mockserver.server.app import STATE
-    from mockserver.server.state import ServerState
+    from mockserver.http.edge import STATE
+    from mockserver.pipeline.root import ServerState
 
     app[STATE] = ServerState.from_config(Config(port=0, data_dir=":memory:"))
     return app

@@ -10,7 +10,7 @@ import anthropic
 import pytest
 
 from mockserver.scenarios import error, passthrough, reply
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU, USER_HI
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -12,9 +12,9 @@ import pytest
 from mockserver.batches.store import MEMORY
 from mockserver.clock import ManualClock
 from mockserver.config import Config
-from mockserver.server import delivery
-from mockserver.server.app import FIXED_PATHS, create_app
-from mockserver.server.runner import ServerThread
+from mockserver.render import delivery
+from mockserver.http.edge import FIXED_PATHS, create_app
+from mockserver.http.runner import ServerThread
 from tests.fuzz.wire import API_HEADERS, address, exchange, request
 
 MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 40, "messages": [{"role": "user", "content": "Hello"}]}

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver import fuzz
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 from tests.fuzz import requests as rq
 from tests.fuzz.wire import API_HEADERS, Answer, address, assert_anthropic_error, exchange, request
 

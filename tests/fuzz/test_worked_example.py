@@ -20,7 +20,7 @@ import pytest
 from hypothesis import find, given, settings
 
 from mockserver import fuzz
-from mockserver.testing import MockServer
+from mockserver.harness.testing import MockServer
 
 REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "Hello"}]}
 # Deterministic, no example database; one bug reported (the smallest), not one per traceback.

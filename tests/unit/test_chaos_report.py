@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mockserver.fuzz.chaos import ChaosConfig, parse_weights
-from mockserver.fuzz.chaos_report import Attempt, build_report, chains, render_markdown
+from mockserver.chaos.stage import ChaosConfig, parse_weights
+from mockserver.chaos.report import Attempt, build_report, chains, render_markdown
 
 SDK = "Anthropic/Python 2.12.0"
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.protocol.tokens import count_text
-from mockserver.responders.schema_instance import instance
-from mockserver.responders.synth import Synthesizer
+from mockserver.emulation.schema_instance import instance
+from mockserver.emulation.synth import Synthesizer
 
 SCALARS = st.sampled_from(
     [

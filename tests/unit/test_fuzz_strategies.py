@@ -13,7 +13,7 @@ from hypothesis import find as _find
 from hypothesis import strategies as st
 
 from mockserver import fuzz
-from mockserver.faults import MALFORMED_KINDS
+from mockserver.faults.spec import MALFORMED_KINDS
 from mockserver.scenarios import parse_document
 from mockserver.scenarios.format import parse_faults
 from mockserver.scenarios.reader import Node, Where
@@ -188,5 +188,5 @@ def test_the_package_lists_exactly_the_strategies_module_names_and_loads_them_la
     assert all(getattr(fuzz, name) is getattr(strategies, name) for name in strategies.__all__)
     assert set(fuzz.__all__) - set(strategies.__all__) == {"Installation", "as_rules", "installed", "to_yaml"}
     assert fuzz.FAULT_KINDS == FAULT_FIELDS and fuzz.install.RULE_KEYS == set(ACTIONS)
-    check = "import sys, mockserver.fuzz, mockserver.fuzz.chaos; assert 'hypothesis' not in sys.modules"
+    check = "import sys, mockserver.fuzz, mockserver.chaos.stage; assert 'hypothesis' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], check=True)

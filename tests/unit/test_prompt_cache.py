@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.clock import ManualClock
-from mockserver.prompt_cache import PromptCache, _boundaries
+from mockserver.cache.prompt_cache import PromptCache, _boundaries
 from mockserver.protocol.tokens import count_request
 
 MODEL = "claude-test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mockserver.clock import ManualClock, rfc3339
-from mockserver.ratelimit import Limits, RateLimitConfig, RateLimiter, TokenBucket
+from mockserver.ratelimit.limiter import Limits, RateLimitConfig, RateLimiter, TokenBucket
 
 
 def test_bucket_refills_continuously_up_to_capacity() -> None:

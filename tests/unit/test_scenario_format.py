@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.faults import Faults
+from mockserver.faults.spec import Faults
 from mockserver.scenarios import ScenarioError, error, fault, load_file, parse_document, parse_text, reply, rule, stream
 from mockserver.scenarios.actions import ErrorAction, PassAction, ReplyAction, Sequence
 from mockserver.scenarios.matchers import MISSING, parse_path, resolve_path, text_condition

@@ -1,0 +1,145 @@
+"""Record: forward each request to an upstream API and relay its answer as it arrives, capturing it.
+
+The client's own headers (credentials included) go upstream unchanged, minus hop-by-hop ones;
+the answer streams back chunk by chunk with nothing buffered, except JSON bodies, which are read
+whole so a batch's ``results_url`` can point back at this proxy. Once the answer has been fully
+relayed the interaction — error statuses included — goes to ``capture`` (the cassette redacts it
+before it is kept). An answer cut short (client gone, upstream dropped) is not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, AsyncIterator, Callable
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from mockserver.batches.objects import reachable_base_url
+from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, split_sse
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
+from mockserver.protocol.errors import ApiError
+from mockserver.cassettes.replay import request_from_api, rewrite_results_url
+
+if TYPE_CHECKING:
+    from mockserver.pipeline.root import ServerState
+
+log = logging.getLogger("mockserver.record")
+DEFAULT_UPSTREAM = "https://api.anthropic.com"
+# Not forwarded: hop-by-hop, and what aiohttp sets for the upstream hop itself.
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
+
+Capture = Callable[[Interaction], object]
+
+
+def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
+    """Cut a stream into events, each stamped with the arrival time of the chunk that completed it."""
+    ends = [end for end, _ in arrivals]
+    frames, offset = [], 0
+    for raw in split_sse(body):
+        offset += len(raw)
+        i = min(bisect.bisect_left(ends, offset), len(arrivals) - 1)
+        frames.append(Frame(raw, arrivals[i][1] if arrivals else None))
+    return frames
+
+
+class UpstreamResponder:
+    name = "upstream"
+
+    def __init__(self, upstream: str = DEFAULT_UPSTREAM, capture: Capture | None = None, *, timeout: float = 600.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.capture = capture
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=self.timeout, sock_connect=30),
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def url_for(self, api: ApiRequest) -> URL:
+        target = api.raw_target or api.path
+        return URL(self.upstream + target, encoded=True)
+
+    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
+        loop = asyncio.get_running_loop()
+        headers = CIMultiDict((k, v) for k, v in api.headers.items() if k.lower() not in _NOT_FORWARDED)
+        url = self.url_for(api)
+        started = loop.time()
+        try:
+            upstream = await self._client().request(
+                api.method, url, headers=headers, data=api.raw_body or None, allow_redirects=False
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            message = f"mockserver record: upstream {self.upstream} did not answer: {exc or type(exc).__name__}"
+            log.error("%s", message)
+            return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
+        latency = loop.time() - started
+        recorded_headers = [(str(k), v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+        if api.method == "HEAD":
+            length = upstream.headers.get("content-length")
+            if length is not None:
+                recorded_headers.append(("Content-Length", length))
+        relayed = CIMultiDict(recorded_headers)
+        content_type = upstream.headers.get("content-type", "").split(";")[0].strip().lower()
+
+        def finish(body: bytes, arrivals: list[tuple[int, float]] | None) -> None:
+            response = RecordedResponse(
+                status=upstream.status, headers=recorded_headers, body=body, reason=upstream.reason, latency=latency,
+                frames=_frames(body, arrivals) if arrivals is not None and content_type == "text/event-stream" else None,
+            )
+            self._record(api, state, response)
+
+        if content_type == "application/json" or content_type.endswith("+json"):
+            try:
+                body = await upstream.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                upstream.release()
+                return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
+            upstream.release()
+            finish(body, None)
+            relayed_body = rewrite_results_url(body, reachable_base_url(state.base_url, api.headers.get("host")))
+            return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,  # type: ignore[arg-type]
+                              reason=upstream.reason, origin="upstream")
+
+        async def relay() -> AsyncIterator[bytes]:
+            chunks: list[bytes] = []
+            arrivals: list[tuple[int, float]] = []
+            size = 0
+            first = loop.time()
+            complete = False
+            try:
+                async for chunk in upstream.content.iter_any():
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    arrivals.append((size, loop.time() - first))
+                    yield chunk
+                complete = True
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
+            finally:
+                upstream.release()
+                if complete:
+                    finish(b"".join(chunks), arrivals)
+                elif chunks:
+                    log.warning("mockserver record: %s %s ended early; not recorded", api.method, api.path)
+
+        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")  # type: ignore[arg-type]
+
+    def _record(self, api: ApiRequest, state: "ServerState", response: RecordedResponse) -> None:
+        if self.capture is None:
+            return
+        stamp = datetime.fromtimestamp(state.clock.now(), tz=timezone.utc).isoformat(timespec="seconds")
+        self.capture(Interaction(request_from_api(api), response, stamp))

@@ -1,0 +1,244 @@
+"""The default responder's fake model: deterministic content that honours the request.
+
+What it writes (docs/default-responder.md): the text of the last user turn echoed back, then
+seeded prose; a ``tool_use`` block when ``tool_choice`` demands one or when the user names an
+offered tool; a thinking block (with a signature this server can verify) when thinking is on;
+JSON matching ``output_config.format`` when structured output is asked for. ``max_tokens`` and
+``stop_sequences`` cut the output exactly as the real API does. Everything is a pure function of
+the seed and the request body (``stream`` aside), so streamed and plain replies are identical.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mockserver.protocol.tokens import block_tokens, count_text, split_pieces
+from mockserver.emulation.schema_instance import instance
+
+SENTENCES = (
+    "This reply comes from an offline stand-in for the Claude API.",
+    "Its words are chosen from a fixed list, so the same request always gets the same answer.",
+    "Nothing here was produced by a language model.",
+    "A seeded generator picks each sentence.",
+    "Tests can rely on the length and shape of this text.",
+    "The usage numbers follow the same token estimate as count_tokens.",
+    "Streaming sends these words as text deltas, a few tokens at a time.",
+    "Change the seed to get a different but equally repeatable reply.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Every block here follows the shapes of the real Messages API.",
+    "Scenario files can replace this text with exactly what a test needs.",
+    "Rivers bend around the hills and reach the sea at last.",
+    "A small lighthouse stands on the northern cape.",
+    "The recipe calls for two cups of flour and a pinch of salt.",
+    "Morning light falls across the quiet harbor.",
+    "A careful answer weighs the evidence before it concludes.",
+    "The meeting moved to Thursday afternoon.",
+    "Clouds gathered over the valley, but the rain held off.",
+)
+REASONING = (
+    "Let me work through this step by step.",
+    "First, I should restate what is being asked.",
+    "There are a few ways to read the question.",
+    "The simplest reading seems the most likely one.",
+    "I should check the request for any constraints.",
+    "A short, direct answer will serve best here.",
+    "I will keep the reply consistent with the context given.",
+    "Nothing in the request calls for a tool right now.",
+)
+MAX_ECHO_CHARS = 400
+SIGNATURE_MAGIC = b"MCKS"
+
+
+@dataclass
+class Generated:
+    content: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+    stop_sequence: str | None = None
+    output_tokens: int = 0
+    thinking_tokens: int | None = None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+def _tool_results(content: Any) -> list[dict[str, Any]]:
+    if not isinstance(content, list):
+        return []
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+
+
+def _last(messages: list[Any], role: str) -> dict[str, Any] | None:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == role:
+            return message
+    return None
+
+
+class Synthesizer:
+    """Deterministic fake model. One per server; ``seed=None`` still gives stable content."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._key = hashlib.sha256(f"mockserver-thinking:{seed}".encode()).digest()
+        self._seed_key = hashlib.sha256(f"mockserver-content:{seed}".encode()).digest()[:32]
+
+    # -- determinism -------------------------------------------------------------------------
+    def rng_for(self, body: dict[str, Any]) -> random.Random:
+        canonical = orjson.dumps({k: v for k, v in body.items() if k != "stream"}, option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.blake2b(canonical, digest_size=16, key=self._seed_key).digest()
+        return random.Random(int.from_bytes(digest, "big"))
+
+    # -- thinking signatures -----------------------------------------------------------------
+    def sign(self, thinking: str) -> str:
+        mac = hmac.new(self._key, thinking.encode(), hashlib.sha256).digest()
+        tail = hashlib.sha512(mac).digest()
+        return base64.b64encode(SIGNATURE_MAGIC + mac + tail[:60]).decode()
+
+    def signature_matches(self, thinking: str, signature: str) -> bool | None:
+        """True/False for a signature this server made; ``None`` for anyone else's (not checkable)."""
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except ValueError:
+            return None
+        if not raw.startswith(SIGNATURE_MAGIC) or len(raw) != 96:
+            return None
+        return hmac.compare_digest(raw[4:36], hmac.new(self._key, thinking.encode(), hashlib.sha256).digest())
+
+    # -- generation --------------------------------------------------------------------------
+    def generate(self, body: dict[str, Any]) -> Generated:
+        """The answer to ``body``; ``tool_use`` ids are left empty for the caller to issue."""
+        rng = self.rng_for(body)
+        max_tokens = int(body.get("max_tokens", 0))
+        messages = body.get("messages") or []
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        prefill = last.get("role") == "assistant"
+        user = _last(messages, "user") or {}
+        user_text = _text_of(user.get("content"))
+        results = _tool_results(user.get("content"))
+
+        planned: list[dict[str, Any]] = []
+        thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+        if thinking.get("type") in ("enabled", "adaptive") and not prefill:
+            planned.append(self._thinking_block(thinking, user_text, max_tokens, rng))
+
+        tool = self._chosen_tool(body, user_text, results)
+        forced = isinstance(body.get("tool_choice"), dict) and body["tool_choice"].get("type") in ("any", "tool")
+        if tool is not None:
+            if not forced:
+                planned.append({"type": "text", "text": f"I'll use the {tool['name']} tool for this."})
+            planned.append(
+                {"type": "tool_use", "id": "", "name": tool["name"], "input": instance(tool.get("input_schema"), rng)}
+            )
+        else:
+            planned.append({"type": "text", "text": self._reply_text(body, user_text, results, prefill, rng)})
+        return self._fit(planned, body, max_tokens)
+
+    def _chosen_tool(self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and isinstance(t.get("name"), str)]
+        choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
+        if not tools or choice.get("type") == "none":
+            return None
+        if choice.get("type") == "tool":
+            return next((t for t in tools if t["name"] == choice.get("name")), None)
+        mentioned = [t for t in tools if re.search(rf"(?<![\w-]){re.escape(t['name'])}(?![\w-])", user_text, re.IGNORECASE)]
+        if choice.get("type") == "any":
+            return (mentioned or tools)[0]
+        # auto: call a tool the user names, unless this turn already carries tool results.
+        return mentioned[0] if mentioned and not results else None
+
+    def _reply_text(
+        self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]], prefill: bool, rng: random.Random
+    ) -> str:
+        fmt = (body.get("output_config") or {}).get("format") if isinstance(body.get("output_config"), dict) else None
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+            return json.dumps(instance(fmt["schema"], rng), ensure_ascii=False)
+        filler = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 4)))
+        if prefill:
+            return " " + filler
+        if results:
+            excerpt = _text_of(results[0].get("content")) or str(results[0].get("content") or "")
+            lead = f"The tool returned: {excerpt[:MAX_ECHO_CHARS]}" if excerpt else "The tool finished without output."
+            return f"{lead}\n\n{filler}"
+        if user_text.strip():
+            echo = user_text.strip()
+            echo = echo if len(echo) <= MAX_ECHO_CHARS else echo[:MAX_ECHO_CHARS] + "…"
+            return f'You said: "{echo}"\n\n{filler}'
+        return filler
+
+    def _thinking_block(self, thinking: dict[str, Any], user_text: str, max_tokens: int, rng: random.Random) -> dict[str, Any]:
+        excerpt = user_text.strip()[:120]
+        text = f'The request says: "{excerpt}". ' if excerpt else ""
+        text += " ".join(rng.choice(REASONING) for _ in range(rng.randint(3, 6)))
+        budget = thinking.get("budget_tokens") if thinking.get("type") == "enabled" else None
+        limit = min(int(budget), max_tokens) if isinstance(budget, int) else max(1, max_tokens // 2)
+        pieces = split_pieces(text)
+        if len(pieces) > limit:
+            text = "".join(pieces[:limit])
+        block = {"type": "thinking", "thinking": text, "signature": self.sign(text)}
+        if thinking.get("display") == "omitted":
+            block["thinking"] = ""
+            block["_tokens"] = count_text(text)
+        return block
+
+    def _fit(self, planned: list[dict[str, Any]], body: dict[str, Any], max_tokens: int) -> Generated:
+        """Apply ``stop_sequences`` and ``max_tokens`` the way the API does; count output tokens."""
+        out = Generated()
+        stops = [s for s in body.get("stop_sequences") or [] if isinstance(s, str) and s]
+        remaining = max_tokens
+        for block in planned:
+            if remaining <= 0:
+                out.stop_reason = "max_tokens"
+                break
+            kind = block["type"]
+            if kind == "thinking":
+                used = block.pop("_tokens", None) or count_text(block["thinking"])
+                used = min(used, remaining)
+                out.thinking_tokens = used
+                out.content.append(block)
+                remaining -= used
+            elif kind == "text":
+                text = block["text"]
+                hit = min(((text.find(s), s) for s in stops if s in text), default=None)
+                if hit is not None:
+                    text = text[: hit[0]]
+                pieces = split_pieces(text)
+                if len(pieces) > remaining:
+                    block["text"] = "".join(pieces[:remaining])
+                    out.content.append(block)
+                    remaining = 0
+                    out.stop_reason = "max_tokens"
+                    break
+                block["text"] = text
+                out.content.append(block)
+                remaining -= len(pieces)
+                if hit is not None:
+                    out.stop_reason, out.stop_sequence = "stop_sequence", hit[1]
+                    break
+            elif kind == "tool_use":
+                cost = block_tokens(block)
+                if cost > remaining:
+                    out.stop_reason = "max_tokens"
+                    remaining = 0
+                    break
+                out.content.append(block)
+                remaining -= cost
+                out.stop_reason = "tool_use"
+        out.content = [b for b in out.content if not (b["type"] == "text" and b["text"] == "" and len(out.content) > 1)]
+        out.output_tokens = max_tokens - remaining if max_tokens else 0
+        if out.output_tokens == 0 and max_tokens > 0:
+            out.output_tokens = 1
+        return out

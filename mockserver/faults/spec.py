@@ -1,0 +1,101 @@
+"""Faults that change how a reply is delivered, never what it says (scenarios attach them).
+
+The delivery code (``server/fault_delivery.py``) asks a ``Faults`` object only a few questions,
+so every fault works on every kind of reply: plain JSON, Message streams, raw event scripts and
+replayed bytes. Faults that only make sense for a stream (events, ``event: error``, malformed
+SSE) are skipped, with a note in the journal, when the reply is a plain JSON body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.protocol.errors import ApiError
+
+MALFORMED_KINDS = ("bad_json", "missing_event_line", "unknown_event", "bad_utf8")
+FAULT_FIELDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
+"""The keys of a ``faults`` mapping in the scenario format (docs/scenarios.md)."""
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0
+    """Seconds before the status line and headers."""
+    ttft: float = 0.0
+    """Time to first token: seconds from the headers to the first event that carries output
+    (for a non-streamed Message, added to the wait before the headers)."""
+    tokens_per_second: float = 0.0
+    """Pace output events at this rate (0: as fast as possible)."""
+    reset: bool = False
+    """Reset the connection (TCP RST) instead of answering: no status line, no headers."""
+    drop_after_events: int | None = None
+    """Close the connection after this many SSE events (streams only)."""
+    drop_after_bytes: int | None = None
+    """Close the connection after this many body bytes (any reply)."""
+    malformed: str | None = None
+    """One of :data:`MALFORMED_KINDS`: break the SSE event at ``malformed_at``."""
+    malformed_at: int = 1
+    stream_error_after: int | None = None
+    """Send ``event: error`` after this many events, then end the stream."""
+    stream_error_type: str = "overloaded_error"
+    stream_error_message: str = "Overloaded"
+    slow_body_chunk: int = 0
+    """Write the body this many bytes at a time, ``slow_body_interval`` seconds apart (0: off)."""
+    slow_body_interval: float = 0.0
+    error_probability: float = 0.0
+    """Answer with ``error_status`` instead, with this probability (seeded by the server)."""
+    error_status: int = 529
+    error_type: str | None = None
+    error_message: str | None = None
+    error_headers: dict[str, str] = field(default_factory=dict)
+
+    def merged(self, other: "Faults | None") -> "Faults":
+        """These faults with every field ``other`` sets (differs from the default) taking over."""
+        if other is None:
+            return self
+        changes = other.to_json()
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def injected_error(self) -> ApiError:
+        return ApiError(self.error_status, self.error_message, type=self.error_type, headers=self.error_headers)
+
+    @property
+    def stream_only(self) -> bool:
+        return self.drop_after_events is not None or self.malformed is not None or self.stream_error_after is not None
+
+    def describe(self) -> list[str]:
+        """The configured faults, one short string each (the journal's ``faults`` field)."""
+        out: list[str] = []
+        if self.latency:
+            out.append(f"latency={self.latency}s")
+        if self.ttft:
+            out.append(f"ttft={self.ttft}s")
+        if self.tokens_per_second:
+            out.append(f"tokens_per_second={self.tokens_per_second}")
+        if self.reset:
+            out.append("reset")
+        if self.drop_after_events is not None:
+            out.append(f"drop_after_events={self.drop_after_events}")
+        if self.drop_after_bytes is not None:
+            out.append(f"drop_after_bytes={self.drop_after_bytes}")
+        if self.malformed:
+            out.append(f"malformed={self.malformed}@{self.malformed_at}")
+        if self.stream_error_after is not None:
+            out.append(f"stream_error={self.stream_error_type}@{self.stream_error_after}")
+        if self.slow_body_chunk:
+            out.append(f"slow_body={self.slow_body_chunk}B/{self.slow_body_interval}s")
+        if self.error_probability:
+            out.append(f"error_probability={self.error_probability}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields that differ from the default, by name (what :meth:`merged` takes over)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != _DEFAULTS[f.name]}
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+    for f in dataclasses.fields(Faults)
+}

@@ -1,0 +1,285 @@
+"""``mockserver record``, ``mockserver replay`` and ``mockserver cassette {list,show,diff,redact,check,convert}``.
+
+Kept apart from the main CLI module: it only hands over its parser and how to build a server
+config, and gets one ``run`` call back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from mockserver.config import Config
+from mockserver.cassettes import format as fmt
+from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.importers import load_any
+from mockserver.cassettes.install import RECORD_MODES, CassetteOptions, Installed, install
+from mockserver.cassettes.matchers import DEFAULT_MATCH_ON, Matcher, load_custom
+from mockserver.cassettes.model import RecordedRequest
+from mockserver.cassettes.redact import Redactor, scan_interactions, scan_text
+
+COMMANDS = ("record", "replay", "cassette")
+
+
+def _add_matching(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("matching (docs/cassettes.md#matching)")
+    group.add_argument("--match-on", default=",".join(DEFAULT_MATCH_ON), metavar="LIST",
+                       help="criteria: method,path,query,body,header:NAME (default: %(default)s)")
+    group.add_argument("--ignore-field", action="append", default=[], metavar="PATH",
+                       help="body field left out when matching, e.g. metadata.user_id or messages.*.content (repeatable)")
+    group.add_argument("--match-field", action="append", default=[], metavar="PATH",
+                       help="compare only these body fields (repeatable)")
+    group.add_argument("--matcher", default=None, metavar="MODULE:FUNC",
+                       help="extra Python predicate f(request, recorded) -> bool (both RecordedRequest)")
+
+
+def _add_cassette_server(parser: argparse.ArgumentParser, *, default_mode: str, record: bool) -> None:
+    parser.add_argument("--cassette", action="append", required=True, type=Path, metavar="FILE",
+                        help="cassette file" + (" to write (created if missing)" if record else " (repeatable; any supported format)"))
+    parser.add_argument("--record-mode", choices=RECORD_MODES, default=default_mode,
+                        help="vcrpy's meanings (default: %(default)s)")
+    parser.add_argument("--upstream", default=None, metavar="URL",
+                        help="where recordings come from (default: $MOCKSERVER_RECORD_UPSTREAM or https://api.anthropic.com)")
+    parser.add_argument("--redact-header", action="append", default=[], metavar="NAME",
+                        help="also redact this header before writing (repeatable; x-api-key, authorization, cookies always)")
+    parser.add_argument("--allow-repeats", action="store_true",
+                        help="when every match was played, replay the last one again instead of failing")
+    parser.add_argument("--realtime", action="store_true", help="replay streams at their recorded pace")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="with --realtime: X times faster (default 1)")
+    parser.add_argument("--no-rewrite-urls", action="store_true",
+                        help="leave a batch's results_url as recorded (by default it points back at this server)")
+    _add_matching(parser)
+
+
+def add_commands(commands: Any, add_server_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    record = commands.add_parser("record", help="proxy to the real API (or --upstream) and record a cassette")
+    _add_cassette_server(record, default_mode="new_episodes", record=True)
+    add_server_options(record)
+    replay = commands.add_parser("replay", help="answer from cassettes, offline")
+    _add_cassette_server(replay, default_mode="none", record=False)
+    add_server_options(replay)
+
+    tools = commands.add_parser("cassette", help="inspect, convert, redact and check cassettes")
+    sub = tools.add_subparsers(dest="tool", required=True)
+    p = sub.add_parser("list", help="one line per interaction")
+    p.add_argument("files", nargs="+", type=Path)
+    p = sub.add_parser("show", help="one interaction in the mockserver format (or its raw response body)")
+    p.add_argument("file", type=Path)
+    p.add_argument("index", type=int)
+    p.add_argument("--body", action="store_true", help="print the response body bytes exactly as replayed")
+    p = sub.add_parser("diff", help="which recorded interaction a request matches, or how it differs from the closest")
+    p.add_argument("file", type=Path)
+    p.add_argument("request", type=Path, help="JSON file: a request body, or {method, path, query, body}; - for stdin")
+    p.add_argument("--method", default=None)
+    p.add_argument("--path", default=None)
+    _add_matching(p)
+    p = sub.add_parser("redact", help="redact secrets in mockserver cassettes, in place")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+    p = sub.add_parser("check", help="exit 1 if any cassette (any format) holds a secret")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+    p = sub.add_parser("convert", help="vcrpy / Ruby VCR / HAR / ddapm / httprr → a mockserver cassette (redacted)")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+
+
+def _options(args: argparse.Namespace) -> CassetteOptions:
+    return CassetteOptions(
+        paths=args.cassette,
+        record_mode=args.record_mode,
+        upstream=args.upstream,
+        match_on=tuple(c.strip() for c in args.match_on.split(",") if c.strip()),
+        ignore_fields=tuple(args.ignore_field),
+        match_fields=tuple(args.match_field),
+        custom_matcher=load_custom(args.matcher) if args.matcher else None,
+        redact_headers=tuple(args.redact_header),
+        allow_repeats=args.allow_repeats,
+        realtime=args.realtime,
+        speed=args.speed,
+        rewrite_urls=not args.no_rewrite_urls,
+    )
+
+
+async def _serve(config: Config, options: CassetteOptions) -> None:
+    from mockserver.http.edge import STATE, create_app
+    from mockserver.http.runner import serve_until_signalled
+
+    app = create_app(config)
+    installed = install(app[STATE], options)
+    try:
+        await serve_until_signalled(app, config.host, config.port, lambda url: _banner(installed, options, url))
+    finally:
+        await installed.flush()
+        if installed.cassette.recorded:
+            print(f"mockserver: {installed.cassette.recorded} new interaction(s) saved to {installed.cassette.path}", flush=True)
+
+
+def _banner(installed: Installed, options: CassetteOptions, url: str) -> None:
+    cassette = installed.cassette
+    what = ", ".join(str(p) for p in options.paths)
+    if installed.upstream:
+        print(f"mockserver: recording to {cassette.path} (record mode {installed.mode.value}, upstream {installed.upstream}); "
+              f"{len(cassette)} interaction(s) already there; listening on {url}", flush=True)
+        print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
+        print("# clients keep their own ANTHROPIC_API_KEY: it is forwarded upstream and never written to the cassette", flush=True)
+    else:
+        print(f"mockserver: replaying {len(cassette)} interaction(s) from {what} (record mode {installed.mode.value}); "
+              f"listening on {url}", flush=True)
+        print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
+        print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
+
+
+def run(args: argparse.Namespace, config_from_args: Callable[[argparse.Namespace], Config]) -> int:
+    try:
+        if args.command in ("record", "replay"):
+            if hasattr(args, "data_dir") and args.data_dir is None:
+                args.data_dir = ":memory:"  # batches are answered by the cassette or upstream, never stored here
+            if args.command == "record" and len(args.cassette) != 1:
+                raise CassetteError("record writes one cassette: give --cassette once")
+            options = _options(args)
+            config = config_from_args(args)
+            try:
+                asyncio.run(_serve(config, options))
+            except OSError as exc:
+                print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+                return 1
+            except KeyboardInterrupt:
+                pass
+            return 0
+        return TOOLS[args.tool](args)
+    except (CassetteError, ValueError, ImportError, OSError) as exc:
+        print(f"mockserver: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- cassette tools ----------------------------------------------------------------------------
+
+
+def _summary(index: int, item: Any) -> str:
+    resp = item.response
+    if resp.is_stream:
+        frames = list(resp.chunks())
+        shape = f"{len(frames)} events"
+    else:
+        shape = f"{len(resp.body)} bytes {resp.content_type or '-'}"
+    return f"#{index:<3} {item.request.describe()} -> {resp.status} ({shape})"
+
+
+def _list(args: argparse.Namespace) -> int:
+    for path in args.files:
+        loaded = load_any(path)
+        print(f"{path} ({loaded.kind}, {len(loaded.interactions)} interactions)")
+        for i, item in enumerate(loaded.interactions):
+            print("  " + _summary(i, item))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    items = load_any(args.file).interactions
+    if not 0 <= args.index < len(items):
+        raise CassetteError(f"{args.file} has {len(items)} interactions; no #{args.index}")
+    item = items[args.index]
+    if args.body:
+        sys.stdout.buffer.write(item.response.body)
+        sys.stdout.flush()
+        return 0
+    from mockserver.cassettes import yamlio
+
+    sys.stdout.write(yamlio.dump(fmt.encode_interaction(item)))
+    return 0
+
+
+def _read_request(path: Path, method: str | None, target: str | None) -> RecordedRequest:
+    raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    data = json.loads(raw)
+    if isinstance(data, dict) and "body" in data and ("path" in data or "method" in data):
+        body = data.get("body")
+        query = [(str(k), str(v)) for k, v in (data.get("query") or {}).items()]
+        method, target = method or data.get("method"), target or data.get("path")
+    else:
+        body, query = data, []
+    path_only, _, qs = (target or "/v1/messages").partition("?")
+    if qs:
+        query += [tuple(part.split("=", 1)) if "=" in part else (part, "") for part in qs.split("&")]  # type: ignore[misc]
+    return RecordedRequest((method or "POST").upper(), path_only, query, [], json.dumps(body).encode() if body is not None else b"")
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from mockserver.cassettes.cassette import Cassette
+
+    matcher = Matcher(
+        on=tuple(c.strip() for c in args.match_on.split(",") if c.strip()), ignore=tuple(args.ignore_field),
+        fields=tuple(args.match_field), custom=load_custom(args.matcher) if args.matcher else None,
+    )
+    loaded = load_any(args.file)
+    cassette = Cassette(loaded.interactions, path=args.file, matcher=matcher)
+    request = _read_request(args.request, args.method, args.path)
+    found = cassette.matching(request)
+    if found:
+        print(f"matches #{found[0]}" + (f" (and {len(found) - 1} identical recording(s) after it)" if len(found) > 1 else ""))
+        print("  " + _summary(found[0], cassette.interactions[found[0]]))
+        return 0
+    print(cassette.explain_miss(request))
+    return 1
+
+
+def _redact(args: argparse.Namespace) -> int:
+    redactor = Redactor.with_headers(args.redact_header)
+    for path in args.files:
+        loaded = load_any(path)
+        if loaded.kind != "mockserver":
+            raise CassetteError(f"{path} is a {loaded.kind} cassette: convert it (mockserver cassette convert) — that redacts too")
+        before = fmt.dumps(loaded.interactions)
+        after = fmt.dumps(redactor.interaction(i) for i in loaded.interactions)
+        if after != before:
+            fmt.write_atomic(path, after)
+            print(f"{path}: redacted")
+        else:
+            print(f"{path}: nothing to redact")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    redactor = Redactor.with_headers(args.redact_header)
+    found = 0
+    for path in args.files:
+        findings = scan_text(path.read_bytes().decode("utf-8", "replace"), str(path))
+        findings += scan_interactions(load_any(path).interactions, str(path), redactor)
+        unique = list(dict.fromkeys(str(f) for f in findings))
+        for line in unique:
+            print(line)
+        found += len(unique)
+    if found:
+        print(f"mockserver: {found} secret(s) found; fix with: mockserver cassette redact FILE", file=sys.stderr)
+        return 1
+    print(f"no secrets in {len(args.files)} file(s)")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    redactor = Redactor.with_headers(args.redact_header)
+    interactions = []
+    for path in args.files:
+        loaded = load_any(path)
+        interactions.extend(redactor.interaction(i) for i in loaded.interactions)
+        print(f"{path}: {loaded.kind}, {len(loaded.interactions)} interaction(s)")
+    fmt.save(args.output, interactions)
+    print(f"wrote {args.output} ({len(interactions)} interactions)")
+    return 0
+
+
+TOOLS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": _list, "show": _show, "diff": _diff, "redact": _redact, "check": _check, "convert": _convert,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - mockserver.harness.cli.main is the entry point
+    from mockserver.harness.cli import main as cli_main
+
+    return cli_main(argv)

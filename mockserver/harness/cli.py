@@ -1,0 +1,317 @@
+"""Command line: ``mockserver serve`` (and, as features land, record, replay and cassette tools)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from mockserver.batches.store import StoreError
+from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config
+from mockserver.protocol.headers import unsafe_in_header
+from mockserver.scenarios.errors import ScenarioError
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for ids and generated content")
+    parser.add_argument("--models", type=Path, default=None, metavar="FILE", help="model catalog YAML (default: built in)")
+    parser.add_argument("--any-model", action="store_true", help="accept model ids that are not in the catalog")
+    parser.add_argument("--lenient", action="store_true", help="contract mode: any schema-valid request gets a 2xx")
+    parser.add_argument(
+        "--api-key", action="append", default=None, metavar="KEY", help="accept only these keys (repeatable; default: any)"
+    )
+    parser.add_argument(
+        "--organization-id", type=_header_value, default=None, help="value of the anthropic-organization-id header"
+    )
+    parser.add_argument("--no-edge-headers", action="store_true", help="leave out cf-ray, server and other edge headers")
+    parser.add_argument("--no-sse-padding", action="store_true", help="do not pad SSE data lines with spaces")
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument(
+        "--journal-limit", type=int, default=1000, metavar="N", help="exchanges the journal keeps (default 1000)"
+    )
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Message Batches")
+    group.add_argument(
+        "--data-dir", default=None, metavar="DIR",
+        help="where batches are kept across restarts (default: a per-user data folder; ':memory:' keeps them in memory)",
+    )
+    group.add_argument(
+        "--batch-pace", type=_non_negative, default=0.0, metavar="N",
+        help="items each batch finishes per second (default 0: as fast as possible)",
+    )
+    group.add_argument(
+        "--batch-live-counts", action="store_true",
+        help="report request_counts as items finish (the real API reports them when the batch ends)",
+    )
+
+
+def _header_value(raw: str) -> str:
+    if unsafe_in_header(raw):
+        raise argparse.ArgumentTypeError(f"control characters cannot go in a header: {raw!r}")
+    return raw
+
+
+def _non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0: {raw!r}")
+    return value
+
+
+def _batch_config(args: argparse.Namespace) -> dict[str, object]:
+    return {"data_dir": args.data_dir, "batch_pace": args.batch_pace, "batch_live_counts": args.batch_live_counts}
+
+
+def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Scenarios, admin API and rate limits (docs/scenarios.md)")
+    group.add_argument(
+        "--scenario", action="extend", nargs="+", default=[], type=Path, metavar="FILE",
+        help="scenario YAML files (several allowed; reloaded when they change)",
+    )
+    group.add_argument(
+        "--admin-token", default=None, metavar="TOKEN",
+        help="require this token on /_mock/ admin calls and accept them from any address (default: loopback only)",
+    )
+    group.add_argument("--rate-limit-rpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: requests per minute")
+    group.add_argument("--rate-limit-itpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: input tokens per minute")
+    group.add_argument("--rate-limit-otpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: output tokens per minute")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {raw!r}")
+    return value
+
+
+def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
+    from mockserver.ratelimit.limiter import Limits, RateLimitConfig
+
+    given = {
+        name: getattr(args, option, None)
+        for name, option in (("requests", "rate_limit_rpm"), ("input_tokens", "rate_limit_itpm"), ("output_tokens", "rate_limit_otpm"))
+    }
+    limits = {name: value for name, value in given.items() if value is not None}
+    if "requests" in limits:
+        limits["count_tokens_requests"] = limits["requests"]
+    return {
+        "scenario_files": tuple(getattr(args, "scenario", None) or ()),
+        "admin_token": getattr(args, "admin_token", None),
+        "rate_limits": RateLimitConfig(Limits(**limits)) if limits else None,
+    }
+
+
+def _add_chaos_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Chaos mode: how does your client cope? (docs/fuzzing.md)")
+    group.add_argument(
+        "--chaos", type=int, default=None, metavar="SEED",
+        help="answer a share of Messages calls with a seeded random API error or fault, and report how the client behaved",
+    )
+    group.add_argument("--chaos-rate", type=_share, default=0.3, metavar="R", help="share of calls hit, 0 to 1 (default 0.3)")
+    group.add_argument(
+        "--chaos-errors", type=_chaos_weights("errors"), default=None, metavar="LIST",
+        help='error statuses and weights (default "429=3,529=3,500=1,503=1"; "none" for no errors)',
+    )
+    group.add_argument(
+        "--chaos-faults", type=_chaos_weights("faults"), default=None, metavar="LIST",
+        help='fault kinds and weights, of reset, drop, stream_error, malformed, latency, ttft, slow_body '
+        '(default "reset,drop,stream_error,latency"; "none" for no faults)',
+    )
+    group.add_argument(
+        "--chaos-max-wait", type=_non_negative, default=2.0, metavar="SECONDS",
+        help="the longest retry-after advice or injected latency (default 2)",
+    )
+    group.add_argument(
+        "--chaos-window", type=_positive_float, default=10.0, metavar="SECONDS",
+        help="an identical call this soon after a failed one is its retry; later, the client gave up (default 10)",
+    )
+    group.add_argument(
+        "--chaos-report", type=Path, default=None, metavar="FILE",
+        help="write the report here when the server stops (JSON, and Markdown beside it; live: GET /_mock/chaos/report)",
+    )
+
+
+def _share(raw: str) -> float:
+    value = _non_negative(raw)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {raw!r}")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = _non_negative(raw)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {raw!r}")
+    return value
+
+
+def _chaos_weights(kind: str):  # noqa: ANN202 - an argparse type
+    def parse(raw: str) -> dict[str, float]:
+        from mockserver.chaos.stage import FAULT_KINDS, parse_weights
+
+        try:
+            weights = parse_weights(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        for name, weight in weights.items():
+            if kind == "errors" and not (name.isdigit() and 400 <= int(name) <= 599):
+                raise argparse.ArgumentTypeError(f"{name!r} is not an HTTP error status (400-599)")
+            if kind == "faults" and name not in FAULT_KINDS:
+                raise argparse.ArgumentTypeError(f"unknown fault {name!r} (expected one of {', '.join(FAULT_KINDS)})")
+            if weight < 0:
+                raise argparse.ArgumentTypeError(f"the weight of {name} must be >= 0")
+        return weights
+
+    return parse
+
+
+def _chaos_config(args: argparse.Namespace) -> dict[str, object]:
+    seed = getattr(args, "chaos", None)
+    if seed is None:
+        return {}
+    from mockserver.chaos.stage import ChaosConfig
+
+    options: dict[str, object] = {
+        "rate": args.chaos_rate, "max_wait": args.chaos_max_wait, "window": args.chaos_window, "report": args.chaos_report,
+    }
+    if args.chaos_errors is not None:
+        options["errors"] = args.chaos_errors
+    if args.chaos_faults is not None:
+        options["faults"] = args.chaos_faults
+    try:
+        return {"chaos": ChaosConfig(seed, **options)}  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SystemExit(f"mockserver: {exc}") from None
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return Config(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        models_file=args.models,
+        any_model=args.any_model,
+        lenient=args.lenient,
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        organization_id=args.organization_id,
+        edge_headers=not args.no_edge_headers,
+        sse_padding=not args.no_sse_padding,
+        log_requests=not args.quiet,
+        journal_limit=args.journal_limit,
+        **_batch_config(args),  # type: ignore[arg-type]
+        **_scenario_config(args),  # type: ignore[arg-type]
+        **_chaos_config(args),  # type: ignore[arg-type]
+    )
+
+
+def _print_batch_store(app: object) -> None:
+    from mockserver.batches.store import DB_NAME, MEMORY
+    from mockserver.http.edge import STATE
+
+    location = app[STATE].batches.location  # type: ignore[index]
+    shown = "in memory (lost on exit)" if location == MEMORY else f"in {location / DB_NAME}"
+    print(f"mockserver: Message Batches kept {shown}", flush=True)
+
+
+def _print_scenarios(app: object) -> None:
+    from mockserver.http.edge import STATE
+
+    state = app[STATE]  # type: ignore[index]
+    for path in state.scenarios.files:
+        count = sum(1 for rule in state.scenarios.rules if rule.source == str(path))
+        print(f"mockserver: {count} scenario rule(s) from {path} (reloaded when it changes)", flush=True)
+    if state.ratelimits.enabled:
+        print("mockserver: rate-limit emulation on (GET /_mock/ratelimits)", flush=True)
+
+
+def _print_chaos(config: Config) -> None:
+    chaos = config.chaos
+    if chaos is None:
+        return
+    written = f", written to {chaos.report} on exit" if chaos.report is not None else ""
+    print(f"mockserver: chaos mode on (seed {chaos.seed}, rate {chaos.rate}): report at GET /_mock/chaos/report{written}", flush=True)
+
+
+async def _serve(config: Config) -> None:
+    from mockserver.http.edge import create_app
+    from mockserver.http.runner import serve_until_signalled
+
+    app = create_app(config)
+
+    def announce(url: str) -> None:
+        print(f"mockserver: fake Claude API listening on {url}", flush=True)
+        _print_batch_store(app)
+        _print_scenarios(app)
+        _print_chaos(config)
+        print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
+        if config.api_keys is None:
+            print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
+
+    await serve_until_signalled(app, config.host, config.port, announce)
+
+
+CASSETTE_COMMANDS = ("record", "replay", "cassette")
+
+
+def _add_cassette_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """record, replay and the cassette tools (mockserver/cassettes/cli.py)."""
+    from mockserver.harness.cassette_cli import add_commands
+
+    def server_options(parser: argparse.ArgumentParser) -> None:
+        _add_server_options(parser)
+        _add_batch_options(parser)
+
+    add_commands(commands, server_options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the fake API")
+    _add_server_options(serve)
+    _add_batch_options(serve)
+    _add_scenario_options(serve)
+    _add_chaos_options(serve)
+    _add_cassette_commands(commands)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if args.command == "serve":
+        config = config_from_args(args)
+        try:
+            asyncio.run(_serve(config))
+        except OSError as exc:
+            print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            pass
+        except StoreError as exc:  # the batch store is held by another server, or too new
+            print(f"mockserver: {exc}", file=sys.stderr)
+            return 1
+        except ScenarioError as exc:  # names the file, the rule and the field
+            print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command in CASSETTE_COMMANDS:
+        from mockserver.harness.cassette_cli import run
+
+        return run(args, config_from_args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""The admin API under ``/_mock/``: script the server over HTTP, from any language or a shell.
+
+    GET    /_mock/rules              the rules, in evaluation order, with hit counts
+    POST   /_mock/rules              add rules (JSON, or YAML with a YAML content type)
+    DELETE /_mock/rules              drop the rules added at run time
+    GET    /_mock/rules/{name}       one rule
+    DELETE /_mock/rules/{name}       drop one rule
+    POST   /_mock/reset              rules, journal, prompt cache, rate limits (and batches) as at start
+    GET    /_mock/journal            the request journal (?since=SEQ, ?limit=N, ?endpoint=NAME)
+    DELETE /_mock/journal            forget it
+    GET    /_mock/ratelimits         rate-limit settings and bucket levels
+    PUT    /_mock/ratelimits         turn emulation on with these limits
+    DELETE /_mock/ratelimits         turn it off
+    GET    /_mock/chaos/report       chaos mode's report so far (?format=markdown)
+
+Only loopback clients may call it, unless the server has an admin token; then every call must
+carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere. Admin calls
+are not journaled: the journal is what the client under test sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any, Awaitable, Callable
+
+import orjson
+import yaml
+from aiohttp import web
+
+from mockserver.pipeline.exchange import ErrorReply
+from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.ratelimit.limiter import RateLimitConfig
+from mockserver.scenarios.errors import ScenarioError
+from mockserver.render.delivery import error_response
+from mockserver.pipeline.root import ServerState
+
+PREFIX = "/_mock"
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML from the network without aliases: a few nested ``*refs`` can stand for billions of
+    nodes ("billion laughs") once a reply built from them is written out. Scenario files, which
+    the user writes, may still use them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted by the admin API", event.start_mark)
+        return super().compose_node(parent, index)
+Handler = Callable[[web.Request, ServerState], Awaitable[web.StreamResponse]]
+
+
+def add_admin_routes(app: web.Application, key: web.AppKey[ServerState]) -> None:
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "", _index),
+        ("GET", "/", _index),
+        ("GET", "/rules", _list_rules),
+        ("POST", "/rules", _add_rules),
+        ("DELETE", "/rules", _clear_rules),
+        ("GET", "/rules/{name}", _get_rule),
+        ("DELETE", "/rules/{name}", _delete_rule),
+        ("POST", "/reset", _reset),
+        ("GET", "/journal", _journal),
+        ("DELETE", "/journal", _clear_journal),
+        ("GET", "/ratelimits", _get_limits),
+        ("PUT", "/ratelimits", _put_limits),
+        ("DELETE", "/ratelimits", _delete_limits),
+        ("GET", "/chaos/report", _chaos_report),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, PREFIX + path, _guarded(handler, key))
+    app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_unknown, key))
+
+
+def _guarded(handler: Handler, key: web.AppKey[ServerState]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def guarded(http: web.Request) -> web.StreamResponse:
+        state = http.app[key]
+        try:
+            refusal = check_access(http, state.config.admin_token)
+            if refusal is not None:
+                raise refusal
+            return await handler(http, state)
+        except ApiError as error:
+            response, _ = error_response(state, state.ids.request(), ErrorReply(error=error, origin="admin"))
+            return response
+
+    return guarded
+
+
+# -- access --------------------------------------------------------------------------------------
+def check_access(http: web.Request, token: str | None) -> ApiError | None:
+    """``None`` when this caller may use the admin API, else the error refusing it."""
+    if token is not None:
+        given = http.headers.get("x-admin-token")
+        if not given:
+            scheme, _, value = http.headers.get("authorization", "").partition(" ")
+            given = value.strip() if scheme.lower() == "bearer" else ""
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            return ApiError(
+                401,
+                "admin API: a valid admin token is required (Authorization: Bearer <token> or x-admin-token)",
+                type="authentication_error",
+            )
+        return None
+    peer = http.transport.get_extra_info("peername") if http.transport is not None else None
+    host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+    if not is_loopback(host):
+        return ApiError(
+            403,
+            "admin API: only loopback clients may use it unless the server is started with --admin-token",
+            type="permission_error",
+        )
+    return None
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+# -- handlers ------------------------------------------------------------------------------------
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body, default=str), content_type="application/json")
+
+
+async def _index(http: web.Request, state: ServerState) -> web.StreamResponse:
+    return _json({
+        "endpoints": [f"{PREFIX}/rules", f"{PREFIX}/reset", f"{PREFIX}/journal", f"{PREFIX}/ratelimits"],
+        "rules": len(state.scenarios.rules),
+        "journal": len(state.journal),
+        "scenario_files": [str(p) for p in state.scenarios.files],
+        "rate_limits": state.ratelimits.enabled,
+    })
+
+
+async def _list_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
+    return _json({"data": state.scenarios.to_json()})
+
+
+async def _read_document(http: web.Request) -> Any:
+    raw = await http.read()
+    if not raw.strip():
+        raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
+    if http.content_type in YAML_TYPES:
+        try:
+            return yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
+        except yaml.YAMLError as exc:
+            raise invalid_request(f"admin API: invalid YAML: {exc}") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(f"admin API: the body is not valid JSON: {exc}") from None
+
+
+async def _add_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
+    document = await _read_document(http)
+    try:
+        rules = state.scenarios.add(document, source="<admin>", label="admin")
+    except ScenarioError as exc:
+        raise invalid_request(str(exc)) from None
+    return _json({"data": [rule.to_json() for rule in rules]}, status=201)
+
+
+async def _clear_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
+    before = len(state.scenarios.rules)
+    state.scenarios.clear()
+    return _json({"deleted": before - len(state.scenarios.rules)})
+
+
+async def _get_rule(http: web.Request, state: ServerState) -> web.StreamResponse:
+    name = http.match_info["name"]
+    rule = state.scenarios.get(name)
+    if rule is None:
+        raise not_found(f"admin API: no rule named {name!r}")
+    return _json(rule.to_json())
+
+
+async def _delete_rule(http: web.Request, state: ServerState) -> web.StreamResponse:
+    name = http.match_info["name"]
+    if not state.scenarios.remove(name):
+        raise not_found(f"admin API: no rule named {name!r}")
+    return _json({"deleted": 1})
+
+
+async def _reset(http: web.Request, state: ServerState) -> web.StreamResponse:
+    reset_scripted_state(state)
+    if state.batches.in_use:
+        await state.batches.reset()
+    return _json({"reset": True})
+
+
+def reset_scripted_state(state: ServerState) -> None:
+    """Rules (file rules start over), journal, prompt cache and rate limits back to the start."""
+    state.scenarios.reset()
+    state.journal.clear()
+    state.prompt_cache.clear()
+    state.ratelimits.reset()
+
+
+async def _journal(http: web.Request, state: ServerState) -> web.StreamResponse:
+    query = http.query
+    try:
+        since = int(query.get("since", "0"))
+        limit = int(query["limit"]) if "limit" in query else None
+    except ValueError:
+        raise invalid_request("admin API: since and limit must be integers") from None
+    endpoint = query.get("endpoint")
+    entries = [e for e in state.journal if e.seq > since and (endpoint is None or e.endpoint == endpoint)]
+    if limit is not None:
+        entries = entries[-limit:] if limit > 0 else []
+    return _json({"data": [entry.to_json() for entry in entries]})
+
+
+async def _clear_journal(http: web.Request, state: ServerState) -> web.StreamResponse:
+    state.journal.clear()
+    return _json({"cleared": True})
+
+
+async def _get_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
+    return _json(state.ratelimits.to_json())
+
+
+async def _put_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
+    document = await _read_document(http)
+    try:
+        config = RateLimitConfig.parse(document, where="ratelimits")
+    except ValueError as exc:
+        raise invalid_request(f"admin API: {exc}") from None
+    state.ratelimits.configure(config)
+    return _json(state.ratelimits.to_json())
+
+
+async def _delete_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
+    state.ratelimits.configure(None)
+    return _json(state.ratelimits.to_json())
+
+
+async def _chaos_report(http: web.Request, state: ServerState) -> web.StreamResponse:
+    """Chaos mode's live report (mockserver/fuzz/chaos.py): JSON, or ``?format=markdown``."""
+    if state.chaos is None:
+        raise not_found("admin API: chaos mode is off (start the server with --chaos SEED)")
+    report = state.chaos.report(state)
+    if http.query.get("format") in ("markdown", "md", "text"):
+        from mockserver.chaos.report import render_markdown
+
+        return web.Response(text=render_markdown(report), content_type="text/markdown")
+    return _json(report)
+
+
+async def _unknown(http: web.Request, state: ServerState) -> web.StreamResponse:
+    raise not_found(f"admin API: no such endpoint {http.method} {http.path}")
