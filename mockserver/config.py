@@ -14,9 +14,6 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
-LATEST_VERSION = "2026-10-21"
-LEGACY_VERSION = "2023-06-01"
-KNOWN_VERSIONS = frozenset({LEGACY_VERSION, LATEST_VERSION})
 
 
 @dataclass
@@ -37,11 +34,13 @@ class Config:
     # Random 1–15 space padding inside SSE data lines, as the real API writes them.
     sse_padding: bool = True
     log_requests: bool = True
-    # Exchanges the journal keeps (oldest dropped first). Holding many costs memory and speed.
+    # Exchanges the journal keeps (oldest dropped first), and the bytes they may hold in all.
+    # Holding many costs memory and speed.
     journal_limit: int = 1000
+    journal_bytes: int = 64 * 1024 * 1024
     clock: Clock = field(default_factory=SystemClock)
     # Message Batches: where their state lives. ``None`` = the per-user data folder
-    # (mockserver.batches.default_data_dir()); a directory; or ":memory:" (gone when the server stops).
+    # (mockserver.store.sqlite.default_data_dir()); a directory; or ":memory:" (gone when the server stops).
     data_dir: Path | str | None = None
     # Items each batch finishes per second of ``clock`` time; 0 = as fast as possible.
     batch_pace: float = 0.0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from mockserver.cassettes import format as fmt
-from mockserver.cassettes.install import CassetteOptions, Installed, install
+from mockserver.cassettes.install import CassetteOptions, Installed
 from mockserver.harness.testing import MockServer
 
 HAIKU = "claude-haiku-4-5"
@@ -23,7 +27,7 @@ class Proxy:
 
     def __init__(self, path: Path, **options: Any) -> None:
         self.server = MockServer()
-        self.installed: Installed = install(self.server.state, CassetteOptions([path], **options))
+        self.installed: Installed = self.server.api.put_cassette(CassetteOptions([path], **options))
         self.server.start()
         self.path = path
         self.stopped = False
@@ -50,3 +54,36 @@ class Proxy:
     def saved(self) -> list[Any]:
         self.flush()
         return fmt.load(self.path)
+
+
+class AppThread:
+    """A plain aiohttp app on a free loopback port in a thread of its own: an upstream with
+    behaviour no fake API has (a stream that waits for its client, say)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.url = ""
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="upstream", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(self.app, access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(runner.cleanup())
+        self.loop.close()
+
+    def __enter__(self) -> "AppThread":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)

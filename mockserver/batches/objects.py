@@ -9,57 +9,22 @@ Batch has ended"). Pure functions, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from mockserver.clock import rfc3339
 from mockserver.protocol.errors import ApiError, error_body
+from mockserver.store.records import ARCHIVE_AFTER, BatchRow
 
 DAY = 86_400.0
 EXPIRES_AFTER = 1 * DAY  # unprocessed requests expire 24 h after creation
-ARCHIVE_AFTER = 29 * DAY  # results are downloadable for 29 days after creation
 RETRY_AFTER = "10"  # on a retrieve of a batch still processing, as real polling responses carry it
 RESULTS_CONTENT_TYPE = "application/x-jsonl"
 # Real errored rows carry this undocumented object inside the inner error (the SDK's error
 # objects allow extra fields, so strict validation accepts it).
 ERROR_DETAILS = {"error_visibility": "user_facing"}
-RESULT_KINDS = ("succeeded", "errored", "canceled", "expired")
 WILDCARD_HOSTS = ("http://0.0.0.0:", "http://[::]:")
-
-
-@dataclass(slots=True)
-class BatchRow:
-    """One batch as stored: times are epoch seconds; counts are of finished requests."""
-
-    seq: int
-    id: str
-    beta: bool
-    api_version: str | None
-    anthropic_beta: str | None
-    request_id: str
-    created_at: float
-    expires_at: float
-    ended_at: float | None
-    cancel_initiated_at: float | None
-    status: str  # in_progress | canceling | ended
-    total: int
-    succeeded: int = 0
-    errored: int = 0
-    canceled: int = 0
-    expired: int = 0
-
-    @property
-    def finished(self) -> int:
-        return self.succeeded + self.errored + self.canceled + self.expired
-
-    @property
-    def ended(self) -> bool:
-        return self.status == "ended"
-
-    def archived(self, now: float) -> bool:
-        return self.ended and now >= self.created_at + ARCHIVE_AFTER
 
 
 def new_row(*, batch_id: str, now: float, total: int, beta: bool = False, api_version: str | None = None,

@@ -1,8 +1,8 @@
 """Works batches off in the background: one asyncio task on the server's loop.
 
-Each item is answered by the same responder pipeline as a single ``POST /v1/messages``
-(scenario rules, cassettes, the fake model — whatever answers Messages answers batch items), as
-a request derived from the batch with the item's ``custom_id`` set. Its reply becomes the item's
+Each item is answered by the same chain of stages as a single ``POST /v1/messages`` (scenario
+rules, cassettes, the fake model — whatever answers Messages answers batch items), as a request
+derived from the batch with the item's ``custom_id`` set. Its reply becomes the item's
 result row:
 
 - a Message -> ``succeeded`` (``usage.service_tier: "batch"``);
@@ -11,7 +11,7 @@ result row:
 - a JSON or bytes reply (a replayed recording) -> ``succeeded`` if it holds a Message,
   ``errored`` if it holds an error body; anything else (an SSE script) -> ``errored`` api_error.
 
-Pace: ``batch_pace`` items per second per batch, on ``state.clock`` (so a ``ManualClock`` drives
+Pace: ``batch_pace`` items per second per batch, on the server's clock (so a ``ManualClock`` drives
 it: advance the clock, nudge, and the items due by then finish); ``0`` = as fast as possible.
 Time also ends batches: at ``expires_at`` the requests not yet processed end ``expired``; a
 canceled batch ends with its unprocessed requests ``canceled``.
@@ -23,20 +23,20 @@ import asyncio
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Callable
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Reply
+from mockserver.batches.objects import errored_line, succeeded_line
+from mockserver.clock import Clock
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Next, Reply
+from mockserver.protocol.endpoints import BATCHES_CREATE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError, internal_error
-from mockserver.batches.objects import BatchRow, errored_line, succeeded_line
-
-if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
+from mockserver.store.base import BatchRecords
+from mockserver.store.records import BatchRow
 
 log = logging.getLogger("mockserver.batches")
-Run = Callable[[ApiRequest, "ServerState"], Awaitable[Reply]]
 CHUNK = 64  # items answered (and committed) per step of one batch
 IDLE = 0.25  # longest real-time wait while some batch is waiting for its clock
 EPSILON = 1e-9
@@ -69,7 +69,7 @@ def template_for(row: BatchRow) -> ApiRequest:
         headers=CIMultiDictProxy(headers),
         raw_body=b"",
         body=None,
-        endpoint="batches.create",
+        endpoint=BATCHES_CREATE,
         path_params={},
         request_id=row.request_id,
         api_version=row.api_version,
@@ -106,23 +106,24 @@ def _from_body(custom_id: str, status: int, body: Any) -> tuple[str, bytes]:
 
 
 class BatchProcessor:
-    """The store is always ``state.batches.store``: the service opens it (at start, or on the
-    first batch) and closes it only after stopping this processor."""
+    """Works off the batches of ``records``; the service opens them (at start, or on the first
+    batch) and closes them only after stopping this processor."""
 
-    def __init__(self, state: "ServerState", run: Run, *, pace: float) -> None:
-        self.state = state
+    def __init__(self, records: Callable[[], BatchRecords | None], run: Next, clock: Clock, *, pace: float) -> None:
+        self.records = records
         self.run = run
+        self.clock = clock
         self.pace = pace
         self._active: dict[int, Active] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # -- control (all on the server's loop) ------------------------------------------------------
-    def start(self) -> None:
-        store = self.state.batches.store
+    async def start(self) -> None:
+        store = self.records()
         if store is not None:
-            now = self.state.clock.now()
-            for row in store.active():  # resumed after a restart: the pace restarts from now
+            now = self.clock.now()
+            for row in await store.active():  # resumed after a restart: the pace restarts from now
                 self.add(row, next_due=now)
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="mockserver-batches")
 
@@ -178,7 +179,7 @@ class BatchProcessor:
     def _idle_timeout(self) -> float | None:
         if not self._active:
             return None
-        now = self.state.clock.now()
+        now = self.clock.now()
         wait = IDLE
         for active in self._active.values():
             due = min(active.next_due if self.pace else now, active.row.expires_at)
@@ -195,11 +196,11 @@ class BatchProcessor:
 
     async def _advance(self, active: Active) -> bool:
         """Move one batch forward as far as the clock allows (at most one chunk of items)."""
-        store, row = self.state.batches.store, active.row
+        store, row = self.records(), active.row
         assert store is not None
-        now = self.state.clock.now()
+        now = self.clock.now()
         if row.status == "canceling":
-            store.finish_remaining(row.seq, "canceled", ended_at=now)
+            await store.finish_remaining(row.seq, "canceled", ended_at=now)
             self.forget(row.seq)
             return True
         horizon = min(now, row.expires_at)
@@ -210,7 +211,7 @@ class BatchProcessor:
         else:
             due = 0
         if due:
-            items = store.pending(row.seq, due)
+            items = await store.pending(row.seq, due)
             if items:
                 results = []
                 for idx, custom_id, params in items:
@@ -221,17 +222,17 @@ class BatchProcessor:
                     active.next_due += len(items) / self.pace
                 else:
                     finished_at = now
-                if row.seq in self._active and store.record(row.seq, results, ended_at=finished_at):
+                if row.seq in self._active and await store.record(row.seq, results, ended_at=finished_at):
                     self.forget(row.seq)
                 return True
         if now >= row.expires_at:
-            store.finish_remaining(row.seq, "expired", ended_at=row.expires_at)
+            await store.finish_remaining(row.seq, "expired", ended_at=row.expires_at)
             self.forget(row.seq)
             return True
         if not due:
             return False
         # Items were due but none is pending: nothing left (e.g. resumed after the last item).
-        store.record(row.seq, [], ended_at=now)
+        await store.record(row.seq, [], ended_at=now)
         self.forget(row.seq)
         return True
 
@@ -239,8 +240,8 @@ class BatchProcessor:
         """One item through the responder pipeline, exactly as a single Messages call."""
         try:
             body = orjson.loads(params)
-            request = active.template.derive(endpoint="messages.create", body=body, raw_body=params, custom_id=custom_id)
-            reply = await self.run(request, self.state)
+            request = active.template.derive(endpoint=MESSAGES_CREATE, body=body, raw_body=params, custom_id=custom_id)
+            reply = await self.run(request)
         except ApiError as error:
             return "errored", errored_line(custom_id, error)
         except Exception:

@@ -10,6 +10,7 @@ the model's minimum cacheable length (shorter ones are silently not cached). So:
 
 Only requests that carry breakpoints come here: a request without ``cache_control`` costs
 one emptiness check. Time comes from the server's clock, so tests move it instead of sleeping.
+Cached prefixes are expiring keys in the store, per namespace (an "organisation").
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import orjson
 
 from mockserver.clock import Clock
 from mockserver.protocol.tokens import REQUEST_OVERHEAD, Breakpoint, RequestTokens, cacheable_units
+from mockserver.store.base import Store
 
 if TYPE_CHECKING:
     from mockserver.protocol.catalog import ModelEntry
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 LOOKBACK_BLOCKS = 20
-MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,29 +56,32 @@ class _Boundary:
 
 
 class PromptCache:
-    """Cached prefixes (digest -> expiry and TTL); one per server, so per "organisation"."""
+    """Cached prefixes (digest -> expiry and TTL) in the store; one set per namespace."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
         self.clock = clock
-        self._entries: dict[bytes, tuple[float, float]] = {}
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    @staticmethod
+    def prefix(namespace: str) -> str:
+        return f"{namespace}:cache:"
 
-    def clear(self) -> None:
-        self._entries.clear()
+    async def clear(self, namespace: str = "default") -> None:
+        await self.store.clear(self.prefix(namespace))
 
-    def account(self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int) -> CacheUsage:
+    async def account(self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int, namespace: str = "default") -> CacheUsage:
         """The usage split for this request, recording its writes and refreshing its read."""
-        return self._lookup(model_id, body, tokens, min_tokens, commit=True)
+        return await self._lookup(model_id, body, tokens, min_tokens, namespace, commit=True)
 
-    def peek(self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int) -> CacheUsage:
+    async def peek(self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int, namespace: str = "default") -> CacheUsage:
         """The same split without changing the cache (the rate limiter's estimate)."""
-        return self._lookup(model_id, body, tokens, min_tokens, commit=False)
+        return await self._lookup(model_id, body, tokens, min_tokens, namespace, commit=False)
 
-    def apply(self, model: "ModelEntry", body: dict[str, Any], tokens: RequestTokens, usage: dict[str, Any]) -> dict[str, Any]:
+    async def apply(
+        self, model: "ModelEntry", body: dict[str, Any], tokens: RequestTokens, usage: dict[str, Any], namespace: str = "default"
+    ) -> dict[str, Any]:
         """``usage`` (a Message's) with its input split into uncached, written and read tokens."""
-        split = self.account(model.id, body, tokens, model.mock.min_cacheable_tokens)
+        split = await self.account(model.id, body, tokens, model.mock.min_cacheable_tokens, namespace)
         usage = dict(usage)
         usage["input_tokens"] = split.input_tokens
         usage["cache_creation_input_tokens"] = split.cache_creation
@@ -89,7 +93,9 @@ class PromptCache:
         return usage
 
     # -- the accounting ------------------------------------------------------------------------
-    def _lookup(self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int, *, commit: bool) -> CacheUsage:
+    async def _lookup(
+        self, model_id: str, body: dict[str, Any], tokens: RequestTokens, min_tokens: int, namespace: str, *, commit: bool
+    ) -> CacheUsage:
         breakpoints = tokens.breakpoints
         if not breakpoints:
             return CacheUsage(tokens.total)
@@ -97,15 +103,17 @@ class PromptCache:
         boundaries = list(_boundaries(model_id, body, tokens.units))
         index_of = {b.location: i for i, b in enumerate(boundaries)}
         marks: list[tuple[int, Breakpoint]] = [(index_of[bp.location], bp) for bp in breakpoints if bp.location in index_of]
+        prefix = self.prefix(namespace)
 
         # Read: the longest live prefix at a breakpoint or up to 20 blocks before one.
+        candidates = sorted({k for at, _ in marks for k in range(max(0, at - LOOKBACK_BLOCKS), at + 1)})
+        ttls = dict(zip(candidates, await self.store.live([prefix + boundaries[k].digest.hex() for k in candidates], now)))
         hit = -1
         for at, _ in marks:
             for k in range(at, max(-1, at - LOOKBACK_BLOCKS - 1), -1):
                 if k <= hit:
                     break
-                entry = self._entries.get(boundaries[k].digest)
-                if entry is not None and entry[0] > now:
+                if ttls.get(k) is not None:
                     hit = k
                     break
         read = boundaries[hit].tokens if hit >= 0 else 0
@@ -113,34 +121,27 @@ class PromptCache:
         # Write: breakpoints past the read point that are long enough; shorter ones fold into the next.
         written: dict[str, int] = {"5m": 0, "1h": 0}
         start = read
-        writes: list[tuple[bytes, float]] = []
+        writes: list[tuple[str, float]] = []
         for at, bp in marks:
             if at <= hit or bp.prefix_tokens < min_tokens or bp.prefix_tokens <= start:
                 continue
             written[bp.ttl] += bp.prefix_tokens - start
             start = bp.prefix_tokens
-            writes.append((boundaries[at].digest, TTL_SECONDS[bp.ttl]))
+            writes.append((prefix + boundaries[at].digest.hex(), TTL_SECONDS[bp.ttl]))
 
         if commit:
-            if hit >= 0:
-                expires, ttl = self._entries[boundaries[hit].digest]
-                self._entries[boundaries[hit].digest] = (now + ttl, ttl)  # a read refreshes the entry
-            for digest, ttl in writes:
-                self._entries[digest] = (now + ttl, ttl)
-            if len(self._entries) > MAX_ENTRIES:
-                self._sweep(now)
+            if hit >= 0:  # a read refreshes the entry, with the TTL it was written with
+                refreshed = ttls[hit]
+                assert refreshed is not None
+                writes.insert(0, (prefix + boundaries[hit].digest.hex(), refreshed))
+            if writes:
+                await self.store.set_expiring(writes, now)
         return CacheUsage(
             input_tokens=tokens.total - read - written["5m"] - written["1h"],
             cache_creation_5m=written["5m"],
             cache_creation_1h=written["1h"],
             cache_read=read,
         )
-
-    def _sweep(self, now: float) -> None:
-        for digest in [d for d, (expires, _) in self._entries.items() if expires <= now]:
-            del self._entries[digest]
-        while len(self._entries) > MAX_ENTRIES:  # still full of live entries: drop the oldest-made
-            del self._entries[next(iter(self._entries))]
 
 
 def _boundaries(model_id: str, body: dict[str, Any], units: Iterable[tuple[int, Any, str]] | None = None) -> Iterator[_Boundary]:

@@ -1,15 +1,15 @@
-"""Put a cassette on a server: the record mode decides which responders go in front.
+"""Open a cassette for a server: the record mode decides what its stage does.
 
-    none          replay only; a request with no recording gets an error       [Replay]
+    none          replay only; a request with no recording gets an error       [replay]
     once          ``none`` if the cassette file exists, else ``all``
-    new_episodes  replay what matches, record the rest                         [Replay, Upstream]
-    all           record every request, replay nothing; the file keeps what    [Upstream]
+    new_episodes  replay what matches, record the rest                         [replay, record]
+    all           record every request, replay nothing; the file keeps what    [record]
                   it had and gains the new interactions (as vcrpy)
-    rewrite       ``all`` starting from an empty cassette (pytest-recording's)  [Upstream]
+    rewrite       ``all`` starting from an empty cassette (pytest-recording's)  [record]
 
 The meanings are vcrpy's (and Ruby VCR's): a request recorded in this session is not replayed
-in it. Installing sets ``state.passthrough``, so every path and method reaches these responders
-unchecked — the recording (or the upstream) is the truth.
+in it. The composition root (mockserver/root.py) puts the stage in the chain; with a cassette,
+every path and method reaches it unchecked — the recording (or the upstream) is the truth.
 """
 
 from __future__ import annotations
@@ -18,18 +18,17 @@ import enum
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Callable, Sequence
 
-from mockserver.cassettes.replay import ReplayResponder
-from mockserver.cassettes.record import DEFAULT_UPSTREAM, UpstreamResponder
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes.cassette import Cassette
 from mockserver.cassettes.format import CassetteError
 from mockserver.cassettes.matchers import DEFAULT_MATCH_ON, CustomMatcher, Matcher
+from mockserver.cassettes.record import DEFAULT_UPSTREAM, Recorder
 from mockserver.cassettes.redact import Redactor
-
-if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
+from mockserver.cassettes.replay import Replayer
+from mockserver.cassettes.stage import CassetteStage
+from mockserver.clock import Clock
 
 UPSTREAM_ENV = "MOCKSERVER_RECORD_UPSTREAM"
 
@@ -76,13 +75,19 @@ class CassetteOptions:
 
 @dataclass
 class Installed:
-    """What was put on the server, for the CLI banner and for tests."""
+    """A cassette opened for a server: its stage, and what the CLI banner and tests show."""
 
     cassette: Cassette
     mode: RecordMode
     upstream: str | None
+    stage: CassetteStage
 
     async def flush(self) -> None:
+        await self.cassette.flush()
+
+    async def close(self) -> None:
+        """Every recording on disk, upstream connections closed."""
+        await self.stage.close()
         await self.cassette.flush()
 
 
@@ -102,42 +107,22 @@ def open_cassette(options: CassetteOptions, mode: RecordMode) -> Cassette:
     return cassette
 
 
-def install(state: "ServerState", options: CassetteOptions) -> Installed:
-    """Put the cassette responders in front of the default one (before the server starts serving)."""
+def install(options: CassetteOptions, *, clock: Clock, base_url: Callable[[], str]) -> Installed:
+    """Open the cassette and build its stage (the root puts it in the chain)."""
     if not options.paths:
         raise CassetteError("a cassette path is needed")
     mode = options.effective_mode()
     cassette = open_cassette(options, mode)
     if mode is not RecordMode.NONE:
         fmt.remove_stale_temporaries(Path(options.paths[0]))
-    responders: list[object] = []
+    replayer = None
     if mode in (RecordMode.NONE, RecordMode.NEW_EPISODES):
-        responders.append(
-            ReplayResponder(
-                cassette, fallthrough=mode is RecordMode.NEW_EPISODES, realtime=options.realtime, speed=options.speed,
-                rewrite_urls=options.rewrite_urls,
-            )
+        replayer = Replayer(
+            cassette, base_url, fallthrough=mode is RecordMode.NEW_EPISODES, realtime=options.realtime, speed=options.speed,
+            rewrite_urls=options.rewrite_urls,
         )
-    upstream = None
+    upstream = recorder = None
     if mode is not RecordMode.NONE:
         upstream = options.upstream_url()
-        responders.append(UpstreamResponder(upstream, capture=cassette.append))
-    # After scripted scenarios (they answer first), before the default fake model.
-    at = next((i for i, r in enumerate(state.responders) if getattr(r, "name", "") == "default"), len(state.responders))
-    state.responders[at:at] = responders  # type: ignore[assignment]
-    state.passthrough = True
-    return Installed(cassette, mode, upstream)
-
-
-async def uninstall(state: "ServerState", installed: Installed) -> None:
-    """Take the cassette's responders off (the pytest fixture reuses one server for every test),
-    after every recording is on disk and upstream connections are closed."""
-    ours = [r for r in state.responders if getattr(r, "cassette", None) is installed.cassette or
-            (isinstance(r, UpstreamResponder) and r.capture == installed.cassette.append)]
-    for responder in ours:
-        state.responders.remove(responder)
-        close = getattr(responder, "aclose", None)
-        if close is not None:
-            await close()
-    await installed.flush()
-    state.passthrough = any(isinstance(r, (ReplayResponder, UpstreamResponder)) for r in state.responders)
+        recorder = Recorder(clock, base_url, upstream, capture=cassette.append)
+    return Installed(cassette, mode, upstream, CassetteStage(replayer, recorder))

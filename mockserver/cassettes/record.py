@@ -13,7 +13,7 @@ import asyncio
 import bisect
 import logging
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import AsyncIterator, Callable
 
 import aiohttp
 from multidict import CIMultiDict
@@ -24,9 +24,7 @@ from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedR
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.cassettes.replay import request_from_api, rewrite_results_url
-
-if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
+from mockserver.clock import Clock
 
 log = logging.getLogger("mockserver.record")
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
@@ -47,10 +45,20 @@ def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
     return frames
 
 
-class UpstreamResponder:
-    name = "upstream"
+class Recorder:
+    """Forwards to the upstream API and hands each complete interaction to ``capture``."""
 
-    def __init__(self, upstream: str = DEFAULT_UPSTREAM, capture: Capture | None = None, *, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        base_url: Callable[[], str],
+        upstream: str = DEFAULT_UPSTREAM,
+        capture: Capture | None = None,
+        *,
+        timeout: float = 600.0,
+    ) -> None:
+        self.clock = clock
+        self.base_url = base_url
         self.upstream = upstream.rstrip("/")
         self.capture = capture
         self.timeout = timeout
@@ -73,7 +81,7 @@ class UpstreamResponder:
         target = api.raw_target or api.path
         return URL(self.upstream + target, encoded=True)
 
-    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
+    async def answer(self, api: ApiRequest) -> Reply:
         loop = asyncio.get_running_loop()
         headers = CIMultiDict((k, v) for k, v in api.headers.items() if k.lower() not in _NOT_FORWARDED)
         url = self.url_for(api)
@@ -100,7 +108,7 @@ class UpstreamResponder:
                 status=upstream.status, headers=recorded_headers, body=body, reason=upstream.reason, latency=latency,
                 frames=_frames(body, arrivals) if arrivals is not None and content_type == "text/event-stream" else None,
             )
-            self._record(api, state, response)
+            self._record(api, response)
 
         if content_type == "application/json" or content_type.endswith("+json"):
             try:
@@ -110,7 +118,7 @@ class UpstreamResponder:
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
             finish(body, None)
-            relayed_body = rewrite_results_url(body, reachable_base_url(state.base_url, api.headers.get("host")))
+            relayed_body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
             return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,  # type: ignore[arg-type]
                               reason=upstream.reason, origin="upstream")
 
@@ -138,8 +146,8 @@ class UpstreamResponder:
 
         return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")  # type: ignore[arg-type]
 
-    def _record(self, api: ApiRequest, state: "ServerState", response: RecordedResponse) -> None:
+    def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
         if self.capture is None:
             return
-        stamp = datetime.fromtimestamp(state.clock.now(), tz=timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).isoformat(timespec="seconds")
         self.capture(Interaction(request_from_api(api), response, stamp))

@@ -2,8 +2,8 @@
 
 A stream is sent event by event as recorded (optionally at the recorded pace, scaled by a speed
 factor). A request no recording matches gets a 404 ``not_found_error`` naming the closest
-recorded request and how it differs — a status the SDKs do not retry — unless a recording
-responder behind this one may take it (record modes ``new_episodes`` and ``once`` on a new file).
+recorded request and how it differs — a status the SDKs do not retry — unless the recorder
+may take it (record modes ``new_episodes`` and ``once`` on a new file).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import AsyncIterator, Callable
 
 from multidict import CIMultiDict
 
@@ -20,9 +20,6 @@ from mockserver.cassettes.cassette import Cassette
 from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
-
-if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
 
 log = logging.getLogger("mockserver.cassette")
 _RESULTS_URL = re.compile(rb'("results_url"\s*:\s*")https?://[^/"]+')
@@ -62,12 +59,14 @@ async def _paced(frames: list[Frame], speed: float | None) -> AsyncIterator[byte
         yield frame.raw
 
 
-class ReplayResponder:
-    name = "cassette"
+class Replayer:
+    """Answers from a cassette; ``None`` for a request no recording matches when ``fallthrough``
+    (the recorder takes it)."""
 
     def __init__(
         self,
         cassette: Cassette,
+        base_url: Callable[[], str],
         *,
         fallthrough: bool = False,
         realtime: bool = False,
@@ -75,11 +74,12 @@ class ReplayResponder:
         rewrite_urls: bool = True,
     ) -> None:
         self.cassette = cassette
+        self.base_url = base_url
         self.fallthrough = fallthrough
         self.speed = speed if realtime else None
         self.rewrite_urls = rewrite_urls
 
-    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
+    async def answer(self, api: ApiRequest) -> Reply | None:
         request = request_from_api(api)
         hit = self.cassette.play(request)
         if hit is None:
@@ -88,9 +88,9 @@ class ReplayResponder:
             message = "mockserver replay: " + self.cassette.explain_miss(request)
             log.warning("%s", message)
             return ErrorReply(error=ApiError(404, message, type="not_found_error"), origin="cassette")
-        return await self.replay(hit.response, api, state)
+        return await self.replay(hit.response, api)
 
-    async def replay(self, response: RecordedResponse, api: ApiRequest, state: "ServerState") -> Reply:
+    async def replay(self, response: RecordedResponse, api: ApiRequest) -> Reply:
         if self.speed and response.latency:
             await asyncio.sleep(response.latency / self.speed)
         headers = reply_headers(response, api.method)
@@ -100,5 +100,5 @@ class ReplayResponder:
                               reason=response.reason, origin="cassette")
         body = response.body
         if self.rewrite_urls:
-            body = rewrite_results_url(body, reachable_base_url(state.base_url, api.headers.get("host")))
+            body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
         return BytesReply(status=response.status, body=body, headers=headers, reason=response.reason, origin="cassette")  # type: ignore[arg-type]

@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from mockserver.protocol.headers import sdk_retries
 
-if TYPE_CHECKING:
-    from mockserver.journal import JournalEntry
 
 BROKEN_NOTES = ("client disconnected", "dropped after", "connection reset", "event: error", "malformed event")
 STREAM_BREAKS = frozenset({"drop", "stream_error", "malformed"})
@@ -55,10 +53,11 @@ class Attempt:
     duration: float | None = None
     notes: tuple[str, ...] = ()
 
-    def resolve(self, entry: "JournalEntry") -> None:
-        self.status = entry.status
-        self.duration = entry.duration_ms / 1000
-        self.notes = tuple(entry.faults)
+    def resolve(self, status: int, duration: float, notes: tuple[str, ...]) -> None:
+        """How the call went, once it was delivered."""
+        self.status = status
+        self.duration = duration
+        self.notes = notes
 
     @property
     def end(self) -> float:

@@ -1,12 +1,13 @@
 """Chaos mode: a seeded random error or fault on a share of requests, for clients in any language.
 
-``mockserver serve --chaos SEED`` puts a :class:`ChaosResponder` first in the pipeline. For each
+``mockserver serve --chaos SEED`` puts a :class:`ChaosStage` first in the chain. For each
 Messages call it draws (from a generator seeded by ``SEED``, so a run repeats) whether to
 interfere and how: an API error with its real body and a ``retry-after`` variant, or a fault on
 the ordinary answer (reset, dropped stream, ``event: error``, malformed event, latency …). Each
 injection is written as a scenario step and run through the scenario layer's own loader and
 actions, and delivered by the fault layer, exactly as a scripted rule would be — chaos mode adds
-no second path. Every call is recorded; :mod:`.chaos_report` groups the records into attempt
+no second path. Every call is recorded, and learns how its delivery went from the reply it
+returned (an observer, not a read of the journal); :mod:`.report` groups the records into attempt
 chains and judges how the client behaved (retried, gave up, reconnected, how long it waited,
 whether it honoured ``retry-after``). The report is live at ``GET /_mock/chaos/report`` and is
 written to ``--chaos-report FILE`` when the server stops.
@@ -29,14 +30,17 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import orjson
 
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Reply
-from mockserver.faults.spec import MALFORMED_KINDS
-from mockserver.protocol.errors import ApiError
-from mockserver.protocol.headers import http_date, says_no_retry, sdk_retries
 from mockserver.chaos.report import Attempt, build_report, render_markdown
+from mockserver.faults.spec import MALFORMED_KINDS
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Next, Reply
+from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE
+from mockserver.protocol.headers import http_date, says_no_retry, sdk_retries
 
 if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
+    from mockserver.clock import Clock
+    from mockserver.protocol.catalog import ModelCatalog
+    from mockserver.render.plan import Outcome
+    from mockserver.scenarios.actions import Toolkit
 
 log = logging.getLogger("mockserver.chaos")
 
@@ -44,9 +48,8 @@ DEFAULT_ERRORS: dict[str, float] = {"429": 3, "529": 3, "500": 1, "503": 1}
 DEFAULT_FAULTS: dict[str, float] = {"reset": 1, "drop": 1, "stream_error": 1, "latency": 1}
 FAULT_KINDS = ("reset", "drop", "stream_error", "malformed", "latency", "ttft", "slow_body")
 STREAM_ONLY = frozenset({"stream_error", "malformed", "ttft"})
-DEFAULT_ENDPOINTS = ("messages.create", "messages.count_tokens")
+DEFAULT_ENDPOINTS = (MESSAGES_CREATE, COUNT_TOKENS)
 MAX_ATTEMPTS = 100_000
-MAX_PENDING = 1000
 
 
 @dataclass(frozen=True)
@@ -104,62 +107,69 @@ def parse_weights(text: str) -> dict[str, float]:
     return out
 
 
-class ChaosResponder:
-    """First in the pipeline when chaos mode is on; records every call it sees."""
+class ChaosStage:
+    """First in the chain when chaos mode is on; records every call it sees."""
 
-    name = "chaos"
-
-    def __init__(self, config: ChaosConfig) -> None:
+    def __init__(self, config: ChaosConfig, clock: "Clock", catalog: "ModelCatalog", kit: "Toolkit") -> None:
         self.config = config
+        self.clock = clock
+        self.catalog = catalog
+        self.kit = kit
         self.rng = random.Random(f"chaos:{config.seed}")
         self.attempts: deque[Attempt] = deque(maxlen=MAX_ATTEMPTS)
-        self._pending: dict[str, Attempt] = {}  # request id -> a call whose outcome is not known yet
         self.started_at = time.time()
         self._seq = 0
         self._kinds = [(k, w) for k, w in (*config.errors.items(), *config.faults.items()) if w > 0]
 
-    # -- the responder -------------------------------------------------------------------------
-    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
-        if api.custom_id is not None or api.endpoint not in self.config.endpoints:
-            return None  # batch items and other endpoints are left alone
-        self._resolve(state)
-        attempt = self._record(api, state)
+    async def __call__(self, request: ApiRequest, next: Next) -> Reply:
+        if request.custom_id is not None or request.endpoint not in self.config.endpoints:
+            return await next(request)  # batch items and other endpoints are left alone
+        attempt = self._record(request)
         if not self._kinds or self.rng.random() >= self.config.rate:
-            return None
-        kind = self._pick(api.stream)
-        step, attempt.retry_after = self._step(kind, api.stream)
-        attempt.injected = _label(kind, step)
-        attempt.kind = kind
-        reply = await _run_step(step, api, state, self)
-        if reply is None:  # nothing after us answered (cannot happen with the default responder)
-            reply = ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"))
-        if isinstance(reply, ErrorReply):
-            status = reply.error.status
-            default = "false" if says_no_retry(status) else None  # as delivery adds it
-            attempt.should_retry = reply.error.headers.get("x-should-retry", default)
-            attempt.status = status
-        reply.origin = "chaos"
+            reply = await next(request)
+        else:
+            kind = self._pick(request.stream)
+            step, attempt.retry_after = self._step(kind, request.stream)
+            attempt.injected = _label(kind, step)
+            attempt.kind = kind
+            reply = await self._run_step(step, request, next)
+            if isinstance(reply, ErrorReply):
+                status = reply.error.status
+                default = "false" if says_no_retry(status) else None  # as the renderer adds it
+                attempt.should_retry = reply.error.headers.get("x-should-retry", default)
+                attempt.status = status
+            reply.origin = "chaos"
+        reply.observe(lambda outcome: _resolve(attempt, outcome))
         return reply
 
-    def _record(self, api: ApiRequest, state: "ServerState") -> Attempt:
+    async def _run_step(self, step: dict[str, Any], request: ApiRequest, next: Next) -> Reply:
+        """Parse ``step`` with the scenario loader and run it as the scenario stage runs actions."""
+        from mockserver.scenarios.format import parse_step
+        from mockserver.scenarios.matchers import RequestView
+        from mockserver.scenarios.reader import Node, Where
+        from mockserver.scenarios.stage import run_action
+
+        action = parse_step(Node(step, "", Where("<chaos>")))
+        reply = await run_action(action, RequestView(request, self.catalog), self.kit, next)
+        assert reply is not None  # an error, or the rest of the chain's answer with faults
+        return reply
+
+    def _record(self, request: ApiRequest) -> Attempt:
         self._seq += 1
-        retry = api.headers.get("x-stainless-retry-count")
+        retry = request.headers.get("x-stainless-retry-count")
         attempt = Attempt(
             seq=self._seq,
-            request_id=api.request_id,
-            client=api.headers.get("user-agent") or "unknown client",
-            method=api.method,
-            path=api.path,
-            key=_key(api),
+            request_id=request.request_id,
+            client=request.headers.get("user-agent") or "unknown client",
+            method=request.method,
+            path=request.path,
+            key=_key(request),
             retry_count=int(retry) if retry is not None and retry.isdigit() else None,
-            stream=api.stream,
-            at=state.clock.now(),
+            stream=request.stream,
+            at=self.clock.now(),
             t0=asyncio.get_running_loop().time(),
         )
         self.attempts.append(attempt)
-        self._pending[attempt.request_id] = attempt
-        while len(self._pending) > MAX_PENDING:  # its journal entry is long gone: stop looking
-            del self._pending[next(iter(self._pending))]
         return attempt
 
     def _pick(self, stream: bool) -> str:
@@ -214,23 +224,8 @@ class ChaosResponder:
             return {"headers": {"retry-after": http_date(due)}}, max(0.0, due - time.time())
         return {}, None
 
-    # -- outcomes and the report -----------------------------------------------------------------
-    def _resolve(self, state: "ServerState", *, everything: bool = False) -> None:
-        """Copy each finished call's outcome (status, whether it completed, how long it took) from
-        the journal: recent entries on each call, the whole journal for a report."""
-        pending = self._pending
-        if not pending:
-            return
-        entries = reversed(list(state.journal)) if everything else state.journal.newest(64)
-        for entry in entries:
-            attempt = pending.pop(entry.request_id, None)
-            if attempt is not None:
-                attempt.resolve(entry)
-                if not pending:
-                    return
-
-    def report(self, state: "ServerState", *, final: bool = False) -> dict[str, Any]:
-        self._resolve(state, everything=True)
+    # -- the report -------------------------------------------------------------------------------
+    def report(self, *, final: bool = False) -> dict[str, Any]:
         now = asyncio.get_running_loop().time() if _loop_running() else time.monotonic()
         return build_report(
             list(self.attempts),
@@ -248,37 +243,27 @@ class ChaosResponder:
             },
         )
 
-    def write(self, state: "ServerState", path: Path) -> tuple[Path, Path]:
+    def write(self, path: Path) -> tuple[Path, Path]:
         """The final report: JSON at ``path``, Markdown beside it (``.md``)."""
-        report = self.report(state, final=True)
+        report = self.report(final=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         markdown = path.with_suffix(".md") if path.suffix != ".md" else path.with_suffix(".md.md")
         markdown.write_text(render_markdown(report), encoding="utf-8")
         return path, markdown
 
-    async def on_cleanup(self, app: Any) -> None:
+    async def close(self) -> None:
         """When the server stops: write the report (if asked to) and log each client's verdict."""
-        from mockserver.http.edge import STATE
-
-        state = app[STATE]
-        report = self.report(state, final=True)
+        report = self.report(final=True)
         for client in report["clients"]:
             log.info("chaos verdict for %s: %s (%s)", client["client"], client["verdict"].upper(), "; ".join(client["reasons"]) or "no problems")
         if self.config.report is not None:
-            json_path, md_path = self.write(state, self.config.report)
+            json_path, md_path = self.write(self.config.report)
             log.info("chaos report written to %s and %s", json_path, md_path)
 
 
-async def _run_step(step: dict[str, Any], api: ApiRequest, state: "ServerState", responder: ChaosResponder) -> Reply | None:
-    """Parse ``step`` with the scenario loader and run it as the scenario responder runs actions."""
-    from mockserver.scenarios.format import parse_step
-    from mockserver.scenarios.matchers import RequestView
-    from mockserver.scenarios.reader import Node, Where
-    from mockserver.scenarios.stage import run_action
-
-    action = parse_step(Node(step, "", Where("<chaos>")))
-    return await run_action(action, RequestView(api, state), state, responder)
+def _resolve(attempt: Attempt, outcome: "Outcome") -> None:
+    attempt.resolve(outcome.status, asyncio.get_running_loop().time() - attempt.t0, outcome.notes)
 
 
 def _label(kind: str, step: dict[str, Any]) -> str:

@@ -1,76 +1,91 @@
-"""The default responder: answers every endpoint with zero configuration.
+"""The emulated API: the end of the chain, answering every endpoint with zero configuration.
 
-Messages come from the deterministic fake model (:mod:`.synth`), token counts from the shared
-estimator, models from the catalog. Other responders (scenarios, cassettes, upstream) sit in
-front of it and take the requests they claim.
+A table maps each endpoint to its handler (the composition root builds it from the features:
+Messages and models here, batches from mockserver/batches/); an endpoint nobody handles is a
+404, as on the real API. Messages come from the deterministic fake model (:mod:`.synth`), token
+counts from the shared estimator, models from the catalog.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
-from mockserver.batches.handlers import HANDLERS as BATCH_HANDLERS
-from mockserver.pipeline.exchange import ApiRequest, JsonReply, MessageReply, Reply
-from mockserver.protocol.catalog import ModelEntry
-from mockserver.protocol.errors import not_found
+from mockserver.cache.prompt_cache import PromptCache
+from mockserver.emulation.fake_model import FakeModel
+from mockserver.ids import IdGenerator
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Reply
+from mockserver.protocol.catalog import ModelCatalog, ModelEntry
+from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE, MODELS_LIST, MODELS_RETRIEVE
+from mockserver.protocol.errors import ApiError, not_found
 from mockserver.protocol.pagination import paginate, parse_page_query
 
-if TYPE_CHECKING:
-    from mockserver.pipeline.root import ServerState
-
-Handler = Callable[[ApiRequest, "ServerState"], Awaitable[Reply | None]]
+Handler = Callable[[ApiRequest], Awaitable[Reply]]
 
 
-def message_for(api: ApiRequest, state: "ServerState") -> dict[str, Any]:
-    """Validate a Messages body and write the fake model's answer to it (also used for batch items)."""
-    draft = state.model.draft(
-        api.body, version=api.api_version, beta=api.beta, raw=api.raw_body, batch_item=api.custom_id is not None
-    )
-    if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
-        usage = state.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"])
-        return state.model.message(draft, state.ids, usage=usage)
-    return state.model.message(draft, state.ids)
+class Emulation:
+    """The last link: ``await emulation(request)`` answers anything the stages before passed on."""
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self.handlers = dict(handlers)
+
+    async def __call__(self, request: ApiRequest) -> Reply:
+        handler = self.handlers.get(request.endpoint)
+        if handler is None:
+            return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
+        return await handler(request)
 
 
-async def _create_message(api: ApiRequest, state: "ServerState") -> Reply:
-    return MessageReply(message=message_for(api, state))
+class Messages:
+    """``POST /v1/messages`` and ``count_tokens``: validation, then the fake model's answer."""
+
+    def __init__(self, model: FakeModel, prompt_cache: PromptCache, ids: IdGenerator) -> None:
+        self.model = model
+        self.prompt_cache = prompt_cache
+        self.ids = ids
+
+    def handlers(self) -> dict[str, Handler]:
+        return {MESSAGES_CREATE: self.create, COUNT_TOKENS: self.count_tokens}
+
+    async def message(self, request: ApiRequest) -> dict[str, Any]:
+        """Validate a Messages body and write the fake model's answer to it (batch items too)."""
+        draft = self.model.draft(
+            request.body, version=request.api_version, beta=request.beta, raw=request.raw_body, batch_item=request.custom_id is not None
+        )
+        if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
+            usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
+            return self.model.message(draft, self.ids, usage=usage)
+        return self.model.message(draft, self.ids)
+
+    async def create(self, request: ApiRequest) -> Reply:
+        return MessageReply(message=await self.message(request))
+
+    async def count_tokens(self, request: ApiRequest) -> Reply:
+        checked = self.model.rules.count_tokens(request.body, version=request.api_version, beta=request.beta)
+        return JsonReply(body={"input_tokens": checked.tokens.total})
 
 
-async def _count_tokens(api: ApiRequest, state: "ServerState") -> Reply:
-    checked = state.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
-    return JsonReply(body={"input_tokens": checked.tokens.total})
+class Models:
+    """``GET /v1/models`` and ``/v1/models/{id}``, from the catalog."""
 
+    def __init__(self, catalog: ModelCatalog, *, lenient: bool, any_model: bool) -> None:
+        self.catalog = catalog
+        self.lenient = lenient
+        self.any_model = any_model
 
-async def _list_models(api: ApiRequest, state: "ServerState") -> Reply:
-    lifecycles = api.query.getall("lifecycle[]", None) or api.query.getall("lifecycle", None)
-    page = parse_page_query(api.query, lenient=state.config.lenient)
-    entries = state.catalog.list(set(lifecycles) if lifecycles else None)
-    body = paginate(entries, page, lambda e: e.id, ModelEntry.to_model_info, lenient=state.config.lenient)
-    return JsonReply(body=body)
+    def handlers(self) -> dict[str, Handler]:
+        return {MODELS_LIST: self.list, MODELS_RETRIEVE: self.retrieve}
 
+    async def list(self, request: ApiRequest) -> Reply:
+        lifecycles = request.query.getall("lifecycle[]", None) or request.query.getall("lifecycle", None)
+        page = parse_page_query(request.query, lenient=self.lenient)
+        entries = self.catalog.list(set(lifecycles) if lifecycles else None)
+        return JsonReply(body=paginate(entries, page, lambda e: e.id, ModelEntry.to_model_info, lenient=self.lenient))
 
-async def _retrieve_model(api: ApiRequest, state: "ServerState") -> Reply:
-    model_id = api.path_params["model_id"]
-    entry = state.catalog.resolve(model_id)
-    if entry is None:
-        if not (state.config.lenient or state.config.any_model):
-            raise not_found(f"model: {model_id}")
-        entry = ModelEntry.for_unknown(model_id)
-    return JsonReply(body=entry.to_model_info())
-
-
-HANDLERS: dict[str, Handler] = {
-    "messages.create": _create_message,
-    "messages.count_tokens": _count_tokens,
-    "models.list": _list_models,
-    "models.retrieve": _retrieve_model,
-    **BATCH_HANDLERS,
-}
-
-
-class DefaultResponder:
-    name = "default"
-
-    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
-        handler = HANDLERS.get(api.endpoint)
-        return await handler(api, state) if handler is not None else None
+    async def retrieve(self, request: ApiRequest) -> Reply:
+        model_id = request.path_params["model_id"]
+        entry = self.catalog.resolve(model_id)
+        if entry is None:
+            if not (self.lenient or self.any_model):
+                raise not_found(f"model: {model_id}")
+            entry = ModelEntry.for_unknown(model_id)
+        return JsonReply(body=entry.to_model_info())

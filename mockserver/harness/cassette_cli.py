@@ -107,13 +107,13 @@ def _options(args: argparse.Namespace) -> CassetteOptions:
 
 
 async def _serve(config: Config, options: CassetteOptions) -> None:
-    from mockserver.http.edge import STATE, create_app
     from mockserver.http.runner import serve_until_signalled
+    from mockserver.root import Api
 
-    app = create_app(config)
-    installed = install(app[STATE], options)
+    api = Api(config)
+    installed = api.put_cassette(options)
     try:
-        await serve_until_signalled(app, config.host, config.port, lambda url: _banner(installed, options, url))
+        await serve_until_signalled(api, config.host, config.port, lambda url: _banner(installed, options, url))
     finally:
         await installed.flush()
         if installed.cassette.recorded:

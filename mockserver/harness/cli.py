@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from mockserver.batches.store import StoreError
+from mockserver.store.sqlite import StoreError
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config
 from mockserver.protocol.headers import unsafe_in_header
+from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
 
 
@@ -217,23 +218,19 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def _print_batch_store(app: object) -> None:
-    from mockserver.batches.store import DB_NAME, MEMORY
-    from mockserver.http.edge import STATE
+def _print_batch_store(api: Api) -> None:
+    from mockserver.store.sqlite import DB_NAME, MEMORY
 
-    location = app[STATE].batches.location  # type: ignore[index]
-    shown = "in memory (lost on exit)" if location == MEMORY else f"in {location / DB_NAME}"
+    location = api.store.location
+    shown = "in memory (lost on exit)" if location == MEMORY else f"in {Path(location) / DB_NAME}"
     print(f"mockserver: Message Batches kept {shown}", flush=True)
 
 
-def _print_scenarios(app: object) -> None:
-    from mockserver.http.edge import STATE
-
-    state = app[STATE]  # type: ignore[index]
-    for path in state.scenarios.files:
-        count = sum(1 for rule in state.scenarios.rules if rule.source == str(path))
+def _print_scenarios(api: Api) -> None:
+    for path in api.book.files:
+        count = sum(1 for rule in api.book.rules if rule.source == str(path))
         print(f"mockserver: {count} scenario rule(s) from {path} (reloaded when it changes)", flush=True)
-    if state.ratelimits.enabled:
+    if api.limiter.enabled:
         print("mockserver: rate-limit emulation on (GET /_mock/ratelimits)", flush=True)
 
 
@@ -246,21 +243,20 @@ def _print_chaos(config: Config) -> None:
 
 
 async def _serve(config: Config) -> None:
-    from mockserver.http.edge import create_app
     from mockserver.http.runner import serve_until_signalled
 
-    app = create_app(config)
+    api = Api(config)
 
     def announce(url: str) -> None:
         print(f"mockserver: fake Claude API listening on {url}", flush=True)
-        _print_batch_store(app)
-        _print_scenarios(app)
+        _print_batch_store(api)
+        _print_scenarios(api)
         _print_chaos(config)
         print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
         if config.api_keys is None:
             print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
 
-    await serve_until_signalled(app, config.host, config.port, announce)
+    await serve_until_signalled(api, config.host, config.port, announce)
 
 
 CASSETTE_COMMANDS = ("record", "replay", "cassette")

@@ -19,7 +19,7 @@ import pytest
 from mockserver.journal import Journal
 from mockserver.harness.testing import DEFAULT_TEST_KEY, MockServer
 from mockserver.cassettes.cassette import Cassette
-from mockserver.cassettes.install import RECORD_MODES, CassetteOptions, Installed, install, uninstall
+from mockserver.cassettes.install import RECORD_MODES, CassetteOptions, Installed
 
 MARKER = "claude_cassette"
 _UNSAFE = re.compile(r"""[<>?%*:|"'/\\]""")
@@ -111,12 +111,9 @@ def start(server: MockServer, request: pytest.FixtureRequest) -> CassetteHandle:
         raise pytest.UsageError(f"{MARKER}: unknown argument(s) {', '.join(options.extra)}")
     server.reset()
 
-    async def put() -> Installed:
-        return install(server.state, options)
-
-    installed = server._thread.call(put())
+    installed = server._on_loop(server.api.put_cassette, options)
     return CassetteHandle(server, installed, Path(options.paths[0]))
 
 
 def stop(handle: CassetteHandle) -> None:
-    handle.server._thread.call(uninstall(handle.server.state, handle.installed))
+    handle.server._run(handle.server.api.take_cassette())

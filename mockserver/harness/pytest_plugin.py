@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from mockserver.batches.store import MEMORY
+from mockserver.store.sqlite import MEMORY
 from mockserver.harness import pytest_cassettes as cassettes
 from mockserver.config import Config
 from mockserver.harness.testing import MockServer

@@ -12,15 +12,16 @@ background thread), and returns the :class:`Rule`, whose ``hits`` a test can rea
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from mockserver.scenarios import build
 from mockserver.scenarios.format import Rule, load_file
 
 if TYPE_CHECKING:
     from mockserver.http.runner import ServerThread
-    from mockserver.pipeline.root import ServerState
+    from mockserver.root import Api
 
 T = TypeVar("T")
 
@@ -29,29 +30,32 @@ class ScenarioScripting:
     _thread: "ServerThread"
 
     @property
-    def state(self) -> "ServerState":  # pragma: no cover - MockServer defines it
+    def api(self) -> "Api":  # pragma: no cover - MockServer defines it
         raise NotImplementedError
 
     def _on_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the server's loop thread (directly if the server is not running yet)."""
-        thread = self._thread
-        if not thread._thread.is_alive():
-            return fn(*args, **kwargs)
-
         async def run() -> T:
             return fn(*args, **kwargs)
 
-        return thread.call(run())
+        return self._run(run())
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop thread (in a loop of its own if the server is
+        not running yet)."""
+        if not self._thread.running:
+            return asyncio.run(coro)
+        return self._thread.call(coro)
 
     # -- rules -----------------------------------------------------------------------------------
     def add_rules(self, document: Any) -> list[Rule]:
         """Add rules written as in a scenario file: a mapping, a list, or YAML text."""
-        return self._on_loop(self.state.scenarios.add, document, source="<python>", label="python")
+        return self._on_loop(self.api.book.add, document, source="<python>", label="python")
 
     def load_scenario(self, path: str | Path) -> list[Rule]:
         """Add the rules of a scenario file (checked now; not watched for changes)."""
         document = load_file(path)
-        return self._on_loop(self.state.scenarios.add_document, document, source=str(path))
+        return self._on_loop(self.api.book.add_document, document, source=str(path))
 
     def _add_one(self, action: Mapping[str, Any], options: dict[str, Any]) -> Rule:
         return self.add_rules(build.rule(action, **options))[0]
@@ -147,10 +151,10 @@ class ScenarioScripting:
     @property
     def rules(self) -> list[Rule]:
         """The rules in evaluation order."""
-        return list(self.state.scenarios.rules)
+        return list(self.api.book.rules)
 
     def remove_rule(self, name: str) -> bool:
-        return self._on_loop(self.state.scenarios.remove, name)
+        return self._on_loop(self.api.book.remove, name)
 
     # -- rate limits -------------------------------------------------------------------------------
     def set_rate_limits(self, limits: Mapping[str, Any] | None = None, **per_minute: Any) -> None:
@@ -159,13 +163,7 @@ class ScenarioScripting:
         from mockserver.ratelimit.limiter import RateLimitConfig
 
         if limits is None and not per_minute:
-            self._on_loop(self.state.ratelimits.configure, None)
+            self._on_loop(self.api.limiter.configure, None)
             return
         config = RateLimitConfig.parse({**(limits or {}), **per_minute})
-        self._on_loop(self.state.ratelimits.configure, config)
-
-    # -- reset -------------------------------------------------------------------------------------
-    def _reset_scripted(self) -> None:
-        from mockserver.http.admin import reset_scripted_state
-
-        self._on_loop(reset_scripted_state, self.state)
+        self._on_loop(self.api.limiter.configure, config)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockserver.batches.store import MEMORY
 from mockserver.config import Config
-from mockserver.journal import Journal
 from mockserver.harness.scripting import ScenarioScripting
 from mockserver.http.runner import ServerThread
-from mockserver.pipeline.root import ServerState
+from mockserver.journal import Journal
+from mockserver.root import Api
+from mockserver.store.sqlite import MEMORY
 
 DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
 
@@ -51,19 +51,19 @@ class MockServer(ScenarioScripting):
         return self._thread.url
 
     @property
-    def state(self) -> ServerState:
-        return self._thread.state
+    def api(self) -> Api:
+        """The server's services (rules, journal, limits, batches …) and its chain."""
+        return self._thread.api
 
     @property
     def journal(self) -> Journal:
-        return self.state.journal
+        """What clients sent and were answered, read from the server each time it is asked."""
+        return Journal(lambda: self._run(self.api.journal.read()), lambda: self._run(self.api.journal.clear()))
 
     def reset(self) -> None:
         """Forget what earlier tests did: the journal, scripted rules (file rules start over),
-        the prompt cache and rate-limit buckets."""
-        self._reset_scripted()  # the journal too, on the server's loop (directly when not running)
-        if self.state.batches.in_use:
-            self._thread.call(self.state.batches.reset())
+        the prompt cache, rate-limit buckets and batches."""
+        self._run(self.api.reset())
 
     def client(self, **kwargs: Any) -> Any:
         import anthropic

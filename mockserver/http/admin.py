@@ -15,7 +15,8 @@
 
 Only loopback clients may call it, unless the server has an admin token; then every call must
 carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere. Admin calls
-are not journaled: the journal is what the client under test sent.
+are not journaled: the journal is what the client under test sent. Everything acts through the
+:class:`~mockserver.root.Api`'s services.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from typing import Any, Awaitable, Callable
 import orjson
 import yaml
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
-from mockserver.pipeline.exchange import ErrorReply
+from mockserver.http.body import body_reader
+from mockserver.http.sink import whole_response
+from mockserver.protocol.endpoints import MB
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.ratelimit.limiter import RateLimitConfig
+from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
-from mockserver.render.delivery import error_response
-from mockserver.pipeline.root import ServerState
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -49,48 +52,36 @@ class _NoAliasLoader(yaml.SafeLoader):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted by the admin API", event.start_mark)
         return super().compose_node(parent, index)
-Handler = Callable[[web.Request, ServerState], Awaitable[web.StreamResponse]]
 
 
-def add_admin_routes(app: web.Application, key: web.AppKey[ServerState]) -> None:
-    routes: list[tuple[str, str, Handler]] = [
-        ("GET", "", _index),
-        ("GET", "/", _index),
-        ("GET", "/rules", _list_rules),
-        ("POST", "/rules", _add_rules),
-        ("DELETE", "/rules", _clear_rules),
-        ("GET", "/rules/{name}", _get_rule),
-        ("DELETE", "/rules/{name}", _delete_rule),
-        ("POST", "/reset", _reset),
-        ("GET", "/journal", _journal),
-        ("DELETE", "/journal", _clear_journal),
-        ("GET", "/ratelimits", _get_limits),
-        ("PUT", "/ratelimits", _put_limits),
-        ("DELETE", "/ratelimits", _delete_limits),
-        ("GET", "/chaos/report", _chaos_report),
-    ]
-    for method, path, handler in routes:
-        app.router.add_route(method, PREFIX + path, _guarded(handler, key))
-    app.router.add_route("*", PREFIX + "/{tail:.*}", _guarded(_unknown, key))
+Handler = Callable[[BaseRequest, Api, str], Awaitable[web.StreamResponse]]
 
 
-def _guarded(handler: Handler, key: web.AppKey[ServerState]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def guarded(http: web.Request) -> web.StreamResponse:
-        state = http.app[key]
-        try:
-            refusal = check_access(http, state.config.admin_token)
-            if refusal is not None:
-                raise refusal
-            return await handler(http, state)
-        except ApiError as error:
-            response, _ = error_response(state, state.ids.request(), ErrorReply(error=error, origin="admin"))
-            return response
+async def handle(http: BaseRequest, api: Api) -> web.StreamResponse:
+    """One admin call: access check, then the handler its method and path name."""
+    try:
+        refusal = check_access(http, api.config.admin_token)
+        if refusal is not None:
+            raise refusal
+        handler, param = _route(http.method, http.path[len(PREFIX):])
+        return await handler(http, api, param)
+    except ApiError as error:
+        return whole_response(api.error_plan(error))
 
-    return guarded
+
+def _route(method: str, path: str) -> tuple[Handler, str]:
+    found = ROUTES.get((method, path))
+    if found is not None:
+        return found, ""
+    if path.startswith("/rules/") and len(path) > len("/rules/"):
+        by_name = RULE_ROUTES.get(method)
+        if by_name is not None:
+            return by_name, path[len("/rules/"):]
+    return _unknown, ""
 
 
 # -- access --------------------------------------------------------------------------------------
-def check_access(http: web.Request, token: str | None) -> ApiError | None:
+def check_access(http: BaseRequest, token: str | None) -> ApiError | None:
     """``None`` when this caller may use the admin API, else the error refusing it."""
     if token is not None:
         given = http.headers.get("x-admin-token")
@@ -131,22 +122,22 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body, default=str), content_type="application/json")
 
 
-async def _index(http: web.Request, state: ServerState) -> web.StreamResponse:
+async def _index(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     return _json({
         "endpoints": [f"{PREFIX}/rules", f"{PREFIX}/reset", f"{PREFIX}/journal", f"{PREFIX}/ratelimits"],
-        "rules": len(state.scenarios.rules),
-        "journal": len(state.journal),
-        "scenario_files": [str(p) for p in state.scenarios.files],
-        "rate_limits": state.ratelimits.enabled,
+        "rules": len(api.book.rules),
+        "journal": len(await api.journal.read()),
+        "scenario_files": [str(p) for p in api.book.files],
+        "rate_limits": api.limiter.enabled,
     })
 
 
-async def _list_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
-    return _json({"data": state.scenarios.to_json()})
+async def _list_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    return _json({"data": api.book.to_json()})
 
 
-async def _read_document(http: web.Request) -> Any:
-    raw = await http.read()
+async def _read_document(http: BaseRequest) -> Any:
+    raw = await body_reader(http)(MB)
     if not raw.strip():
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
     if http.content_type in YAML_TYPES:
@@ -160,52 +151,41 @@ async def _read_document(http: web.Request) -> Any:
         raise invalid_request(f"admin API: the body is not valid JSON: {exc}") from None
 
 
-async def _add_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
+async def _add_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     document = await _read_document(http)
     try:
-        rules = state.scenarios.add(document, source="<admin>", label="admin")
+        rules = api.book.add(document, source="<admin>", label="admin")
     except ScenarioError as exc:
         raise invalid_request(str(exc)) from None
     return _json({"data": [rule.to_json() for rule in rules]}, status=201)
 
 
-async def _clear_rules(http: web.Request, state: ServerState) -> web.StreamResponse:
-    before = len(state.scenarios.rules)
-    state.scenarios.clear()
-    return _json({"deleted": before - len(state.scenarios.rules)})
+async def _clear_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    before = len(api.book.rules)
+    api.book.clear()
+    await api.scenarios.forget()
+    return _json({"deleted": before - len(api.book.rules)})
 
 
-async def _get_rule(http: web.Request, state: ServerState) -> web.StreamResponse:
-    name = http.match_info["name"]
-    rule = state.scenarios.get(name)
+async def _get_rule(http: BaseRequest, api: Api, name: str) -> web.StreamResponse:
+    rule = api.book.get(name)
     if rule is None:
         raise not_found(f"admin API: no rule named {name!r}")
     return _json(rule.to_json())
 
 
-async def _delete_rule(http: web.Request, state: ServerState) -> web.StreamResponse:
-    name = http.match_info["name"]
-    if not state.scenarios.remove(name):
+async def _delete_rule(http: BaseRequest, api: Api, name: str) -> web.StreamResponse:
+    if not api.book.remove(name):
         raise not_found(f"admin API: no rule named {name!r}")
     return _json({"deleted": 1})
 
 
-async def _reset(http: web.Request, state: ServerState) -> web.StreamResponse:
-    reset_scripted_state(state)
-    if state.batches.in_use:
-        await state.batches.reset()
+async def _reset(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    await api.reset()
     return _json({"reset": True})
 
 
-def reset_scripted_state(state: ServerState) -> None:
-    """Rules (file rules start over), journal, prompt cache and rate limits back to the start."""
-    state.scenarios.reset()
-    state.journal.clear()
-    state.prompt_cache.clear()
-    state.ratelimits.reset()
-
-
-async def _journal(http: web.Request, state: ServerState) -> web.StreamResponse:
+async def _journal(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     query = http.query
     try:
         since = int(query.get("since", "0"))
@@ -213,41 +193,41 @@ async def _journal(http: web.Request, state: ServerState) -> web.StreamResponse:
     except ValueError:
         raise invalid_request("admin API: since and limit must be integers") from None
     endpoint = query.get("endpoint")
-    entries = [e for e in state.journal if e.seq > since and (endpoint is None or e.endpoint == endpoint)]
+    entries = [e for e in await api.journal.read(since=since) if endpoint is None or e.endpoint == endpoint]
     if limit is not None:
         entries = entries[-limit:] if limit > 0 else []
     return _json({"data": [entry.to_json() for entry in entries]})
 
 
-async def _clear_journal(http: web.Request, state: ServerState) -> web.StreamResponse:
-    state.journal.clear()
+async def _clear_journal(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    await api.journal.clear()
     return _json({"cleared": True})
 
 
-async def _get_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
-    return _json(state.ratelimits.to_json())
+async def _get_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    return _json(await api.limiter.to_json())
 
 
-async def _put_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
+async def _put_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     document = await _read_document(http)
     try:
         config = RateLimitConfig.parse(document, where="ratelimits")
     except ValueError as exc:
         raise invalid_request(f"admin API: {exc}") from None
-    state.ratelimits.configure(config)
-    return _json(state.ratelimits.to_json())
+    api.limiter.configure(config)
+    return _json(await api.limiter.to_json())
 
 
-async def _delete_limits(http: web.Request, state: ServerState) -> web.StreamResponse:
-    state.ratelimits.configure(None)
-    return _json(state.ratelimits.to_json())
+async def _delete_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    api.limiter.configure(None)
+    return _json(await api.limiter.to_json())
 
 
-async def _chaos_report(http: web.Request, state: ServerState) -> web.StreamResponse:
-    """Chaos mode's live report (mockserver/fuzz/chaos.py): JSON, or ``?format=markdown``."""
-    if state.chaos is None:
+async def _chaos_report(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    """Chaos mode's live report (mockserver/chaos/): JSON, or ``?format=markdown``."""
+    if api.chaos is None:
         raise not_found("admin API: chaos mode is off (start the server with --chaos SEED)")
-    report = state.chaos.report(state)
+    report = api.chaos.report()
     if http.query.get("format") in ("markdown", "md", "text"):
         from mockserver.chaos.report import render_markdown
 
@@ -255,5 +235,22 @@ async def _chaos_report(http: web.Request, state: ServerState) -> web.StreamResp
     return _json(report)
 
 
-async def _unknown(http: web.Request, state: ServerState) -> web.StreamResponse:
+async def _unknown(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     raise not_found(f"admin API: no such endpoint {http.method} {http.path}")
+
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", ""): _index,
+    ("GET", "/"): _index,
+    ("GET", "/rules"): _list_rules,
+    ("POST", "/rules"): _add_rules,
+    ("DELETE", "/rules"): _clear_rules,
+    ("POST", "/reset"): _reset,
+    ("GET", "/journal"): _journal,
+    ("DELETE", "/journal"): _clear_journal,
+    ("GET", "/ratelimits"): _get_limits,
+    ("PUT", "/ratelimits"): _put_limits,
+    ("DELETE", "/ratelimits"): _delete_limits,
+    ("GET", "/chaos/report"): _chaos_report,
+}
+RULE_ROUTES: dict[str, Handler] = {"GET": _get_rule, "DELETE": _delete_rule}

@@ -1,45 +1,32 @@
-"""Anthropic-shaped answers to requests that never reach a route: malformed HTTP and the like.
+"""Anthropic-shaped answers to requests aiohttp refuses before any handler runs: malformed HTTP.
 
-aiohttp answers some requests itself, before any handler of ours runs, with ``text/plain``
-bodies: a bad request line, oversized or invalid headers, a bad chunk or content encoding
-(``RequestHandler.handle_error``, status 400), a request target that is not a path
-(``CONNECT host:443``, ``OPTIONS *``) and an unknown ``Expect`` (``HTTPException`` raised
-inside ``Application._handle``). A client of the real API only ever sees JSON error bodies, so
-these are rendered here in the API's shape, with the headers every error carries.
-
-This leans on four pieces of aiohttp's private API (written against aiohttp 3.14):
-``Server.__call__`` (builds a ``RequestHandler`` per connection from ``Server._loop`` and
-``Server._kwargs``), ``RequestHandler.handle_error`` (the hook for errors outside handlers),
-``RequestHandler.log_exception`` (quietened for malformed bodies aiohttp drains after an
-answer) and ``Server.request_handler`` (the application's ``_handle``, wrapped to catch
-``HTTPException``). :func:`install` is the only entry point; ``runner.start_site`` calls it.
+aiohttp answers a bad request line, oversized or invalid headers, a bad chunk or content
+encoding itself (``RequestHandler.handle_error``, status 400) with a ``text/plain`` body. A
+client of the real API only ever sees JSON error bodies, so :class:`ApiServer` — aiohttp's
+low-level ``web.Server`` — makes its connections with :class:`ApiRequestHandler`, which renders
+these errors in the API's shape, with the headers every error carries. Both classes are
+aiohttp's public API (``aiohttp.web.Server`` and ``aiohttp.web.RequestHandler``), subclassed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from aiohttp import web, web_protocol, web_server
+from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
-from mockserver.pipeline.exchange import ErrorReply
+from mockserver.http.sink import whole_response
 from mockserver.protocol.errors import ApiError
-from mockserver.render.delivery import error_response
-from mockserver.pipeline.root import ServerState
+from mockserver.root import Api
 
 log = logging.getLogger("mockserver")
 _ECHOED = re.compile(r":? (?:b|bytearray\(b)['\"].*$")  # aiohttp quotes the bytes it choked on
 
 
-def render(state: ServerState, error: ApiError) -> web.Response:
-    """An error response exactly as the pipeline renders one (body, request-id, edge headers)."""
-    response, _ = error_response(state, state.ids.request(), ErrorReply(error=error, origin="server"))
-    return response
-
-
-def _error_for(status: int, message: str | None, exc: BaseException | None) -> ApiError:
+def error_for(status: int, message: str | None, exc: BaseException | None) -> ApiError:
     if status >= 500:
         return ApiError(status, "Internal server error" if status == 500 else None)
     text = (message or (str(exc) if exc is not None else "") or "Bad Request").strip()
@@ -47,10 +34,12 @@ def _error_for(status: int, message: str | None, exc: BaseException | None) -> A
     return ApiError(status, f"Malformed HTTP request: {first}")
 
 
-class ApiRequestHandler(web_protocol.RequestHandler):
+class ApiRequestHandler(web.RequestHandler):
     """aiohttp's connection handler, answering protocol errors with Anthropic-shaped JSON."""
 
-    state: ServerState
+    def __init__(self, manager: "ApiServer", *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(manager, loop=loop, **kwargs)
+        self.api = manager.api
 
     def handle_error(
         self,
@@ -63,9 +52,9 @@ class ApiRequestHandler(web_protocol.RequestHandler):
             raise ConnectionError("Response is sent already, cannot send another response with the error message")
         if status >= 500:
             log.error("error answering %s %s", request.method, request.path, exc_info=exc)
-        elif self.state.config.log_requests:  # a client's malformed request: one line, as the access log
+        elif self.api.config.log_requests:  # a client's malformed request: one line, as the access log
             log.info("malformed HTTP request from %s: %s", request.remote, (message or str(exc or "")).strip().split("\n", 1)[0])
-        response = render(self.state, _error_for(status, message, exc))
+        response = whole_response(self.api.error_plan(error_for(status, message, exc)))
         response.headers["Connection"] = "close"  # the parser cannot resynchronise: say so
         response.force_close()
         return response
@@ -74,42 +63,20 @@ class ApiRequestHandler(web_protocol.RequestHandler):
         """aiohttp drains a request body the handler did not read (the answer was an error
         before the body mattered); a body that turns out malformed then is the client's mistake,
         already answered, not an error of the server's."""
-        if isinstance(kw.get("exc_info"), web_protocol.RequestPayloadError):
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
             self.logger.debug("malformed request body left unread: %s", kw["exc_info"])
             return
         super().log_exception(*args, **kw)
 
 
-class _ApiServer(web_server.Server):
-    state: ServerState
+class ApiServer(web.Server):
+    """aiohttp's low-level server, whose connections answer malformed HTTP as the API would."""
 
-    def __call__(self) -> web_protocol.RequestHandler:
-        handler = ApiRequestHandler(self, loop=self._loop, **self._kwargs)
-        handler.state = self.state
-        return handler
+    def __init__(self, api: Api, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.api = api
+        self._handler_kwargs = kwargs
+        self._handler_loop = asyncio.get_running_loop()
 
-
-def _catch_http_exceptions(
-    handle: Callable[[BaseRequest], Awaitable[web.StreamResponse]], state: ServerState
-) -> Callable[[BaseRequest], Awaitable[web.StreamResponse]]:
-    """aiohttp raises ``HTTPException`` for targets no route can match (``CONNECT host:443``)
-    and for an unknown ``Expect``; our own handlers never raise it (they answer every path)."""
-
-    async def handle_request(request: BaseRequest) -> web.StreamResponse:
-        try:
-            return await handle(request)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return render(state, ApiError(exc.status, exc.reason if exc.status != 404 else "Not Found"))
-
-    return handle_request
-
-
-def install(server: Any, state: ServerState) -> None:
-    """Make ``server`` (``AppRunner.server``, before the site starts) render protocol errors as JSON."""
-    if not isinstance(server, web_server.Server) or isinstance(server, _ApiServer):
-        return
-    server.__class__ = _ApiServer  # same layout: only __call__ differs
-    server.state = state  # type: ignore[attr-defined]
-    server.request_handler = _catch_http_exceptions(server.request_handler, state)
+    def __call__(self) -> web.RequestHandler:
+        return ApiRequestHandler(self, loop=self._handler_loop, **self._handler_kwargs)

@@ -1,7 +1,8 @@
 """Start a server: in the foreground for the CLI, or in a background thread for tests.
 
-The thread owns its own event loop, so sync SDK clients (blocking in the test's thread) and
-async clients (on any other loop) can both talk to it over a real socket.
+The edge is aiohttp's low-level server (``web.Server`` with ``web.ServerRunner``): no
+Application, no router. The thread owns its own event loop, so sync SDK clients (blocking in
+the test's thread) and async clients (on any other loop) can both talk to it over a real socket.
 """
 
 from __future__ import annotations
@@ -9,37 +10,52 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine, TypeVar
 
 from aiohttp import web
 
 from mockserver.config import Config
-from mockserver.http import fast_path
-from mockserver.http import malformed as http_errors
-from mockserver.http.edge import STATE, create_app
-from mockserver.pipeline.root import ServerState
+from mockserver.http.edge import Edge
+from mockserver.http.malformed import ApiServer
+from mockserver.root import Api
+
+T = TypeVar("T")
+MAX_FIELD_SIZE = 65536  # header lines up to 64 KiB (long anthropic-beta lists, big cookies)
 
 
-async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    """Bind and start; returns the runner and the base URL (the real port when ``port`` is 0)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-    await runner.setup()
-    http_errors.install(runner.server, app[STATE])  # malformed HTTP gets Anthropic-shaped JSON too
-    fast_path.install(runner.server, app)  # the API's fixed paths skip the router
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-    bound = sockets[0].getsockname()[1] if sockets else port
+async def start_site(api: Api, host: str, port: int) -> tuple[web.ServerRunner, str]:
+    """Start the API's services, bind and serve; returns the runner and the base URL (the real
+    port when ``port`` is 0)."""
+    await api.start()
+    try:
+        server = ApiServer(api, Edge(api), max_field_size=MAX_FIELD_SIZE)
+        runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+    except BaseException:
+        await api.stop()
+        raise
+    addresses = runner.addresses
+    bound = addresses[0][1] if addresses else port
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}"
-    app[STATE].base_url = url
-    return runner, url
+    api.base_url = f"http://{shown}:{bound}"
+    return runner, api.base_url
 
 
-async def serve_until_signalled(app: web.Application, host: str, port: int, announce: Callable[[str], None]) -> None:
+async def stop_site(api: Api, runner: web.ServerRunner) -> None:
+    await runner.cleanup()
+    await api.stop()
+
+
+async def serve_until_signalled(api: Api, host: str, port: int, announce: Callable[[str], None]) -> None:
     """The foreground server of the CLI: bind, ``announce(url)``, serve until SIGINT or SIGTERM,
-    then shut down cleanly (the app's cleanup hooks run before this returns)."""
-    runner, url = await start_site(app, host, port)
+    then shut down cleanly (the API's services stop before this returns)."""
+    runner, url = await start_site(api, host, port)
     announce(url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,43 +64,42 @@ async def serve_until_signalled(app: web.Application, host: str, port: int, anno
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await stop_site(api, runner)
 
 
 class ServerThread:
     """A server on a free loopback port in a daemon thread: ``with ServerThread() as s: s.url``."""
 
-    def __init__(self, config: Config | None = None, *, app: web.Application | None = None) -> None:
-        config = config or Config(port=0, log_requests=False)
-        self.app = app or create_app(config)
-        self.config = self.app[STATE].config
+    def __init__(self, config: Config | None = None, *, api: Api | None = None) -> None:
+        self.api = api or Api(config or Config(port=0, log_requests=False))
+        self.config = self.api.config
         self.url = ""
         self.loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mockserver", daemon=True)
 
-    @property
-    def state(self) -> ServerState:
-        return self.app[STATE]
-
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self._runner, self.url = self.loop.run_until_complete(start_site(self.app, self.config.host, self.config.port))
+            self._runner, self.url = self.loop.run_until_complete(start_site(self.api, self.config.host, self.config.port))
         except BaseException as exc:  # reported to the starting thread
             self._error = exc
             self._ready.set()
             return
         self._ready.set()
         self.loop.run_forever()
-        self.loop.run_until_complete(self._runner.cleanup())
+        self.loop.run_until_complete(stop_site(self.api, self._runner))
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
         for task in pending:
             task.cancel()
         self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> "ServerThread":
         self._thread.start()
@@ -93,7 +108,7 @@ class ServerThread:
             raise RuntimeError(f"mockserver failed to start: {self._error}") from self._error
         return self
 
-    def call(self, coro: Any, timeout: float = 30) -> Any:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine on the server's loop (state changes stay on one thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 

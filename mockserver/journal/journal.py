@@ -1,28 +1,45 @@
 """The request journal: what each client asked and what it was answered, for assertions in tests.
 
-Entries keep the bytes that crossed the wire and decode them only when read, so a busy server
-keeps no large graphs of small objects alive (which would make every garbage collection slow).
-Headers are redacted when read, so a journal can be printed or saved safely.
+The server appends each exchange to a capped log in the store (:class:`JournalLog`), bounded in
+entries and in bytes, oldest dropped first; tests read it through :class:`Journal`, a
+synchronous view with assertion helpers. Entries keep the bytes that crossed the wire and decode
+them only when read, so a busy server keeps no large graphs of small objects alive (which would
+make every garbage collection slow). Headers are redacted when read, so a journal can be printed
+or saved safely, and every entry renders as JSON whatever bytes a client sent.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-import re
 import time
-from collections import deque
 from typing import Any, Callable, Iterator, Mapping
 
 import orjson
 
+from mockserver.protocol import sse
+from mockserver.store.base import LogLimits, Store
+
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "cookie", "set-cookie", "proxy-authorization"})
 REDACTED = "[REDACTED]"
-_SSE_EVENT = re.compile(rb"(?:^|\n)(?:event: ?([^\r\n]*)\r?\n)?data: ?([^\r\n]*)")
+DEFAULT_ENTRIES = 1000
+DEFAULT_BYTES = 64 * 1024 * 1024
+ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its bodies (headers, fields), as the cap counts
 
 
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
-    return {k.lower(): (REDACTED if k.lower() in secret else v) for k, v in headers.items()}
+    return {_text(k).lower(): (REDACTED if k.lower() in secret else _text(v)) for k, v in headers.items()}
+
+
+def _text(value: str) -> str:
+    """A header (or path) as text JSON can carry: bytes that were not UTF-8, which the HTTP
+    parser keeps as lone surrogates, become U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -35,9 +52,9 @@ def _json_or_none(raw: bytes) -> Any:
 def parse_sse(raw: bytes) -> list[dict[str, Any]]:
     """``[{"event": name, "data": decoded JSON (or the raw text)}]`` for each event in ``raw``."""
     events = []
-    for name, data in _SSE_EVENT.findall(raw):
+    for name, data in sse.events(raw):
         decoded = _json_or_none(data)
-        events.append({"event": name.decode() or None, "data": decoded if decoded is not None else data.decode(errors="replace")})
+        events.append({"event": name, "data": decoded if decoded is not None else data.decode(errors="replace")})
     return events
 
 
@@ -122,36 +139,89 @@ class JournalEntry:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    @property
+    def size(self) -> int:
+        """What this entry costs as the journal's byte cap counts it."""
+        return len(self.request_bytes) + len(self.response_bytes) + ENTRY_OVERHEAD
+
     def to_json(self) -> dict[str, Any]:
         skip = {"raw_headers", "request_bytes", "response_bytes", "query", "__dict__"}
         data = {name: getattr(self, name) for name in self.__slots__ if name not in skip}
-        data.update(headers=self.headers, query=dict(self.query), body=self.body, response=self.response, events=self.events)
+        data.update(
+            path=_text(self.path),
+            headers=self.headers,
+            query={_text(k): _text(v) for k, v in self.query.items()},
+            body=self.body,
+            response=self.response,
+            events=self.events,
+        )
         return data
+
+    def to_bytes(self) -> bytes:
+        """For stores that keep entries outside this process."""
+        data = {name: getattr(self, name) for name in self.__slots__ if name not in ("raw_headers", "query", "request_bytes", "response_bytes", "__dict__")}
+        data.update(
+            raw_headers=[[_text(k), _text(v)] for k, v in self.raw_headers.items()],
+            query=[[_text(k), _text(v)] for k, v in self.query.items()],
+            request_bytes=self.request_bytes.decode("latin-1"),
+            response_bytes=self.response_bytes.decode("latin-1"),
+        )
+        return orjson.dumps(data)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "JournalEntry":
+        data = orjson.loads(raw)
+        from multidict import CIMultiDict, MultiDict
+
+        data["raw_headers"] = CIMultiDict(data["raw_headers"])
+        data["query"] = MultiDict(data["query"])
+        data["request_bytes"] = data["request_bytes"].encode("latin-1")
+        data["response_bytes"] = data["response_bytes"].encode("latin-1")
+        return cls(**data)
+
+
+class JournalLog:
+    """The server's side: append each exchange, read them back, forget them; per namespace."""
+
+    def __init__(self, store: Store, limits: LogLimits) -> None:
+        self.store = store
+        self.limits = limits
+
+    @staticmethod
+    def key(namespace: str) -> str:
+        return f"{namespace}:journal"
+
+    async def append(self, entry: JournalEntry, namespace: str = "default") -> JournalEntry:
+        """Number the entry and keep it (the oldest go past the limits)."""
+        entry.seq = await self.store.append(self.key(namespace), entry, entry.size, self.limits, JournalEntry.to_bytes)
+        return entry
+
+    async def read(self, namespace: str = "default", since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        return [entry for _, entry in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes)]
+
+    async def clear(self, namespace: str = "default") -> None:
+        await self.store.clear(self.key(namespace))
 
 
 class Journal:
-    """Bounded, append-only list of exchanges (oldest dropped first past ``limit``)."""
+    """What tests hold: the journal of one namespace, read whenever asked, with assertion helpers.
 
-    def __init__(self, limit: int = 1000) -> None:
-        self.limit = limit
-        self._entries: deque[JournalEntry] = deque(maxlen=limit)
-        self._seq = itertools.count(1)
+    ``fetch`` returns the entries oldest first and ``forget`` empties the journal (both run on the
+    server's loop for a server in a thread: mockserver/harness/testing.py)."""
 
-    def append(self, entry: JournalEntry) -> JournalEntry:
-        """Number the entry and keep it (dropping the oldest past ``limit``)."""
-        entry.seq = next(self._seq)
-        self._entries.append(entry)
-        return entry
+    def __init__(self, fetch: Callable[[], list[JournalEntry]], forget: Callable[[], None]) -> None:
+        self._fetch = fetch
+        self._forget = forget
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(list(self._entries))
+        return iter(self._fetch())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._fetch())
 
     def entries(self, predicate: Callable[[JournalEntry], bool] | None = None, **where: Any) -> list[JournalEntry]:
         out = []
-        for entry in self._entries:
+        for entry in self._fetch():
             if any(getattr(entry, k) != v for k, v in where.items()):
                 continue
             if predicate is None or predicate(entry):
@@ -163,12 +233,11 @@ class Journal:
         return found[-1] if found else None
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._forget()
 
     def newest(self, n: int) -> list[JournalEntry]:
-        """The latest ``n`` entries, newest first, without copying the whole journal."""
-        entries = self._entries
-        return [entries[-i] for i in range(1, min(n, len(entries)) + 1)]
+        """The latest ``n`` entries, newest first."""
+        return self._fetch()[::-1][:n]
 
     # -- assertions for tests: what did the client send? ------------------------------------------
     def calls(self, endpoint: str | None = "messages.create", **where: Any) -> list[JournalEntry]:
@@ -228,5 +297,5 @@ class Journal:
         return self.entries(origin=name)
 
     def _summary(self) -> str:
-        lines = [f"  #{e.seq} {e.method} {e.path} -> {e.status} ({e.origin})" for e in list(self._entries)[-20:]]
+        lines = [f"  #{e.seq} {e.method} {e.path} -> {e.status} ({e.origin})" for e in self._fetch()[-20:]]
         return (":\n" + "\n".join(lines)) if lines else " (the journal is empty)"

@@ -1,13 +1,16 @@
-"""The request and reply types that every stage of the pipeline speaks.
+"""The types every stage of the pipeline speaks: the request, the replies, and a stage itself.
 
-A responder turns an :class:`ApiRequest` into a :class:`Reply` (or declines with ``None``); the
-server renders the reply, delivering it through any faults attached, and journals both.
+A stage is ``async (request, next) -> Reply``: it answers, or passes the request on with
+``await next(request)`` (and may look at, or change, what comes back). :func:`chain` links stages
+in order; the composition root (mockserver/root.py) decides which. The renderer
+(mockserver/render/) turns the reply into what goes on the wire.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterable, Mapping, Protocol, Union
+import functools
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mapping, Protocol, Sequence, Union
 
 from multidict import CIMultiDictProxy, MultiDictProxy
 
@@ -15,7 +18,7 @@ from mockserver.protocol.errors import ApiError
 
 if TYPE_CHECKING:
     from mockserver.faults.spec import Faults
-    from mockserver.pipeline.root import ServerState
+    from mockserver.render.plan import Outcome
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class ApiRequest:
     custom_id: str | None = None
     # The request target as sent (path and query, still percent-encoded), for forwarding upstream.
     raw_target: str = ""
+    # Whose state this call reads and changes (rules, journal, limits …); one by default.
+    namespace: str = "default"
 
     @property
     def stream(self) -> bool:
@@ -66,6 +71,7 @@ class ApiRequest:
             received_at=self.received_at,
             beta=self.beta,
             custom_id=custom_id,
+            namespace=self.namespace,
         )
 
 
@@ -74,6 +80,17 @@ class _ReplyBase:
     headers: dict[str, str] = field(default_factory=dict)
     faults: "Faults | None" = None
     origin: str = "default"
+    # The anthropic-ratelimit-* headers this answer reports (rate-limit emulation sets them;
+    # otherwise the renderer adds never-exhausted ones where the endpoint carries them).
+    limit_headers: Mapping[str, str] | None = None
+    # Called once the answer has gone out (or failed to), with what the client got.
+    observers: "list[Callable[[Outcome], None]] | None" = None
+
+    def observe(self, observer: "Callable[[Outcome], None]") -> None:
+        """Be told how delivery went (chaos mode judges clients by it)."""
+        if self.observers is None:
+            self.observers = []
+        self.observers.append(observer)
 
 
 @dataclass(kw_only=True)
@@ -114,20 +131,33 @@ class EventsReply(_ReplyBase):
 
 @dataclass(kw_only=True)
 class BytesReply(_ReplyBase):
-    """Bytes as they are: replayed recordings, proxied upstream answers, JSONL result files."""
+    """Bytes as they are: replayed recordings and proxied answers (their own recorded headers),
+    or a body of ours such as a JSONL results file (``api_headers``: the headers every API
+    response carries are added)."""
 
     status: int
     body: bytes | AsyncIterable[bytes]
     content_type: str | None = None
     reason: str | None = None
+    api_headers: bool = False
 
 
 Reply = Union[MessageReply, JsonReply, ErrorReply, EventsReply, BytesReply]
 
 
-class Responder(Protocol):
-    """A stage that may answer a request. The first responder to return a reply wins."""
+Next = Callable[[ApiRequest], Awaitable[Reply]]
+"""The rest of the chain, from one stage's point of view."""
 
-    name: str
 
-    async def respond(self, request: ApiRequest, state: "ServerState") -> Reply | None: ...
+class Stage(Protocol):
+    """One link of the chain: answer ``request``, or ``return await next(request)``."""
+
+    async def __call__(self, request: ApiRequest, next: Next) -> Reply: ...
+
+
+def chain(stages: Sequence[Stage], last: Next) -> Next:
+    """``stages[0]`` first, each handed the rest as ``next``; ``last`` answers what all pass."""
+    handler = last
+    for stage in reversed(stages):
+        handler = functools.partial(stage, next=handler)
+    return handler

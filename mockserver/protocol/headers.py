@@ -91,49 +91,75 @@ def http_date(at: float) -> str:
     return email.utils.formatdate(at, usegmt=True)
 
 
+OFF_REQUESTS, OFF_INPUT_TOKENS, OFF_OUTPUT_TOKENS = 4000, 2_000_000, 400_000
+"""The limits never-exhausted headers show (rate-limit emulation off): a default tier's."""
+
+
+def never_exhausted_headers(second: int) -> dict[str, str]:
+    """Rate-limit headers of buckets that are never used up, as of ``second``."""
+    return ratelimit_headers(
+        Bucket(OFF_REQUESTS, OFF_REQUESTS - 1, second),
+        Bucket(OFF_INPUT_TOKENS, OFF_INPUT_TOKENS, second),
+        Bucket(OFF_OUTPUT_TOKENS, OFF_OUTPUT_TOKENS, second),
+    )
+
+
 class StaticHeaders:
-    """The headers that do not change from one response to the next, prebuilt as a multidict
+    """The headers that do not change from one response to the next, prebuilt as multidicts
     (copying one is much cheaper than building ~20 case-insensitive keys per response), and for
-    successes also serialized. The rate-limit part changes once a second at most when emulation
-    is off, so it is rebuilt only when the limiter hands out a different mapping."""
+    successes also serialized. With rate-limit headers, the prebuilt parts are rebuilt only when
+    the limiter hands out a different mapping (once a second when emulation is off).
+
+    A 401 carries no ``anthropic-organization-id`` (no key, no organisation: real 401s have none)."""
 
     def __init__(self, organization_id: str, edge: bool) -> None:
         if unsafe_in_header(organization_id):
             raise ValueError(f"the organization id cannot go in a header: {organization_id!r}")
-        common: dict[str, str] = {"anthropic-organization-id": organization_id}
-        if edge:
-            common.update(STATIC_EDGE_HEADERS)
+        edge_headers = dict(STATIC_EDGE_HEADERS) if edge else {}
+        common: dict[str, str] = {"anthropic-organization-id": organization_id, **edge_headers}
         self.edge = edge
         self._common = common
+        self._plain = CIMultiDict(common)
         self._client_error = CIMultiDict({"x-should-retry": "false", **common})
-        self._other = CIMultiDict(common)
+        self._unauthenticated = CIMultiDict({"x-should-retry": "false", **edge_headers})
+        self._plain_serialized = self._serialize(common)
         self._limits: Mapping[str, str] | None = None
-        self._success: CIMultiDict[str] = CIMultiDict(common)
-        self._serialized: tuple[bytes, CIMultiDict[str]] = (b"", CIMultiDict())
+        self._limited: CIMultiDict[str] = CIMultiDict(common)
+        self._limited_serialized = self._plain_serialized
 
-    def success(self, limits: Mapping[str, str]) -> CIMultiDict[str]:
-        if limits is not self._limits:
-            self._rebuild(limits)
-        return self._success.copy()
+    def for_status(self, status: int, limits: Mapping[str, str] | None = None) -> CIMultiDict[str]:
+        """A copy of the constant headers of a response with ``status`` (and these rate-limit headers)."""
+        if limits is not None:
+            if limits is not self._limits:
+                self._rebuild(limits)
+            return self._limited.copy()
+        if says_no_retry(status):
+            return (self._unauthenticated if status == 401 else self._client_error).copy()
+        return self._plain.copy()
 
-    def success_serialized(self, limits: Mapping[str, str]) -> tuple[bytes, CIMultiDict[str]]:
-        """The headers of :meth:`success`, split in two: the constant lines already serialized
-        (``name: value\\r\\n`` each, in the same order), and a multidict of what aiohttp must
-        still see, ``server``, which it would otherwise add itself."""
-        if limits is not self._limits:
-            self._rebuild(limits)
-        lines, rest = self._serialized
-        return lines, rest.copy()
+    def success_serialized(self, limits: Mapping[str, str] | None) -> tuple[bytes, CIMultiDict[str], CIMultiDict[str]]:
+        """A success's constant headers split in two: the lines already serialized (``name:
+        value\r\n`` each, in order, checked once), the same as a multidict (for writers that
+        cannot splice bytes), and a multidict of what aiohttp must still see: ``server``, which
+        it would otherwise add itself."""
+        if limits is None:
+            lines, constant, rest = self._plain_serialized
+        else:
+            if limits is not self._limits:
+                self._rebuild(limits)
+            lines, constant, rest = self._limited_serialized
+        return lines, constant, rest.copy()
 
     def _rebuild(self, limits: Mapping[str, str]) -> None:
-        constant = {**limits, **self._common}
-        self._limits, self._success = limits, CIMultiDict(constant)
+        merged = {**limits, **self._common}
+        self._limits, self._limited = limits, CIMultiDict(merged)
+        self._limited_serialized = self._serialize(merged)
+
+    @staticmethod
+    def _serialize(headers: Mapping[str, str]) -> tuple[bytes, CIMultiDict[str], CIMultiDict[str]]:
+        constant = dict(headers)
         rest = CIMultiDict(server=constant.pop("server")) if "server" in constant else CIMultiDict()
-        # Checked once here rather than character by character on every response.
         lines = "".join(f"{name}: {value}\r\n" for name, value in constant.items())
         if unsafe_in_header(lines.replace("\r\n", "")):
             raise ValueError(f"unsafe characters in response headers: {constant!r}")
-        self._serialized = (lines.encode(), rest)
-
-    def failure(self, status: int) -> CIMultiDict[str]:
-        return (self._client_error if says_no_retry(status) else self._other).copy()
+        return lines.encode(), CIMultiDict(constant), rest

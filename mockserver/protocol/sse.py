@@ -1,4 +1,6 @@
-"""Server-sent events as the real API frames them, and the event plan of a complete Message.
+"""Server-sent events: framed as the real API frames them, split and parsed back (the one SSE
+module: the renderer, faults, cassettes and the journal all use it), and the event plan of a
+complete Message.
 
 Framing (docs/protocol.md): ``event: <name>\\n`` + ``data: <compact JSON>\\n`` + ``\\n``; ``ping`` data
 is exactly ``{"type": "ping"}``; other payloads usually carry 1–15 spaces of padding before the
@@ -8,6 +10,7 @@ final ``}``, which strict parsers must tolerate, so we pad too (seeded, so repea
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -16,6 +19,9 @@ import orjson
 from mockserver.protocol.tokens import split_pieces
 
 PING_DATA = b'{"type": "ping"}'
+_BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n")
+_FRAME = re.compile(rb"^(event:[^\n]*\n)?data: ?(.*?)(\n\n|\r\n\r\n)?$", re.DOTALL)
+_EVENTS = re.compile(rb"(?:^|\n)(?:event: ?([^\r\n]*)\r?\n)?data: ?([^\r\n]*)")
 
 
 def dumps(value: Any) -> bytes:
@@ -36,6 +42,45 @@ def pad(json_bytes: bytes, rng: random.Random | None) -> bytes:
         return json_bytes
     n = rng.randint(1, 15) if rng.random() < 0.93 else 0
     return json_bytes[:-1] + b" " * n + b"}" if n else json_bytes
+
+
+def split(body: bytes) -> list[bytes]:
+    """Cut an event stream after each blank line (``\\n\\n`` or ``\\r\\n\\r\\n``); the pieces join back to ``body``."""
+    frames: list[bytes] = []
+    start = 0
+    for blank in _BLANK_LINE.finditer(body):
+        frames.append(body[start : blank.end()])
+        start = blank.end()
+    if start < len(body):
+        frames.append(body[start:])
+    return frames
+
+
+@dataclass(frozen=True, slots=True)
+class FrameParts:
+    """One event's bytes in three parts: the ``event:`` line (with its newline, or empty), the
+    data, and the blank line that ends it (or empty)."""
+
+    head: bytes
+    data: bytes
+    end: bytes
+
+    @property
+    def name(self) -> str | None:
+        return self.head[6:].strip().decode(errors="replace") if self.head else None
+
+
+def parse_frame(raw: bytes) -> FrameParts | None:
+    """The parts of one ``event:``/``data:`` event, or ``None`` when ``raw`` is not one."""
+    match = _FRAME.match(raw)
+    if match is None:
+        return None
+    return FrameParts(match.group(1) or b"", match.group(2), match.group(3) or b"")
+
+
+def events(body: bytes) -> list[tuple[str | None, bytes]]:
+    """``(event name or None, data)`` for each event in a stream, in order (lenient: CRLF too)."""
+    return [(name.decode(errors="replace") or None, data) for name, data in _EVENTS.findall(body)]
 
 
 @dataclass(slots=True)

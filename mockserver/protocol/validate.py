@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mockserver.config import LEGACY_VERSION
+from mockserver.protocol.versions import LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.media import IMAGE_MEDIA_TYPES, read_base64

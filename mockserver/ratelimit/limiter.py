@@ -1,8 +1,8 @@
 """Rate-limit emulation (token buckets) and the ``anthropic-ratelimit-*`` headers that report it.
 
-Off by default: the headers then show a generous, never-exhausted organisation (limits as in
-real recordings), with resets at the current second, as an unpressured real bucket reports;
-they are computed once per second, so the default path costs a dict lookup.
+Off by default: the renderer then shows a generous, never-exhausted organisation (limits as in
+real recordings: mockserver/protocol/headers.py), with resets at the current second, as an
+unpressured real bucket reports.
 
 On (``--rate-limit-rpm`` …, a scenario file's ``rate_limits``, the admin API or
 ``MockServer.set_rate_limits``): each model has three buckets, as the real API keeps them,
@@ -17,6 +17,9 @@ refilled continuously at ``limit / 60`` per second:
 ``count_tokens`` calls have their own requests-per-minute bucket (the real API limits token
 counting separately) and take no tokens. A refused call gets the real 429 ``rate_limit_error``
 with ``retry-after`` (whole seconds until the bucket holds enough).
+
+The buckets live in the store (mockserver/store/), per namespace, taken all-or-nothing, so every
+process that shares a store shares the limits.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from mockserver.clock import Clock
+from mockserver.protocol.endpoints import COUNT_TOKENS
 from mockserver.protocol.errors import ApiError
-from mockserver.protocol.headers import Bucket, ratelimit_headers
+from mockserver.protocol.headers import OFF_INPUT_TOKENS, OFF_OUTPUT_TOKENS, OFF_REQUESTS, Bucket, ratelimit_headers
+from mockserver.store.base import BucketSpec, Store
 
 DOCS_URL = "https://docs.anthropic.com/en/api/rate-limits"
 # YAML/JSON key -> Limits field
@@ -44,16 +49,13 @@ class Limits:
     """Per-minute limits of one model; the defaults are also what the headers show when
     emulation is off."""
 
-    requests: int = 4000
-    input_tokens: int = 2_000_000
-    output_tokens: int = 400_000
-    count_tokens_requests: int = 4000  # its own bucket, as large as the requests one
+    requests: int = OFF_REQUESTS
+    input_tokens: int = OFF_INPUT_TOKENS
+    output_tokens: int = OFF_OUTPUT_TOKENS
+    count_tokens_requests: int = OFF_REQUESTS  # its own bucket, as large as the requests one
 
     def to_json(self) -> dict[str, int]:
         return {key: getattr(self, name) for key, name in LIMIT_KEYS.items()}
-
-
-OFF_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -99,63 +101,38 @@ def _limits(base: Limits, spec: Any, where: str, extra: frozenset[str] | set[str
     return replace(base, **changes)
 
 
-class TokenBucket:
-    """A bucket of ``capacity`` refilled continuously over a minute."""
-
-    __slots__ = ("capacity", "level", "updated")
-
-    def __init__(self, capacity: int, now: float) -> None:
-        self.capacity = capacity
-        self.level = float(capacity)
-        self.updated = now
-
-    @property
-    def rate(self) -> float:
-        return self.capacity / 60.0
-
-    def refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(float(self.capacity), self.level + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until the bucket holds ``amount`` (at most its capacity)."""
-        return max(0.0, (min(amount, self.capacity) - self.level) / self.rate)
-
-    def report(self, now: float) -> Bucket:
-        full_at = now + (self.capacity - self.level) / self.rate
-        return Bucket(self.capacity, math.floor(self.level), full_at)
+PERIOD = 60.0  # buckets refill over a minute
 
 
-class _ModelBuckets:
-    __slots__ = ("requests", "input_tokens", "output_tokens", "count_tokens")
+def report(spec: BucketSpec, level: float, now: float) -> Bucket:
+    """A bucket as the headers show it: its limit, whole tokens left, when it is full again."""
+    return Bucket(int(spec.capacity), math.floor(level), now + (spec.capacity - level) / (spec.capacity / PERIOD))
 
-    def __init__(self, limits: Limits, now: float) -> None:
-        self.requests = TokenBucket(limits.requests, now)
-        self.input_tokens = TokenBucket(limits.input_tokens, now)
-        self.output_tokens = TokenBucket(limits.output_tokens, now)
-        self.count_tokens = TokenBucket(limits.count_tokens_requests, now)
 
-    def refill(self, now: float) -> None:
-        for name in self.__slots__:
-            getattr(self, name).refill(now)
+def wait_for(spec: BucketSpec, level: float, amount: float) -> float:
+    """Seconds until a bucket at ``level`` holds ``amount`` (at most its capacity)."""
+    return max(0.0, (min(amount, spec.capacity) - level) / (spec.capacity / PERIOD))
 
 
 class RateLimiter:
+    """The limits in force (configuration, in this process) and the buckets (in the store)."""
+
     def __init__(
         self,
+        store: Store,
         clock: Clock,
         *,
         config: RateLimitConfig | None = None,
         resolve: Callable[[str], str] | None = None,
     ) -> None:
+        self.store = store
         self.clock = clock
-        self._cached: tuple[int, dict[str, str]] = (-1, {})
         self._resolve = resolve or (lambda model: model)
         self.config: RateLimitConfig | None = None
         self.enabled = False
         self._models: dict[str, Limits] = {}
-        self._buckets: dict[str, _ModelBuckets] = {}
+        self._generation = 0
+        self._seen: dict[str, None] = {}  # models whose buckets were used (for the admin API's view)
         self.configure(config)
 
     # -- configuration -------------------------------------------------------------------------
@@ -164,92 +141,89 @@ class RateLimiter:
         self.config = config
         self.enabled = config is not None
         self._models = {self._resolve(m): limits for m, limits in config.models.items()} if config else {}
-        self._buckets.clear()
+        self._generation += 1  # new bucket keys: every bucket starts full
+        self._seen.clear()
 
-    def reset(self) -> None:
+    async def reset(self, namespace: str = "default") -> None:
         """Refill every bucket (the limits stay)."""
-        self._buckets.clear()
+        await self.store.clear(self._prefix(namespace))
+        self._seen.clear()
 
-    def _for(self, model: str | None, now: float) -> _ModelBuckets:
-        key = self._resolve(model) if model else ""
-        buckets = self._buckets.get(key)
-        if buckets is None:
-            assert self.config is not None
-            buckets = self._buckets[key] = _ModelBuckets(self._models.get(key, self.config.limits), now)
-        else:
-            buckets.refill(now)
-        return buckets
+    def _prefix(self, namespace: str) -> str:
+        return f"{namespace}:limits:"
+
+    def _specs(self, model: str | None, namespace: str) -> tuple[BucketSpec, BucketSpec, BucketSpec, BucketSpec]:
+        return self._specs_of(self._resolve(model) if model else "", namespace)
+
+    def _specs_of(self, key: str, namespace: str) -> tuple[BucketSpec, BucketSpec, BucketSpec, BucketSpec]:
+        assert self.config is not None
+        if key not in self._seen and len(self._seen) < 1000:
+            self._seen[key] = None
+        limits = self._models.get(key, self.config.limits)
+        base = f"{self._prefix(namespace)}{self._generation}:{key}:"
+        return (
+            BucketSpec(base + "requests", limits.requests, PERIOD),
+            BucketSpec(base + "input", limits.input_tokens, PERIOD),
+            BucketSpec(base + "output", limits.output_tokens, PERIOD),
+            BucketSpec(base + "count_tokens", limits.count_tokens_requests, PERIOD),
+        )
 
     # -- the pipeline's questions ----------------------------------------------------------------
-    def admit(self, endpoint: str, model: str | None, input_tokens: int, organization: str) -> ApiError | None:
+    async def admit(self, endpoint: str, model: str | None, input_tokens: int, organization: str, namespace: str = "default") -> ApiError | None:
         """Take this call from the buckets, or the 429 that refuses it (nothing taken then)."""
         now = self.clock.now()
-        buckets = self._for(model, now)
-        if endpoint == "messages.count_tokens":
-            if buckets.count_tokens.level < 1:
-                return _refusal(buckets.count_tokens, 1, "requests", organization)
-            buckets.count_tokens.level -= 1
+        requests, input_bucket, output, count_tokens = self._specs(model, namespace)
+        if endpoint == COUNT_TOKENS:
+            took = await self.store.take_buckets([count_tokens], [1], [1], now)
+            return None if took.taken else _refusal(count_tokens, took.levels[0], 1, "requests", organization)
+        took = await self.store.take_buckets([requests, input_bucket, output], [1, input_tokens, 0], [1, input_tokens, 1e-9], now)
+        if took.taken:
             return None
-        if buckets.requests.level < 1:
-            return _refusal(buckets.requests, 1, "requests", organization)
-        if buckets.input_tokens.level < input_tokens:
-            return _refusal(buckets.input_tokens, input_tokens, "input tokens", organization)
-        if buckets.output_tokens.level <= 0:
-            return _refusal(buckets.output_tokens, 1, "output tokens", organization)
-        buckets.requests.level -= 1
-        buckets.input_tokens.level -= input_tokens
-        return None
+        levels = took.levels
+        if levels[0] < 1:
+            return _refusal(requests, levels[0], 1, "requests", organization)
+        if levels[1] < input_tokens:
+            return _refusal(input_bucket, levels[1], input_tokens, "input tokens", organization)
+        return _refusal(output, levels[2], 1, "output tokens", organization)
 
-    def settle(self, model: str | None, *, input_adjustment: int = 0, output_tokens: int = 0) -> None:
+    async def settle(self, model: str | None, *, input_adjustment: int = 0, output_tokens: int = 0, namespace: str = "default") -> None:
         """Charge what the reply used beyond the estimate taken at admission."""
-        buckets = self._for(model, self.clock.now())
-        buckets.input_tokens.level -= input_adjustment
-        buckets.output_tokens.level -= output_tokens
+        now = self.clock.now()
+        _, input_bucket, output, _ = self._specs(model, namespace)
+        if input_adjustment:
+            await self.store.adjust_bucket(input_bucket, input_adjustment, now)
+        if output_tokens:
+            await self.store.adjust_bucket(output, output_tokens, now)
 
-    def headers(self, model: str | None = None) -> dict[str, str]:
-        if self.enabled:
-            now = self.clock.now()
-            buckets = self._for(model, now)
-            return ratelimit_headers(
-                buckets.requests.report(now), buckets.input_tokens.report(now), buckets.output_tokens.report(now)
-            )
-        # Never-exhausted buckets: identical within one second, so computed once per second.
-        second = int(self.clock.now())
-        if self._cached[0] != second:
-            limits = OFF_LIMITS
-            self._cached = (
-                second,
-                ratelimit_headers(
-                    Bucket(limits.requests, limits.requests - 1, second),
-                    Bucket(limits.input_tokens, limits.input_tokens, second),
-                    Bucket(limits.output_tokens, limits.output_tokens, second),
-                ),
-            )
-        return self._cached[1]
+    async def headers(self, model: str | None = None, namespace: str = "default") -> dict[str, str]:
+        """The ``anthropic-ratelimit-*`` headers of the model's buckets now (emulation on)."""
+        now = self.clock.now()
+        requests, input_bucket, output, _ = self._specs(model, namespace)
+        levels = await self.store.bucket_levels([requests, input_bucket, output], now)
+        return ratelimit_headers(*(report(spec, level, now) for spec, level in zip((requests, input_bucket, output), levels)))
 
-    def to_json(self) -> dict[str, Any]:
+    async def to_json(self, namespace: str = "default") -> dict[str, Any]:
         if self.config is None:
             return {"enabled": False}
         now = self.clock.now()
         state = {}
-        for key in list(self._buckets):
-            buckets = self._for(key or None, now)
+        for key in list(self._seen):
+            specs = self._specs_of(key, namespace)
+            levels = await self.store.bucket_levels(specs, now)
             state[key or "-"] = {
-                name: {"limit": b.capacity, "remaining": math.floor(b.level)}
-                for name in _ModelBuckets.__slots__
-                for b in [getattr(buckets, name)]
+                name: {"limit": int(spec.capacity), "remaining": math.floor(level)}
+                for name, spec, level in zip(("requests", "input_tokens", "output_tokens", "count_tokens"), specs, levels)
             }
         return {"enabled": True, **self.config.to_json(), "buckets": state}
 
 
-def _refusal(bucket: TokenBucket, needed: float, unit: str, organization: str) -> ApiError:
-    wait = max(1, math.ceil(bucket.wait_for(needed)))
+def _refusal(spec: BucketSpec, level: float, needed: float, unit: str, organization: str) -> ApiError:
+    wait = max(1, math.ceil(wait_for(spec, level, needed)))
     message = (
         f"This request would exceed the rate limit for your organization ({organization}) of "
-        f"{bucket.capacity:,} {unit} per minute. For details, refer to: {DOCS_URL}. You can see the "
+        f"{int(spec.capacity):,} {unit} per minute. For details, refer to: {DOCS_URL}. You can see the "
         "response headers for current usage. Please reduce the prompt length or the maximum tokens "
         "requested, or try again later. You may also contact sales at "
         "https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
     )
     return ApiError(429, message, type="rate_limit_error", headers={"retry-after": str(wait)})
-

@@ -1,43 +1,68 @@
-"""The rate limiter's two questions in the pipeline: may this call go ahead, and what did it use?
+"""The rate-limit stage: admit (or 429) before ``next``, charge the output after, report the buckets.
 
-Asked only when rate-limit emulation is on (``state.ratelimits.enabled``), for Messages and
-count_tokens calls from clients (batch items have limits of their own on the real API).
+It acts only while emulation is on, on the endpoints the table marks rate-limited, and only for
+calls from clients (batch items have limits of their own on the real API). Its answers carry
+the buckets' ``anthropic-ratelimit-*`` headers; with emulation off the renderer shows
+never-exhausted ones.
 """
 
 from __future__ import annotations
 
-from mockserver.pipeline.exchange import ApiRequest, MessageReply, Reply
-from mockserver.protocol.errors import ApiError
+from mockserver.cache.prompt_cache import PromptCache
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Reply
+from mockserver.protocol.catalog import ModelCatalog
+from mockserver.protocol.endpoints import BY_NAME, MESSAGES_CREATE
 from mockserver.protocol.tokens import count_request
-from mockserver.pipeline.root import ServerState
-
-RATE_LIMITED = frozenset({"messages.create", "messages.count_tokens"})
+from mockserver.ratelimit.limiter import RateLimiter
 
 
-def applies(api: ApiRequest) -> bool:
-    return api.endpoint in RATE_LIMITED and api.custom_id is None
+class RateLimitStage:
+    def __init__(self, limiter: RateLimiter, catalog: ModelCatalog, prompt_cache: PromptCache, organization_id: str) -> None:
+        self.limiter = limiter
+        self.catalog = catalog
+        self.prompt_cache = prompt_cache
+        self.organization_id = organization_id
 
+    async def __call__(self, request: ApiRequest, next: Next) -> Reply:
+        if not self.limiter.enabled or request.custom_id is not None:
+            return await next(request)
+        endpoint = BY_NAME.get(request.endpoint)
+        if endpoint is None or not endpoint.rate_limited:
+            return await next(request)
+        estimate = await self._estimate(request)
+        refusal = await self.limiter.admit(request.endpoint, request.model, estimate, self.organization_id, request.namespace)
+        if refusal is not None:
+            reply: Reply = ErrorReply(error=refusal, origin="ratelimit")
+        else:
+            reply = await next(request)
+            await self._settle(request, reply, estimate)
+        if endpoint.limit_headers:
+            reply.limit_headers = await self.limiter.headers(request.model, request.namespace)
+        return reply
 
-def admit(api: ApiRequest, state: ServerState) -> tuple[ApiError | None, int]:
-    """The 429 refusing this call (or ``None``), and the input tokens taken for it: the prompt
-    minus what the prompt cache would serve, since cache reads do not count toward ITPM."""
-    estimate = 0
-    body = api.body
-    if api.endpoint == "messages.create" and isinstance(body, dict):
+    async def _estimate(self, request: ApiRequest) -> int:
+        """The input tokens taken at admission: the prompt minus what the prompt cache would
+        serve, since cache reads do not count toward ITPM."""
+        body = request.body
+        if request.endpoint != MESSAGES_CREATE or not isinstance(body, dict):
+            return 0
         tokens = count_request(body)
-        estimate = tokens.total
-        if tokens.breakpoints and api.model is not None:
-            entry = state.catalog.resolve(api.model)
+        if tokens.breakpoints and request.model is not None:
+            entry = self.catalog.resolve(request.model)
             if entry is not None:
-                split = state.prompt_cache.peek(entry.id, body, tokens, entry.mock.min_cacheable_tokens)
-                estimate = split.input_tokens + split.cache_creation
-    return state.ratelimits.admit(api.endpoint, api.model, estimate, state.organization_id), estimate
+                split = await self.prompt_cache.peek(entry.id, body, tokens, entry.mock.min_cacheable_tokens, request.namespace)
+                return split.input_tokens + split.cache_creation
+        return tokens.total
 
-
-def settle(api: ApiRequest, state: ServerState, reply: Reply, estimate: int) -> None:
-    """Charge the output tokens of the reply, and correct the input estimate to what it reports."""
-    if api.endpoint != "messages.create" or not isinstance(reply, MessageReply):
-        return
-    usage = reply.message.get("usage") or {}
-    used_input = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0)
-    state.ratelimits.settle(api.model, input_adjustment=used_input - estimate, output_tokens=int(usage.get("output_tokens") or 0))
+    async def _settle(self, request: ApiRequest, reply: Reply, estimate: int) -> None:
+        """Charge the output tokens of the reply, and correct the input estimate to what it reports."""
+        if request.endpoint != MESSAGES_CREATE or not isinstance(reply, MessageReply):
+            return
+        usage = reply.message.get("usage") or {}
+        used_input = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0)
+        await self.limiter.settle(
+            request.model,
+            input_adjustment=used_input - estimate,
+            output_tokens=int(usage.get("output_tokens") or 0),
+            namespace=request.namespace,
+        )

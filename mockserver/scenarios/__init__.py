@@ -13,14 +13,14 @@ from mockserver.scenarios.book import ScenarioBook
 from mockserver.scenarios.build import error, fault, json_body, passthrough, reply, rule, stream
 from mockserver.scenarios.errors import ScenarioError
 from mockserver.scenarios.format import Document, Rule, load_file, parse_document, parse_text
-from mockserver.scenarios.stage import ScenarioResponder
+from mockserver.scenarios.stage import ScenarioStage
 
 __all__ = [
     "Document",
     "Rule",
     "ScenarioBook",
     "ScenarioError",
-    "ScenarioResponder",
+    "ScenarioStage",
     "error",
     "fault",
     "json_body",

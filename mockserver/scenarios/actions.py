@@ -1,9 +1,9 @@
 """The answer half of a rule: reply, error, raw stream, JSON body, pass-through, or a sequence.
 
-Each action turns one matched request into a :class:`~mockserver.pipeline.exchange.Reply` (or ``None``
-to let the request fall through to later rules and responders). Replies are the pipeline's
-ordinary reply types, so delivery (JSON or SSE, with faults) treats scripted answers exactly
-like the default responder's.
+Each action turns one matched request into a :class:`~mockserver.pipeline.exchange.Reply` (or
+``None`` to let the request fall through to later rules). Replies are the pipeline's ordinary
+reply types, so rendering (JSON or SSE, with faults) treats scripted answers exactly like the
+emulated ones. ``passthrough`` is ``await next(request)``: the rest of the chain answers.
 """
 
 from __future__ import annotations
@@ -11,26 +11,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent
 from mockserver.faults.spec import Faults
+from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply, SseEvent
+from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.message import build_message, build_usage
 from mockserver.scenarios.blocks import instantiate, output_usage
 
 if TYPE_CHECKING:
-    from mockserver.pipeline.exchange import Responder
-    from mockserver.pipeline.root import ServerState
+    from mockserver.cache.prompt_cache import PromptCache
+    from mockserver.emulation.synth import Synthesizer
+    from mockserver.ids import IdGenerator
+    from mockserver.protocol.validate import Rules
     from mockserver.scenarios.matchers import RequestView
 
-MESSAGE_ENDPOINTS = frozenset({"messages.create", "messages.count_tokens"})
+MESSAGE_ENDPOINTS = frozenset({MESSAGES_CREATE, COUNT_TOKENS})
 THEN = ("repeat_last", "fallthrough", "cycle")
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """What scripted replies are built with: the same validation, ids, signatures and prompt
+    cache as emulated answers, so a scripted Message is checked and counted like one."""
+
+    rules: "Rules"
+    ids: "IdGenerator"
+    synth: "Synthesizer"
+    prompt_cache: "PromptCache"
 
 
 @dataclass
 class Action:
     faults: Faults | None = field(default=None, kw_only=True)
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         raise NotImplementedError
 
 
@@ -65,23 +79,23 @@ class ReplyAction(Action):
             usage=usage,
         )
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         api = view.api
-        if api.endpoint == "messages.count_tokens":
-            checked = state.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
+        if api.endpoint == COUNT_TOKENS:
+            checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
             return JsonReply(body={"input_tokens": int(self.usage.get("input_tokens", checked.tokens.total))})
         if api.custom_id is not None:  # a batch item: the batch's rules apply too
-            checked = state.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
         else:
-            checked = state.rules.messages(api.body, version=api.api_version, beta=api.beta)
-        content = instantiate(self.content, state.ids, state.synth)
+            checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta)
+        content = instantiate(self.content, kit.ids, kit.synth)
         output, thinking, server = output_usage(content)
         usage = build_usage(
             input_tokens=checked.tokens.total, output_tokens=output, thinking_tokens=thinking, server_tool_use=server
         )
         if checked.tokens.breakpoints:
-            usage = state.prompt_cache.apply(checked.model, checked.body, checked.tokens, usage)
-        return MessageReply(message=self.build(content, checked.model.id, usage, state.ids.message()))
+            usage = await kit.prompt_cache.apply(checked.model, checked.body, checked.tokens, usage, api.namespace)
+        return MessageReply(message=self.build(content, checked.model.id, usage, kit.ids.message()))
 
 
 @dataclass
@@ -92,7 +106,7 @@ class ErrorAction(Action):
     headers: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] | None = None
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details))
 
 
@@ -104,7 +118,7 @@ class StreamAction(Action):
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         return EventsReply(events=list(self.events), status=self.status, headers=dict(self.headers))
 
 
@@ -116,47 +130,33 @@ class JsonAction(Action):
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         return JsonReply(body=self.body, status=self.status, headers=dict(self.headers))
 
 
 @dataclass
 class PassAction(Action):
-    """Let the responders after the scenarios answer (the default fake model, a cassette …);
-    with ``faults`` this is how a fault is put on an ordinary answer."""
+    """Let the rest of the chain answer (a cassette, the emulated API …); with ``faults`` this is
+    how a fault is put on an ordinary answer."""
 
-    async def run(self, view: "RequestView", state: "ServerState", responder: "Responder") -> Reply | None:
-        responders = state.responders
-        try:
-            after = responders[responders.index(responder) + 1 :]
-        except ValueError:
-            after = [r for r in responders if r is not responder]
-        for other in after:
-            reply = await other.respond(view.api, state)
-            if reply is not None:
-                return reply
-        return None
+    async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
+        return await next(view.api)
 
 
 @dataclass
 class Sequence:
     """Steps taken in order, one per matching request; then repeat the last, fall through, or
-    start again. The position is the rule's state (``reset`` rewinds it)."""
+    start again. Which step is due is decided by a counter the scenario stage keeps in the store."""
 
     steps: list[Action]
     then: str = "repeat_last"
-    position: int = 0
 
-    def next(self) -> Action | None:
-        if self.position < len(self.steps):
-            self.position += 1
-            return self.steps[self.position - 1]
+    def step(self, n: int) -> Action | None:
+        """The action of the ``n``-th matching request (from 1)."""
+        if n <= len(self.steps):
+            return self.steps[n - 1]
         if self.then == "repeat_last":
             return self.steps[-1]
         if self.then == "cycle":
-            self.position = 1
-            return self.steps[0]
+            return self.steps[(n - 1) % len(self.steps)]
         return None
-
-    def reset(self) -> None:
-        self.position = 0

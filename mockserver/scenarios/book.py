@@ -6,7 +6,9 @@ rule whose ``match`` accepts a request answers it.
 
 All changes happen on the server's event loop (the admin API runs there; the Python API hops
 onto it with ``ServerThread.call``), and ``rules`` is replaced, never mutated, so a request
-being matched always sees one consistent list.
+being matched always sees one consistent list. Each rule gets its ``key`` (where the scenario
+stage counts its matches in the store) from its group and load: the same in every process that
+loads the same files, and new for a rule added, replaced or reloaded.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ class _Group:
     path: Path | None = None
     stamp: tuple[float, int] | None = None
     loaded: list[Rule] | None = None  # a file's rules as loaded (``reset`` brings back removed ones)
+    loads: int = 0
+
+    def keyed(self, rules: list[Rule]) -> list[Rule]:
+        self.loads += 1
+        for position, rule in enumerate(rules):
+            rule.key = f"{self.seq}.{self.loads}.{position}"
+        return rules
 
 
 def _stamp(path: Path) -> tuple[float, int] | None:
@@ -95,10 +104,12 @@ class ScenarioBook:
     def _install_file(self, path: Path, stamp: tuple[float, int] | None, document: Document) -> None:
         for group in self._groups:
             if group.path == path:
-                group.rules, group.stamp, group.loaded = list(document.rules), stamp, document.rules
+                group.rules, group.stamp, group.loaded = list(group.keyed(document.rules)), stamp, document.rules
                 break
         else:
-            self._groups.append(_Group(next(self._seq), str(path), list(document.rules), path, stamp, document.rules))
+            group = _Group(next(self._seq), str(path), [], path, stamp, document.rules)
+            group.rules = list(group.keyed(document.rules))
+            self._groups.append(group)
         self._apply_limits(document, from_file=True)
 
     def _apply_limits(self, document: Document, *, from_file: bool = False) -> None:
@@ -125,7 +136,9 @@ class ScenarioBook:
         names = {rule.name for rule in document.rules}
         for group in self._groups:
             group.rules = [r for r in group.rules if r.name not in names]
-        self._groups.append(_Group(next(self._seq), source, document.rules))
+        group = _Group(next(self._seq), source, [])
+        group.rules = group.keyed(document.rules)
+        self._groups.append(group)
         self._apply_limits(document)
         self._rebuild()
         return document.rules
@@ -140,7 +153,8 @@ class ScenarioBook:
         return found
 
     def clear(self) -> None:
-        """Drop the rules added at run time; file rules start over."""
+        """Drop the rules added at run time; file rules start over (their counts in the store
+        are the scenario stage's to forget)."""
         self._groups = [g for g in self._groups if g.path is not None]
         self._names = itertools.count()  # default names (python[0], admin[0]) start over
         for group in self._groups:

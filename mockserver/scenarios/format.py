@@ -43,7 +43,10 @@ ERROR_FIELDS = ("status", "type", "message", "headers", "retry_after", "retry_af
 
 @dataclass(eq=False)
 class Rule:
-    """One ``match`` -> action pair, with the state it keeps between requests."""
+    """One ``match`` -> action pair. What it counts between requests (matches, answers, the
+    sequence step) lives in the store under ``key`` (given by the book, the same in every
+    process that loads the same files); ``hits`` and ``seen`` mirror what this process has
+    seen of them, for tests and the admin API."""
 
     name: str
     match: Match
@@ -57,17 +60,11 @@ class Rule:
     """Requests this rule answered."""
     seen: int = 0
     """Requests that passed its ``match`` (what ``nth`` counts)."""
-
-    def next_action(self) -> Action | None:
-        if isinstance(self.action, Sequence):
-            return self.action.next()
-        return self.action
+    key: str = ""
 
     def reset(self) -> None:
         self.hits = 0
         self.seen = 0
-        if isinstance(self.action, Sequence):
-            self.action.reset()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -19,7 +19,7 @@ from mockserver.scenarios.reader import MISSING, Node
 
 if TYPE_CHECKING:
     from mockserver.pipeline.exchange import ApiRequest
-    from mockserver.pipeline.root import ServerState
+    from mockserver.protocol.catalog import ModelCatalog
 
 MATCH_FIELDS = (
     "endpoint", "model", "stream", "beta", "text", "regex", "system", "tools", "tool_result",
@@ -33,11 +33,11 @@ _PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
 class RequestView:
     """One request as rules see it, with lazily computed facts."""
 
-    __slots__ = ("api", "state", "_last_user", "_user_text", "_system", "_tools", "_models")
+    __slots__ = ("api", "catalog", "_last_user", "_user_text", "_system", "_tools", "_models")
 
-    def __init__(self, api: "ApiRequest", state: "ServerState") -> None:
+    def __init__(self, api: "ApiRequest", catalog: "ModelCatalog") -> None:
         self.api = api
-        self.state = state
+        self.catalog = catalog
         self._last_user: Any = MISSING
         self._user_text: str | None = None
         self._system: str | None = None
@@ -99,7 +99,7 @@ class RequestView:
             if model is None:
                 self._models = ()
             else:
-                entry = self.state.catalog.resolve(model)
+                entry = self.catalog.resolve(model)
                 self._models = (model, entry.id) if entry is not None and entry.id != model else (model,)
         return self._models
 
@@ -278,7 +278,7 @@ def _model_matches(view: RequestView, patterns: tuple[str, ...]) -> bool:
     ids = view.model_ids()
     if not ids:
         return False
-    catalog = view.state.catalog
+    catalog = view.catalog
     for pattern in patterns:
         if any(c in pattern for c in "*?["):
             if any(fnmatch.fnmatchcase(i, pattern) for i in ids):

@@ -1,31 +1,30 @@
-"""The scenario responder: first in the pipeline, it answers the requests a rule matches.
+"""The scenario stage: a rule whose ``match`` accepts the request answers it; otherwise ``next``.
 
-With no rules it declines at once (one length check), so an unscripted server pays nothing.
+With no rules it passes at once (one length check), so an unscripted server pays nothing. What
+rules count (matches for ``nth``, answers for ``times``, the step of a sequence) is kept in the
+store, per namespace, and taken atomically: with a shared store, "fail once, then succeed" fails
+once however many processes serve.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Reply
+from mockserver.faults.spec import Faults
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Next, Reply
+from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.errors import ApiError
+from mockserver.scenarios.actions import Action, Sequence, Toolkit
+from mockserver.scenarios.book import ScenarioBook
+from mockserver.scenarios.format import Rule
 from mockserver.scenarios.matchers import RequestView
-
-if TYPE_CHECKING:
-    from mockserver.pipeline.exchange import Responder
-    from mockserver.faults.spec import Faults
-    from mockserver.pipeline.root import ServerState
-    from mockserver.scenarios.actions import Action
+from mockserver.store.base import Store
 
 
-async def run_action(
-    action: Action, view: RequestView, state: ServerState, responder: Responder, rule_faults: Faults | None = None
-) -> Reply | None:
+async def run_action(action: Action, view: RequestView, kit: Toolkit, next: Next, rule_faults: Faults | None = None) -> Reply | None:
     """Run one action as a rule answers with it: a request that fails validation gets its error
     as the reply (the rule still answered it), and the rule's faults, then the action's, go on
     the reply over any it carries. ``None`` when the action lets the request fall through."""
     try:
-        reply = await action.run(view, state, responder)
+        reply = await action.run(view, kit, next)
     except ApiError as error:
         reply = ErrorReply(error=error)
     if reply is None:
@@ -36,30 +35,57 @@ async def run_action(
     return reply
 
 
-class ScenarioResponder:
-    name = "scenarios"
+class ScenarioStage:
+    def __init__(self, book: ScenarioBook, store: Store, catalog: ModelCatalog, kit: Toolkit) -> None:
+        self.book = book
+        self.store = store
+        self.catalog = catalog
+        self.kit = kit
 
-    async def respond(self, api: ApiRequest, state: "ServerState") -> Reply | None:
-        rules = state.scenarios.rules
+    @staticmethod
+    def prefix(namespace: str) -> str:
+        return f"{namespace}:rules:"
+
+    async def forget(self, namespace: str = "default") -> None:
+        """Every rule's counts start over (with the book's ``clear`` or ``reset``)."""
+        await self.store.clear(self.prefix(namespace))
+        for rule in self.book.rules:
+            rule.reset()
+
+    async def __call__(self, request: ApiRequest, next: Next) -> Reply:
+        rules = self.book.rules
         if not rules:
-            return None
-        view = RequestView(api, state)
+            return await next(request)
+        view = RequestView(request, self.catalog)
+        prefix = self.prefix(request.namespace)
         for rule in rules:
             if not rule.match.accepts(view):
                 continue
-            rule.seen += 1
-            nth = rule.match.nth
-            if nth is not None and rule.seen not in nth:
-                continue
-            if rule.times is not None and rule.hits >= rule.times:
-                continue
-            action = rule.next_action()
-            if action is None:  # a sequence that falls through once it is used up
-                continue
-            rule.hits += 1
-            reply = await run_action(action, view, state, self, rule.faults)
-            if reply is None:
-                continue
-            reply.origin = rule.name
-            return reply
-        return None
+            reply = await self._answer(rule, view, prefix + rule.key, next)
+            if reply is not None:
+                reply.origin = rule.name
+                return reply
+        return await next(request)
+
+    async def _answer(self, rule: Rule, view: RequestView, key: str, next: Next) -> Reply | None:
+        store = self.store
+        rule.seen = await store.incr(key + ":seen")
+        nth = rule.match.nth
+        if nth is not None and rule.seen not in nth:
+            return None
+        if rule.times is not None:
+            hits = await store.take(key + ":hits", rule.times)
+            if hits is None:
+                return None
+        else:
+            hits = await store.incr(key + ":hits")
+        action: Action | None
+        if isinstance(rule.action, Sequence):
+            action = rule.action.step(await store.incr(key + ":step"))
+        else:
+            action = rule.action
+        if action is None:  # a sequence that falls through once it is used up
+            await store.incr(key + ":hits", -1)
+            return None
+        rule.hits = hits
+        return await run_action(action, view, self.kit, next, rule.faults)

@@ -4,13 +4,10 @@ works on every platform and inside containers where inotify is not available).""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING, AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from mockserver.scenarios.book import ScenarioBook
 
 POLL_SECONDS = 0.5
@@ -24,16 +21,3 @@ async def watch(book: "ScenarioBook", interval: float = POLL_SECONDS) -> None:
             book.reload_changed()
         except Exception:  # never let the watcher die: the server keeps its last good rules
             log.exception("scenario watcher failed")
-
-
-def watcher(book: "ScenarioBook", interval: float = POLL_SECONDS) -> Callable[["web.Application"], AsyncIterator[None]]:
-    """An aiohttp ``cleanup_ctx`` entry that polls ``book``'s files while the app runs."""
-
-    async def context(app: "web.Application") -> AsyncIterator[None]:
-        task = asyncio.create_task(watch(book, interval), name="mockserver-scenario-watcher")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return context

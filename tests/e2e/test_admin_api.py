@@ -83,7 +83,7 @@ def test_reset_over_http(mockserver: MockServer, admin: httpx2.Client) -> None:
     mockserver.reply("x")
     mockserver.set_rate_limits(requests_per_minute=1)
     assert admin.post("/_mock/reset").json() == {"reset": True}
-    assert mockserver.rules == [] and not mockserver.state.ratelimits.enabled
+    assert mockserver.rules == [] and not mockserver.api.limiter.enabled
 
 
 def test_rate_limits_over_http(admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:

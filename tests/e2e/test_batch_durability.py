@@ -14,7 +14,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from mockserver.batches.store import DB_NAME
+from mockserver.store.sqlite import DB_NAME
 from mockserver.harness.testing import MockServer
 from tests.batch_support import item, raw_results, wait_ended, wait_for
 from tests.process_support import free_port, serve

@@ -10,7 +10,7 @@ import anthropic
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Reply
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.message import build_message, build_usage, text_block
 from tests.batch_support import item, wait_ended, wait_for
@@ -29,7 +29,7 @@ def test_counts_appear_when_the_batch_ends_as_on_the_real_api(make_server) -> No
     server, clock, client = manual(make_server, batch_pace=1)  # one item per second of clock time
     batch = client.messages.batches.create(requests=[item(f"r{i}") for i in range(5)])
     clock.advance(3)  # three items finish ...
-    server.state.batches.nudge()
+    server.api.batches.nudge()
     for _ in range(5):  # ... but the real API keeps the other counts at 0 until the batch ends
         polled = client.messages.batches.retrieve(batch.id)
         assert polled.processing_status == "in_progress"
@@ -48,7 +48,7 @@ def test_live_counts_move_as_items_finish(make_server) -> None:
     seen = []
     for step in range(1, 5):
         clock.advance(1)  # two more items per second
-        server.state.batches.nudge()
+        server.api.batches.nudge()
         counts = wait_for(client, batch.id, lambda b: b.request_counts.processing <= max(7 - 2 * step, 0)).request_counts
         seen.append((counts.processing, counts.succeeded, counts.errored))
     assert seen == [(5, 2, 0), (3, 4, 0), (1, 6, 0), (0, 6, 1)]
@@ -59,7 +59,7 @@ def test_cancel_goes_through_canceling_and_unprocessed_items_end_canceled(make_s
     server, clock, client = manual(make_server, batch_pace=1, batch_live_counts=True)
     batch = client.messages.batches.create(requests=[item(f"r{i}") for i in range(5)])
     clock.advance(2)
-    server.state.batches.nudge()
+    server.api.batches.nudge()
     wait_for(client, batch.id, lambda b: b.request_counts.succeeded == 2)
     clock.advance(0.5)
     canceled = client.messages.batches.cancel(batch.id)
@@ -133,30 +133,30 @@ class Scripted:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str | None]] = []
 
-    async def respond(self, api: ApiRequest, state) -> Reply | None:  # noqa: ANN001
+    async def __call__(self, api: ApiRequest, next: Next) -> Reply:
         self.seen.append((api.endpoint, api.custom_id))
         if api.custom_id == "overloaded":
             return ErrorReply(error=ApiError(529, "Overloaded", type="overloaded_error"))
         if api.custom_id == "scripted":
             usage = build_usage(input_tokens=3, output_tokens=2)
-            return MessageReply(message=build_message(id=state.ids.message(), model="claude-haiku-4-5-20251001",
+            return MessageReply(message=build_message(id="msg_011CscriptedMessage000000", model="claude-haiku-4-5-20251001",
                                                       content=[text_block("scripted!")], stop_reason="end_turn", usage=usage))
         if api.custom_id == "replayed-error":
             return JsonReply(status=429, body={"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
         if api.custom_id == "raises":
             raise ApiError(400, "prompt is too long: 300000 tokens > 200000 maximum")
-        return None
+        return await next(api)
 
 
 def test_each_item_goes_through_the_responder_pipeline(mockserver, anthropic_client: anthropic.Anthropic) -> None:
     scripted = Scripted()
-    mockserver.state.responders.insert(0, scripted)
+    mockserver.api.use(scripted)
     try:
         names = ["plain", "overloaded", "scripted", "replayed-error", "raises"]
         batch = anthropic_client.messages.batches.create(requests=[item(n) for n in names])
         wait_ended(anthropic_client, batch.id)
     finally:
-        mockserver.state.responders.remove(scripted)
+        mockserver.api.discard(scripted)
     assert ("messages.create", "plain") in scripted.seen
     results = {r.custom_id: r.result for r in anthropic_client.messages.batches.results(batch.id)}
     assert results["plain"].type == "succeeded"  # the default responder answered

@@ -92,7 +92,7 @@ def test_a_mixed_run_with_the_sdk_repeats_for_a_seed_and_passes(make_server: Cal
                         client.messages.create(**request)
                 except (anthropic.APIError, httpx2.HTTPError):
                     pass  # what SDK 2.12 raises for injected errors and broken streams
-        attempts = server.state.chaos.attempts
+        attempts = server.api.chaos.attempts
         return [a.injected for a in attempts], client_verdict(server, "Anthropic/Python")
 
     injected, verdict = run(5)
@@ -162,7 +162,7 @@ def test_curl_gets_a_verdict_too(make_server: Callable[..., MockServer]) -> None
     curl(server, "overloaded")
     verdict = client_verdict(server, "curl/")
     assert verdict["chains"]["pending"] == 1  # live: it might still retry within the window…
-    final = server.state.chaos.report(server.state, final=True)["clients"][0]  # …at shutdown it has given up
+    final = server.api.chaos.report(final=True)["clients"][0]  # …at shutdown it has given up
     assert final["verdict"] == "warn" and final["chains"]["gave_up"] == 1
     assert final["warnings"] == ["never retried: gave up on all 1 retryable failure(s) at the first attempt"]
 

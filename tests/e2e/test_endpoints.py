@@ -44,7 +44,7 @@ async def test_async_count_tokens(async_anthropic_client: anthropic.AsyncAnthrop
 def test_models_list_paginates_like_the_api(anthropic_client: anthropic.Anthropic, mockserver) -> None:
     everything = list(anthropic_client.models.list(limit=3))  # the SDK's auto-pager walks every page
     listed = [m.id for m in everything]
-    expected = [e.id for e in mockserver.state.catalog.list()]
+    expected = [e.id for e in mockserver.api.catalog.list()]
     assert listed == expected and len(listed) > 3
     assert all(m.lifecycle in ("active", "deprecated") for m in everything)
 
@@ -77,14 +77,14 @@ async def test_async_models(async_anthropic_client: anthropic.AsyncAnthropic) ->
 
 
 class StatusFromHeader:
-    """A responder answering the error status named in a test header: exercises the pipeline."""
+    """A stage answering the error status named in a test header: exercises the pipeline."""
 
     name = "test-errors"
 
-    async def respond(self, api, state):
-        status = api.headers.get("x-test-status")
+    async def __call__(self, request, next):
+        status = request.headers.get("x-test-status")
         if status is None:
-            return None
+            return await next(request)
         return ErrorReply(error=ApiError(int(status), f"scripted {status}"), headers={"x-should-retry": "false"}, origin=self.name)
 
 
@@ -109,7 +109,7 @@ STATUS_EXCEPTIONS = [
 @pytest.mark.parametrize(("status", "exception", "error_type"), STATUS_EXCEPTIONS, ids=[str(s[0]) for s in STATUS_EXCEPTIONS])
 def test_each_status_maps_to_the_sdk_exception(make_server, status, exception, error_type) -> None:
     server = make_server()
-    server.state.responders.insert(0, StatusFromHeader())
+    server.api.use(StatusFromHeader())
     client = server.client(max_retries=0)
     with pytest.raises(exception) as raised:
         client.messages.create(model=HAIKU, max_tokens=10, messages=USER_HI, extra_headers={"x-test-status": str(status)})
@@ -122,7 +122,7 @@ def test_each_status_maps_to_the_sdk_exception(make_server, status, exception, e
 @pytest.mark.parametrize(("status", "exception", "error_type"), STATUS_EXCEPTIONS[::4], ids=[str(s[0]) for s in STATUS_EXCEPTIONS[::4]])
 async def test_each_status_maps_to_the_sdk_exception_async(make_server, status, exception, error_type) -> None:
     server = make_server()
-    server.state.responders.insert(0, StatusFromHeader())
+    server.api.use(StatusFromHeader())
     client = server.async_client(max_retries=0)
     with pytest.raises(exception):
         await client.messages.create(model=HAIKU, max_tokens=10, messages=USER_HI, extra_headers={"x-test-status": str(status)})

@@ -24,7 +24,7 @@ class Canned:
     def __init__(self, faults: Faults | None) -> None:
         self.faults = faults
 
-    async def respond(self, api: ApiRequest, state: object) -> Reply | None:
+    async def __call__(self, api: ApiRequest, next: object) -> Reply:
         headers = CIMultiDict(
             [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Request-Id", "req_011CrecordedRequestId0"), ("Content-type", "text/event-stream")]
         )
@@ -33,7 +33,7 @@ class Canned:
 
 def _post(make_server: Callable[..., MockServer], faults: Faults | None) -> tuple[httpx2.Response, MockServer]:
     server = make_server()
-    server.state.responders.insert(1, Canned(faults))
+    server.api.use(Canned(faults))
     body: dict[str, Any] = {"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], "stream": True}
     headers = {"x-api-key": DEFAULT_TEST_KEY, "anthropic-version": "2023-06-01"}
     with httpx2.Client(base_url=server.url, timeout=10) as client:
@@ -74,14 +74,14 @@ def test_stream_faults_on_bytes_that_are_not_a_stream_are_noted_once(make_server
         def __init__(self, faults: Faults) -> None:
             self.faults = faults
 
-        async def respond(self, api: ApiRequest, state: object) -> Reply | None:
+        async def __call__(self, api: ApiRequest, next: object) -> Reply:
             return BytesReply(status=200, body=b'{"type":"message"}', content_type="application/json", faults=self.faults)
 
     whole_faults, cut_faults = Faults(stream_error_after=1), Faults(stream_error_after=1, drop_after_bytes=5)
     whole = make_server()
-    whole.state.responders.insert(1, Json(whole_faults))
+    whole.api.use(Json(whole_faults))
     cut = make_server()
-    cut.state.responders.insert(1, Json(cut_faults))
+    cut.api.use(Json(cut_faults))
     headers = {"x-api-key": DEFAULT_TEST_KEY, "anthropic-version": "2023-06-01"}
     body = {"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     with httpx2.Client(base_url=whole.url, timeout=10) as client:

@@ -228,11 +228,11 @@ def test_faults_on_replayed_bytes(make_server) -> None:
     class Canned:
         name = "canned"
 
-        async def respond(self, api: ApiRequest, state: object) -> Reply | None:
+        async def __call__(self, api: ApiRequest, next: object) -> Reply:
             body = b'{"type":"error","error":{"type":"api_error","message":"boom"}}'
             return BytesReply(status=500, body=body, content_type="application/json", faults=Faults(drop_after_bytes=10))
 
-    server.state.responders.insert(1, Canned())
+    server.api.use(Canned())
     with server.client(max_retries=0) as client, pytest.raises(anthropic.APIConnectionError):
         client.messages.create(**ask())
     assert server.journal.last_request().response_bytes == b'{"type":"e'

@@ -118,4 +118,4 @@ def test_scenario_file_rate_limits(make_server) -> None:
         assert create(client).headers["anthropic-ratelimit-requests-limit"] == "5"  # haiku's own limit
         assert create(client, model="claude-opus-4-6").headers["anthropic-ratelimit-input-tokens-limit"] == "40000"
     server.reset()  # back to the file's limits, buckets full
-    assert server.state.ratelimits.enabled
+    assert server.api.limiter.enabled

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from mockserver.cassettes import importers
-from mockserver.cassettes.install import CassetteOptions, install
+from mockserver.cassettes.install import CassetteOptions
 from mockserver.harness.testing import MockServer
 
 REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
@@ -30,7 +30,7 @@ def _id(path: Path) -> str:
 
 def _serve(*paths: Path, **options: Any) -> MockServer:
     server = MockServer()
-    install(server.state, CassetteOptions(list(paths), **options))
+    server.api.put_cassette(CassetteOptions(list(paths), **options))
     return server.start()
 
 

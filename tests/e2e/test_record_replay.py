@@ -19,12 +19,11 @@ import pytest
 from aiohttp import web
 
 from mockserver.cassettes import format as fmt
-from mockserver.cassettes.install import CassetteOptions, install
+from mockserver.cassettes.install import CassetteOptions
 from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
 from mockserver.journal import parse_sse
-from mockserver.http.runner import ServerThread
 from mockserver.harness.testing import MockServer
-from tests.cassette_support import HAIKU, Proxy, hello
+from tests.cassette_support import HAIKU, AppThread, Proxy, hello
 
 
 @pytest.fixture
@@ -297,7 +296,7 @@ async def test_recording_passes_a_stream_through_as_it_arrives(tmp_path: Path, p
 
     app = web.Application()
     app.router.add_post("/v1/messages", slow_stream)
-    with ServerThread(app=_standalone(app)) as origin:
+    with AppThread(app) as origin:
         recorder = proxies(tmp_path / "stream.yaml", record_mode="all", upstream=origin.url)
         async with aiohttp.ClientSession() as session:
             async with session.post(recorder.url + "/v1/messages", json=hello(stream=True)) as response:
@@ -317,16 +316,6 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def _standalone(app: web.Application) -> web.Application:
-    """A bare aiohttp app that ServerThread can run (it expects mockserver's state key)."""
-    from mockserver.config import Config
-    from mockserver.http.edge import STATE
-    from mockserver.pipeline.root import ServerState
-
-    app[STATE] = ServerState.from_config(Config(port=0, data_dir=":memory:"))
-    return app
 
 
 async def test_concurrent_recording_keeps_every_interaction(tmp_path: Path, upstream: MockServer, proxies: Callable[..., Proxy]) -> None:
@@ -399,7 +388,7 @@ def test_results_url_behind_a_wildcard_host_names_the_address_the_client_used(tm
 
     def run(**options: Any) -> None:
         server = MockServer(host="0.0.0.0")
-        installed = install(server.state, CassetteOptions([path], **options))
+        installed = server.api.put_cassette(CassetteOptions([path], **options))
         server.start()
         try:
             base = "http://127.0.0.1:" + server.url.rsplit(":", 1)[1]

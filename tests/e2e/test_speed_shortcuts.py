@@ -1,6 +1,5 @@
-"""Shortcuts taken for speed must not change what goes on the wire: the API's fixed paths skip
-aiohttp's router (server/fast_path.py), and successes carry their constant headers serialized
-once (server/preserialized.py)."""
+"""Shortcuts taken for speed must not change what goes on the wire: successes carry their
+constant headers serialized once (mockserver/http/preserialized.py), spliced into aiohttp's."""
 
 from __future__ import annotations
 
@@ -9,12 +8,11 @@ import socket
 
 import pytest
 
-from mockserver.batches.store import MEMORY
 from mockserver.clock import ManualClock
 from mockserver.config import Config
-from mockserver.render import delivery
-from mockserver.http.edge import FIXED_PATHS, create_app
+from mockserver.http import sink
 from mockserver.http.runner import ServerThread
+from mockserver.store.sqlite import MEMORY
 from tests.fuzz.wire import API_HEADERS, address, exchange, request
 
 MESSAGE = {"model": "claude-haiku-4-5", "max_tokens": 40, "messages": [{"role": "user", "content": "Hello"}]}
@@ -28,41 +26,37 @@ CALLS = [
     request("POST", "/v1/messages/batches", headers=API_HEADERS,
             body=json.dumps({"requests": [{"custom_id": "a", "params": MESSAGE}]}).encode()),
     request("GET", "/v1/messages/batches", headers=API_HEADERS),
-    request("GET", "/v1/models/claude-haiku-4-5", headers=API_HEADERS),  # a path with an id: routed in both
+    request("GET", "/v1/models/claude-haiku-4-5", headers=API_HEADERS),  # a path with an id
 ]
 
 
-def _serve(*, shortcut: bool) -> ServerThread:
+def _serve() -> ServerThread:
     config = Config(port=0, seed=7, log_requests=False, data_dir=MEMORY, clock=ManualClock())
-    app = create_app(config)
-    if not shortcut:
-        del app[FIXED_PATHS]  # what an app served without runner.start_site's shortcut looks like
-    return ServerThread(config, app=app).start()
+    return ServerThread(config).start()
 
 
-def test_the_shortcut_answers_exactly_as_the_router() -> None:
-    fast, routed = _serve(shortcut=True), _serve(shortcut=False)
+def test_every_call_answers_alike_with_and_without_serialized_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same seed and clock: the same status, headers (in order), ids and content either way."""
+    assert sink.PRESERIALIZED  # the installed aiohttp takes the shortcut; otherwise this proves nothing
+    fast = _serve()
+    monkeypatch.setattr(sink, "PRESERIALIZED", False)
+    plain = _serve()
     try:
-        assert fast._runner is not None and routed._runner is not None
-        assert "fast_path" in fast._runner.server.request_handler.__module__
-        assert "fast_path" not in routed._runner.server.request_handler.__module__
         for raw in CALLS:
-            a, b = exchange(fast.url, raw), exchange(routed.url, raw)
+            a, b = exchange(fast.url, raw), exchange(plain.url, raw)
             assert a.status == b.status
             assert [k for k in a.headers if k != "date"] == [k for k in b.headers if k != "date"]
             assert {k: v for k, v in a.headers.items() if k != "date"} == {k: v for k, v in b.headers.items() if k != "date"}
-            # same seed, same clock: the same ids and content (batch results_url names the server)
-            assert a.body.replace(fast.url.encode(), b"URL") == b.body.replace(routed.url.encode(), b"URL")
-        assert [e.endpoint for e in fast.state.journal] == [e.endpoint for e in routed.state.journal]
+            # batch results_url names the server
+            assert a.body.replace(fast.url.encode(), b"URL") == b.body.replace(plain.url.encode(), b"URL")
     finally:
         fast.stop()
-        routed.stop()
+        plain.stop()
 
 
-@pytest.mark.parametrize("shortcut", [True, False], ids=["shortcut", "routed"])
-def test_expect_100_continue_is_answered_before_the_body(shortcut: bool) -> None:
+def test_expect_100_continue_is_answered_before_the_body() -> None:
     """curl sends ``Expect: 100-continue`` for larger bodies and waits for the interim answer."""
-    server = _serve(shortcut=shortcut)
+    server = _serve()
     body = json.dumps(MESSAGE).encode()
     head = request("POST", "/v1/messages", headers=[*API_HEADERS, ("expect", "100-continue")], content_length=len(body))
     try:
@@ -93,10 +87,10 @@ def _raw_answer(url: str, raw: bytes) -> bytes:
 
 @pytest.mark.parametrize("edge", [True, False], ids=["edge headers", "no edge headers"])
 def test_preserialized_headers_are_byte_for_byte_the_plain_ones(edge: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert delivery.PRESERIALIZED  # the installed aiohttp takes the shortcut; otherwise this proves nothing
+    assert sink.PRESERIALIZED  # the installed aiohttp takes the shortcut; otherwise this proves nothing
     answers = []
     for preserialized in (True, False):
-        monkeypatch.setattr(delivery, "PRESERIALIZED", preserialized)
+        monkeypatch.setattr(sink, "PRESERIALIZED", preserialized)
         config = Config(port=0, seed=7, log_requests=False, data_dir=MEMORY, clock=ManualClock(), edge_headers=edge)
         server = ServerThread(config).start()
         try:

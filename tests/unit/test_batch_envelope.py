@@ -141,13 +141,18 @@ def test_results_url_points_where_the_client_can_reach_this_server() -> None:
 
     from multidict import CIMultiDict, CIMultiDictProxy
 
-    from mockserver.batches.handlers import _base_url
+    from mockserver.batches.handlers import BatchEndpoints
 
-    api = SimpleNamespace(headers=CIMultiDictProxy(CIMultiDict({"host": "mock.internal:8787"})))
-    assert _base_url(api, SimpleNamespace(base_url="http://127.0.0.1:8787")) == "http://127.0.0.1:8787"  # type: ignore[arg-type]
-    assert _base_url(api, SimpleNamespace(base_url="http://0.0.0.0:8787")) == "http://mock.internal:8787"  # type: ignore[arg-type]
-    assert _base_url(api, SimpleNamespace(base_url="http://[::]:8787")) == "http://mock.internal:8787"  # type: ignore[arg-type]
-    assert _base_url(api, SimpleNamespace(base_url="")) == "http://mock.internal:8787"  # type: ignore[arg-type]
+    request = SimpleNamespace(headers=CIMultiDictProxy(CIMultiDict({"host": "mock.internal:8787"})))
+
+    def reachable(base_url: str) -> str:
+        endpoints = BatchEndpoints(SimpleNamespace(clock=None), None, lenient=False, base_url=lambda: base_url)  # type: ignore[arg-type]
+        return endpoints._reachable(request)  # type: ignore[arg-type]
+
+    assert reachable("http://127.0.0.1:8787") == "http://127.0.0.1:8787"
+    assert reachable("http://0.0.0.0:8787") == "http://mock.internal:8787"
+    assert reachable("http://[::]:8787") == "http://mock.internal:8787"
+    assert reachable("") == "http://mock.internal:8787"
 
 
 def test_reachable_base_url_is_the_rule_for_every_results_url() -> None:

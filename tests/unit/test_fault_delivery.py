@@ -9,7 +9,7 @@ import pytest
 
 from mockserver.faults.spec import Faults
 from mockserver.cassettes.model import split_sse
-from mockserver.faults.delivery import corrupt
+from mockserver.faults.transforms import corrupt
 
 EVENT = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n'
 

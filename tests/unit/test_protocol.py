@@ -202,25 +202,32 @@ def test_ratelimit_headers_in_the_real_format() -> None:
 def test_static_headers_by_status() -> None:
     static = StaticHeaders("org-uuid", edge=True)
     limits = {"anthropic-ratelimit-requests-limit": "1"}
-    ok = static.success(limits)
+    ok = static.for_status(200, limits)
     assert ok["anthropic-ratelimit-requests-limit"] == "1" and ok["server"] == "cloudflare" and "x-should-retry" not in ok
     ok["request-id"] = "req_x"  # copies: the cached set never changes
-    assert "request-id" not in static.success(limits)
-    assert static.failure(400)["x-should-retry"] == "false" and "anthropic-ratelimit-requests-limit" not in static.failure(400)
-    assert "x-should-retry" not in static.failure(429) and "x-should-retry" not in static.failure(529)
-    assert "server" not in StaticHeaders("org", edge=False).failure(500)
+    assert "request-id" not in static.for_status(200, limits)
+    assert static.for_status(400)["x-should-retry"] == "false" and "anthropic-ratelimit-requests-limit" not in static.for_status(400)
+    assert "x-should-retry" not in static.for_status(429) and "x-should-retry" not in static.for_status(529)
+    assert "server" not in StaticHeaders("org", edge=False).for_status(500)
+    assert "anthropic-ratelimit-requests-limit" not in static.for_status(200)  # only where limits are given
+    assert static.for_status(403)["anthropic-organization-id"] == "org-uuid"
+    unauthenticated = static.for_status(401)  # no key, no organisation: real 401s carry no id
+    assert "anthropic-organization-id" not in unauthenticated and unauthenticated["x-should-retry"] == "false"
 
 
 def test_static_success_headers_serialized_once_match_the_multidict() -> None:
     static = StaticHeaders("org-uuid", edge=True)
     limits = {"anthropic-ratelimit-requests-limit": "1", "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:00Z"}
-    lines, rest = static.success_serialized(limits)
-    everything = static.success(limits)
+    lines, constant, rest = static.success_serialized(limits)
+    everything = static.for_status(200, limits)
     assert list(rest.items()) == [("server", "cloudflare")]  # aiohttp adds its own unless it sees ours
     assert lines.decode() == "".join(f"{k}: {v}\r\n" for k, v in everything.items() if k != "server")
+    assert [*constant.items(), *rest.items()] == list(everything.items())
     rest["request-id"] = "req_x"  # a copy
-    assert "request-id" not in static.success_serialized(limits)[1]
-    assert list(StaticHeaders("org", edge=False).success_serialized(limits)[1].items()) == []
+    assert "request-id" not in static.success_serialized(limits)[2]
+    assert list(StaticHeaders("org", edge=False).success_serialized(limits)[2].items()) == []
+    plain, _, _ = static.success_serialized(None)
+    assert b"anthropic-ratelimit" not in plain and b"anthropic-organization-id: org-uuid" in plain
 
 
 @pytest.mark.parametrize("bad", ["org\r\nx-injected: 1", "org\x00", "org\x7f"])
@@ -240,7 +247,7 @@ def test_the_sdk_retry_rule_and_the_x_should_retry_header_agree() -> None:
     assert [s for s in range(400, 600) if sdk_retries(s)] == [408, 409, 429, *range(500, 600)]
     for status in range(400, 600):
         assert says_no_retry(status) == (status < 500 and not sdk_retries(status))
-        assert static.failure(status).get("x-should-retry") == ("false" if says_no_retry(status) else None)
+        assert static.for_status(status).get("x-should-retry") == ("false" if says_no_retry(status) else None)
 
 
 def test_http_date_is_the_imf_fixdate_form() -> None:

@@ -180,10 +180,9 @@ def test_sequence_modes() -> None:
         ("fallthrough", [529, 500, None, None]),
     ]:
         sequence = Sequence(list(steps), then)
-        taken = [sequence.next() for _ in range(4)]
+        taken = [sequence.step(n) for n in range(1, 5)]
         assert [getattr(a, "status", None) for a in taken] == expected
-        sequence.reset()
-        assert sequence.next() is steps[0]
+        assert sequence.step(1) is steps[0]
 
 
 def test_faults_merge_field_by_field() -> None:

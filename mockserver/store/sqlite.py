@@ -1,4 +1,5 @@
-"""Durable batch state in SQLite: batches, their pending requests, and their finished results.
+"""Message Batches in SQLite (the local store's batch records): batches, their pending requests,
+and their finished results.
 
 One connection, one writer (the server's event loop), WAL journal. A request row moves to the
 results table in the same transaction that bumps the batch's counts, so a result that was ever
@@ -19,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from mockserver.batches.objects import RESULT_KINDS, BatchRow
+from mockserver.store.records import RESULT_KINDS, BatchRow
 
 MEMORY = ":memory:"
 DB_NAME = "batches.sqlite3"
@@ -87,8 +88,9 @@ def _row(values: tuple) -> BatchRow:  # type: ignore[type-arg]
     return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x)
 
 
-class BatchStore:
-    """The batches of one server. Every method is synchronous and short (or paged)."""
+class SqliteBatches:
+    """The batches of one server. Every method is one short (or paged) transaction on the
+    server's loop; they are ``async`` to fit the store interface (mockserver/store/base.py)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None = None) -> None:
         self.conn = conn
@@ -97,7 +99,7 @@ class BatchStore:
 
     # -- opening and closing ------------------------------------------------------------------
     @classmethod
-    def open(cls, location: str | Path) -> "BatchStore":
+    def open(cls, location: str | Path) -> "SqliteBatches":
         """Open (creating if needed) the store in data dir ``location``, or in memory for ``:memory:``."""
         if str(location) == MEMORY:
             conn = sqlite3.connect(MEMORY, check_same_thread=False, isolation_level=None)
@@ -116,7 +118,7 @@ class BatchStore:
             raise
 
     @classmethod
-    def _init(cls, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None) -> "BatchStore":
+    def _init(cls, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None) -> "SqliteBatches":
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             conn.close()
@@ -148,10 +150,10 @@ class BatchStore:
             raise
 
     # -- batches ---------------------------------------------------------------------------------
-    def has_id(self, batch_id: str) -> bool:
+    async def has_id(self, batch_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is not None
 
-    def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
+    async def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
         """Insert a batch and its requests ``(custom_id, params JSON)`` in one transaction."""
         with self._transaction() as conn:
             cur = conn.execute(
@@ -169,16 +171,16 @@ class BatchStore:
         row.seq = seq
         return row
 
-    def get(self, batch_id: str) -> BatchRow | None:
+    async def get(self, batch_id: str) -> BatchRow | None:
         values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return _row(values) if values else None
 
-    def active(self) -> list[BatchRow]:
+    async def active(self) -> list[BatchRow]:
         """Batches still processing (or canceling), oldest first: what a restarted server resumes."""
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE status != 'ended' ORDER BY seq").fetchall()
         return [_row(v) for v in rows]
 
-    def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
+    async def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
         """A page of batches, newest first, by keyset on the creation order; ``None`` for an unknown cursor.
 
         ``after_id``: the ``limit`` batches created just before that one (the next page);
@@ -201,32 +203,32 @@ class BatchStore:
             rows.reverse()
         return rows, has_more
 
-    def set_canceling(self, seq: int, at: float) -> None:
+    async def set_canceling(self, seq: int, at: float) -> None:
         self.conn.execute(
             "UPDATE batches SET status = 'canceling', cancel_initiated_at = ? WHERE seq = ? AND status = 'in_progress'",
             (at, seq),
         )
 
-    def delete(self, seq: int) -> None:
+    async def delete(self, seq: int) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
             conn.execute("DELETE FROM results WHERE batch_seq = ?", (seq,))
             conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         """Forget every batch (a test's reset)."""
         with self._transaction() as conn:
             for table in ("requests", "results", "batches"):
                 conn.execute(f"DELETE FROM {table}")
 
     # -- processing ------------------------------------------------------------------------------
-    def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+    async def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
         """The next ``limit`` unprocessed requests of a batch, in request order."""
         return self.conn.execute(
             "SELECT idx, custom_id, params FROM requests WHERE batch_seq = ? ORDER BY idx LIMIT ?", (seq, limit)
         ).fetchall()
 
-    def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
+    async def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
         """Store finished items ``(idx, custom_id, kind, line)`` and count them, atomically; ends the
         batch (at ``ended_at``) when nothing is left. Returns whether the batch has ended."""
         counts = dict.fromkeys(RESULT_KINDS, 0)
@@ -247,7 +249,7 @@ class BatchStore:
             ended = self._end_if_done(seq, ended_at)
         return ended
 
-    def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
+    async def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
         """Every request still pending becomes ``kind`` (canceled / expired) and the batch ends."""
         assert kind in ("canceled", "expired")
         with self._transaction() as conn:
@@ -271,20 +273,10 @@ class BatchStore:
         return cur.rowcount > 0
 
     # -- results ---------------------------------------------------------------------------------
-    def result_page(self, seq: int, after_idx: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
+    async def result_page(self, seq: int, after_index: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
         return self.conn.execute(
-            "SELECT idx, line FROM results WHERE batch_seq = ? AND idx > ? ORDER BY idx LIMIT ?", (seq, after_idx, limit)
+            "SELECT idx, line FROM results WHERE batch_seq = ? AND idx > ? ORDER BY idx LIMIT ?", (seq, after_index, limit)
         ).fetchall()
-
-    def iter_results(self, seq: int, page: int = PAGE) -> Iterator[list[bytes]]:
-        """The batch's result lines, in request order, ``page`` rows per read."""
-        after = -1
-        while True:
-            rows = self.result_page(seq, after, page)
-            if not rows:
-                return
-            yield [line for _, line in rows]
-            after = rows[-1][0]
 
 
 def _lock(path: Path) -> IO[bytes]:

@@ -1,0 +1,134 @@
+"""From what arrived to an :class:`~mockserver.pipeline.exchange.ApiRequest`: the front door.
+
+:class:`Incoming` is a request as any transport hands it over (the aiohttp edge, an in-process
+httpx transport), its body still unread. :class:`Parser` finds the endpoint in the table and
+reads the body within the endpoint's limit (counted after decompression). In front of the
+emulated API it checks what the real API checks before anything else, in the real order:
+the route (404, or 405 for a wrong method), credentials (401), ``anthropic-version`` (400), the
+body's size (413) and content type, and the JSON itself. With a cassette the recording (or the
+upstream) is the truth, so the composition root uses the open parser: any method on any path,
+nothing checked, a body that is not JSON kept as bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import orjson
+from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
+
+from mockserver.pipeline.exchange import ApiRequest
+from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
+from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.protocol.versions import KNOWN_VERSIONS
+
+EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
+UNKNOWN_PATH_BODY = MB  # a body sent to a path nobody answers is read (and dropped) up to this
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One request as a transport received it."""
+
+    method: str
+    path: str
+    raw_target: str
+    """The request target as sent (path and query, still percent-encoded), for forwarding."""
+    query: MultiDictProxy[str]
+    headers: CIMultiDictProxy[str]
+    read: Callable[[int], Awaitable[bytes]]
+    """The whole (decoded) body; raises the 413 as soon as it passes the limit given."""
+    has_body: bool
+    endpoint: str = "unknown"
+    """Set by the parser once the route is known (journaled even when parsing fails later)."""
+
+
+def too_large() -> ApiError:
+    # Enforced at the edge (Cloudflare) in front of the API: no envelope and no request_id.
+    return ApiError(413, "Request exceeds the maximum size", type="request_too_large", edge=True)
+
+
+def credentials(headers: CIMultiDictProxy[str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class Parser:
+    def __init__(self, table: EndpointTable, *, strict: bool, api_keys: frozenset[str] | None = None, lenient: bool = False) -> None:
+        self.table = table
+        self.strict = strict
+        self.api_keys = api_keys
+        self.lenient = lenient
+
+    async def parse(self, incoming: Incoming, request_id: str, received_at: float) -> ApiRequest:
+        match = self.table.match(incoming.method, incoming.path)
+        endpoint = match.endpoint if match is not None else UNKNOWN
+        params = match.params if match is not None else NO_PARAMS
+        if match is not None or not self.strict:
+            incoming.endpoint = endpoint.name
+        if not self.strict:
+            return await self._open(incoming, endpoint, params, request_id, received_at)
+        if match is None:
+            if self.table.allowed(incoming.path):
+                raise ApiError(405, "Method Not Allowed", type="invalid_request_error")
+            raise not_found("Not Found")
+        version = self._check_headers(incoming.headers)
+        body: Any = None
+        if endpoint.json_body:
+            raw = await incoming.read(endpoint.body_limit)
+            body = _decode_json(incoming.headers, raw)
+        else:  # cancel and delete bodies are read (and ignored, as the API does)
+            raw = await incoming.read(endpoint.body_limit) if incoming.has_body else b""
+        return self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
+
+    def _check_headers(self, headers: CIMultiDictProxy[str]) -> str:
+        """Credentials first, then the API version, as the real API checks them."""
+        key = credentials(headers)
+        if key is None:
+            raise ApiError(401, "x-api-key header is required", type="authentication_error")
+        if self.api_keys is not None and key not in self.api_keys:
+            raise ApiError(401, "invalid x-api-key", type="authentication_error")
+        version = headers.get("anthropic-version")
+        if not version:
+            raise invalid_request("anthropic-version: header is required")
+        if version not in KNOWN_VERSIONS and not self.lenient:
+            raise invalid_request(f'anthropic-version: "{version}" is not a valid version')
+        return version
+
+    async def _open(self, incoming: Incoming, endpoint: Endpoint, params: Any, request_id: str, received_at: float) -> ApiRequest:
+        raw = await incoming.read(max(endpoint.body_limit, UNKNOWN.body_limit)) if incoming.has_body else b""
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        version = incoming.headers.get("anthropic-version")
+        return self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
+
+    @staticmethod
+    def _request(
+        incoming: Incoming, endpoint: Endpoint, params: Any, raw: bytes, body: Any, version: str | None, request_id: str, received_at: float
+    ) -> ApiRequest:
+        query = incoming.query
+        beta = endpoint.beta and (query.get("beta") == "true" or "anthropic-beta" in incoming.headers)
+        return ApiRequest(
+            incoming.method, incoming.path, query, incoming.headers, raw, body, endpoint.name, params, request_id, version,
+            received_at, beta, raw_target=incoming.raw_target,
+        )
+
+
+def _decode_json(headers: CIMultiDictProxy[str], raw: bytes) -> Any:
+    declared = headers.get("content-type")
+    if declared is not None and declared != "application/json":  # what every SDK sends needs no parsing
+        mime = declared.split(";", 1)[0].strip().lower()
+        if mime != "application/json" and not mime.endswith("+json"):
+            raise invalid_request(f'Unsupported Content-Type "{mime or "application/octet-stream"}": the request body must be JSON sent as application/json.')
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid_request(f"The request body is not valid JSON: {exc}") from None

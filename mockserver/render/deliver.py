@@ -1,0 +1,92 @@
+"""Write a plan to a sink, honouring its waits, due times and drops; report what went out.
+
+The same code serves the HTTP edge and the in-process transport: a sink only knows how to start
+a response, write bytes, abort and tell whether the client is still there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from mockserver.render.plan import Drop, Frame, Frames, Outcome, Plan, Sink, each
+
+DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+POLL_SECONDS = 0.02  # how often a pause checks that the client is still there
+
+
+async def pause(sink: Sink, seconds: float) -> None:
+    """Sleep, but stop as soon as the client hangs up (raising ``ConnectionResetError``), so a
+    client that timed out does not leave a long fault running into the next test."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while True:
+        if sink.closed:
+            raise ConnectionResetError("the client went away")
+        left = until - loop.time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, POLL_SECONDS))
+
+
+def whole_body(plan: Plan) -> bytes | None:
+    """The body in one piece when nothing has to be timed or cut (``None`` otherwise)."""
+    if plan.streamed or plan.paced or not isinstance(plan.frames, list):
+        return None
+    frames = plan.frames
+    if len(frames) == 1 and isinstance(frames[0], Frame):
+        return frames[0].raw
+    return b"".join(f.raw for f in frames if isinstance(f, Frame))
+
+
+async def deliver(plan: Plan, sink: Sink) -> Outcome:
+    """Waits and resets before the headers; then a whole body in one piece, or frame by frame
+    (frames due together go out in one write). The end of the body is left to the sink's owner,
+    so the exchange can be journaled before a client that read everything sees it end."""
+    notes = plan.notes
+    if plan.wait > 0:
+        try:
+            await pause(sink, plan.wait)
+        except DISCONNECTED:
+            return Outcome(0, notes=(*notes, "client disconnected"))
+    if plan.reset:
+        sink.abort(rst=True)
+        notes.append("connection reset before headers")
+        return Outcome(0, notes=tuple(notes))
+    body = whole_body(plan)
+    if body is not None:
+        await sink.whole(plan, body)
+        return Outcome(plan.status, body, False, tuple(notes))
+    sent: list[bytes] = []
+    frames = plan.frames
+    try:
+        await sink.start(plan)
+        if isinstance(frames, list) and not plan.paced:
+            data = b"".join(f.raw for f in frames if isinstance(f, Frame))
+            if data:
+                await sink.write(data)
+                sent.append(data)
+        else:
+            await _timed(frames, sink, sent)
+    except DISCONNECTED:
+        notes.append("client disconnected")
+    return Outcome(plan.status, b"".join(sent), plan.streamed, tuple(notes))
+
+
+async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with contextlib.aclosing(each(frames)) as items:
+        async for frame in items:
+            if isinstance(frame, Drop):
+                sink.abort(rst=False)
+                return
+            if frame.delay:
+                await pause(sink, frame.delay)
+            if frame.at is not None:
+                left = start + frame.at - loop.time()
+                if left > 0:
+                    await pause(sink, left)
+            if frame.raw:
+                await sink.write(frame.raw)
+                sent.append(frame.raw)

@@ -1,0 +1,110 @@
+"""What goes on the wire, before it goes: a :class:`Plan` is a status, headers and a sequence of
+:class:`Frame` s (one SSE event, one JSON body, one JSONL chunk, one replayed chunk …).
+
+Every reply is rendered into a plan once (:mod:`.renderer`); faults are transforms on plans and
+frames (mockserver/faults/); a :class:`Sink` (an aiohttp response, an in-process httpx stream)
+writes it (:mod:`.deliver`). :class:`Outcome` is what the client got, for the journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Iterable, Protocol, Union
+
+from multidict import CIMultiDict
+
+
+@dataclass(slots=True)
+class Frame:
+    raw: bytes
+    tokens: int = 0
+    """Output tokens it carries (pacing spreads them over time)."""
+    delay: float = 0.0
+    """Seconds to wait before it goes out (a scripted delay, a slow body's interval)."""
+    at: float | None = None
+    """When it is due, in seconds after the headers went out (pacing); ``None``: at once."""
+
+
+class Drop:
+    """A marker frame: close the connection here, mid-response."""
+
+    __slots__ = ()
+
+
+DROP = Drop()
+Item = Union[Frame, Drop]
+Frames = Union[Iterable[Item], AsyncIterator[Item]]
+
+
+async def each(frames: Frames) -> AsyncIterator[Item]:
+    """The frames one by one, whichever kind of iterable holds them; closing this closes theirs
+    (a relaying generator learns at once that nobody reads it any more)."""
+    if isinstance(frames, Iterable):
+        for item in frames:
+            yield item
+        return
+    try:
+        async for item in frames:
+            yield item
+    finally:
+        close = getattr(frames, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@dataclass(slots=True)
+class Plan:
+    status: int
+    headers: CIMultiDict[str]
+    frames: Frames
+    streamed: bool = False
+    """An event stream (written as frames arrive), as opposed to one body."""
+    length: int | None = None
+    """The body's size when known up front (sent as ``Content-Length``); ``None``: chunked."""
+    reason: str | None = None
+    wait: float = 0.0
+    """Seconds before the status line (latency faults)."""
+    reset: bool = False
+    """Reset the connection instead of answering."""
+    paced: bool = False
+    """Some frame carries a delay: write frame by frame, each when due."""
+    notes: list[str] = field(default_factory=list)
+    """What faults did to it (the journal's ``faults``)."""
+    output_tokens: int | None = None
+    """For a whole (non-streamed) Message: its output tokens (a pacing fault times it by them)."""
+    constant: "tuple[bytes, CIMultiDict[str]] | None" = None
+    """Constant headers not in ``headers``: serialized once for many responses, and the same as
+    a multidict for writers that cannot splice bytes (mockserver/http/preserialized.py)."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What went out, as bytes, for the journal, the access log and observers."""
+
+    status: int
+    raw: bytes = b""
+    streamed: bool = False
+    notes: tuple[str, ...] = ()
+
+
+class Sink(Protocol):
+    """Where a plan is written: the HTTP edge's response, or an in-process transport's stream."""
+
+    @property
+    def closed(self) -> bool:
+        """The client has gone away."""
+        ...
+
+    async def whole(self, plan: Plan, body: bytes) -> None:
+        """Answer with one body (status, headers and all)."""
+        ...
+
+    async def start(self, plan: Plan) -> None:
+        """Send the status line and headers."""
+        ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    def abort(self, *, rst: bool) -> None:
+        """Close the connection now (``rst``: a TCP reset)."""
+        ...

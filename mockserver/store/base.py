@@ -1,0 +1,146 @@
+"""The store interface: every piece of state that outlives one request goes through it.
+
+Its operations are the few that one process can do with dicts and many processes can do
+atomically in a shared engine (one script or one command each in Redis):
+
+- counters: ``incr`` and ``take`` (increment while below a limit) — scenario ``times``, ``nth``
+  and sequence positions, consumed exactly once however many processes serve;
+- token buckets refilled over time, taken all-or-nothing — rate limits;
+- keys that expire — the prompt cache;
+- capped logs with one global order, bounded in entries and in bytes — the journal;
+- batch records with their pending requests and results (:class:`BatchRecords`).
+
+Keys are strings a feature builds, starting with the namespace of the request they serve
+(``<namespace>:<feature>:…``), so :meth:`Store.clear` can forget one namespace. Values in logs
+are opaque: a store that keeps them in its process keeps the objects; one that sends them
+elsewhere encodes them with the codec the caller gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from mockserver.store.records import BatchRow
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """One token bucket: refilled continuously to ``capacity`` over ``period`` seconds."""
+
+    key: str
+    capacity: float
+    period: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class BucketTake:
+    """The result of taking from several buckets: whether it was taken, and every level after."""
+
+    taken: bool
+    levels: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLimits:
+    entries: int
+    bytes: int
+
+
+class Store(Protocol):
+    # -- counters ----------------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add ``amount`` (from 0) and return the new value."""
+        ...
+
+    async def take(self, key: str, limit: int) -> int | None:
+        """Increment if the value is below ``limit`` and return the new value; else ``None``."""
+        ...
+
+    async def get_int(self, key: str) -> int: ...
+
+    # -- token buckets -----------------------------------------------------------------------------
+    async def take_buckets(self, specs: Sequence[BucketSpec], amounts: Sequence[float], needs: Sequence[float], now: float) -> BucketTake:
+        """Refill each bucket to ``now``; if every one holds at least its ``needs``, take
+        ``amounts`` from all of them, else nothing. The levels are after the attempt."""
+        ...
+
+    async def adjust_bucket(self, spec: BucketSpec, amount: float, now: float) -> float:
+        """Take ``amount`` (negative: give back) whatever the level; the level after."""
+        ...
+
+    async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]: ...
+
+    # -- expiring keys -----------------------------------------------------------------------------
+    async def live(self, keys: Sequence[str], now: float) -> list[float | None]:
+        """For each key: the TTL it was set with if it has not expired, else ``None``."""
+        ...
+
+    async def set_expiring(self, items: Iterable[tuple[str, float]], now: float) -> None:
+        """Set each ``(key, ttl)`` to expire ``ttl`` seconds from ``now``."""
+        ...
+
+    # -- capped logs -------------------------------------------------------------------------------
+    async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
+        """Add ``item`` (``size`` bytes as the log counts) and return its sequence number (1, 2 …
+        in one global order); the oldest entries go once there are more than ``limits`` allow."""
+        ...
+
+    async def read(self, log: str, since: int, limit: int | None, decode: Callable[[bytes], Any]) -> list[tuple[int, Any]]:
+        """``(seq, item)`` of the entries after ``since``, oldest first (the newest ``limit``)."""
+        ...
+
+    # -- the lot -----------------------------------------------------------------------------------
+    async def clear(self, prefix: str) -> None:
+        """Forget every counter, bucket, expiring key and log whose key starts with ``prefix``."""
+        ...
+
+    def batch_records(self, *, create: bool) -> "BatchRecords | None":
+        """The batch records; ``None`` while there are none and ``create`` is false (a local
+        store then writes no file)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class BatchRecords(Protocol):
+    """Message Batches: a batch row, its pending requests and its results; each method is one
+    atomic step, so a result that was ever counted (and reported) is stored."""
+
+    async def has_id(self, batch_id: str) -> bool: ...
+
+    async def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
+        """Store a new batch and its requests ``(custom_id, params JSON)``; sets ``row.seq``."""
+        ...
+
+    async def get(self, batch_id: str) -> BatchRow | None: ...
+
+    async def active(self) -> list[BatchRow]:
+        """Batches still processing (or canceling), oldest first."""
+        ...
+
+    async def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
+        """Newest first by creation; ``after_id``: the page after that batch, ``before_id``: the
+        page before it; ``None`` for an unknown cursor."""
+        ...
+
+    async def set_canceling(self, seq: int, at: float) -> None: ...
+
+    async def delete(self, seq: int) -> None: ...
+
+    async def clear(self) -> None: ...
+
+    async def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """The next ``limit`` unprocessed requests ``(index, custom_id, params)``, in order."""
+        ...
+
+    async def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
+        """Store finished items ``(index, custom_id, kind, line)`` and count them; end the batch
+        when nothing is left. Whether it has ended."""
+        ...
+
+    async def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
+        """Every pending request becomes ``kind`` (canceled / expired) and the batch ends."""
+        ...
+
+    async def result_page(self, seq: int, after_index: int, limit: int) -> list[tuple[int, bytes]]: ...

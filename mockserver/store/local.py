@@ -1,0 +1,166 @@
+"""The store of one process: counters, buckets, expiring keys and logs in memory; Message Batches in
+SQLite in the data dir (or in memory with ``:memory:``).
+
+Everything runs on the server's event loop, so each operation is atomic by construction. The
+batch records open lazily: at start if the data dir already holds some (a restarted server
+resumes its batches), otherwise on the first batch (a server that never sees one writes no file).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, LogLimits
+from mockserver.store.sqlite import MEMORY, SqliteBatches, StoreError, default_data_dir
+
+log = logging.getLogger("mockserver.store")
+SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
+
+
+class _Bucket:
+    __slots__ = ("capacity", "rate", "level", "updated")
+
+    def __init__(self, spec: BucketSpec, now: float) -> None:
+        self.capacity = spec.capacity
+        self.rate = spec.capacity / spec.period
+        self.level = float(spec.capacity)
+        self.updated = now
+
+    def refill(self, now: float) -> float:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+        return self.level
+
+
+class _Log:
+    __slots__ = ("entries", "bytes")
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[int, Any, int]] = deque()
+        self.bytes = 0
+
+
+class LocalStore:
+    def __init__(self, data_dir: Path | str | None = None) -> None:
+        self._counters: dict[str, int] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._expiring: dict[str, tuple[float, float]] = {}
+        self._logs: dict[str, _Log] = {}
+        self._seq = 0
+        # An explicit data dir must be usable; the default one falls back to memory if another
+        # server holds it (two `mockserver serve` on one machine must both start).
+        self._explicit = data_dir is not None
+        self.location: Path | str = MEMORY if str(data_dir) == MEMORY else Path(data_dir or default_data_dir())
+        self._batches: SqliteBatches | None = None
+
+    # -- counters ----------------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value = self._counters.get(key, 0) + amount
+        self._counters[key] = value
+        return value
+
+    async def take(self, key: str, limit: int) -> int | None:
+        value = self._counters.get(key, 0)
+        if value >= limit:
+            return None
+        self._counters[key] = value + 1
+        return value + 1
+
+    async def get_int(self, key: str) -> int:
+        return self._counters.get(key, 0)
+
+    # -- token buckets -----------------------------------------------------------------------------
+    def _bucket(self, spec: BucketSpec, now: float) -> _Bucket:
+        bucket = self._buckets.get(spec.key)
+        if bucket is None or bucket.capacity != spec.capacity:
+            bucket = self._buckets[spec.key] = _Bucket(spec, now)
+        bucket.refill(now)
+        return bucket
+
+    async def take_buckets(self, specs: Sequence[BucketSpec], amounts: Sequence[float], needs: Sequence[float], now: float) -> BucketTake:
+        buckets = [self._bucket(spec, now) for spec in specs]
+        taken = all(b.level >= need for b, need in zip(buckets, needs))
+        if taken:
+            for bucket, amount in zip(buckets, amounts):
+                bucket.level -= amount
+        return BucketTake(taken, tuple(b.level for b in buckets))
+
+    async def adjust_bucket(self, spec: BucketSpec, amount: float, now: float) -> float:
+        bucket = self._bucket(spec, now)
+        bucket.level -= amount
+        return bucket.level
+
+    async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]:
+        return tuple(self._bucket(spec, now).level for spec in specs)
+
+    # -- expiring keys -----------------------------------------------------------------------------
+    async def live(self, keys: Sequence[str], now: float) -> list[float | None]:
+        out: list[float | None] = []
+        for key in keys:
+            entry = self._expiring.get(key)
+            out.append(entry[1] if entry is not None and entry[0] > now else None)
+        return out
+
+    async def set_expiring(self, items: Iterable[tuple[str, float]], now: float) -> None:
+        expiring = self._expiring
+        for key, ttl in items:
+            expiring.pop(key, None)  # re-inserted last: the sweep drops the oldest-set first
+            expiring[key] = (now + ttl, ttl)
+        if len(expiring) > SWEEP_AT:
+            for key in [k for k, (until, _) in expiring.items() if until <= now]:
+                del expiring[key]
+            while len(expiring) > SWEEP_AT:
+                del expiring[next(iter(expiring))]
+
+    # -- capped logs -------------------------------------------------------------------------------
+    async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
+        found = self._logs.get(log)
+        if found is None:
+            found = self._logs[log] = _Log()
+        self._seq += 1
+        entries = found.entries
+        entries.append((self._seq, item, size))
+        found.bytes += size
+        while entries and (len(entries) > limits.entries or found.bytes > limits.bytes):
+            found.bytes -= entries.popleft()[2]
+        return self._seq
+
+    async def read(self, log: str, since: int, limit: int | None, decode: Callable[[bytes], Any]) -> list[tuple[int, Any]]:
+        found = self._logs.get(log)
+        if found is None:
+            return []
+        items = [(seq, item) for seq, item, _ in found.entries if seq > since]
+        if limit is not None:
+            items = items[-limit:] if limit > 0 else []
+        return items
+
+    # -- the lot -----------------------------------------------------------------------------------
+    async def clear(self, prefix: str) -> None:
+        for table in (self._counters, self._buckets, self._expiring, self._logs):
+            for key in [k for k in table if k.startswith(prefix)]:
+                del table[key]
+
+    def batch_records(self, *, create: bool) -> BatchRecords | None:
+        """The batch records: opened now if ``create`` or if the data dir already has them."""
+        if self._batches is None and (create or self.location == MEMORY or SqliteBatches.exists(self.location)):
+            self._batches = self._open_batches()
+        return self._batches
+
+    def _open_batches(self) -> SqliteBatches:
+        try:
+            return SqliteBatches.open(self.location)
+        except StoreError as error:
+            if self._explicit:
+                raise
+            log.warning("mockserver: %s; this server keeps its batches in memory", error)
+            self.location = MEMORY
+            return SqliteBatches.open(MEMORY)
+
+    async def close(self) -> None:
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None

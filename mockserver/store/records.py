@@ -1,0 +1,41 @@
+"""The records the store keeps for features (plain data, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ARCHIVE_AFTER = 29 * 86_400.0  # batch results are downloadable for 29 days after creation
+RESULT_KINDS = ("succeeded", "errored", "canceled", "expired")
+
+
+@dataclass(slots=True)
+class BatchRow:
+    """One batch as stored: times are epoch seconds; counts are of finished requests."""
+
+    seq: int
+    id: str
+    beta: bool
+    api_version: str | None
+    anthropic_beta: str | None
+    request_id: str
+    created_at: float
+    expires_at: float
+    ended_at: float | None
+    cancel_initiated_at: float | None
+    status: str  # in_progress | canceling | ended
+    total: int
+    succeeded: int = 0
+    errored: int = 0
+    canceled: int = 0
+    expired: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.errored + self.canceled + self.expired
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "ended"
+
+    def archived(self, now: float) -> bool:
+        return self.ended and now >= self.created_at + ARCHIVE_AFTER
