@@ -169,6 +169,7 @@ def _fingerprint(body: dict[str, Any], block: Any, location: str) -> bytes:
         return b"\x01role:" + str(body["messages"][int(parts[1])].get("role")).encode()
     if parts[0] == "messages" and len(parts) == 3:
         return b"\x02" + orjson.dumps(body["messages"][int(parts[1])].get("content"))
-    if location == "system" and isinstance(body.get("system"), str):
-        return b"\x03" + body["system"].encode()
+    system = body.get("system")
+    if location == "system" and isinstance(system, str):
+        return b"\x03" + system.encode()
     return b"\x04" + location.encode()

@@ -175,7 +175,8 @@ class ChaosStage:
     def _pick(self, stream: bool) -> str:
         kinds = [(k, w) for k, w in self._kinds if stream or k not in STREAM_ONLY] or self._kinds
         names, weights = zip(*kinds)
-        return self.rng.choices(names, weights)[0]
+        chosen: str = self.rng.choices(names, weights)[0]
+        return chosen
 
     def _step(self, kind: str, stream: bool) -> tuple[dict[str, Any], float | None]:
         """The scenario step injected for ``kind``, and how long a client is asked to wait."""

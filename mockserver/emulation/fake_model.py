@@ -36,7 +36,8 @@ class Draft:
 
     @property
     def content(self) -> list[dict[str, Any]]:
-        return self.template["content"]
+        content: list[dict[str, Any]] = self.template["content"]
+        return content
 
 
 class FakeModel:

@@ -96,6 +96,6 @@ class Faults:
 
 
 _DEFAULTS: dict[str, Any] = {
-    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
     for f in dataclasses.fields(Faults)
 }

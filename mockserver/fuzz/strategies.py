@@ -418,8 +418,8 @@ def _draw_stream(draw: st.DrawFn, message: Mapping[str, Any], max_pings: int) ->
                 events.append({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})
         events.append({"type": "content_block_stop", "index": index})
     final_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens") if k in usage}
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"], "stop_details": None}
-    events.append({"type": "message_delta", "delta": delta, "usage": final_usage})
+    stop: dict[str, Any] = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"], "stop_details": None}
+    events.append({"type": "message_delta", "delta": stop, "usage": final_usage})
     events.append({"type": "message_stop"})
     where = st.integers(1, len(events) - 1)
     heavy = draw(st.integers(0, 3)) == 3  # a quarter of the streams are ping-heavy

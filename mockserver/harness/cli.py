@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from mockserver.store.sqlite import StoreError
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config
@@ -159,7 +159,7 @@ def _positive_float(raw: str) -> float:
     return value
 
 
-def _chaos_weights(kind: str):  # noqa: ANN202 - an argparse type
+def _chaos_weights(kind: str) -> Callable[[str], dict[str, float]]:
     def parse(raw: str) -> dict[str, float]:
         from mockserver.chaos.stage import FAULT_KINDS, parse_weights
 
@@ -306,7 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(args, config_from_args)
     parser.error(f"unknown command {args.command}")
-    return 2
 
 
 if __name__ == "__main__":

@@ -42,9 +42,10 @@ def add_options(group: Any) -> None:
 
 def default_path(request: pytest.FixtureRequest) -> Path:
     node = request.node
-    name = node.name if request.cls is None else f"{request.cls.__name__}.{node.name}"
-    module = request.module.__name__.rsplit(".", 1)[-1]
-    return Path(node.path).parent / "cassettes" / module / f"{_UNSAFE.sub('-', name)}.yaml"
+    name = str(node.name) if request.cls is None else f"{request.cls.__name__}.{node.name}"
+    module = str(request.module.__name__).rsplit(".", 1)[-1]
+    folder = Path(str(node.path)).parent
+    return folder / "cassettes" / module / f"{_UNSAFE.sub('-', name)}.yaml"
 
 
 @dataclass

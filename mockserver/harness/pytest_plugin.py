@@ -23,7 +23,7 @@ from mockserver.harness.testing import MockServer
 try:  # pytest-asyncio's own decorator works in its strict mode too
     from pytest_asyncio import fixture as _async_fixture
 except ImportError:  # pragma: no cover - async fixtures then need another async plugin
-    _async_fixture = pytest.fixture
+    _async_fixture = pytest.fixture  # type: ignore[assignment]  # the same decorator, another overload set
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,7 +27,7 @@ def headers_of(plan: Plan) -> CIMultiDict[str]:
     """Every header of the plan in one multidict, the constant ones first (as serialized)."""
     if plan.constant is None:
         return plan.headers
-    merged = plan.constant[1].copy()
+    merged: CIMultiDict[str] = plan.constant[1].copy()
     merged.extend(plan.headers)
     return merged
 

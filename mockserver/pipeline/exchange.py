@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import functools
 from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mapping, Protocol, Sequence, Union
 
-from multidict import CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDictProxy, MultiMapping
 
 from mockserver.protocol.errors import ApiError
 
@@ -27,7 +27,7 @@ class ApiRequest:
 
     method: str
     path: str
-    query: MultiDictProxy[str]
+    query: MultiMapping[str]
     headers: CIMultiDictProxy[str]
     raw_body: bytes
     body: Any

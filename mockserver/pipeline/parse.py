@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import orjson
-from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
+from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from mockserver.pipeline.exchange import ApiRequest
 from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
@@ -35,7 +35,7 @@ class Incoming:
     path: str
     raw_target: str
     """The request target as sent (path and query, still percent-encoded), for forwarding."""
-    query: MultiDictProxy[str]
+    query: MultiMapping[str]
     headers: CIMultiDictProxy[str]
     read: Callable[[int], Awaitable[bytes]]
     """The whole (decoded) body; raises the 413 as soon as it passes the limit given."""

@@ -119,9 +119,9 @@ class StaticHeaders:
         common: dict[str, str] = {"anthropic-organization-id": organization_id, **edge_headers}
         self.edge = edge
         self._common = common
-        self._plain = CIMultiDict(common)
-        self._client_error = CIMultiDict({"x-should-retry": "false", **common})
-        self._unauthenticated = CIMultiDict({"x-should-retry": "false", **edge_headers})
+        self._plain: CIMultiDict[str] = CIMultiDict(common)
+        self._client_error: CIMultiDict[str] = CIMultiDict({"x-should-retry": "false", **common})
+        self._unauthenticated: CIMultiDict[str] = CIMultiDict({"x-should-retry": "false", **edge_headers})
         self._plain_serialized = self._serialize(common)
         self._limits: Mapping[str, str] | None = None
         self._limited: CIMultiDict[str] = CIMultiDict(common)
@@ -132,10 +132,13 @@ class StaticHeaders:
         if limits is not None:
             if limits is not self._limits:
                 self._rebuild(limits)
-            return self._limited.copy()
-        if says_no_retry(status):
-            return (self._unauthenticated if status == 401 else self._client_error).copy()
-        return self._plain.copy()
+            headers = self._limited
+        elif says_no_retry(status):
+            headers = self._unauthenticated if status == 401 else self._client_error
+        else:
+            headers = self._plain
+        copied: CIMultiDict[str] = headers.copy()
+        return copied
 
     def success_serialized(self, limits: Mapping[str, str] | None) -> tuple[bytes, CIMultiDict[str], CIMultiDict[str]]:
         """A success's constant headers split in two: the lines already serialized (``name:

@@ -302,9 +302,10 @@ class RequestSchema:
                     return _one(f"Unable to extract tag using discriminator '{key}'")
                 case = default
             else:
-                case = cases.get(tag) if type(tag) is str else None
-                if case is None:
+                found = cases.get(tag) if type(tag) is str else None
+                if found is None:
                     return _one(f"Input tag '{tag}' found using '{key}' does not match any of the expected tags: {expected}")
+                case = found
             sub = case[1](value)
             return _prefix(case[0], sub) if sub else None
 

@@ -123,7 +123,7 @@ def _method_body_split(resource: str, class_name: str, method: str) -> BodySplit
                 if isinstance(value, ast.Call) and value.args:  # maybe_transform({...}, Params)
                     value = value.args[0]
                 if isinstance(value, ast.Dict):
-                    split.body_keys = [k.value for k in value.keys if isinstance(k, ast.Constant)]
+                    split.body_keys = [k.value for k in value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
             if isinstance(node, ast.Dict) and any(
                 isinstance(k, ast.Constant) and str(k.value).lower().startswith("anthropic-") for k in node.keys
             ):

@@ -9,7 +9,7 @@ writes it (:mod:`.deliver`). :class:`Outcome` is what the client got, for the jo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterable, Protocol, Union
+from typing import AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
 
 from multidict import CIMultiDict
 
@@ -36,7 +36,7 @@ Item = Union[Frame, Drop]
 Frames = Union[Iterable[Item], AsyncIterator[Item]]
 
 
-async def each(frames: Frames) -> AsyncIterator[Item]:
+async def each(frames: Frames) -> AsyncGenerator[Item, None]:
     """The frames one by one, whichever kind of iterable holds them; closing this closes theirs
     (a relaying generator learns at once that nobody reads it any more)."""
     if isinstance(frames, Iterable):

@@ -18,7 +18,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from mockserver.store.records import RESULT_KINDS, BatchRow
 
@@ -83,7 +83,7 @@ def default_data_dir() -> Path:
     return base / "mockserver"
 
 
-def _row(values: tuple) -> BatchRow:  # type: ignore[type-arg]
+def _row(values: tuple[Any, ...]) -> BatchRow:
     (seq, id_, beta, version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x) = values
     return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x)
 
@@ -186,6 +186,7 @@ class SqliteBatches:
         ``after_id``: the ``limit`` batches created just before that one (the next page);
         ``before_id``: the ``limit`` batches created just after it (the previous page)."""
         conn = self.conn
+        args: tuple[Any, ...]
         if after_id is not None or before_id is not None:
             cursor = conn.execute("SELECT seq FROM batches WHERE id = ?", (after_id or before_id,)).fetchone()
             if cursor is None:
