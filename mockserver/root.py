@@ -36,7 +36,8 @@ from mockserver.emulation.stage import Emulation, Messages, Models
 from mockserver.emulation.synth import Synthesizer
 from mockserver.ids import IdGenerator
 from mockserver.journal.journal import JournalEntry, JournalLog
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Reply, Stage, chain
+from mockserver.faults.transforms import FaultedRenderer
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser
 from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.endpoints import EndpointTable
@@ -47,7 +48,7 @@ from mockserver.protocol.validate import Rules
 from mockserver.ratelimit.limiter import RateLimiter
 from mockserver.ratelimit.stage import RateLimitStage
 from mockserver.render.headers import ResponseHeaders
-from mockserver.render.plan import Outcome, Plan
+from mockserver.render.plan import Plan
 from mockserver.render.renderer import Renderer
 from mockserver.scenarios.actions import Toolkit
 from mockserver.scenarios.book import ScenarioBook
@@ -93,10 +94,8 @@ class Api:
         self.book = book = ScenarioBook(self.limiter)
         book.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
         self.kit = kit = Toolkit(rules, ids, synth, prompt_cache)
-        self.renderer = Renderer(
-            ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed)),
-            seed=seed, sse_padding=config.sse_padding, wire_rng=_rng("wire", seed), fault_rng=_rng("faults", seed),
-        )
+        headers = ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed))
+        self.renderer = FaultedRenderer(Renderer(headers, seed=seed, sse_padding=config.sse_padding), _rng("faults", seed))
         self.table = EndpointTable()
         self.messages = Messages(FakeModel(rules, synth), prompt_cache, ids)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)

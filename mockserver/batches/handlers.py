@@ -17,7 +17,7 @@ import orjson
 
 from mockserver.batches.envelope import check_envelope
 from mockserver.batches.objects import (
-    RESULTS_CONTENT_TYPE, RETRY_AFTER, deleted_batch, new_row, reachable_base_url, render_batch, synthesized_batch,
+    RESULTS_CONTENT_TYPE, RETRY_AFTER, deleted_batch, new_row, render_batch, synthesized_batch,
 )
 from mockserver.batches.service import BatchService
 from mockserver.ids import IdGenerator
@@ -25,6 +25,7 @@ from mockserver.pipeline.exchange import ApiRequest, BytesReply, JsonReply, Repl
 from mockserver.protocol import endpoints
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.pagination import bad_cursor, page_body, parse_page_query
+from mockserver.protocol.urls import reachable_base_url
 from mockserver.store.base import BatchRecords
 from mockserver.store.records import BatchRow
 

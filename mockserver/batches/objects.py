@@ -24,7 +24,6 @@ RESULTS_CONTENT_TYPE = "application/x-jsonl"
 # Real errored rows carry this undocumented object inside the inner error (the SDK's error
 # objects allow extra fields, so strict validation accepts it).
 ERROR_DETAILS = {"error_visibility": "user_facing"}
-WILDCARD_HOSTS = ("http://0.0.0.0:", "http://[::]:")
 
 
 def new_row(*, batch_id: str, now: float, total: int, beta: bool = False, api_version: str | None = None,
@@ -35,15 +34,6 @@ def new_row(*, batch_id: str, now: float, total: int, beta: bool = False, api_ve
         request_id=request_id, created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=None,
         cancel_initiated_at=None, status="in_progress", total=total,
     )
-
-
-def reachable_base_url(base_url: str, host: str | None) -> str:
-    """Where ``results_url`` points: this server (the SDK fetches it verbatim, so a real-API URL
-    would leak traffic). ``base_url`` is the address the server listens on; when that is a
-    wildcard (``--host 0.0.0.0``) or unknown, the client's ``Host`` header, which it can reach."""
-    if base_url and not base_url.startswith(WILDCARD_HOSTS):
-        return base_url
-    return f"http://{host}" if host else base_url
 
 
 def results_url(base_url: str, batch_id: str) -> str:

@@ -19,7 +19,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from mockserver.batches.objects import reachable_base_url
+from mockserver.protocol.urls import reachable_base_url
 from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, split_sse
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError

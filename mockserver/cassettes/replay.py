@@ -15,7 +15,7 @@ from typing import AsyncIterator, Callable
 
 from multidict import CIMultiDict
 
-from mockserver.batches.objects import reachable_base_url
+from mockserver.protocol.urls import reachable_base_url
 from mockserver.cassettes.cassette import Cassette
 from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply

@@ -39,7 +39,7 @@ from mockserver.protocol.headers import http_date, says_no_retry, sdk_retries
 if TYPE_CHECKING:
     from mockserver.clock import Clock
     from mockserver.protocol.catalog import ModelCatalog
-    from mockserver.render.plan import Outcome
+    from mockserver.pipeline.exchange import Outcome
     from mockserver.scenarios.actions import Toolkit
 
 log = logging.getLogger("mockserver.chaos")

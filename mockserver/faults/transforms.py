@@ -22,11 +22,37 @@ from typing import AsyncIterator
 import orjson
 
 from mockserver.faults.spec import Faults
-from mockserver.pipeline.exchange import ErrorReply, Reply
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Reply
 from mockserver.protocol import sse
 from mockserver.protocol.errors import ApiError
 from mockserver.render.plan import DROP, Drop, Frame, Frames, Item, Plan, each
+from mockserver.render.renderer import Renderer
 UNKNOWN_EVENT = sse.frame("mock_unknown_event", b'{"type":"mock_unknown_event","note":"injected by mockserver"}')
+
+
+class FaultedRenderer:
+    """The renderer, then the faults a reply carries; ``rng`` decides random errors (seeded, so a
+    seeded run repeats)."""
+
+    def __init__(self, renderer: Renderer, rng: random.Random) -> None:
+        self.renderer = renderer
+        self.rng = rng
+
+    def render(self, request: ApiRequest | None, request_id: str, reply: Reply) -> tuple[Plan, Reply]:
+        """The plan for ``reply``, and the reply it is for (an injected error may replace it)."""
+        faults = reply.faults
+        if faults is None:
+            return self.renderer.render(request, request_id, reply), reply
+        injected = injected_error(reply, faults, self.rng)
+        if injected is not None:
+            reply = injected
+        plan = self.renderer.render(request, request_id, reply)
+        if injected is not None:
+            plan.notes.append(f"injected {injected.error.status} {injected.error.type}")
+        return apply(plan, faults, request_id), reply
+
+    def error(self, request_id: str, reply: ErrorReply) -> Plan:
+        return self.renderer.error(request_id, reply)
 
 
 def injected_error(reply: Reply, faults: Faults, rng: random.Random) -> ErrorReply | None:

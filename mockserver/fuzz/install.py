@@ -122,7 +122,7 @@ def _reseed(server: "MockServer", scenario: Any) -> None:
     """The fault generator (``random_error``) seeded from the scenario, so an example that
     Hypothesis replays while shrinking behaves exactly as it did the first time."""
     digest = hashlib.sha256(repr(scenario).encode("utf-8", "surrogatepass")).hexdigest()
-    server.api.renderer.fault_rng = random.Random(digest)
+    server.api.renderer.rng = random.Random(digest)
 
 
 def _note(scenario: Any) -> None:

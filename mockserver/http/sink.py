@@ -18,7 +18,8 @@ from multidict import CIMultiDict
 from mockserver.http.preserialized import SUPPORTED as PRESERIALIZED
 from mockserver.http.preserialized import PreserializedResponse
 from mockserver.render.deliver import deliver, whole_body
-from mockserver.render.plan import Outcome, Plan
+from mockserver.pipeline.exchange import Outcome
+from mockserver.render.plan import Plan
 
 GONE = web.Response(status=204)  # returned when the client left before anything was written
 

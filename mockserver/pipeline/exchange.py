@@ -18,7 +18,6 @@ from mockserver.protocol.errors import ApiError
 
 if TYPE_CHECKING:
     from mockserver.faults.spec import Faults
-    from mockserver.render.plan import Outcome
 
 
 @dataclass(slots=True)
@@ -143,6 +142,16 @@ class BytesReply(_ReplyBase):
 
 
 Reply = Union[MessageReply, JsonReply, ErrorReply, EventsReply, BytesReply]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What went out, as bytes, for the journal, the access log and observers."""
+
+    status: int
+    raw: bytes = b""
+    streamed: bool = False
+    notes: tuple[str, ...] = ()
 
 
 Next = Callable[[ApiRequest], Awaitable[Reply]]

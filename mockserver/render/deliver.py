@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mockserver.render.plan import Drop, Frame, Frames, Outcome, Plan, Sink, each
+from mockserver.pipeline.exchange import Outcome
+from mockserver.render.plan import Drop, Frame, Frames, Plan, Sink, each
 
 DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 POLL_SECONDS = 0.02  # how often a pause checks that the client is still there

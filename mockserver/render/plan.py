@@ -3,7 +3,7 @@
 
 Every reply is rendered into a plan once (:mod:`.renderer`); faults are transforms on plans and
 frames (mockserver/faults/); a :class:`Sink` (an aiohttp response, an in-process httpx stream)
-writes it (:mod:`.deliver`). :class:`Outcome` is what the client got, for the journal.
+writes it (:mod:`.deliver`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
 
 from multidict import CIMultiDict
+
 
 
 @dataclass(slots=True)
@@ -75,16 +76,6 @@ class Plan:
     constant: "tuple[bytes, CIMultiDict[str]] | None" = None
     """Constant headers not in ``headers``: serialized once for many responses, and the same as
     a multidict for writers that cannot splice bytes (mockserver/http/preserialized.py)."""
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What went out, as bytes, for the journal, the access log and observers."""
-
-    status: int
-    raw: bytes = b""
-    streamed: bool = False
-    notes: tuple[str, ...] = ()
 
 
 class Sink(Protocol):

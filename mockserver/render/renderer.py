@@ -4,6 +4,7 @@ A Message becomes its JSON body, or the SSE events of its stream (derived from t
 Message, so streamed and plain answers cannot disagree); JSON and errors become one frame; a
 scripted event list becomes its events as given; bytes stay bytes (a stream cut into its
 events). Faults attached to a reply then transform the plan (mockserver/faults/transforms.py).
+Randomness (SSE padding, ``cf-ray``) comes from seeded generators, so a seeded run repeats.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any, Mapping
 import orjson
 from multidict import CIMultiDict
 
-from mockserver.faults import transforms
 from mockserver.pipeline.exchange import (
     ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent,
 )
@@ -26,25 +26,11 @@ from mockserver.render.plan import Frame, Plan
 
 
 class Renderer:
-    def __init__(self, headers: ResponseHeaders, *, seed: int | None, sse_padding: bool, wire_rng: random.Random, fault_rng: random.Random) -> None:
+    def __init__(self, headers: ResponseHeaders, *, seed: int | None, sse_padding: bool) -> None:
         self.headers = headers
         self.seed = seed
         self.sse_padding = sse_padding
-        self.wire_rng = wire_rng
-        self.fault_rng = fault_rng
-
-    def render(self, request: ApiRequest | None, request_id: str, reply: Reply) -> tuple[Plan, Reply]:
-        """The plan for ``reply`` (and the reply it is for: an injected error may replace it)."""
-        faults = reply.faults
-        if faults is None:
-            return self._plan(request, request_id, reply), reply
-        injected = transforms.injected_error(reply, faults, self.fault_rng)
-        if injected is not None:
-            reply = injected
-        plan = self._plan(request, request_id, reply)
-        if injected is not None:
-            plan.notes.append(f"injected {injected.error.status} {injected.error.type}")
-        return transforms.apply(plan, faults, request_id), reply
+        self.wire_rng = headers.wire_rng
 
     def error(self, request_id: str, reply: ErrorReply, endpoint: Endpoint | None = None) -> Plan:
         error = reply.error
@@ -55,7 +41,8 @@ class Renderer:
         return _whole(error.status, headers, orjson.dumps(error.body(request_id)))
 
     # -- one switch over the reply types -----------------------------------------------------------
-    def _plan(self, request: ApiRequest | None, request_id: str, reply: Reply) -> Plan:
+    def render(self, request: ApiRequest | None, request_id: str, reply: Reply) -> Plan:
+        """The plan for ``reply``, before any faults (mockserver/faults/transforms.py)."""
         endpoint = BY_NAME.get(request.endpoint) if request is not None else None
         if isinstance(reply, ErrorReply):
             return self.error(request_id, reply, endpoint)

@@ -157,7 +157,7 @@ def test_results_url_points_where_the_client_can_reach_this_server() -> None:
 
 def test_reachable_base_url_is_the_rule_for_every_results_url() -> None:
     """Shared by the batch handlers and the record/replay responders' results_url rewrite."""
-    from mockserver.batches.objects import reachable_base_url
+    from mockserver.protocol.urls import reachable_base_url
 
     assert reachable_base_url("http://127.0.0.1:8787", "mock.internal:8787") == "http://127.0.0.1:8787"
     assert reachable_base_url("http://0.0.0.0:8787", "[::1]:8787") == "http://[::1]:8787"
