@@ -9,15 +9,25 @@ STAMP := $(VENV)/.installed-stamp
 COMPAT_SDK ?= anthropic==1.17.0
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
+# The lowest aiohttp release pyproject.toml allows: the end-to-end tests run against it too.
+AIOHTTP_LOW ?= aiohttp==3.10.11
+LOW_VENV := .venv-aiohttp-low
+LOW_STAMP := $(LOW_VENV)/.installed-stamp
 PORT ?= 8787
 
-.PHONY: run test unit compat contract bench bench-batches schema clean fuzz-long
+.PHONY: run test unit check aiohttp-low compat contract bench bench-batches schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(LOW_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LOW_VENV)
+	$(LOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOW_VENV)/bin/pip install --quiet -e '.[dev]' '$(AIOHTTP_LOW)'
+	touch $(LOW_STAMP)
 
 $(COMPAT_STAMP):
 	$(PYTHON) -m venv $(COMPAT_VENV)
@@ -28,8 +38,16 @@ $(COMPAT_STAMP):
 run: $(STAMP)
 	$(BIN)/mockserver serve --port $(PORT)
 
-## Everything CI runs: unit + end-to-end tests, the older SDK, the SDK's own API tests.
-test: unit compat contract
+## Everything CI runs: types and import contracts, unit + end-to-end tests, the lowest aiohttp,
+## the older SDK, the SDK's own API tests.
+test: check unit aiohttp-low compat contract
+
+check: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+aiohttp-low: $(LOW_STAMP)
+	$(LOW_VENV)/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
@@ -58,4 +76,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .venv-contract .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(LOW_VENV) .venv-contract .cache .pytest_cache .hypothesis build *.egg-info

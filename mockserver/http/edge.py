@@ -16,6 +16,7 @@ from aiohttp.web_request import BaseRequest
 
 from mockserver.http import admin
 from mockserver.http.body import body_reader
+from mockserver.http.malformed import error_for
 from mockserver.http.sink import respond, whole_response
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming
 from mockserver.protocol.errors import ApiError
@@ -23,6 +24,7 @@ from mockserver.root import Api
 
 log = logging.getLogger("mockserver")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+MAX_HEADERS = 128  # as aiohttp 3.13+ refuses more itself; older releases take any number
 
 
 class Edge:
@@ -32,6 +34,11 @@ class Edge:
         self.api = api
 
     async def __call__(self, http: BaseRequest) -> web.StreamResponse:
+        if len(http.raw_headers) > MAX_HEADERS:
+            response = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
+            response.headers["Connection"] = "close"
+            response.force_close()
+            return response
         if http.path.startswith(admin.PREFIX) and (len(http.path) == len(admin.PREFIX) or http.path[len(admin.PREFIX)] == "/"):
             return await admin.handle(http, self.api)
         expect = http.headers.get(hdrs.EXPECT)

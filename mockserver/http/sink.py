@@ -21,8 +21,6 @@ from mockserver.render.deliver import deliver, whole_body
 from mockserver.pipeline.exchange import Outcome
 from mockserver.render.plan import Plan
 
-GONE = web.Response(status=204)  # returned when the client left before anything was written
-
 
 def headers_of(plan: Plan) -> CIMultiDict[str]:
     """Every header of the plan in one multidict, the constant ones first (as serialized)."""
@@ -56,7 +54,9 @@ async def respond(http: BaseRequest, plan: Plan) -> tuple[web.StreamResponse, Ou
             return response_for(plan, body), Outcome(plan.status, body, False, tuple(plan.notes))
     sink = AiohttpSink(http)
     outcome = await deliver(plan, sink)
-    return sink.response or GONE, outcome
+    if sink.response is None:  # the client left (or was reset) before anything was written
+        return web.Response(status=204), outcome
+    return sink.response, outcome
 
 
 class AiohttpSink:
