@@ -39,8 +39,8 @@ def test_pieces_are_lossless_and_counted_once(text: str) -> None:
 
 
 def test_pieces_look_like_bpe_tokens() -> None:
-    assert split_pieces("Hello, world! 12345 supercalifragilistic_x") == [
-        "Hello", ",", " world", "!", " 123", "45", " supercal", "ifragili", "stic", "_", "x",
+    assert split_pieces('Hello, world! 125 supercalifragilistic_x {"a": 1}') == [
+        "Hello", ",", " world", "!", " 1", "2", "5", " supercal", "ifragili", "stic", "_", "x", ' {"', "a", '":', " 1", "}",
     ]
 
 
@@ -50,10 +50,11 @@ def test_request_count_adds_fixed_costs_and_reports_cache_breakpoints() -> None:
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello there", "cache_control": {"type": "ephemeral"}}]}],
     }
     counted = count_request(body)
-    # 3 request + 3 system + 3 ("Be", " brief", ".") + 4 message + 2 ("Hello", " there")
-    assert counted.total == 3 + 3 + 3 + 4 + 2
-    assert [(b.prefix_tokens, b.ttl, b.location) for b in counted.breakpoints] == [(9, "1h", "system.0"), (15, "5m", "messages.0.content.0")]
-    assert count_request({"messages": [{"role": "user", "content": "x"}], "tools": [{"name": "t", "input_schema": {}}]}).total > 346
+    # 1 request + 3 ("Be", " brief", ".") + 3 turn marker + 2 ("Hello", " there") + 3 opened assistant turn
+    assert counted.total == 1 + 3 + 3 + 2 + 3
+    assert [(b.prefix_tokens, b.ttl, b.location) for b in counted.breakpoints] == [(4, "1h", "system.0"), (9, "5m", "messages.0.content.0")]
+    prefill = {"messages": [*body["messages"], {"role": "assistant", "content": "Hi"}]}
+    assert count_request(prefill).total == 1 + 3 + 2 + 3 + 1  # a final assistant turn is continued, not opened
 
 
 def test_image_tokens_follow_the_documented_scaling() -> None:
