@@ -68,6 +68,8 @@ class TokenProfile:
     """The tool-use system prompt with ``tool_choice`` auto, none or absent."""
     tool_prompt_forced: int
     """The same with ``tool_choice`` any or tool."""
+    tool_prompt_explicit_auto: int | None = None
+    """The same when ``tool_choice`` {type: auto} is sent explicitly, where that differs."""
 
 
 PROFILES = {
@@ -77,9 +79,9 @@ PROFILES = {
     "claude-3-5-sonnet-june": TokenProfile("claude-3-5-sonnet-june", 294, 261),
     "claude-3-5-sonnet": TokenProfile("claude-3-5-sonnet", 346, 313),  # October 2024 and 3.7
     "claude-4": TokenProfile("claude-4", 315, 282),  # Opus 4, Sonnet 4, Opus 4.1
-    "claude-4-5": TokenProfile("claude-4-5", 494, 461),  # 4.5 and later
+    "claude-4-5": TokenProfile("claude-4-5", 494, 461, 267),  # 4.5 and later
 }
-DEFAULT_PROFILE = PROFILES["claude-4-5"]
+DEFAULT_FAMILY = "claude-4-5"
 
 _OLD_ID = re.compile(r"claude-(\d)(?:-(\d))?-(haiku|sonnet|opus)(.*)")
 _NEW_ID = re.compile(r"claude-(?:haiku|sonnet|opus|fable|mythos)-(\d+)(?:-(\d{1,2})(?!\d))?")
@@ -89,26 +91,30 @@ _NEW_ID = re.compile(r"claude-(?:haiku|sonnet|opus|fable|mythos)-(\d+)(?:-(\d{1,
 def profile_for(model: str | None) -> TokenProfile:
     """The profile of a model id or alias (``claude-3-5-haiku-latest``, ``claude-sonnet-4-0``…);
     ids it does not recognise get the newest family's."""
+    return PROFILES[_family(model)]
+
+
+def _family(model: str | None) -> str:
     if not isinstance(model, str):
-        return DEFAULT_PROFILE
+        return DEFAULT_FAMILY
     old = _OLD_ID.match(model)
     if old:
         major, minor, line, rest = old.groups()
         if major == "3" and minor == "5" and line == "sonnet":
-            return PROFILES["claude-3-5-sonnet-june" if "20240620" in rest else "claude-3-5-sonnet"]
+            return "claude-3-5-sonnet-june" if "20240620" in rest else "claude-3-5-sonnet"
         if major == "3" and minor == "7":
-            return PROFILES["claude-3-5-sonnet"]
+            return "claude-3-5-sonnet"
         if major == "3" and line == "haiku":
-            return PROFILES["claude-3-haiku"]
+            return "claude-3-haiku"
         if major == "3" and minor is None:
-            return PROFILES[f"claude-3-{line}"]
-        return DEFAULT_PROFILE
+            return f"claude-3-{line}"
+        return DEFAULT_FAMILY
     new = _NEW_ID.match(model)
     if new:
         major, minor = int(new.group(1)), int(new.group(2) or 0)
         if major == 4 and minor < 5:
-            return PROFILES["claude-4"]
-    return DEFAULT_PROFILE
+            return "claude-4"
+    return DEFAULT_FAMILY
 
 
 def count_text(text: str) -> int:
@@ -285,8 +291,12 @@ def _tool_tokens(tool: Any) -> int:
 
 def _tool_prompt(body: dict[str, Any], profile: TokenProfile) -> int:
     choice = body.get("tool_choice")
-    forced = isinstance(choice, dict) and choice.get("type") in ("any", "tool")
-    return profile.tool_prompt_forced if forced else profile.tool_prompt
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in ("any", "tool"):
+        return profile.tool_prompt_forced
+    if kind == "auto" and profile.tool_prompt_explicit_auto is not None:
+        return profile.tool_prompt_explicit_auto
+    return profile.tool_prompt
 
 
 def _instructions(body: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
