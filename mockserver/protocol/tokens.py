@@ -1,8 +1,8 @@
 """The one token estimator: used for count_tokens, for ``usage`` and for cutting output at
 ``max_tokens``, so that all three always agree.
 
-Text is split into *pieces*, roughly as a BPE tokenizer splits English: a run of up to ten
-letters with its leading space, up to three digits, up to three punctuation marks, or a run of
+Text is split into *pieces*, roughly as a BPE tokenizer splits English: a run of up to eight
+letters with its leading space, one digit, up to three punctuation marks, or a run of
 whitespace. Each piece is one token. Around the content, the estimator adds what the real API
 adds to the prompt it builds: turn markers, the tool-use system prompt (its size depends on the
 model family and ``tool_choice``), the thinking and structured-output instructions, server tool
