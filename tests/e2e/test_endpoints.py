@@ -9,6 +9,7 @@ import pytest
 
 from mockserver.pipeline.exchange import ErrorReply
 from mockserver.protocol.errors import ApiError
+from mockserver.protocol.tokens import PDF_PAGE_OVERHEAD, PDF_PAGE_TOKENS
 from tests.conftest import HAIKU, USER_HI
 from tests.e2e.test_errors import PNG_1X1
 
@@ -33,7 +34,7 @@ def test_count_tokens_counts_every_part(anthropic_client: anthropic.Anthropic) -
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_1X1}}
     assert count(messages=[{"role": "user", "content": [image, {"type": "text", "text": "Hello, Claude"}]}]) == base + 1
     pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}}
-    assert count(messages=[{"role": "user", "content": [pdf, {"type": "text", "text": "Hello, Claude"}]}]) == base + 2 * 1500
+    assert count(messages=[{"role": "user", "content": [pdf, {"type": "text", "text": "Hello, Claude"}]}]) == base + 2 * (PDF_PAGE_TOKENS + PDF_PAGE_OVERHEAD)
 
 
 async def test_async_count_tokens(async_anthropic_client: anthropic.AsyncAnthropic) -> None:

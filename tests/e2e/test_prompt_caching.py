@@ -9,6 +9,7 @@ import pytest
 
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
+from mockserver.protocol.tokens import ASSISTANT_PROMPT
 from tests.conftest import HAIKU
 
 LONG = "The archive holds letters, maps and ledgers from three centuries of trade. " * 400  # ~5,000 tokens
@@ -95,7 +96,7 @@ def test_a_moved_breakpoint_reads_the_earlier_prefix(client: anthropic.Anthropic
     turn2 = client.messages.create(model=HAIKU, max_tokens=50, system=plain_system, messages=conversation).usage
     assert turn2.cache_read_input_tokens == turn1.cache_creation_input_tokens
     assert 0 < turn2.cache_creation_input_tokens < 40  # just the new turns
-    assert turn2.input_tokens == 0
+    assert turn2.input_tokens == ASSISTANT_PROMPT  # only the assistant turn the API opens after the prompt
 
 
 def test_mixed_ttls_split_the_write(client: anthropic.Anthropic) -> None:

@@ -3,6 +3,8 @@ sniffing, pagination and response headers."""
 
 from __future__ import annotations
 
+import base64
+
 import random
 import re
 import struct
@@ -25,7 +27,9 @@ from mockserver.protocol.message import build_message, build_usage
 from mockserver.protocol.pagination import PageQuery, paginate, parse_page_query
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.sse import PING_DATA, frame, message_events, pad
-from mockserver.protocol.tokens import count_request, count_text, image_tokens, split_pieces
+from mockserver.protocol import tokens
+from mockserver.protocol.media import pdf_text
+from mockserver.protocol.tokens import count_request, count_text, image_tokens, profile_for, split_pieces
 
 
 # -- tokens -------------------------------------------------------------------------------------
@@ -39,8 +43,8 @@ def test_pieces_are_lossless_and_counted_once(text: str) -> None:
 
 
 def test_pieces_look_like_bpe_tokens() -> None:
-    assert split_pieces("Hello, world! 12345 supercalifragilistic_x") == [
-        "Hello", ",", " world", "!", " 123", "45", " supercal", "ifragili", "stic", "_", "x",
+    assert split_pieces('Hello, world! 125 supercalifragilistic_x {"a": 1}') == [
+        "Hello", ",", " world", "!", " 1", "2", "5", " supercal", "ifragili", "stic", "_", "x", ' {"', "a", '":', " 1", "}",
     ]
 
 
@@ -50,10 +54,87 @@ def test_request_count_adds_fixed_costs_and_reports_cache_breakpoints() -> None:
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello there", "cache_control": {"type": "ephemeral"}}]}],
     }
     counted = count_request(body)
-    # 3 request + 3 system + 3 ("Be", " brief", ".") + 4 message + 2 ("Hello", " there")
-    assert counted.total == 3 + 3 + 3 + 4 + 2
-    assert [(b.prefix_tokens, b.ttl, b.location) for b in counted.breakpoints] == [(9, "1h", "system.0"), (15, "5m", "messages.0.content.0")]
-    assert count_request({"messages": [{"role": "user", "content": "x"}], "tools": [{"name": "t", "input_schema": {}}]}).total > 346
+    # 1 request + 3 ("Be", " brief", ".") + 3 turn marker + 2 ("Hello", " there") + 3 opened assistant turn
+    assert counted.total == 1 + 3 + 3 + 2 + 3
+    assert [(b.prefix_tokens, b.ttl, b.location) for b in counted.breakpoints] == [(4, "1h", "system.0"), (9, "5m", "messages.0.content.0")]
+    prefill = {"messages": [*body["messages"], {"role": "assistant", "content": "Hi"}]}
+    assert count_request(prefill).total == 1 + 3 + 2 + 3 + 1  # a final assistant turn is continued, not opened
+
+
+def test_model_ids_and_aliases_map_to_their_family() -> None:
+    families = {
+        "claude-3-opus-latest": "claude-3-opus", "claude-3-haiku-20240307": "claude-3-haiku",
+        "claude-3-5-haiku-latest": "claude-3-haiku", "claude-3-5-sonnet-20240620": "claude-3-5-sonnet-june",
+        "claude-3-5-sonnet-20241022": "claude-3-5-sonnet", "claude-3-7-sonnet-20250219": "claude-3-5-sonnet",
+        "claude-sonnet-4-20250514": "claude-4", "claude-sonnet-4-0": "claude-4", "claude-opus-4-1-20250805": "claude-4",
+        "claude-haiku-4-5": "claude-4-5", "claude-sonnet-4-5-20250929": "claude-4-5", "claude-opus-4-6": "claude-4-5",
+        "claude-opus-5": "claude-4-5", "something-else": "claude-4-5",
+    }
+    assert {model: profile_for(model).family for model in families} == families
+
+
+def _user(text: str = "What is the weather in Paris?", **extra: object) -> dict:
+    return {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_tools_add_the_family_tool_prompt_by_tool_choice() -> None:
+    tool = {"name": "get_weather", "description": "Weather of a city", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    bare = count_request(_user()).total
+    offered = count_request(_user(tools=[tool])).total - bare
+    forced = count_request(_user(tools=[tool], tool_choice={"type": "any"})).total - bare
+    definition = count_text('<function>{"description": "Weather of a city", "name": "get_weather", "parameters": '
+                            '{"type": "object", "properties": {"city": {"type": "string"}}}}</function>')
+    profile = profile_for("claude-haiku-4-5")
+    assert offered == profile.tool_prompt + definition and forced == profile.tool_prompt_forced + definition
+    older = count_request({**_user(tools=[tool]), "model": "claude-3-haiku-20240307"}).total - bare
+    assert older == profile_for("claude-3-haiku-20240307").tool_prompt + definition
+    search = count_request(_user(tools=[{"type": "web_search_20250305", "name": "web_search"}])).total - bare
+    assert search == profile.tool_prompt + tokens.SERVER_TOOL_TOKENS["web_search"]
+
+
+def test_thinking_and_structured_output_add_their_instructions() -> None:
+    bare = count_request(_user()).total
+    assert count_request(_user(thinking={"type": "enabled", "budget_tokens": 2048})).total == bare + tokens.THINKING_ENABLED
+    assert count_request(_user(thinking={"type": "adaptive"})).total == bare + tokens.THINKING_ADAPTIVE
+    assert count_request(_user(thinking={"type": "disabled"})).total == bare
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    shaped = count_request(_user(output_config={"format": {"type": "json_schema", "schema": schema}})).total
+    assert shaped == bare + tokens.OUTPUT_FORMAT_OVERHEAD + count_text('{"type": "object", "properties": {"name": {"type": "string"}}}')
+    assert count_request(_user(output_format={"type": "json_schema", "schema": schema})).total == shaped  # the beta spelling
+
+
+def test_tool_turns_and_citations_are_counted() -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"}
+    assert tokens.block_tokens(call) == tokens.TOOL_USE_OVERHEAD + count_text("get_weather") + count_text("city") + count_text("Paris")
+    assert tokens.block_tokens(result) == tokens.TOOL_RESULT_OVERHEAD + count_text("Sunny")
+    text = "Ruby was created in 1993. It is a language! Is it fun?"
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
+    plain = count_request({"messages": [{"role": "user", "content": [document]}]}).total
+    cited = count_request({"messages": [{"role": "user", "content": [{**document, "citations": {"enabled": True}}]}]}).total
+    assert tokens.sentence_count(text) == 3
+    assert cited - plain == tokens.CITATIONS_OVERHEAD + 3 * tokens.CITATION_CHUNK
+
+
+def test_images_without_bytes_and_pdfs_are_sized() -> None:
+    by_url = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}}
+    assert tokens.block_tokens(by_url) == tokens.REMOTE_IMAGE_TOKENS
+    pdf = (b"%PDF-1.4\n1 0 obj <</Type /Page>> endobj\n2 0 obj <</Length 60>>\nstream\n"
+           b"BT /F1 12 Tf (Hello \\(PDF\\) world.) Tj ET BT [(Sec) -20 (ond.)] TJ ET\nendstream\n")
+    assert pdf_text(pdf) == "Hello (PDF) world.\nSecond."
+    block = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()}}
+    assert tokens.block_tokens(block) == tokens.PDF_PAGE_TOKENS + tokens.PDF_PAGE_OVERHEAD + count_text("Hello (PDF) world.\nSecond.")
+
+
+def test_every_prompt_part_is_a_unit_so_cache_prefixes_add_up() -> None:
+    body = _user(tools=[{"name": "t", "input_schema": {}}], thinking={"type": "enabled", "budget_tokens": 2048},
+                 system="Be brief.", cache_control={"type": "ephemeral"})
+    counted = count_request(body)
+    units = list(tokens.cacheable_units(body))
+    assert counted.total == tokens.REQUEST_OVERHEAD + sum(n for n, _, _ in units)
+    assert [location for _, _, location in units] == ["tools", "tools.0", "system", "thinking", "messages.0", "messages.0.content", "assistant"]
+    # automatic caching marks the last block: the prefix stops before the opened assistant turn
+    assert counted.breakpoints[-1].prefix_tokens == counted.total - tokens.ASSISTANT_PROMPT
 
 
 def test_image_tokens_follow_the_documented_scaling() -> None:
