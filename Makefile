@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 COMPAT_SDK ?= anthropic==1.17.0
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
+# SDK release lines whose own API tests run against `mockserver serve --lenient` (each in its own
+# .venv-contract-<version>): the newest 2.x, the 1.x line and a 0.x release (docs/protocol.md).
+CONTRACT_SDKS ?= 2.12.0 1.17.0 0.49.0
 PORT ?= 8787
 
 .PHONY: run test unit compat contract bench bench-batches schema clean fuzz-long
@@ -28,7 +31,7 @@ $(COMPAT_STAMP):
 run: $(STAMP)
 	$(BIN)/mockserver serve --port $(PORT)
 
-## Everything CI runs: unit + end-to-end tests, the older SDK, the SDK's own API tests.
+## Everything CI runs: unit + end-to-end tests, the older SDK, the SDK's own API tests (3 lines).
 test: unit compat contract
 
 unit: $(STAMP)
@@ -38,7 +41,7 @@ compat: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(COMPAT_VENV)/bin/python
 
 contract: $(STAMP)
-	$(BIN)/python -m tests.contract.run
+	$(BIN)/python -m tests.contract.run $(addprefix --sdk ,$(CONTRACT_SDKS))
 
 ## mockserver beside a bare aiohttp baseline (README "Benchmark"); wants wrk and valgrind.
 bench: $(STAMP)
@@ -58,4 +61,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .venv-contract .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .venv-contract* .cache .pytest_cache .hypothesis build *.egg-info

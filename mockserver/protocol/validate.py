@@ -69,7 +69,7 @@ class Rules:
         legacy = version == LEGACY_VERSION
         allow = SAMPLING_PARAMS if legacy and not count_only else frozenset()
         try:
-            self.schema.validate(root, body, allow_extra=allow)
+            self.schema.validate_for(version, root, body, allow_extra=allow)
         except ApiError as error:
             raise _role_error(error, body) from None
         assert isinstance(body, dict)
