@@ -342,15 +342,16 @@ class RequestSchema:
 
     def _compile_keyed(self, node: Dict[str, Any]) -> Check:
         """TypedDicts told apart by a Literal key (``role``): one object to the caller, so a bad
-        or missing key is reported at that key and member errors carry no tag."""
+        or missing key is reported at that key and member errors carry no tag; a value that is
+        no object at all "does not match the expected shape", as the API words it."""
         key: str = node["keyed"]
         values = [value for value, _ in node["cases"]]
         cases = {(type(value), value): self._def(name) for value, name in node["cases"]}
         message = _literal_message(values)
 
         def check_keyed(value: Any) -> Errors:
-            if type(value) is not dict:
-                return _one(MSG_DICT)
+            if type(value) is not dict:  # as recorded: DataDog__dd-trace-py/anthropic_completion_error.yaml
+                return _one(MSG_SHAPE)
             tag = value.get(key, _MISSING)
             if tag is _MISSING:
                 return [((key,), MSG_REQUIRED)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from mockserver.config import LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
@@ -202,9 +202,12 @@ class Rules:
         if effort is None:
             return
         if not model.supports("effort", effort):
-            levels = sorted(k for k, v in model.capabilities.get("effort", {}).items() if isinstance(v, dict) and v.get("supported"))
-            if not levels:
+            # The catalog's capabilities are read-only mappings (MappingProxyType), not dicts.
+            offered = model.capabilities.get("effort", {})
+            levels = sorted(k for k, v in offered.items() if isinstance(v, Mapping) and v.get("supported"))
+            if not levels:  # wording unconfirmed (docs/protocol.md)
                 raise invalid_request("This model does not support the effort parameter.")
+            # pydantic__pydantic-ai/test_anthropic/test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml
             raise invalid_request(f"This model does not support effort level '{effort}'. Supported levels: {', '.join(levels)}.")
 
     def _cache_control(self, body: dict[str, Any]) -> None:

@@ -118,3 +118,20 @@ def test_pairing_applies_from_sonnet_3_7_on() -> None:
     # retired, so --any-model runs it as a stand-in: unchecked; a current model of that age or later is
     assert refusal(lenient_models, body(MISMATCHED, model="claude-3-7-sonnet-20250219")) is None
     assert refusal(RULES, body(MISMATCHED, model="claude-sonnet-4-5")) is not None
+
+
+# -- effort -------------------------------------------------------------------------------------
+
+
+def test_an_effort_level_the_model_lacks_lists_the_ones_it_has() -> None:
+    # pydantic__pydantic-ai/test_anthropic/test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml
+    request = {"model": "claude-opus-4-6", "max_tokens": 4096, "messages": [{"role": "user", "content": "What is 2+2?"}],
+               "output_config": {"effort": "xhigh"}}
+    assert refusal(RULES, request) == "This model does not support effort level 'xhigh'. Supported levels: high, low, max, medium."
+    assert refusal(RULES, dict(request, output_config={"effort": "max"})) is None
+
+
+def test_a_model_without_effort_says_so() -> None:
+    entry = next(e for e in CATALOG.entries if e.lifecycle != "retired" and not e.supports("effort"))
+    request = {"model": entry.id, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}], "output_config": {"effort": "low"}}
+    assert refusal(RULES, request) == "This model does not support the effort parameter."  # wording unconfirmed
