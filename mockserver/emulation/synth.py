@@ -56,6 +56,9 @@ REASONING = (
 )
 MAX_ECHO_CHARS = 400
 SIGNATURE_MAGIC = b"MCKS"
+# ``caller`` of a tool_use block the model emitted itself (not a server tool's programmatic call):
+# on every tool_use in the 2026 recordings, after ``input`` (docs/protocol.md "Tool use blocks").
+DIRECT_CALLER = {"type": "direct"}
 
 
 @dataclass
@@ -65,6 +68,45 @@ class Generated:
     stop_sequence: str | None = None
     output_tokens: int = 0
     thinking_tokens: int | None = None
+
+
+# The envelope's first field as the API writes it today: {1: 11, 3: 2, 5: <64 bytes>}.
+_SIG_HEAD = b"\x0a\x46\x08\x0b\x18\x02\x2a\x40"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _expand(seed: bytes, n: int) -> bytes:
+    """``n`` pseudo-random bytes from ``seed`` (SHA-512 in counter mode)."""
+    blocks = (hashlib.sha512(seed + i.to_bytes(4, "big")).digest() for i in range(-(-n // 64)))
+    return b"".join(blocks)[:n]
+
+
+def _signature_mark(mac: bytes) -> bytes:
+    """The second half of the 64-byte field: tells this server's signatures (of any seed) apart."""
+    return hashlib.sha256(SIGNATURE_MAGIC + mac).digest()
+
+
+def _signed_mac(raw: bytes) -> bytes | None:
+    """The MAC inside one of our signatures, or ``None`` when ``raw`` is not one."""
+    if raw[:1] != b"\x12":
+        return None
+    i = 1
+    while i < len(raw) and raw[i] & 0x80:  # skip the envelope's length varint
+        i += 1
+    start = i + 1
+    head = raw[start : start + len(_SIG_HEAD) + 64]
+    if len(head) != len(_SIG_HEAD) + 64 or not head.startswith(_SIG_HEAD):
+        return None
+    mac, mark = head[len(_SIG_HEAD) : len(_SIG_HEAD) + 32], head[len(_SIG_HEAD) + 32 :]
+    return mac if hmac.compare_digest(mark, _signature_mark(mac)) else None
 
 
 def _text_of(content: Any) -> str:
@@ -103,10 +145,18 @@ class Synthesizer:
         return random.Random(int.from_bytes(digest, "big"))
 
     # -- thinking signatures -----------------------------------------------------------------
-    def sign(self, thinking: str) -> str:
+    def sign(self, thinking: str, *, hidden: str | None = None) -> str:
+        """A signature shaped like the API's (docs/protocol.md "Thinking signatures"): base64 of
+        a protobuf envelope whose 64-byte field holds our HMAC of ``thinking`` (what the client
+        will send back) and a seed-independent mark, then a nonce, a key id and a payload as long
+        as the encrypted thinking would be (``hidden``: the full text when display is omitted),
+        filled from a hash of the MAC so equal thinking gets equal signatures."""
         mac = hmac.new(self._key, thinking.encode(), hashlib.sha256).digest()
-        tail = hashlib.sha512(mac).digest()
-        return base64.b64encode(SIGNATURE_MAGIC + mac + tail[:60]).decode()
+        stream = _expand(mac, 12 + 12 + 48 + len((thinking if hidden is None else hidden).encode()) + 16)
+        nonce, key_id, header, payload = stream[:12], stream[12:24], stream[24:72], stream[72:]
+        head = _SIG_HEAD + mac + _signature_mark(mac)
+        inner = head + b"\x12\x0c" + nonce + b"\x1a\x0c" + key_id + b"\x22\x30" + header + b"\x2a" + _varint(len(payload)) + payload
+        return base64.b64encode(b"\x12" + _varint(len(inner)) + inner + b"\x18\x01").decode()
 
     def signature_matches(self, thinking: str, signature: str) -> bool | None:
         """True/False for a signature this server made; ``None`` for anyone else's (not checkable)."""
@@ -114,9 +164,10 @@ class Synthesizer:
             raw = base64.b64decode(signature, validate=True)
         except ValueError:
             return None
-        if not raw.startswith(SIGNATURE_MAGIC) or len(raw) != 96:
+        mac = _signed_mac(raw)
+        if mac is None:
             return None
-        return hmac.compare_digest(raw[4:36], hmac.new(self._key, thinking.encode(), hashlib.sha256).digest())
+        return hmac.compare_digest(mac, hmac.new(self._key, thinking.encode(), hashlib.sha256).digest())
 
     # -- generation --------------------------------------------------------------------------
     def generate(self, body: dict[str, Any]) -> Generated:
@@ -145,7 +196,10 @@ class Synthesizer:
             )
         else:
             planned.append({"type": "text", "text": self._reply_text(body, user_text, results, prefill, rng)})
-        return self._fit(planned, body, max_tokens)
+        out = self._fit(planned, body, max_tokens)
+        # Since 2026 the API marks a client tool call made by the model itself (docs/protocol.md).
+        out.content = [dict(b, caller=DIRECT_CALLER) if b["type"] == "tool_use" else b for b in out.content]
+        return out
 
     def _chosen_tool(self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
         tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and isinstance(t.get("name"), str)]
@@ -189,8 +243,9 @@ class Synthesizer:
         if len(pieces) > limit:
             text = "".join(pieces[:limit])
         block = {"type": "thinking", "thinking": text, "signature": self.sign(text)}
-        if thinking.get("display") == "omitted":
+        if thinking.get("display") == "omitted":  # the client sends "" back: that is what is signed
             block["thinking"] = ""
+            block["signature"] = self.sign("", hidden=text)
             block["_tokens"] = count_text(text)
         return block
 

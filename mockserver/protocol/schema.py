@@ -123,9 +123,13 @@ def _render(loc: Loc, msg: str) -> str:
 class RequestSchema:
     """The request schemas of one SDK version; validators compile per root on first use."""
 
-    def __init__(self, doc: Dict[str, Any]) -> None:
+    def __init__(self, doc: Dict[str, Any], *, directory: Path | None = None) -> None:
         self.sdk_version: str = doc.get("sdk_version", "")
         self.header_fields: Dict[str, List[str]] = doc.get("header_fields", {})
+        # anthropic-version -> schema files of older SDK lines that send it (beside this one)
+        self._older_files: Dict[str, List[str]] = doc.get("older", {}) if directory is not None else {}
+        self._older: Dict[str, List["RequestSchema"]] = {}
+        self._directory = directory
         self._roots_doc: Dict[str, Any] = doc["roots"]
         self._defs_doc: Dict[str, Any] = doc["defs"]
         self._defs: Dict[str, Callable[..., Errors]] = {}
@@ -133,8 +137,34 @@ class RequestSchema:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "RequestSchema":
-        with open(path or DEFAULT_PATH, "rb") as f:
-            return cls(json.loads(f.read()))
+        path = Path(path or DEFAULT_PATH)
+        with open(path, "rb") as f:
+            return cls(json.loads(f.read()), directory=path.parent)
+
+    def older(self, version: str | None) -> List["RequestSchema"]:
+        """Schemas of the older SDK lines that send ``anthropic-version: version`` (newest first),
+        loaded on first use: only a body this schema refuses ever needs them."""
+        if version is None or version not in self._older_files:
+            return []
+        schemas = self._older.get(version)
+        if schemas is None:
+            assert self._directory is not None
+            schemas = self._older[version] = [RequestSchema.load(self._directory / name) for name in self._older_files[version]]
+            for schema in schemas:
+                schema._older_files = {}
+        return schemas
+
+    def validate_for(self, version: str | None, root: str, body: object, *, allow_extra: FrozenSet[str] = _NO_EXTRA) -> None:
+        """:meth:`validate` by the rules of the SDK lines that send ``version``: a body this
+        (newest) schema refuses passes when an older line's schema for that version accepts it;
+        otherwise the error is this schema's, so the wording stays the newest line's."""
+        try:
+            self.validate(root, body, allow_extra=allow_extra)
+        except ApiError:
+            for older in self.older(version):
+                if root in older._roots_doc and not older._root(root)(body, allow_extra):
+                    return
+            raise
 
     @property
     def roots(self) -> List[str]:
@@ -313,15 +343,16 @@ class RequestSchema:
 
     def _compile_keyed(self, node: Dict[str, Any]) -> Check:
         """TypedDicts told apart by a Literal key (``role``): one object to the caller, so a bad
-        or missing key is reported at that key and member errors carry no tag."""
+        or missing key is reported at that key and member errors carry no tag; a value that is
+        no object at all "does not match the expected shape", as the API words it."""
         key: str = node["keyed"]
         values = [value for value, _ in node["cases"]]
         cases = {(type(value), value): self._def(name) for value, name in node["cases"]}
         message = _literal_message(values)
 
         def check_keyed(value: Any) -> Errors:
-            if type(value) is not dict:
-                return _one(MSG_DICT)
+            if type(value) is not dict:  # as recorded: DataDog__dd-trace-py/anthropic_completion_error.yaml
+                return _one(MSG_SHAPE)
             tag = value.get(key, _MISSING)
             if tag is _MISSING:
                 return [((key,), MSG_REQUIRED)]

@@ -1,10 +1,15 @@
-"""Generate ``mockserver/data/schema.json`` from the installed ``anthropic`` SDK's request TypedDicts.
+"""Generate ``mockserver/data/schema.json`` from the installed ``anthropic`` SDK's request TypedDicts,
+and ``schema-anthropic-<release>.json`` from older SDK release lines (:data:`OLDER_RELEASES`).
 
 Dev-time only: importing ``anthropic.types`` costs ~1 s, so the server never imports this module;
 it reads the committed JSON through :mod:`mockserver.protocol.schema`. Re-run after upgrading the
-SDK (a unit test fails while the committed file is stale)::
+SDK (unit tests fail while a committed file is stale)::
 
-    .venv/bin/python -m mockserver.protocol.schema_gen
+    .venv/bin/python -m mockserver.protocol.schema_gen        # or: make schema
+
+An older release is installed with ``pip install --target`` into ``.cache/schema-sdks/`` (once)
+and read by this same module in a subprocess whose path puts that release first. Which
+``anthropic-version`` each older schema serves, and why, is in docs/protocol.md ("SDK lines").
 
 Node encoding (interpreted by :mod:`mockserver.protocol.schema`):
 
@@ -42,6 +47,11 @@ import typing_extensions as te
 Node = Any  # str | dict[str, Any]; JSON-ready
 
 OUTPUT = Path(__file__).resolve().parent.parent / "data" / "schema.json"
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE_CACHE = ROOT / ".cache" / "schema-sdks"
+# Older SDK release lines whose request types the API still accepts, by the ``anthropic-version``
+# they send: SDK 1.x and 0.x send 2023-06-01 (2.x sends 2026-10-21 and is the installed SDK).
+OLDER_RELEASES: Dict[str, Tuple[str, ...]] = {"2023-06-01": ("1.17.0", "0.49.0")}
 TAG = "type"
 
 _LIST_ORIGINS = {list, collections.abc.Iterable, collections.abc.Sequence, collections.abc.Iterator, tuple, set, frozenset}
@@ -429,8 +439,10 @@ def build() -> Dict[str, Any]:
         cls = _import(spec.params)
         split = _method_body_split(spec.resource, spec.resource_class, spec.method)
         hints = typing.get_type_hints(cls, include_extras=True)
-        keys = {(_strip(h)[2] or k) for k, h in hints.items()}
-        headers = sorted(keys - set(split.body_keys))
+        wire = {(_strip(h)[2] or k): k for k, h in hints.items()}  # body key -> TypedDict key
+        keys = set(wire)
+        # TypedDict keys of the header parameters (older SDKs alias ``betas`` as ``anthropic-beta``)
+        headers = sorted(wire[k] for k in keys - set(split.body_keys))
         stray = [k for k in headers if k not in split.header_params]
         if stray:
             raise RuntimeError(f"{root}: {stray} are neither in body={{}} nor in a header dict; review by hand")
@@ -460,6 +472,7 @@ def build() -> Dict[str, Any]:
     defs = _reachable(roots, defs)
     return {
         "sdk_version": anthropic.__version__,
+        "older": {version: [older_file(r) for r in releases] for version, releases in OLDER_RELEASES.items()},
         "header_fields": excluded_report,
         "roots": roots,
         "defs": defs,
@@ -470,11 +483,58 @@ def dumps(doc: Dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
+def older_file(release: str) -> str:
+    """File name (beside ``schema.json``) of an older release's schema."""
+    return f"schema-anthropic-{release}.json"
+
+
+def release_site(release: str) -> Path:
+    """A folder holding ``anthropic==release`` and its dependencies, installed once."""
+    target = RELEASE_CACHE / f"anthropic-{release}"
+    stamp = target / ".complete"
+    if not stamp.exists():
+        import shutil
+        import subprocess
+
+        shutil.rmtree(target, ignore_errors=True)
+        # pip's stderr only warns that this folder's anthropic differs from the venv's: kept quiet
+        # unless the install fails.
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target),
+             "--cache-dir", str(ROOT / ".cache" / "pip"), f"anthropic=={release}"],
+            stderr=subprocess.PIPE, text=True,
+        )
+        if done.returncode:
+            raise RuntimeError(f"pip install anthropic=={release} failed:\n{done.stderr}")
+        stamp.touch()
+    return target
+
+
+def build_release(release: str) -> str:
+    """``dumps(build())`` for an older SDK release, run where that release shadows the installed one."""
+    import subprocess
+
+    site = release_site(release)
+    code = "from mockserver.protocol import schema_gen; import sys; sys.stdout.write(schema_gen.dumps(schema_gen.build()))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    text = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, encoding="utf-8", env=env, cwd=ROOT
+    ).stdout
+    doc = json.loads(text)
+    if doc["sdk_version"] != release:
+        raise RuntimeError(f"expected anthropic {release} from {site}, imported {doc['sdk_version']}")
+    doc.pop("older", None)  # only the newest schema lists the older ones
+    return dumps(doc)
+
+
 def main(argv: List[str] | None = None) -> int:
-    text = dumps(build())
+    outputs = [(OUTPUT, dumps(build()))]
+    for releases in OLDER_RELEASES.values():
+        outputs.extend((OUTPUT.parent / older_file(r), build_release(r)) for r in releases)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({len(text.encode())} bytes)")
+    for path, text in outputs:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path} ({len(text.encode())} bytes)")
     return 0
 
 

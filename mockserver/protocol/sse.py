@@ -152,8 +152,23 @@ def _block_deltas(block: dict[str, Any], index: int, rng: random.Random) -> Iter
             yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, 1 if part else 0)
 
 
+# Where the real API puts its one ``ping`` (39 recorded streams, docs/protocol.md "SSE"): right
+# after the first ``content_block_start`` in 32; after the first one or two deltas of that block in
+# 5 (one after 1 delta, four after 2). One ping per stream here; the recorded extras between
+# blocks (1 stream) and the stream without one (a server-tool stream) are not reproduced.
+PING_AFTER_DELTAS = ((32 / 37, 0), (33 / 37, 1), (1.0, 2))
+
+
+def _ping_after(rng: random.Random) -> int:
+    """How many deltas of the first block come before the ping (drawn once per message)."""
+    draw = rng.random()
+    return next(deltas for bound, deltas in PING_AFTER_DELTAS if draw < bound)
+
+
 def message_events(message: dict[str, Any], rng: random.Random) -> list[PlannedEvent]:
-    """The full event sequence whose accumulation is exactly ``message``."""
+    """The full event sequence whose accumulation is exactly ``message``; the ``ping``'s place is
+    drawn from ``rng`` (so it repeats for a seeded rng) as the real API's varies."""
+    ping_after = _ping_after(rng)
     usage = message.get("usage") or {}
     final_output = int(usage.get("output_tokens", 0))
     start_usage = dict(usage)
@@ -174,9 +189,11 @@ def message_events(message: dict[str, Any], rng: random.Random) -> list[PlannedE
         events.append(
             PlannedEvent("content_block_start", {"type": "content_block_start", "index": index, "content_block": _block_start(block)})
         )
-        if index == 0:
-            events.append(ping)
-        events.extend(_block_deltas(block, index, rng))
+        deltas = list(_block_deltas(block, index, rng))
+        if index == 0:  # after ping_after deltas, or all of them when the block has fewer
+            cut = min(ping_after, len(deltas))
+            deltas.insert(cut, ping)
+        events.extend(deltas)
         events.append(PlannedEvent("content_block_stop", {"type": "content_block_stop", "index": index}))
 
     delta: dict[str, Any] = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from mockserver.protocol.versions import LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
@@ -26,6 +26,11 @@ MAX_CACHE_BREAKPOINTS = 4
 MAX_USER_ID = 512
 ROLE_ERROR = re.compile(r"^messages\.(\d+)\.role: Input should be ")
 SAMPLING_REJECTING_SINCE = "2025-08-05"  # models from Opus 4.1 on reject temperature with top_p
+# tool_use/tool_result pairing is checked for models from Sonnet 3.7 on: refusals are quoted for
+# it and every later model, while a 2024-06 claude-3-opus call with an unanswered tool_use and a
+# tool_result for another id got a 200 (docs/protocol.md, "Tool pairing"). Older (all retired)
+# models and --any-model stand-ins are not checked.
+PAIRING_CHECKED_SINCE = "2025-02-24"
 
 # (thinking text, signature) -> True/False for our own signatures, None when not checkable.
 SignatureCheck = Callable[[str, str], "bool | None"]
@@ -69,7 +74,7 @@ class Rules:
         legacy = version == LEGACY_VERSION
         allow = SAMPLING_PARAMS if legacy and not count_only else frozenset()
         try:
-            self.schema.validate(root, body, allow_extra=allow)
+            self.schema.validate_for(version, root, body, allow_extra=allow)
         except ApiError as error:
             raise _role_error(error, body) from None
         assert isinstance(body, dict)
@@ -197,9 +202,12 @@ class Rules:
         if effort is None:
             return
         if not model.supports("effort", effort):
-            levels = sorted(k for k, v in model.capabilities.get("effort", {}).items() if isinstance(v, dict) and v.get("supported"))
-            if not levels:
+            # The catalog's capabilities are read-only mappings (MappingProxyType), not dicts.
+            offered = model.capabilities.get("effort", {})
+            levels = sorted(k for k, v in offered.items() if isinstance(v, Mapping) and v.get("supported"))
+            if not levels:  # wording unconfirmed (docs/protocol.md)
                 raise invalid_request("This model does not support the effort parameter.")
+            # pydantic__pydantic-ai/test_anthropic/test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml
             raise invalid_request(f"This model does not support effort level '{effort}'. Supported levels: {', '.join(levels)}.")
 
     def _cache_control(self, body: dict[str, Any]) -> None:
@@ -243,15 +251,18 @@ class Rules:
             role, content = message["role"], message["content"]
             blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
             if not blocks or (isinstance(content, str) and content == "" and not (i == last and role == "assistant")):
-                if not (i == last and role == "assistant"):
+                if role == "user":
                     raise invalid_request(
                         f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
                     )
+                continue  # an empty assistant turn is accepted anywhere (docs/protocol.md, "Text blocks")
+            # A blank text block is refused only when nothing else in its message has content.
+            blank_only = all(b.get("type") == "text" and not str(b.get("text", "")).strip() for b in blocks)
             for j, block in enumerate(blocks):
                 kind = block.get("type")
                 where = f"messages.{i}.content.{j}"
                 if kind == "text":
-                    self._text(block, i, j, role, last, legacy)
+                    self._text(block, i, j, role, last, legacy, blank_only)
                 elif kind == "image":
                     images += 1
                     self._image(block, f"{where}.image")
@@ -275,16 +286,17 @@ class Rules:
         limit = 600 if (model.max_input_tokens or 0) >= 1_000_000 else 100
         if images + documents > limit:
             raise invalid_request(f"too many images and documents: {images} + {documents} > {limit}")
-        self._tool_pairing(messages)
+        if model.created_at.date().isoformat() >= PAIRING_CHECKED_SINCE:
+            self._tool_pairing(messages)
         self._prefill(messages, model)
         self._thinking_blocks(messages)
 
-    def _text(self, block: dict[str, Any], i: int, j: int, role: str, last: int, legacy: bool) -> None:
+    def _text(self, block: dict[str, Any], i: int, j: int, role: str, last: int, legacy: bool, blank_only: bool) -> None:
         text = block["text"]
         final_assistant = i == last and role == "assistant"
         if text == "" and not final_assistant:
             raise invalid_request("messages: text content blocks must be non-empty")
-        if text and not text.strip() and not final_assistant:
+        if text and not text.strip() and blank_only and not final_assistant:
             raise invalid_request("messages: text content blocks must contain non-whitespace text")
         if role == "user" and block.get("citations") and not legacy:
             raise invalid_request(f"messages.{i}.content.{j}.text.citations: citations are not supported in user messages.")

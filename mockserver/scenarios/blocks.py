@@ -136,6 +136,8 @@ def instantiate(
                 block["id"] = ids.server_tool_use()
             else:
                 block["id"] = ids.new(TOOL_USE_TYPES[kind])
+        if kind == "tool_use" and "caller" not in block:  # as the API marks it since 2026; a scenario may set its own
+            block["caller"] = {"type": "direct"}
         if kind in ("server_tool_use", "mcp_tool_use"):
             last_server_id = block["id"]
         if kind == "thinking" and "signature" not in block:

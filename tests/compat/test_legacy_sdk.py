@@ -42,8 +42,10 @@ def test_tools_and_thinking(client: anthropic.Anthropic) -> None:
     tool = {"name": "lookup", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}
     message = client.messages.create(model=HAIKU, max_tokens=500, tools=[tool], tool_choice={"type": "any"}, messages=HI)
     assert message.content[-1].type == "tool_use" and isinstance(message.content[-1].input["q"], str)
+    assert message.content[-1].caller.type == "direct"  # SDK 1.17's strict types accept it too
     thought = client.messages.create(model=HAIKU, max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 1024}, messages=HI)
     assert [b.type for b in thought.content] == ["thinking", "text"]
+    assert 248 <= len(thought.content[0].signature) <= 2304
 
 
 def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:

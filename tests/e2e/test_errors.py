@@ -38,6 +38,10 @@ TOOL = {"name": "lookup", "input_schema": {"type": "object"}}
 # (id, path, version, body, status, type, message)
 CASES: list[tuple[str, str, str, Any, int, str, str]] = [
     ("missing-field", "/v1/messages", LATEST, body(max_tokens=None), 400, "invalid_request_error", "max_tokens: Field required"),
+    ("message-not-an-object", "/v1/messages", LATEST, body(messages=["Invalid content"]), 400, "invalid_request_error",
+     "messages.0: Input does not match the expected shape."),
+    ("effort-level", "/v1/messages", LATEST, body(model="claude-opus-4-6", output_config={"effort": "xhigh"}), 400, "invalid_request_error",
+     "This model does not support effort level 'xhigh'. Supported levels: high, low, max, medium."),
     ("wrong-type", "/v1/messages", LATEST, body(max_tokens="abc"), 400, "invalid_request_error", "max_tokens: Input should be a valid integer"),
     ("model-type", "/v1/messages", LATEST, body(model=5), 400, "invalid_request_error", "model: Input should be a valid string"),
     ("messages-type", "/v1/messages", LATEST, body(messages="hi"), 400, "invalid_request_error", "messages: Input should be a valid list"),

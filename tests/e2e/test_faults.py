@@ -102,7 +102,9 @@ def test_dropped_stream_surfaces_as_a_transport_error_inside_the_iteration(mocks
     # SDK 2.12 does not wrap errors raised while iterating a stream: httpx2's own error reaches
     # the caller (not anthropic.APIConnectionError, which only covers the initial request).
     assert isinstance(raised, httpx2.RemoteProtocolError)
-    assert seen == ["message_start", "content_block_start", "content_block_delta"]  # the 3rd event was a ping
+    # 4 events went out; the SDK skips the ping among them, unless it came 5th (after two deltas)
+    assert seen in (["message_start", "content_block_start", "content_block_delta"],
+                    ["message_start", "content_block_start", "content_block_delta", "content_block_delta"])
     entry = mockserver.journal.wait_for_calls(1)[0]
     assert len(entry.events) == 4 and "dropped after 4 events" in entry.faults
     mockserver.journal.assert_called(1)  # never retried once the stream began
@@ -171,15 +173,15 @@ async def test_mid_stream_error_async_stream_helper(mockserver: MockServer) -> N
 @pytest.mark.parametrize(
     ("kind", "at", "expected"),
     [
-        ("bad_json", 3, json.JSONDecodeError),
-        ("bad_utf8", 3, UnicodeDecodeError),
+        ("bad_json", 1, json.JSONDecodeError),  # the first content_block_start (where the ping
+        ("bad_utf8", 1, UnicodeDecodeError),  # falls varies per message, as on the real API)
     ],
 )
 def test_malformed_sse_raises_in_the_sdk(mockserver: MockServer, anthropic_client: anthropic.Anthropic, kind: str, at: int, expected: type) -> None:
     mockserver.fault(malformed={"kind": kind, "at": at})
     seen, raised = events_of(anthropic_client)
     assert isinstance(raised, expected)
-    assert seen == ["message_start", "content_block_start"]
+    assert seen == ["message_start"]
     entry = mockserver.journal.wait_for_calls(1)[0]  # the server finishes writing after the client gave up
     assert f"malformed event {at}: {kind}" in entry.faults
 

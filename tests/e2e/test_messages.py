@@ -121,6 +121,7 @@ def test_forced_tool_use_input_validates_against_schema(anthropic_client: anthro
     assert message.stop_reason == "tool_use"
     [block] = message.content
     assert block.type == "tool_use" and block.name == "get_weather"
+    assert block.caller is not None and block.caller.type == "direct"  # as in the 2026 recordings
     assert re.match(r"^toolu_01[1-9A-HJ-NP-Za-km-z]{22}$", block.id)
     jsonschema.validate(block.input, WEATHER_TOOL["input_schema"])
 
@@ -158,6 +159,10 @@ def test_streamed_tool_use_splits_input_json(anthropic_client: anthropic.Anthrop
         final = stream.get_final_message()
     deltas = [e for e in events if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
     assert len(deltas) >= 3 and deltas[0].delta.partial_json == ""
+    [start] = [e for e in events if e.type == "content_block_start"]
+    assert start.content_block.to_dict() == {"type": "tool_use", "id": final.content[0].id, "name": "get_weather",
+                                              "input": {}, "caller": {"type": "direct"}}
+    assert final.content[0].caller.type == "direct"
     jsonschema.validate(final.content[0].input, WEATHER_TOOL["input_schema"])
 
 
@@ -166,7 +171,7 @@ def test_thinking_block_precedes_text_and_round_trips(anthropic_client: anthropi
     message = anthropic_client.messages.create(**params)
     assert [b.type for b in message.content] == ["thinking", "text"]
     thinking = message.content[0]
-    assert thinking.thinking and len(thinking.signature) > 100
+    assert thinking.thinking and 248 <= len(thinking.signature) <= 2304  # the recorded range (docs/protocol.md)
     assert message.usage.output_tokens_details is not None
     assert 0 < message.usage.output_tokens_details.thinking_tokens < message.usage.output_tokens
 
@@ -211,3 +216,18 @@ def test_structured_output_matches_the_schema(anthropic_client: anthropic.Anthro
         model=HAIKU, max_tokens=500, messages=USER_HI, output_config={"format": {"type": "json_schema", "schema": schema}}
     )
     jsonschema.validate(json.loads(message.content[0].text), schema)
+
+
+async def test_async_tool_use_carries_the_direct_caller(async_anthropic_client: anthropic.AsyncAnthropic) -> None:
+    params = dict(model=HAIKU, max_tokens=1024, tools=[WEATHER_TOOL], tool_choice={"type": "any"}, messages=USER_HI)
+    message = await async_anthropic_client.messages.create(**params)
+    assert message.content[0].caller.type == "direct"
+    async with async_anthropic_client.messages.stream(**params) as stream:
+        final = await stream.get_final_message()
+    assert final.content[0].caller.type == "direct"
+    beta = await async_anthropic_client.beta.messages.create(**params)
+    assert beta.content[0].caller is not None and beta.content[0].caller.type == "direct"
+    # sent back as the SDK serialises it, caller included, the next turn is accepted
+    follow = [*USER_HI, {"role": "assistant", "content": [b.to_dict() for b in message.content]},
+              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": message.content[0].id, "content": "sunny"}]}]
+    assert (await async_anthropic_client.messages.create(**{**params, "tool_choice": {"type": "auto"}, "messages": follow})).stop_reason == "end_turn"

@@ -141,6 +141,7 @@ def test_tool_use_then_answer_on_tool_result(mockserver: MockServer, anthropic_c
     assert call.stop_reason == "tool_use"
     tool_use = call.content[1]
     assert tool_use.type == "tool_use" and tool_use.id.startswith("toolu_") and tool_use.input == {"location": "Paris", "unit": "celsius"}
+    assert tool_use.caller.type == "direct"  # added to scripted tool_use blocks that set no caller
     answer = anthropic_client.messages.create(
         model=HAIKU, max_tokens=200, tools=[WEATHER],
         messages=[question, {"role": "assistant", "content": call.content},

@@ -34,9 +34,10 @@ async def test_framing_and_event_order(mockserver) -> None:
     events = EVENT.findall(raw)
     assert b"".join(b"event: %s\ndata: %s\n\n" % e for e in events) == raw  # nothing but events, \n\n framing
     names = [name.decode() for name, _ in events]
-    assert names[:3] == ["message_start", "content_block_start", "ping"]
+    assert names[:2] == ["message_start", "content_block_start"] and names.count("ping") == 1
+    assert names.index("ping") in (2, 3, 4)  # right after the block's start, or after its first deltas
     assert names[-2:] == ["message_delta", "message_stop"]
-    assert set(names[3:-3]) == {"content_block_delta"} and names[-3] == "content_block_stop"
+    assert set(names[2:-3]) == {"content_block_delta", "ping"} and names[-3] == "content_block_stop"
     for name, data in events:
         if name == b"ping":
             assert data == b'{"type": "ping"}'
@@ -77,3 +78,25 @@ async def test_errors_before_streaming_are_json_not_sse(mockserver) -> None:
         "error": {"type": "not_found_error", "message": "model: no-such-model"},
         "request_id": response.headers["request-id"],
     }
+
+
+async def test_the_ping_moves_like_the_real_apis_and_the_sdk_still_gets_the_message(make_server) -> None:
+    """The ping comes right after the first content_block_start in most streams, after a delta or
+    two in some (docs/protocol.md "SSE"); the SDK, strict, accumulates the same Message anyway."""
+    import anthropic
+
+    server = make_server(seed=5)
+    positions = []
+    async with anthropic.AsyncAnthropic(base_url=server.url, api_key="k", _strict_response_validation=True) as client:
+        for i in range(40):
+            body = {"model": HAIKU, "max_tokens": 300, "stream": True, "messages": [{"role": "user", "content": f"Question {i}"}]}
+            _, raw, _ = await _stream_bytes(server.url, body)
+            names = [name.decode() for name, _ in EVENT.findall(raw)]
+            positions.append(names.index("ping") - 2)
+            async with client.messages.stream(model=HAIKU, max_tokens=300, messages=body["messages"]) as stream:
+                streamed = await stream.get_final_message()
+            plain = await client.messages.create(model=HAIKU, max_tokens=300, messages=body["messages"])
+            assert [b.to_dict() for b in streamed.content] == [b.to_dict() for b in plain.content]
+            assert streamed.stop_reason == plain.stop_reason
+            assert streamed.usage.output_tokens == plain.usage.output_tokens
+    assert positions.count(0) >= 28 and any(p > 0 for p in positions)

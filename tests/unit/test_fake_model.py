@@ -3,8 +3,10 @@ tool choice, thinking signatures, determinism."""
 
 from __future__ import annotations
 
+import base64
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -101,6 +103,8 @@ def test_tool_choice_rules() -> None:
     assert synth.generate(body("anything", tools=TOOLS, tool_choice={"type": "any"})).content[0]["name"] == "lookup"
     auto = synth.generate(body("please lookup this", tools=TOOLS))
     assert [b["type"] for b in auto.content] == ["text", "tool_use"] and auto.content[1]["id"] == ""  # ids are issued per reply
+    assert list(auto.content[1]) == ["type", "id", "name", "input", "caller"]  # the 2026 recordings' key order
+    assert auto.content[1]["caller"] == {"type": "direct"} and forced.content[0]["caller"] == {"type": "direct"}
     assert synth.generate(body("no tool named here", tools=TOOLS)).stop_reason == "end_turn"
     assert synth.generate(body("lookup", tools=TOOLS, tool_choice={"type": "none"})).stop_reason == "end_turn"
     answered = body(tools=TOOLS)
@@ -124,6 +128,44 @@ def test_thinking_is_signed_and_budgeted() -> None:
     assert synth.signature_matches("x", "EqoBCkgIBxABGAIiQL") is None  # someone else's: not checkable
     omitted = synth.generate(body(max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 1024, "display": "omitted"}))
     assert omitted.content[0]["thinking"] == "" and omitted.thinking_tokens and omitted.content[0]["signature"]
+    # what the client sends back ("") is what is signed; the length still follows the hidden text
+    assert synth.signature_matches("", omitted.content[0]["signature"]) is True
+    assert len(omitted.content[0]["signature"]) > 300  # not the 232 characters of a signature over ""
+
+
+# simonw test_opus_46_adaptive_thinking.yaml: a 284-character signature for 40 characters of thinking
+REAL_SIGNATURE = ("EtABCkYICxgCKkCVRmhlD4SUFC1JfxwvjOHbkC3C", 284)
+
+
+@pytest.mark.parametrize("thinking", ["", "x" * 40, "Let me think this through. " * 16, "y" * 1500])
+def test_signatures_look_like_the_apis(thinking: str) -> None:
+    """Base64 of the same protobuf envelope as the API's, as long as a real one for that much
+    thinking (about 173 bytes plus the thinking's UTF-8 length), and verifiable here."""
+    synth = Synthesizer(seed=4)
+    signature = synth.sign(thinking)
+    raw = base64.b64decode(signature, validate=True)
+    assert signature.startswith("E") and raw[0] == 0x12 and raw.endswith(b"\x18\x01")
+    assert 170 <= len(raw) - len(thinking.encode()) <= 176
+    assert synth.signature_matches(thinking, signature) is True and synth.sign(thinking) == signature
+    if len(thinking) == 40:  # the real opus-4-6 signature for 40 characters of thinking: same length and head
+        assert (signature[:15], len(signature)) == (REAL_SIGNATURE[0][:15], REAL_SIGNATURE[1])
+
+
+def test_recorded_signatures_are_not_checkable_here() -> None:
+    import orjson
+
+    from mockserver.cassettes import importers
+
+    realworld = Path(__file__).resolve().parents[1] / "data" / "realworld"
+    synth = Synthesizer()
+    seen = []
+    for path in sorted(realworld.rglob("*.y*ml")):
+        for item in importers.load_any(path).interactions:
+            for line in item.response.body.split(b"\n"):
+                if b'"signature_delta"' in line:
+                    seen.append(orjson.loads(line[6:])["delta"]["signature"])
+    assert len(seen) >= 6 and {len(s) for s in seen} >= {248, 284, 2304}
+    assert all(synth.signature_matches("anything", s) is None for s in seen)
 
 
 def test_prefill_and_structured_output() -> None:

@@ -295,6 +295,46 @@ def test_committed_schema_matches_installed_sdk() -> None:
     assert committed == fresh, "schema.json is stale: run `.venv/bin/python -m mockserver.protocol.schema_gen`"
 
 
+@pytest.mark.parametrize("release", [r for releases in schema_gen.OLDER_RELEASES.values() for r in releases])
+def test_committed_older_schemas_match_their_sdk_release(release: str) -> None:
+    # Installs that release into .cache/schema-sdks on first use (a few seconds, then cached).
+    committed = (DEFAULT_PATH.parent / schema_gen.older_file(release)).read_text(encoding="utf-8")
+    assert committed == schema_gen.build_release(release), "an older schema is stale: run `make schema`"
+
+
+def test_the_newest_schema_lists_the_older_ones_by_api_version(schema: RequestSchema) -> None:
+    older = schema.older("2023-06-01")
+    assert [s.sdk_version for s in older] == ["1.17.0", "0.49.0"]
+    assert schema.older("2026-10-21") == [] and schema.older(None) == []
+    assert schema.older("2023-06-01")[0] is older[0]  # loaded once
+
+
+def _clear_at_body() -> Dict[str, Any]:
+    """What SDK 1.17 sends for ``clear_at`` (one ``BetaMessageParam`` for every role then)."""
+    return {"model": MODEL, "max_tokens": 8,
+            "messages": [{"role": "user", "content": "Hello", "clear_at": "next_user_message"}]}
+
+
+def test_an_older_sdk_lines_body_passes_for_the_api_version_it_sends(schema: RequestSchema) -> None:
+    # SDK 2.12's types only allow clear_at on role "system" messages; 1.17's allowed it on any.
+    schema.validate_for("2023-06-01", "beta_messages", _clear_at_body())
+    schema.validate_for("2023-06-01", "beta_count_tokens", {k: v for k, v in _clear_at_body().items() if k != "max_tokens"})
+    with pytest.raises(ApiError) as info:
+        schema.validate_for("2026-10-21", "beta_messages", _clear_at_body())
+    assert info.value.message == "messages.0.clear_at: Extra inputs are not permitted"
+    # Not a field of the non-beta params in any line.
+    with pytest.raises(ApiError):
+        schema.validate_for("2023-06-01", "messages", _clear_at_body())
+
+
+def test_a_body_no_line_accepts_gets_the_newest_lines_error(schema: RequestSchema) -> None:
+    body = dict(_clear_at_body(), max_tokens="8")  # no line takes a string here
+    with pytest.raises(ApiError) as info:
+        schema.validate_for("2023-06-01", "beta_messages", body)
+    # the newest line's first error, in the API's field order (messages before max_tokens)
+    assert info.value.message == "messages.0.clear_at: Extra inputs are not permitted"
+
+
 def test_runtime_does_not_import_the_sdk() -> None:
     # Importing anthropic.types costs ~1 s of start-up; the server must not (start-up time itself
     # is measured by the benchmark, not asserted here).
