@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.config import LATEST_VERSION, LEGACY_VERSION
+from mockserver.protocol.versions import LATEST_VERSION, LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.schema import default_schema
