@@ -163,9 +163,10 @@ def test_the_admin_api_survives_garbage(
 
 
 def test_a_lone_surrogate_in_an_admin_yaml_body_is_a_400(server: MockServer, errors_logged: ErrorLog) -> None:
-    """Found by the long run: the loader's message quoted the key, which JSON cannot carry (a 500)."""
+    """Found by the long run: the loader's message quoted the key, which JSON cannot carry (a 500).
+    Now the document check refuses it before the key is read, and its message escapes the key too."""
     answer = exchange(server.url, request("POST", "/_mock/rules", headers=[("content-type", "application/yaml")], body=b'{"\\ud800": 1}'), method="POST")
-    assert answer.status == 400 and "\\ud800: unknown field" in answer.json["error"]["message"]
+    assert answer.status == 400 and "a key holds a lone surrogate (like \\ud800)" in answer.json["error"]["message"]
     healthy(server, errors_logged, answer)
 
 
