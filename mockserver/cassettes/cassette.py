@@ -19,7 +19,7 @@ from mockserver.cassettes import format as fmt
 from mockserver.cassettes.importers import load_any
 from mockserver.cassettes.matchers import Matcher, closest
 from mockserver.cassettes.model import Interaction, RecordedRequest
-from mockserver.cassettes.redact import Redactor
+from mockserver.cassettes.redact import Redactor, known_in, mask
 
 log = logging.getLogger("mockserver.record")
 
@@ -46,6 +46,7 @@ class Cassette:
         self.recorded = 0
         for item in interactions:
             self._add(item)
+        self._known: set[str] = set()
         self._dirty = False
         self._writer: asyncio.Task[None] | None = None
         self._write_lock = threading.Lock()
@@ -93,7 +94,11 @@ class Cassette:
         return None
 
     def explain_miss(self, request: RecordedRequest) -> str:
-        """One sentence for the error body and the log: the closest recording and how it differs."""
+        """One sentence for the error body and the log: the closest recording and how it differs.
+        It quotes the request, so every secret in it is masked whole (not even a prefix shows)."""
+        return mask(self._explain_miss(request), known_in([request], self.redactor))
+
+    def _explain_miss(self, request: RecordedRequest) -> str:
         where = f"cassette {self.path}" if self.path else "the cassette"
         found = self.matching(request)
         if found:
@@ -114,8 +119,11 @@ class Cassette:
 
     # -- recording ---------------------------------------------------------------------------
     def append(self, interaction: Interaction) -> Interaction:
-        """Redact (always, before anything can be written), keep, and schedule a save."""
-        clean = self.redactor.interaction(interaction)
+        """Redact (always, before anything can be written), keep, and schedule a save. The
+        credentials every request so far carried are searched for (kept in memory only): an
+        upstream may echo a key in a later answer than the one it came with."""
+        self._known |= self.redactor.known_values(interaction)
+        clean = self.redactor.interaction(interaction, known=self._known)
         self._add(clean)
         self.plays[-1] = 1  # recorded in this session: not replayed again in it (as vcrpy)
         self.recorded += 1
