@@ -109,6 +109,7 @@ def install(state: "ServerState", options: CassetteOptions) -> Installed:
     mode = options.effective_mode()
     cassette = open_cassette(options, mode)
     if mode is not RecordMode.NONE:
+        fmt.check_writable(Path(options.paths[0]))  # a read-only folder fails now, not at the first answer
         fmt.remove_stale_temporaries(Path(options.paths[0]))
     responders: list[object] = []
     if mode in (RecordMode.NONE, RecordMode.NEW_EPISODES):
@@ -121,7 +122,7 @@ def install(state: "ServerState", options: CassetteOptions) -> Installed:
     upstream = None
     if mode is not RecordMode.NONE:
         upstream = options.upstream_url()
-        responders.append(UpstreamResponder(upstream, capture=cassette.append))
+        responders.append(UpstreamResponder(upstream, capture=cassette.record))
     # After scripted scenarios (they answer first), before the default fake model.
     at = next((i for i, r in enumerate(state.responders) if getattr(r, "name", "") == "default"), len(state.responders))
     state.responders[at:at] = responders  # type: ignore[assignment]
@@ -133,7 +134,7 @@ async def uninstall(state: "ServerState", installed: Installed) -> None:
     """Take the cassette's responders off (the pytest fixture reuses one server for every test),
     after every recording is on disk and upstream connections are closed."""
     ours = [r for r in state.responders if getattr(r, "cassette", None) is installed.cassette or
-            (isinstance(r, UpstreamResponder) and r.capture == installed.cassette.append)]
+            (isinstance(r, UpstreamResponder) and r.capture == installed.cassette.record)]
     for responder in ours:
         state.responders.remove(responder)
         close = getattr(responder, "aclose", None)
