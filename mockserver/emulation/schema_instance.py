@@ -47,6 +47,7 @@ MAX_VALUES = 10_000
 """Values (objects, arrays, scalars) in one generated instance."""
 MAX_CHARS = 100_000
 """Characters of all the strings in one generated instance."""
+INT64 = (-(2**63), 2**63 - 1)
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # an invalid pattern is the request's business, not the server log's
 
@@ -211,8 +212,13 @@ class SchemaInstance:
             value = self._bounded_number(schema, integer=integer)
         except (ArithmeticError, ValueError):  # bounds too large for a float (10**400), a zero step
             value = 0
+            self._cut("For 'number' type, bounds this large are not supported")
         if isinstance(value, float) and not math.isfinite(value):
             value = 0.0
+            self._cut("For 'number' type, bounds this large are not supported")
+        if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:  # JSON encoding stops at 64 bits
+            value = min(max(value, INT64[0]), INT64[1])
+            self._cut("For 'integer' type, values beyond the 64-bit range are not supported")
         return value
 
     def _array(self, schema: dict[str, Any], depth: int, key: str) -> list[Any]:
