@@ -333,7 +333,9 @@ class _Scrub:
             except orjson.JSONDecodeError:
                 continue
             delta = data.get("delta") if isinstance(data, dict) and data.get("type") == "content_block_delta" else None
-            key = _DELTA_TEXT.get(delta.get("type")) if isinstance(delta, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            key = _DELTA_TEXT.get(str(delta.get("type")))
             if key is not None and isinstance(delta.get(key), str):
                 blocks.setdefault((data.get("index"), key), []).append((i, data, match.group(1) or b""))
         out = list(frames)

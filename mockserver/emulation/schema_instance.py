@@ -222,7 +222,7 @@ class SchemaInstance:
         return value
 
     def _array(self, schema: dict[str, Any], depth: int, key: str) -> list[Any]:
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix: list[Any] = schema["prefixItems"] if isinstance(schema.get("prefixItems"), list) else []
         items = schema.get("items", {})
         low = _count(schema.get("minItems"), 1)
         if low > MAX_ITEMS:
@@ -248,7 +248,7 @@ class SchemaInstance:
         return out
 
     def _object(self, schema: dict[str, Any], depth: int, key: str) -> dict[str, Any]:
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        properties: dict[str, Any] = schema["properties"] if isinstance(schema.get("properties"), dict) else {}
         required = [r for r in schema.get("required", []) if isinstance(r, str)] if isinstance(schema.get("required"), list) else []
         out: dict[str, Any] = {}
         wanted = set(required)

@@ -92,9 +92,8 @@ def _last(messages: list[Any], role: str) -> dict[str, Any] | None:
 def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     config = body.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
-        return fmt["schema"]
-    return None
+    schema = fmt.get("schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    return schema if isinstance(schema, dict) else None
 
 
 def _check_output_schema(body: dict[str, Any]) -> None:

@@ -122,9 +122,9 @@ class Regex:
 
     def search(self, text: str) -> bool:
         try:
-            return self._compiled.search(text) is not None
+            return bool(self._compiled.search(text) is not None)
         except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 reads UTF-8
-            return self._compiled.search(text.encode("utf-8", "replace").decode("utf-8")) is not None
+            return bool(self._compiled.search(text.encode("utf-8", "replace").decode("utf-8")) is not None)
 
 
 @dataclass(frozen=True)
