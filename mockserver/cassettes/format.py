@@ -1,4 +1,4 @@
-"""The mockserver cassette format (YAML, ``version: 1``): read, write, and save atomically.
+"""The mockserver cassette format (YAML, ``version: 1``): read, write, save atomically, append.
 
 Made to be read and diffed in review: one interaction per list item; JSON bodies as YAML
 mappings in wire key order; a stream as its list of SSE events, each with its name, its data as
@@ -6,12 +6,21 @@ a mapping, the padding the API put before the final ``}`` and its time offset. E
 body is stored so that rendering it gives back the recorded bytes exactly — an event whose bytes
 the compact-JSON-plus-padding rule cannot reproduce keeps its exact text in ``raw``, and a body
 that is neither JSON nor an event stream keeps its ``text`` (or ``base64``). docs/cassettes.md.
+
+A recorder appends each interaction as it completes: one more list item at the end of the file,
+written in flow style (``- {request: …, response: …}``) with a single ``write``, so the file is a
+whole cassette after every append. An append cut short (SIGKILL during a large write, power
+loss) leaves an unclosed ``{``: the reader drops that last item, with a warning, and keeps the
+rest. The recorder rewrites the file in the readable block style when it stops (and before its
+first append, which also normalises whatever file it found).
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import http
+import logging
 import os
 import re
 import tempfile
@@ -25,6 +34,7 @@ from mockserver.protocol.sse import PING_DATA
 from mockserver.cassettes import yamlio
 from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
 
+log = logging.getLogger("mockserver.cassette")
 FORMAT_NAME = "mockserver-cassette"
 FORMAT_VERSION = 1
 HEADER_COMMENT = "# mockserver cassette (format: docs/cassettes.md). One interaction per list item.\n"
@@ -321,12 +331,55 @@ def dumps(interactions: Iterable[Interaction]) -> str:
     return HEADER_COMMENT + yamlio.dump(document)
 
 
-def loads(text: str | bytes, source: str = "cassette") -> list[Interaction]:
+def dump_appended(interaction: Interaction) -> str:
+    """One interaction as the list item a recorder appends: a single flow mapping."""
+    return "- " + yamlio.dump_flow(encode_interaction(interaction))
+
+
+_LAST_ITEM = re.compile(rb"^-(?: |$)", re.M)  # interactions are the only list items at column 0
+
+
+def _torn_at(raw: bytes) -> int | None:
+    """Where an appended item cut short begins, if the file ends in one: a last item that is
+    only ``-``, or a flow item (``- {``) without its closing ``}``. (Block items are written by
+    whole-file replacement, never appended, so they are never cut short.)"""
+    last = None
+    for last in _LAST_ITEM.finditer(raw):
+        pass
+    if last is None:
+        return None
+    tail = raw[last.start():].rstrip()
+    if tail == b"-" or (tail.startswith(b"- {") and not tail.endswith(b"}")):
+        return last.start()
+    return None
+
+
+def load_yaml(text: str | bytes, source: str = "cassette") -> object:
+    """Parse a cassette's YAML; when it ends in an appended item cut short by an interrupted
+    write, parse it without that item (logged), as the recorder that was stopped left it."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    cut = _torn_at(raw)
+    if cut is None:
+        try:
+            return yamlio.load(raw)
+        except Exception as exc:  # yaml.YAMLError and constructor errors
+            starts = [m.start() for m in _LAST_ITEM.finditer(raw) if raw.startswith(b"- {", m.start())]
+            if not starts:
+                raise CassetteError(f"{source}: not valid YAML: {exc}") from None
+            cut, error = starts[-1], exc  # e.g. cut just after an inner '}': try without that item
+    else:
+        error = None
     try:
-        data = yamlio.load(text)
-    except Exception as exc:  # yaml.YAMLError and constructor errors
-        raise CassetteError(f"{source}: not valid YAML: {exc}") from None
-    return decode_document(data, source)
+        data = yamlio.load(raw[:cut])
+    except Exception as exc:  # noqa: BLE001 - not (only) a torn tail: report the first problem
+        raise CassetteError(f"{source}: not valid YAML: {error or exc}") from None
+    log.warning("%s: its last interaction was cut short by an interrupted write (%d bytes at offset %d); ignoring it",
+                source, len(raw) - cut, cut)
+    return data
+
+
+def loads(text: str | bytes, source: str = "cassette") -> list[Interaction]:
+    return decode_document(load_yaml(text, source), source)
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -374,6 +427,74 @@ def remove_stale_temporaries(path: Path) -> None:
                 leftover.unlink()
         except OSError:
             pass
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` to ``path`` with one ``write`` (looping only if the kernel takes less), then
+    fsync. If it fails part way (a full disk), the file is cut back to its old length, so a failed
+    append leaves no partial item; :class:`CassetteWriteError` says why."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:  # pragma: no cover - a regular file never does this
+                    raise OSError(errno.EIO, "short write")
+                view = view[written:]
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+            except OSError as cut:
+                raise CassetteWriteError(f"cannot write {path}: {cut.strerror or cut}; the file may end in a partial item",
+                                         damaged=True) from cut
+            raise
+    finally:
+        os.close(fd)
+
+
+class CassetteWriteError(OSError):
+    """A cassette could not be written. ``damaged``: the file may end in a partial item, so no
+    more should be appended to it."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
+
+
+class Writer:
+    """How a cassette reaches the disk: whole files replaced atomically, items appended. Tests
+    put in one that fails as a full disk or a read-only directory would."""
+
+    def replace(self, path: Path, text: str) -> None:
+        write_atomic(path, text)
+
+    def append(self, path: Path, text: str) -> None:
+        append_text(path, text)
+
+
+def check_writable(path: Path) -> None:
+    """Raise :class:`CassetteWriteError` unless a cassette can be written at ``path``: a temporary
+    file can be made (and removed) in its folder — or the nearest folder that exists, which is
+    where the missing ones would be created — and an existing file can be opened for writing."""
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError as exc:
+        raise CassetteWriteError(f"cannot record to {path}: {exc.strerror or exc}"
+                                 + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else "")) from exc
 
 
 def save(path: Path, interactions: Iterable[Interaction]) -> None:

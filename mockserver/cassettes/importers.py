@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from mockserver.cassettes import format as fmt
-from mockserver.cassettes import yamlio
 from mockserver.cassettes.format import CassetteError
 from mockserver.cassettes.model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
 
@@ -264,9 +263,9 @@ def parse(raw: bytes, source: str = "cassette") -> Loaded:
         data = None
     if data is None:
         try:
-            data = yamlio.load(raw)
-        except Exception as exc:
-            raise CassetteError(f"{source}: neither JSON nor YAML: {exc}") from None
+            data = fmt.load_yaml(raw, source)  # a recorder's file cut short by a kill reads as saved
+        except CassetteError as exc:
+            raise CassetteError(f"{source}: neither JSON nor YAML: {str(exc).split(': not valid YAML: ', 1)[-1]}") from None
     if not isinstance(data, dict):
         raise CassetteError(f"{source}: not a cassette (top level is not a mapping)")
     try:

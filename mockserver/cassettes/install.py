@@ -114,6 +114,7 @@ def install(options: CassetteOptions, *, clock: Clock, base_url: Callable[[], st
     mode = options.effective_mode()
     cassette = open_cassette(options, mode)
     if mode is not RecordMode.NONE:
+        fmt.check_writable(Path(options.paths[0]))  # a read-only folder fails now, not at the first answer
         fmt.remove_stale_temporaries(Path(options.paths[0]))
     replayer = None
     if mode in (RecordMode.NONE, RecordMode.NEW_EPISODES):
@@ -124,5 +125,5 @@ def install(options: CassetteOptions, *, clock: Clock, base_url: Callable[[], st
     upstream = recorder = None
     if mode is not RecordMode.NONE:
         upstream = options.upstream_url()
-        recorder = Recorder(clock, base_url, upstream, capture=cassette.append)
+        recorder = Recorder(clock, base_url, upstream, capture=cassette.record)
     return Installed(cassette, mode, upstream, CassetteStage(replayer, recorder))

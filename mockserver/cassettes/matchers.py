@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 import orjson
 
 from mockserver.cassettes.model import Interaction, RecordedRequest, header
+from mockserver.cassettes.redact import DEFAULT_REDACTED_HEADERS, REDACTED, known_in, mask
 
 DEFAULT_MATCH_ON = ("method", "path", "query", "body")
 KNOWN_CRITERIA = ("method", "path", "query", "body")
@@ -127,7 +128,10 @@ class Matcher:
 
     # -- explaining a miss --------------------------------------------------------------------
     def differences(self, request: RecordedRequest, recorded: RecordedRequest, limit: int = 4) -> list[str]:
-        """What differs, recorded first then sent, in the criteria this matcher uses."""
+        """What differs, recorded first then sent, in the criteria this matcher uses. Values are
+        quoted with every secret masked whole (keys, bearer tokens, the credentials either
+        request carries), never a prefix of one."""
+        known = known_in([request, recorded])
         out: list[str] = []
         for criterion in self.on:
             if criterion == "method" and request.method.upper() != recorded.method.upper():
@@ -135,33 +139,38 @@ class Matcher:
             elif criterion == "path" and request.path != recorded.path:
                 out.append(f"path: recorded {recorded.path}, sent {request.path}")
             elif criterion == "query" and sorted(request.query) != sorted(recorded.query):
-                out.append(f"query: recorded {_short(dict(recorded.query))}, sent {_short(dict(request.query))}")
+                out.append(f"query: recorded {_short(dict(recorded.query), known=known)}, sent {_short(dict(request.query), known=known)}")
             elif criterion == "body":
                 sent, kept = self.body_value(request), self.body_value(recorded)
                 if isinstance(sent, bytes) or isinstance(kept, bytes):
                     if sent != kept:
                         out.append("body: differs (not JSON)")
                 else:
-                    out.extend(json_differences(kept, sent, limit=limit))
+                    out.extend(json_differences(kept, sent, limit=limit, known=known))
             elif criterion.startswith("header:"):
                 name = criterion.split(":", 1)[1]
                 a, b = header(recorded.headers, name), header(request.headers, name)
                 if a != b:
-                    out.append(f"header {name}: recorded {_short(a)}, sent {_short(b)}")
+                    if name.lower() in DEFAULT_REDACTED_HEADERS:  # a credential: not even its shape
+                        a, b = (None if v is None else REDACTED for v in (a, b))
+                    out.append(f"header {name}: recorded {_short(a, known=known)}, sent {_short(b, known=known)}")
         if not out and self.custom is not None and not self.custom(request, recorded):
             out.append(f"custom matcher {getattr(self.custom, '__name__', 'custom')} said no")
         return out[:limit] + ([f"… and {len(out) - limit} more"] if len(out) > limit else [])
 
 
-def _short(value: Any, width: int = 60) -> str:
+def _short(value: Any, width: int = 60, known: Iterable[str] = ()) -> str:
+    """A value quoted in a message: secrets masked first (so the cut cannot leave a prefix of
+    one), then cut to ``width``."""
     try:
         text = orjson.dumps(value).decode()
     except TypeError:
         text = repr(value)
+    text = mask(text, known)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4) -> list[str]:
+def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4, known: Iterable[str] = ()) -> list[str]:
     """Paths (``messages.0.content``) where two JSON values differ, with both values, shortest first."""
     out: list[str] = []
 
@@ -172,16 +181,16 @@ def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4) -
             for key in list(a) + [k for k in b if k not in a]:
                 sub = f"{where}.{key}" if where else str(key)
                 if key not in b:
-                    out.append(f"body {sub}: recorded {_short(a[key])}, not sent")
+                    out.append(f"body {mask(sub, known)}: recorded {_short(a[key], known=known)}, not sent")
                 elif key not in a:
-                    out.append(f"body {sub}: not recorded, sent {_short(b[key])}")
+                    out.append(f"body {mask(sub, known)}: not recorded, sent {_short(b[key], known=known)}")
                 else:
                     walk(a[key], b[key], sub)
         elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
             for i, (x, y) in enumerate(zip(a, b)):
                 walk(x, y, f"{where}.{i}" if where else str(i))
         elif a != b or type(a) is not type(b):
-            out.append(f"body {where or '(whole)'}: recorded {_short(a)}, sent {_short(b)}")
+            out.append(f"body {mask(where, known) or '(whole)'}: recorded {_short(a, known=known)}, sent {_short(b, known=known)}")
 
     walk(recorded, sent, path)
     return out

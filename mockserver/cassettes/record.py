@@ -2,18 +2,26 @@
 
 The client's own headers (credentials included) go upstream unchanged, minus hop-by-hop ones;
 the answer streams back chunk by chunk with nothing buffered, except JSON bodies, which are read
-whole so a batch's ``results_url`` can point back at this proxy. Once the answer has been fully
-relayed the interaction — error statuses included — goes to ``capture`` (the cassette redacts it
-before it is kept). An answer cut short (client gone, upstream dropped) is not recorded.
+whole so a batch's ``results_url`` can point back at this proxy. Once the answer has arrived
+whole the interaction — error statuses included — goes to ``capture`` (the cassette redacts it
+and writes it), and only after that does the client get the end of it: a JSON body is sent once
+captured, a stream's end (the chunked terminator) once the capture after its last chunk
+returns. So a client that saw a response complete can count on it being on disk. If the capture
+fails (a full disk), the client is told: a JSON answer becomes a 500 ``api_error`` naming the
+problem, a stream gets an ``event: error`` after its last event. An answer cut short (client
+gone, upstream dropped) is not recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import inspect
 import logging
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable
+
+import orjson
 
 import aiohttp
 from multidict import CIMultiDict
@@ -32,6 +40,8 @@ DEFAULT_UPSTREAM = "https://api.anthropic.com"
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
 
 Capture = Callable[[Interaction], object]
+"""Takes a finished interaction; may return an awaitable, which is awaited before the client
+gets the end of the answer. An ``OSError`` from it means the interaction was not saved."""
 
 
 def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
@@ -103,12 +113,17 @@ class Recorder:
         relayed = CIMultiDict(recorded_headers)
         content_type = upstream.headers.get("content-type", "").split(";")[0].strip().lower()
 
-        def finish(body: bytes, arrivals: list[tuple[int, float]] | None) -> None:
+        async def finish(body: bytes, arrivals: list[tuple[int, float]] | None) -> str | None:
+            """Capture the interaction; ``None`` once it is saved, else why it was not."""
             response = RecordedResponse(
                 status=upstream.status, headers=recorded_headers, body=body, reason=upstream.reason, latency=latency,
                 frames=_frames(body, arrivals) if arrivals is not None and content_type == "text/event-stream" else None,
             )
-            self._record(api, response)
+            try:
+                await self._record(api, response)
+            except OSError as exc:
+                return f"mockserver record: this answer was not saved to the cassette ({exc}); the recording is incomplete"
+            return None
 
         if content_type == "application/json" or content_type.endswith("+json"):
             try:
@@ -117,7 +132,9 @@ class Recorder:
                 upstream.release()
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
-            finish(body, None)
+            unsaved = await finish(body, None)
+            if unsaved is not None:
+                return ErrorReply(error=ApiError(500, unsaved, type="api_error", headers={"x-should-retry": "false"}), origin="upstream")
             relayed_body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
             return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,  # type: ignore[arg-type]
                               reason=upstream.reason, origin="upstream")
@@ -137,17 +154,22 @@ class Recorder:
                 complete = True
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
-            finally:
+            finally:  # also when the client hung up (the generator is closed at its last yield)
                 upstream.release()
-                if complete:
-                    finish(b"".join(chunks), arrivals)
-                elif chunks:
+                if not complete and chunks:
                     log.warning("mockserver record: %s %s ended early; not recorded", api.method, api.path)
+            if complete:  # saved before this generator ends, i.e. before the client sees the end
+                unsaved = await finish(b"".join(chunks), arrivals)
+                if unsaved is not None:
+                    error = {"type": "error", "error": {"type": "api_error", "message": unsaved}}
+                    yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
 
         return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")  # type: ignore[arg-type]
 
-    def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
+    async def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
         if self.capture is None:
             return
         stamp = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).isoformat(timespec="seconds")
-        self.capture(Interaction(request_from_api(api), response, stamp))
+        result = self.capture(Interaction(request_from_api(api), response, stamp))
+        if inspect.isawaitable(result):
+            await result

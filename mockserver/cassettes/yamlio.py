@@ -67,3 +67,9 @@ CassetteDumper.add_representer(str, _str)
 
 def dump(data: Any) -> str:
     return yaml.dump(data, Dumper=CassetteDumper, sort_keys=False, allow_unicode=True, width=100_000, default_flow_style=False)
+
+
+def dump_flow(data: Any) -> str:
+    """``data`` as one flow collection (``{…}``): cut short anywhere before its closing bracket it
+    is no longer YAML, which is what makes an appended record's interrupted write detectable."""
+    return yaml.dump(data, Dumper=CassetteDumper, sort_keys=False, allow_unicode=True, width=100_000, default_flow_style=True)

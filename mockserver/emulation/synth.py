@@ -21,8 +21,9 @@ from typing import Any
 
 import orjson
 
+from mockserver.protocol.errors import invalid_request
 from mockserver.protocol.tokens import block_tokens, count_text, split_pieces
-from mockserver.emulation.schema_instance import instance
+from mockserver.emulation.schema_instance import generate, instance
 
 SENTENCES = (
     "This reply comes from an offline stand-in for the Claude API.",
@@ -130,6 +131,25 @@ def _last(messages: list[Any], role: str) -> dict[str, Any] | None:
     return None
 
 
+def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    schema = fmt.get("schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    return schema if isinstance(schema, dict) else None
+
+
+def _check_output_schema(body: dict[str, Any]) -> None:
+    """Structured output promises a valid value, so a schema whose smallest valid value is past
+    the generator's limits is refused (400), whatever the reply turns out to be, as the API
+    refuses schemas it cannot constrain (docs/protocol.md). A tool's input, which promises
+    nothing, is cut to the limits instead."""
+    schema = _output_schema(body)
+    if schema is not None:
+        made = generate(schema, random.Random(0))
+        if made.cut is not None:
+            raise invalid_request(f"output_config.format.schema: {made.cut}")
+
+
 class Synthesizer:
     """Deterministic fake model. One per server; ``seed=None`` still gives stable content."""
 
@@ -173,6 +193,7 @@ class Synthesizer:
     def generate(self, body: dict[str, Any]) -> Generated:
         """The answer to ``body``; ``tool_use`` ids are left empty for the caller to issue."""
         rng = self.rng_for(body)
+        _check_output_schema(body)
         max_tokens = int(body.get("max_tokens", 0))
         messages = body.get("messages") or []
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
@@ -217,9 +238,12 @@ class Synthesizer:
     def _reply_text(
         self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]], prefill: bool, rng: random.Random
     ) -> str:
-        fmt = (body.get("output_config") or {}).get("format") if isinstance(body.get("output_config"), dict) else None
-        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
-            return json.dumps(instance(fmt["schema"], rng), ensure_ascii=False)
+        schema = _output_schema(body)
+        if schema is not None:
+            made = generate(schema, rng)
+            if made.cut is not None:  # the check in generate() drew other random choices
+                raise invalid_request(f"output_config.format.schema: {made.cut}")
+            return json.dumps(made.value, ensure_ascii=False)
         filler = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 4)))
         if prefill:
             return " " + filler

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from mockserver.config import Config
 from mockserver.cassettes import format as fmt
-from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.format import CassetteError, CassetteWriteError
 from mockserver.cassettes.importers import load_any
 from mockserver.cassettes.install import RECORD_MODES, CassetteOptions, Installed, install
 from mockserver.cassettes.matchers import DEFAULT_MATCH_ON, Matcher, load_custom
@@ -106,7 +106,7 @@ def _options(args: argparse.Namespace) -> CassetteOptions:
     )
 
 
-async def _serve(config: Config, options: CassetteOptions) -> None:
+async def _serve(config: Config, options: CassetteOptions) -> int:
     from mockserver.http.runner import serve_until_signalled
     from mockserver.root import Api
 
@@ -116,8 +116,21 @@ async def _serve(config: Config, options: CassetteOptions) -> None:
         await serve_until_signalled(api, config.host, config.port, lambda url: _banner(installed, options, url))
     finally:
         await installed.flush()
-        if installed.cassette.recorded:
-            print(f"mockserver: {installed.cassette.recorded} new interaction(s) saved to {installed.cassette.path}", flush=True)
+    return _report(installed)
+
+
+def _report(installed: Installed) -> int:
+    """The last word of a recorder: how many interactions are in the file, or that some are not
+    (then the exit status is 1: a recording with holes must not pass for a good one)."""
+    cassette = installed.cassette
+    if cassette.failed:
+        total = cassette.recorded + cassette.failed
+        print(f"mockserver: FAILED to write {cassette.failed} of {total} new interaction(s) to {cassette.path}: {cassette.error}; "
+              f"the file holds the other {cassette.recorded} (their clients were told of each failure)", file=sys.stderr, flush=True)
+        return 1
+    if cassette.recorded:
+        print(f"mockserver: {cassette.recorded} new interaction(s) saved to {cassette.path}", flush=True)
+    return 0
 
 
 def _banner(installed: Installed, options: CassetteOptions, url: str) -> None:
@@ -145,13 +158,15 @@ def run(args: argparse.Namespace, config_from_args: Callable[[argparse.Namespace
             options = _options(args)
             config = config_from_args(args)
             try:
-                asyncio.run(_serve(config, options))
+                return asyncio.run(_serve(config, options))
+            except CassetteWriteError as exc:  # e.g. a read-only folder: found before listening
+                print(f"mockserver: {exc}", file=sys.stderr)
+                return 1
             except OSError as exc:
                 print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
                 return 1
             except KeyboardInterrupt:
-                pass
-            return 0
+                return 0
         return TOOLS[args.tool](args)
     except (CassetteError, ValueError, ImportError, OSError) as exc:
         print(f"mockserver: {exc}", file=sys.stderr)
@@ -235,9 +250,9 @@ def _redact(args: argparse.Namespace) -> int:
         loaded = load_any(path)
         if loaded.kind != "mockserver":
             raise CassetteError(f"{path} is a {loaded.kind} cassette: convert it (mockserver cassette convert) — that redacts too")
-        before = fmt.dumps(loaded.interactions)
-        after = fmt.dumps(redactor.interaction(i) for i in loaded.interactions)
-        if after != before:
+        before = path.read_text(encoding="utf-8", errors="replace")
+        after = fmt.dumps(redactor.interactions(loaded.interactions))
+        if after != fmt.dumps(loaded.interactions) or scan_text(before, str(path)):  # a leak outside them: rewrite too
             fmt.write_atomic(path, after)
             print(f"{path}: redacted")
         else:
@@ -249,8 +264,11 @@ def _check(args: argparse.Namespace) -> int:
     redactor = Redactor.with_headers(args.redact_header)
     found = 0
     for path in args.files:
-        findings = scan_text(path.read_bytes().decode("utf-8", "replace"), str(path))
-        findings += scan_interactions(load_any(path).interactions, str(path), redactor)
+        # What redaction would remove from the interactions, and any key or bearer token the
+        # file's text holds elsewhere (a foreign format's fields nobody reads; `redact` drops them).
+        findings = scan_interactions(load_any(path).interactions, str(path), redactor)
+        if not findings:
+            findings = scan_text(path.read_bytes().decode("utf-8", "replace"), str(path))
         unique = list(dict.fromkeys(str(f) for f in findings))
         for line in unique:
             print(line)
@@ -267,8 +285,9 @@ def _convert(args: argparse.Namespace) -> int:
     interactions = []
     for path in args.files:
         loaded = load_any(path)
-        interactions.extend(redactor.interaction(i) for i in loaded.interactions)
+        interactions.extend(loaded.interactions)
         print(f"{path}: {loaded.kind}, {len(loaded.interactions)} interaction(s)")
+    interactions = redactor.interactions(interactions)
     fmt.save(args.output, interactions)
     print(f"wrote {args.output} ({len(interactions)} interactions)")
     return 0

@@ -37,21 +37,10 @@ from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
+from mockserver.scenarios.reader import check_document, load_yaml_text
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML from the network without aliases: a few nested ``*refs`` can stand for billions of
-    nodes ("billion laughs") once a reply built from them is written out. Scenario files, which
-    the user writes, may still use them."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted by the admin API", event.start_mark)
-        return super().compose_node(parent, index)
 
 
 Handler = Callable[[BaseRequest, Api, str], Awaitable[web.StreamResponse]]
@@ -142,7 +131,10 @@ async def _read_document(http: BaseRequest) -> Any:
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
     if http.content_type in YAML_TYPES:
         try:
-            return yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader without aliases
+            # No aliases from the network: a few nested ``*refs`` can stand for billions of nodes
+            # ("billion laughs"); nesting is bounded too. Scenario files, which the user writes,
+            # may still use aliases.
+            return load_yaml_text(raw, allow_aliases=False)
         except yaml.YAMLError as exc:
             raise invalid_request(f"admin API: invalid YAML: {exc}") from None
     try:
@@ -211,7 +203,10 @@ async def _get_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse
 async def _put_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     document = await _read_document(http)
     try:
+        check_document(document, source="<admin>")
         config = RateLimitConfig.parse(document, where="ratelimits")
+    except ScenarioError as exc:
+        raise invalid_request(f"admin API: {exc}") from None
     except ValueError as exc:
         raise invalid_request(f"admin API: {exc}") from None
     api.limiter.configure(config)

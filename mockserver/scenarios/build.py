@@ -4,7 +4,11 @@
     server.sequence([error(529, retry_after_ms=10), error(529), reply("Recovered.")])
 
 Because the builders only produce the file format's mappings, and every rule is parsed by the
-same loader, a rule means the same thing whether it came from a file, the admin API or Python.
+same loader, a rule means the same thing whether it came from a file, the admin API or Python;
+the loader's limits hold for all three (docs/scenarios.md#limits): a ``retry_after`` or
+``latency`` over 600 s, ``float("inf")`` or ``nan`` anywhere, a header value with a line break,
+a ``priority`` past a billion … raise :class:`~mockserver.scenarios.ScenarioError` when the rule
+is added, not when it is served.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ through :func:`parse_document`, which is what makes their semantics the same.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,7 @@ from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorA
 from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
 from mockserver.scenarios.errors import ScenarioError
 from mockserver.scenarios.matchers import Match, parse_match
-from mockserver.scenarios.reader import Node, Where
-
-try:  # the C loader is several times faster on large files
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from mockserver.scenarios.reader import MAX_COUNT, Node, Where, check_document, load_yaml_text
 
 ACTIONS = ("reply", "sequence", "error", "stream", "json", "fault", "passthrough")
 RULE_FIELDS = ("name", "priority", "times", "match", "faults", "then", *ACTIONS)
@@ -39,6 +35,19 @@ USAGE_FIELDS = (
     "output_tokens_details", "server_tool_use", "service_tier", "inference_geo", "speed",
 )
 ERROR_FIELDS = ("status", "type", "message", "headers", "retry_after", "retry_after_ms", "should_retry", "details")
+
+# Limits on what a rule may ask of the server (docs/scenarios.md#limits): past them a rule is
+# refused at load, naming the field, instead of hanging or breaking requests later.
+MAX_DELAY = 600.0
+"""Seconds: latency, ttft, an event's delay, slow_body's interval, retry_after."""
+MAX_PRIORITY = 1_000_000_000
+"""priority runs from -MAX_PRIORITY to MAX_PRIORITY."""
+MAX_CHUNK = 16 * 1024 * 1024
+"""slow_body's chunk_bytes."""
+MIN_TOKENS_PER_SECOND = 1.0
+"""A nonzero tokens_per_second below this would hold one reply for hours."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(eq=False)
@@ -102,7 +111,7 @@ def load_file(path: str | Path) -> Document:
 
 def parse_text(text: str, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = load_yaml_text(text, allow_aliases=True)  # a user's own file may use aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -114,6 +123,7 @@ def parse_text(text: str, *, source: str, label: str | None = None, first_index:
 def parse_document(data: Any, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
     """Rules from a list of rules, a single rule, or ``{rules: […], rate_limits: {…}}``."""
     label = label or source
+    check_document(data, source=source, locate=lambda keys: _locate(data, keys))
     root = Node(data, "", Where(source))
     if data is None:
         return Document([])
@@ -150,6 +160,24 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
     return Document(rules, rate_limits, given)
 
 
+def _locate(data: Any, keys: list[Any]) -> tuple[str | None, list[Any]]:
+    """The rule (``rules[2] ("name")``) that the value at ``keys`` in a document belongs to, and
+    its place in that rule: how :func:`check_document` names a problem as parse errors do."""
+    if isinstance(data, list) and keys:
+        index, rest, spec = keys[0], keys[1:], data[keys[0]]
+    elif isinstance(data, dict) and ("rules" in data or "rate_limits" in data):
+        rules = data.get("rules")
+        if len(keys) < 2 or keys[0] != "rules" or not isinstance(rules, list):
+            return None, keys
+        index, rest, spec = keys[1], keys[2:], rules[keys[1]]
+    elif isinstance(data, dict):
+        index, rest, spec = 0, keys, data
+    else:
+        return None, keys
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return f"rules[{index}]" + (f' ("{name}")' if isinstance(name, str) else ""), rest
+
+
 def parse_rule(node: Node, *, index: int, label: str) -> Rule:
     if isinstance(node.value, dict) and isinstance(node.value.get("name"), str):
         node.where.rule = f'{node.where.rule} ("{node.value["name"]}")'
@@ -180,8 +208,8 @@ def parse_rule(node: Node, *, index: int, label: str) -> Rule:
         match=match,
         action=action,
         faults=parse_faults(fields["faults"]) if "faults" in fields else None,
-        priority=fields["priority"].integer() if "priority" in fields else 0,
-        times=fields["times"].integer(minimum=1) if "times" in fields else None,
+        priority=fields["priority"].integer(minimum=-MAX_PRIORITY, maximum=MAX_PRIORITY) if "priority" in fields else 0,
+        times=fields["times"].integer(minimum=1, maximum=MAX_COUNT) if "times" in fields else None,
         source=node.where.source,
         spec=copy.deepcopy(node.value),
     )
@@ -304,9 +332,9 @@ def parse_error(node: Node) -> ErrorAction:
             raise fields["type"].error(f"unknown error type {error_type!r}: give 'status' too")
     headers = _headers(fields["headers"]) if "headers" in fields else {}
     if "retry_after" in fields:
-        headers["retry-after"] = _header_number(fields["retry_after"])
+        headers["retry-after"] = _header_number(fields["retry_after"], MAX_DELAY)
     if "retry_after_ms" in fields:
-        headers["retry-after-ms"] = _header_number(fields["retry_after_ms"])
+        headers["retry-after-ms"] = _header_number(fields["retry_after_ms"], MAX_DELAY * 1000)
     if "should_retry" in fields:
         headers["x-should-retry"] = "true" if fields["should_retry"].boolean() else "false"
     details = None
@@ -322,18 +350,24 @@ def parse_error(node: Node) -> ErrorAction:
     )
 
 
-def _header_number(node: Node) -> str:
-    value = node.number(minimum=0)
+def _header_number(node: Node, maximum: float) -> str:
+    value = node.number(minimum=0, maximum=maximum)
     return str(int(value)) if value == int(value) else str(value)
 
 
 def _headers(node: Node) -> dict[str, str]:
     out = {}
     for name, child in node.mapping().items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise child.error("a header name is letters, digits and !#$%&'*+.^_`|~- only (no spaces, colons or line breaks)")
         if isinstance(child.value, bool):
             out[name] = "true" if child.value else "false"
-        elif isinstance(child.value, (int, float, str)):
-            out[name] = str(child.value)
+        elif isinstance(child.value, (int, float)):
+            out[name] = str(child.number() if isinstance(child.value, float) else child.value)
+        elif isinstance(child.value, str):
+            if _HEADER_VALUE_BAD.search(child.value):
+                raise child.error("a header value must not hold line breaks or other control characters (a tab is fine)")
+            out[name] = child.value
         else:
             raise child.error("a header value must be a string or a number")
     return out
@@ -345,7 +379,7 @@ def parse_stream(node: Node) -> StreamAction:
     fields = node.mapping({"events", "status", "headers"}, required=("events",))
     return StreamAction(
         events=[_event(item) for item in fields["events"].items()],
-        status=fields["status"].integer(minimum=100, maximum=599) if "status" in fields else 200,
+        status=fields["status"].integer(minimum=200, maximum=599) if "status" in fields else 200,
         headers=_headers(fields["headers"]) if "headers" in fields else {},
     )
 
@@ -363,7 +397,7 @@ def _event(node: Node) -> SseEvent:
         name = data.get("type") if isinstance(data, dict) and isinstance(data.get("type"), str) else None
     if not isinstance(data, (dict, list, str, bytes, int, float, bool)) and data is not None:
         raise fields["data"].error("must be JSON (a mapping, list, …), text, or !!binary bytes")
-    delay = fields["delay"].number(minimum=0) if "delay" in fields else 0.0
+    delay = fields["delay"].number(minimum=0, maximum=MAX_DELAY) if "delay" in fields else 0.0
     return SseEvent(name, copy.deepcopy(data), delay)
 
 
@@ -371,7 +405,7 @@ def parse_json(node: Node) -> JsonAction:
     fields = node.mapping({"body", "status", "headers"}, required=("body",))
     return JsonAction(
         body=copy.deepcopy(fields["body"].value),
-        status=fields["status"].integer(minimum=100, maximum=599) if "status" in fields else 200,
+        status=fields["status"].integer(minimum=200, maximum=599) if "status" in fields else 200,
         headers=_headers(fields["headers"]) if "headers" in fields else {},
     )
 
@@ -381,25 +415,28 @@ def parse_faults(node: Node) -> Faults:
     fields = node.mapping(FAULT_FIELDS)
     faults = Faults()
     if "latency" in fields:
-        faults.latency = fields["latency"].number(minimum=0)
+        faults.latency = fields["latency"].number(minimum=0, maximum=MAX_DELAY)
     if "ttft" in fields:
-        faults.ttft = fields["ttft"].number(minimum=0)
+        faults.ttft = fields["ttft"].number(minimum=0, maximum=MAX_DELAY)
     if "tokens_per_second" in fields:
-        faults.tokens_per_second = fields["tokens_per_second"].number(minimum=0)
+        tps = fields["tokens_per_second"]
+        faults.tokens_per_second = tps.number(minimum=0)
+        if 0 < faults.tokens_per_second < MIN_TOKENS_PER_SECOND:
+            raise tps.error(f"must be 0 (no pacing) or at least {MIN_TOKENS_PER_SECOND:g}, not {tps.value}")
     if "reset" in fields:
         faults.reset = fields["reset"].boolean()
     if "drop" in fields:
         drop = fields["drop"]
         if isinstance(drop.value, int) and not isinstance(drop.value, bool):
-            faults.drop_after_events = drop.integer(minimum=0)
+            faults.drop_after_events = drop.integer(minimum=0, maximum=MAX_COUNT)
         else:
             spec = drop.mapping({"after_events", "after_bytes"})
             if len(spec) != 1:
                 raise drop.error("give exactly one of after_events, after_bytes")
             if "after_events" in spec:
-                faults.drop_after_events = spec["after_events"].integer(minimum=0)
+                faults.drop_after_events = spec["after_events"].integer(minimum=0, maximum=MAX_COUNT)
             else:
-                faults.drop_after_bytes = spec["after_bytes"].integer(minimum=0)
+                faults.drop_after_bytes = spec["after_bytes"].integer(minimum=0, maximum=MAX_COUNT)
     if "malformed" in fields:
         bad = fields["malformed"]
         if isinstance(bad.value, str):
@@ -408,22 +445,22 @@ def parse_faults(node: Node) -> Faults:
             spec = bad.mapping({"kind", "at"}, required=("kind",))
             faults.malformed = spec["kind"].choice(MALFORMED_KINDS)
             if "at" in spec:
-                faults.malformed_at = spec["at"].integer(minimum=0)
+                faults.malformed_at = spec["at"].integer(minimum=0, maximum=MAX_COUNT)
     if "stream_error" in fields:
         err = fields["stream_error"]
         if isinstance(err.value, int) and not isinstance(err.value, bool):
-            faults.stream_error_after = err.integer(minimum=0)
+            faults.stream_error_after = err.integer(minimum=0, maximum=MAX_COUNT)
         else:
             spec = err.mapping({"after", "type", "message"}, required=("after",))
-            faults.stream_error_after = spec["after"].integer(minimum=0)
+            faults.stream_error_after = spec["after"].integer(minimum=0, maximum=MAX_COUNT)
             if "type" in spec:
                 faults.stream_error_type = spec["type"].string(nonempty=True)
             if "message" in spec:
                 faults.stream_error_message = spec["message"].string()
     if "slow_body" in fields:
         spec = fields["slow_body"].mapping({"chunk_bytes", "interval"}, required=("interval",))
-        faults.slow_body_chunk = spec["chunk_bytes"].integer(minimum=1) if "chunk_bytes" in spec else 16
-        faults.slow_body_interval = spec["interval"].number(minimum=0)
+        faults.slow_body_chunk = spec["chunk_bytes"].integer(minimum=1, maximum=MAX_CHUNK) if "chunk_bytes" in spec else 16
+        faults.slow_body_interval = spec["interval"].number(minimum=0, maximum=MAX_DELAY)
     if "random_error" in fields:
         rnd = fields["random_error"]
         if isinstance(rnd.value, (int, float)) and not isinstance(rnd.value, bool):

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+import re2
+
 from mockserver.protocol.endpoints import ENDPOINT_NAMES
-from mockserver.scenarios.reader import MISSING, Node
+from mockserver.scenarios.reader import MAX_COUNT, MISSING, Node
 
 if TYPE_CHECKING:
     from mockserver.pipeline.exchange import ApiRequest
@@ -28,6 +30,8 @@ MATCH_FIELDS = (
 DEFAULT_ENDPOINTS = frozenset({"messages.create"})
 ENDPOINT_ALIASES = {"messages": "messages.create", "count_tokens": "messages.count_tokens"}
 _PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is reported as a ScenarioError, not logged by RE2 too
 
 
 class RequestView:
@@ -105,13 +109,31 @@ class RequestView:
 
 
 # -- text conditions ---------------------------------------------------------------------------
+class Regex:
+    """A rule's regular expression, run by RE2: time linear in the text whatever the pattern, so
+    ``^(a+)+$`` cannot stall the server (Python's ``re`` backtracks). RE2 has no backreferences
+    or lookaround; such a pattern is refused when the rule is loaded."""
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._compiled = re2.compile(source, _RE2_OPTIONS)
+
+    def search(self, text: str) -> bool:
+        try:
+            return bool(self._compiled.search(text) is not None)
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 reads UTF-8
+            return bool(self._compiled.search(text.encode("utf-8", "replace").decode("utf-8")) is not None)
+
+
 @dataclass(frozen=True)
 class TextCondition:
     """``contains`` / ``equals`` / ``regex`` over a string, or ``present`` (true/false)."""
 
     kind: str
     value: Any
-    pattern: re.Pattern[str] | None = field(default=None, compare=False)
+    pattern: Regex | None = field(default=None, compare=False)
 
     def test(self, text: str | None) -> bool:
         if self.kind == "present":
@@ -123,7 +145,7 @@ class TextCondition:
         if self.kind == "equals":
             return text == self.value
         assert self.pattern is not None
-        return self.pattern.search(text) is not None
+        return self.pattern.search(text)
 
 
 def text_condition(node: Node, default: str) -> TextCondition:
@@ -146,9 +168,14 @@ def text_condition(node: Node, default: str) -> TextCondition:
 
 def _regex(node: Node, value: str) -> TextCondition:
     try:
-        return TextCondition("regex", value, re.compile(value))
-    except re.error as exc:
-        raise node.error(f"invalid regular expression: {exc}") from None
+        return TextCondition("regex", value, Regex(value))
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise node.error(
+            f"invalid regular expression: {reason} (regexes run on RE2, which has no backreferences or lookaround)"
+        ) from None
+    except UnicodeEncodeError:
+        raise node.error("invalid regular expression: it holds a lone surrogate") from None
 
 
 # -- body paths --------------------------------------------------------------------------------
@@ -302,8 +329,8 @@ def _tools_check(node: Node) -> Check:
 
 def _nth(node: Node) -> frozenset[int]:
     if isinstance(node.value, list):
-        return frozenset(item.integer(minimum=1) for item in node.items())
-    return frozenset({node.integer(minimum=1)})
+        return frozenset(item.integer(minimum=1, maximum=MAX_COUNT) for item in node.items())
+    return frozenset({node.integer(minimum=1, maximum=MAX_COUNT)})
 
 
 def _equal(found: Any, want: Any) -> bool:

@@ -1,14 +1,161 @@
-"""Typed reads of a parsed YAML/JSON tree that know where they are, for precise load errors."""
+"""Typed reads of a parsed YAML/JSON tree that know where they are, for precise load errors;
+and the YAML reader every scenario document goes through, which bounds nesting first."""
 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import yaml
 
 from mockserver.scenarios.errors import ScenarioError
 
 MISSING: Any = object()
+MAX_DEPTH = 64
+"""Levels of nesting a scenario document may have (a rule's reply content sits about six deep).
+Deeper documents are refused before anything recursive (YAML composing, ``copy.deepcopy``,
+JSON encoding) can overflow the stack."""
+MAX_NODES = 1_000_000
+"""Values in one scenario document, counting a value reached through several YAML aliases
+once per way in (so a few nested aliases cannot stand for billions of values)."""
+
+try:  # the C parser is several times faster on large files
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A YAML document refused before it is built: nested too deep, or an alias where none may be.
+    A :class:`yaml.YAMLError`, so whoever already reports invalid YAML reports this too."""
+
+    def __init__(self, problem: str, mark: Any = None) -> None:
+        self.problem = problem
+        self.problem_mark = mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        super().__init__(f"{problem}{where}")
+
+
+def load_yaml_text(text: str | bytes, *, allow_aliases: bool, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse YAML safely, refusing (with :class:`YamlLimitError`) a document nested more than
+    ``max_depth`` levels deep, and any alias (``*name``) unless ``allow_aliases``.
+
+    The events are read first, without building anything, so an attacker's ``[[[[…`` fails in
+    linear time instead of exhausting the recursion limit (a 500 before). Used for scenario
+    files and meant for YAML from the network (the admin API, with ``allow_aliases=False``).
+    Other problems raise PyYAML's own :class:`yaml.YAMLError` subclasses."""
+    loader = _Loader(text)
+    try:
+        depth = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > max_depth:
+                    raise YamlLimitError(f"nested more than {max_depth} levels deep", event.start_mark)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent) and not allow_aliases:
+                raise YamlLimitError("aliases (*name) are not accepted here", event.start_mark)
+    finally:
+        loader.dispose()
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+MAX_COUNT = 1_000_000_000
+"""A rule's counts (times, nth, the events and bytes of drop, malformed and stream_error) stop here."""
+INT_RANGE = (-(2**63), 2**64 - 1)
+"""Integers JSON encoding (orjson) can write; a scenario value outside it could never be sent."""
+
+
+Locate = Callable[[list[Any]], tuple[Optional[str], list[Any]]]
+"""Splits the keys leading to a value into the rule they are in (its label) and the rest."""
+
+
+def check_document(
+    data: Any, *, source: str, locate: Locate | None = None, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> None:
+    """Refuse, with a :class:`ScenarioError` naming ``source`` and the place, a parsed document
+    that could not be served as JSON or would break the server later: nested deeper than
+    ``max_depth``, more than ``max_nodes`` values, a mapping key that is not a string, an
+    integer JSON cannot carry, an infinite or NaN number, a string with a lone surrogate.
+
+    Iterative (it cannot overflow the stack itself); a self-containing value (a YAML alias inside
+    its own anchor) is too deep. JSON from the admin API and values from Python reach the loader
+    without :func:`load_yaml_text`, so this runs on every document. ``locate`` names the rule a
+    problem is in, as the loader's own errors do."""
+    # (value, depth, parent entry, key): the parent chain gives the path, built only on error.
+    stack: list[tuple[Any, int, Any, Any]] = [(data, 1, None, None)]
+    seen = 0
+    while stack:
+        entry = stack.pop()
+        value, depth = entry[0], entry[1]
+        seen += 1
+        if seen > max_nodes:
+            raise ScenarioError(f"the document holds more than {max_nodes} values (an alias counts once per use)", source=source)
+        problem = None
+        if isinstance(value, dict):
+            if depth > max_depth:
+                problem = f"nested more than {max_depth} levels deep"
+            else:
+                for key, child in value.items():
+                    if not isinstance(key, str):
+                        problem = f"mapping keys must be strings, not {_kind(key)} ({key!r}; quote it)"
+                        break
+                    if not _encodable(key):
+                        problem = "a key holds a lone surrogate (like \\ud800), which JSON text cannot carry"
+                        break
+                    stack.append((child, depth + 1, entry, key))
+        elif isinstance(value, list):
+            if depth > max_depth:
+                problem = f"nested more than {max_depth} levels deep"
+            else:
+                stack.extend((child, depth + 1, entry, i) for i, child in enumerate(value))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problem = f"must be a finite number, not {value}"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                problem = "an integer this large cannot be sent as JSON (at most 2**64 - 1 in size)"
+        elif isinstance(value, str) and not _encodable(value):
+            problem = "holds a lone surrogate (like \\ud800), which JSON text cannot carry"
+        if problem is not None:
+            keys = _keys_of(entry)
+            rule, keys = locate(keys) if locate is not None else (None, keys)
+            raise ScenarioError(problem, source=source, rule=rule, field=_path(keys) or None)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _keys_of(entry: Any) -> list[Any]:
+    keys = []
+    while entry is not None and entry[2] is not None:
+        keys.append(entry[3])
+        entry = entry[2]
+    keys.reverse()
+    return keys
+
+
+def _path(keys: list[Any]) -> str:
+    hidden = 0
+    if len(keys) > 12:  # a path 64 levels deep says no more than its first few steps
+        hidden, keys = len(keys) - 8, keys[:8]
+    path = ""
+    for key in keys:
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key)[:80])
+    return path + (f"…({hidden} more levels)" if hidden else "")
 
 
 @dataclass
@@ -93,6 +240,8 @@ class Node:
         value = self.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(f"must be a number{_range(minimum, maximum)}, not {_kind(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(f"must be a finite number{_range(minimum, maximum)}, not {value}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise self.error(f"must be a number{_range(minimum, maximum)}, not {value}")
         return float(value)
@@ -105,13 +254,19 @@ class Node:
 
 
 def _range(minimum: float | None, maximum: float | None) -> str:
+    low, high = _bound(minimum), _bound(maximum)
     if minimum is not None and maximum is not None:
-        return f" from {minimum} to {maximum}"
+        return f" from {low} to {high}"
     if minimum is not None:
-        return f" >= {minimum}"
+        return f" >= {low}"
     if maximum is not None:
-        return f" <= {maximum}"
+        return f" <= {high}"
     return ""
+
+
+def _bound(value: float | None) -> str:
+    """600.0 as ``600``: limits read as the user writes them."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _kind(value: Any) -> str:

@@ -50,7 +50,7 @@ def test_yaml_aliases_are_refused_billion_laughs_included(admin: httpx2.Client) 
     body = "\n".join(levels) + "\nrules:\n- {match: {text: boom}, json: {body: *a8}}\n"
     refused = admin.post("/_mock/rules", content=body, headers={"content-type": "application/yaml"})
     assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
-    assert "aliases (*name) are not accepted by the admin API" in refused.json()["error"]["message"]
+    assert "aliases (*name) are not accepted here" in refused.json()["error"]["message"]
     assert admin.get("/_mock/rules").json()["data"] == []
     plain = admin.post("/_mock/rules", content="- {match: {text: fine}, reply: 'no &anchors in strings matter'}\n",
                        headers={"content-type": "application/yaml"})
@@ -165,3 +165,10 @@ def test_check_access(peer: Any, token: str | None, headers: dict[str, str], all
 def test_is_loopback() -> None:
     assert is_loopback("127.0.0.5") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
     assert not is_loopback("10.0.0.1") and not is_loopback("example.com") and not is_loopback(None)
+
+
+def test_rate_limits_past_64_bits_are_a_400(mockserver) -> None:
+    with httpx2.Client(base_url=mockserver.url, timeout=10) as admin:
+        answer = admin.put("/_mock/ratelimits", content=f"requests_per_minute: {2**70}", headers={"content-type": "application/yaml"})
+    assert answer.status_code == 400
+    assert "requests_per_minute: an integer this large cannot be sent as JSON" in answer.json()["error"]["message"]

@@ -163,10 +163,166 @@ def test_the_admin_api_survives_garbage(
 
 
 def test_a_lone_surrogate_in_an_admin_yaml_body_is_a_400(server: MockServer, errors_logged: ErrorLog) -> None:
-    """Found by the long run: the loader's message quoted the key, which JSON cannot carry (a 500)."""
+    """Found by the long run: the loader's message quoted the key, which JSON cannot carry (a 500).
+    Now the document check refuses it before the key is read, and its message escapes the key too."""
     answer = exchange(server.url, request("POST", "/_mock/rules", headers=[("content-type", "application/yaml")], body=b'{"\\ud800": 1}'), method="POST")
-    assert answer.status == 400 and "\\ud800: unknown field" in answer.json["error"]["message"]
+    message = answer.json["error"]["message"]
+    # (libyaml, which load_yaml_text uses, refuses the escape itself: either 400 will do)
+    assert answer.status == 400 and ("a key holds a lone surrogate (like \\ud800)" in message or "invalid Unicode character escape" in message)
     healthy(server, errors_logged, answer)
+
+
+# -- hostile input: what an attacker or an unlucky operator sends --------------------------------------
+HUGE = st.sampled_from([10**8, 10**12, 2**63, 2**64 - 1]) | st.integers(101, 10**9)
+HOSTILE_LEAF = st.one_of(
+    st.builds(lambda n: {"type": "string", "minLength": n}, HUGE),
+    st.builds(lambda n: {"type": "object", "minProperties": n}, HUGE),
+    st.builds(lambda n: {"type": "integer", "minimum": n, "multipleOf": 0.5}, st.sampled_from([10**400, -(10**400), 2**70])),
+    st.just({"type": "string", "pattern": "^(a+)+$", "minLength": 40}),
+    st.just({"type": "string"}),
+)
+HOSTILE_SCHEMA = st.recursive(
+    HOSTILE_LEAF,
+    lambda inner: st.builds(lambda items, n: {"type": "array", "items": items, "minItems": n}, inner, HUGE | st.integers(0, 100))
+    | st.builds(lambda props: {"type": "object", "properties": props, "required": sorted(props)},
+                st.dictionaries(st.sampled_from(["a", "b" * 300]), inner, min_size=1, max_size=3))
+    | st.builds(lambda a: {"$defs": {"d": a}, "type": "array", "minItems": 100, "items": {"$ref": "#/$defs/d"}}, inner),
+    max_leaves=6,
+)
+
+
+@budget(40)
+@given(schema=HOSTILE_SCHEMA, where=st.sampled_from(["output_config", "tool", "batch"]), stream=st.booleans())
+def test_schemas_asking_for_huge_values_cost_bounded_work(
+    server: MockServer, errors_logged: ErrorLog, schema: dict[str, Any], where: str, stream: bool
+) -> None:
+    """A 211-byte schema with minItems: 100000000 froze main for minutes (RSS 1.1 GB)."""
+    body: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 64_000, "messages": [{"role": "user", "content": "x"}]}
+    if where == "output_config":
+        body["output_config"] = {"format": {"type": "json_schema", "schema": {"type": "object", "properties": {"v": schema}, "required": ["v"]}}}
+    else:
+        body["tools"] = [{"name": "t", "input_schema": {"type": "object", "properties": {"v": schema}, "required": ["v"]}}]
+        body["tool_choice"] = {"type": "tool", "name": "t"}
+    if where == "batch":
+        raw = json.dumps({"requests": [{"custom_id": "a", "params": body}]}).encode()
+        answer = exchange(server.url, request("POST", "/v1/messages/batches", headers=API_HEADERS, body=raw), method="POST", timeout=30)
+    else:
+        body["stream"] = stream
+        answer = exchange(server.url, request("POST", "/v1/messages", headers=API_HEADERS, body=json.dumps(body).encode()), method="POST", timeout=30)
+        if answer.status == 200 and not stream:
+            assert len(answer.body) < 1_000_000
+    assert answer.status in (200, 400), (answer.status, answer.body[:300])
+    healthy(server, errors_logged, answer)
+
+
+def _admin(server: MockServer, body: bytes, content_type: str = "application/json") -> Answer:
+    return exchange(server.url, request("POST", "/_mock/rules", headers=[("content-type", content_type)], body=body), method="POST")
+
+
+NON_FINITE = st.sampled_from([".inf", "-.inf", ".nan", ".NaN", "1.0e+400"])  # (YAML 1.1 reads 1e400 as text)
+BAD_HEADER = st.sampled_from(['"a\\r\\nx-injected: 1"', '"a\\nb"', '"a\\rb"', '"\\u0000"', '"\\u007f"'])
+PAST_LIMIT = st.sampled_from([10**10, 2**63, 2**64 - 1, 10**30]) | st.integers(10**9 + 1, 10**15)
+"""Past every rule limit (priority, times and nth stop at a billion, waits at 600 s)."""
+HOSTILE_RULES = st.one_of(
+    NON_FINITE.map(lambda v: f"{{name: f, error: {{status: 429, retry_after: {v}}}}}"),
+    NON_FINITE.map(lambda v: f"{{name: f, faults: {{latency: {v}}}, reply: hi}}"),
+    NON_FINITE.map(lambda v: f"{{name: f, stream: [{{event: ping, data: {{type: ping}}, delay: {v}}}]}}"),
+    NON_FINITE.map(lambda v: f"{{name: f, fault: {{random_error: {v}}}}}"),
+    NON_FINITE.map(lambda v: f"{{name: f, json: {{body: {{x: {v}}}}}}}"),
+    st.sampled_from(["ttft", "latency"]).flatmap(lambda k: PAST_LIMIT.map(lambda n: f"{{name: f, faults: {{{k}: {n}}}, reply: hi}}")),
+    PAST_LIMIT.map(lambda n: f"{{name: f, priority: {n}, reply: hi}}"),
+    PAST_LIMIT.map(lambda n: f"{{name: f, priority: -{n}, reply: hi}}"),
+    PAST_LIMIT.map(lambda n: f"{{name: f, times: {n}, reply: hi}}"),
+    PAST_LIMIT.map(lambda n: f"{{name: f, match: {{nth: {n}}}, reply: hi}}"),
+    st.integers(0, 199).map(lambda n: f"{{name: f, json: {{body: {{}}, status: {n}}}}}"),
+    BAD_HEADER.map(lambda v: f"{{name: f, error: {{status: 429, headers: {{x-a: {v}}}}}}}"),
+    BAD_HEADER.map(lambda v: f"{{name: f, json: {{body: {{}}, headers: {{x-a: {v}}}}}}}"),
+    BAD_HEADER.map(lambda v: f"{{name: f, fault: {{random_error: {{probability: 1, headers: {{x-a: {v}}}}}}}}}"),
+    st.sampled_from(['"x a"', '"x:a"', '"x\\r\\n"', '""']).map(lambda k: f"{{name: f, json: {{body: {{}}, headers: {{{k}: b}}}}}}"),
+    st.sampled_from(["(a)\\1", "(?<=a)b", "(?=a)", "a{1001}", "("]).map(lambda p: f"{{name: f, match: {{regex: '{p}'}}, reply: hi}}"),
+)
+
+
+@budget(60)
+@given(rule=HOSTILE_RULES, as_json=st.booleans())
+def test_rules_that_would_break_the_server_are_refused_naming_the_field(
+    server: MockServer, errors_logged: ErrorLog, rule: str, as_json: bool
+) -> None:
+    import yaml
+
+    if as_json:  # the same rule as JSON, where JSON can hold it (no inf/nan)
+        try:
+            body = json.dumps(yaml.safe_load(rule), allow_nan=False).encode()
+        except ValueError:
+            body, as_json = rule.encode(), False
+    else:
+        body = rule.encode()
+    answer = _admin(server, body, "application/json" if as_json else "application/yaml")
+    assert answer.status == 400, (rule, answer.status, answer.body[:300])
+    assert "rules[0]" in answer.json["error"]["message"] or "json.body" in answer.json["error"]["message"], answer.body
+    healthy(server, errors_logged, answer)
+    server.reset()
+
+
+@budget(30)
+@given(depth=st.integers(65, 1_020), lists=st.booleans(), where=st.sampled_from(["body", "reply", "top"]))
+def test_deeply_nested_admin_json_is_a_400(server: MockServer, errors_logged: ErrorLog, depth: int, lists: bool, where: str) -> None:
+    """orjson reads JSON 1,024 levels deep; the loader's own recursion (copy.deepcopy) did not."""
+    deep = (b"[" * depth + b"1" + b"]" * depth) if lists else (b'{"a":' * depth + b"1" + b"}" * depth)
+    body = {"body": b'{"name":"d","json":{"body":%s}}', "reply": b'{"name":"d","reply":{"content":[{"tool_use":{"name":"f","input":{"x":%s}}}]}}',
+            "top": b"%s"}[where] % deep
+    answer = _admin(server, body)
+    assert answer.status == 400, (answer.status, answer.body[:300])
+    assert "levels deep" in answer.json["error"]["message"] or "not valid JSON" in answer.json["error"]["message"], answer.body[:300]
+    healthy(server, errors_logged, answer)
+
+
+@budget(30)
+@given(depth=st.integers(65, 20_000), lists=st.booleans())
+def test_deeply_nested_scenario_yaml_is_a_clear_error_naming_the_file(tmp_path_factory: pytest.TempPathFactory, depth: int, lists: bool) -> None:
+    from mockserver.scenarios import ScenarioError, load_file
+    from mockserver.scenarios.reader import YamlLimitError, load_yaml_text
+
+    deep = ("[" * depth + "1" + "]" * depth) if lists else ("{a: " * depth + "1" + "}" * depth)
+    path = tmp_path_factory.mktemp("deep") / "deep.yaml"
+    path.write_text(f"- name: d\n  json: {{body: {deep}}}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_file(path)
+    assert str(caught.value).startswith(f"{path}: invalid YAML (line 2, column ")
+    assert "nested more than 64 levels deep" in str(caught.value) or "maximum nesting depth" in str(caught.value)
+    import yaml
+
+    with pytest.raises(yaml.YAMLError):  # what admin's YAML should go through (a 400 there)
+        load_yaml_text(deep, allow_aliases=False)
+    if depth < 1000:  # libyaml's own limit speaks past that, also as a YAMLError
+        with pytest.raises(YamlLimitError):
+            load_yaml_text(deep, allow_aliases=False)
+
+
+def test_deeply_nested_admin_yaml_is_a_400(server: MockServer, errors_logged: ErrorLog) -> None:
+    try:
+        answer = _admin(server, b"[" * 700 + b"]" * 700, "application/yaml")
+    finally:
+        errors_logged.records.clear()  # (the 500's log must not fail the tests after this one)
+    assert answer.status == 400, (answer.status, answer.body[:300])
+
+
+@budget(20)
+@given(size=st.integers(20, 50_000), where=st.sampled_from(["regex", "text", "system", "headers"]))
+def test_a_catastrophic_rule_regex_does_not_block_the_server(server: MockServer, errors_logged: ErrorLog, size: int, where: str) -> None:
+    """^(a+)+$ blocked main's whole server for 4.9 s at 26 characters."""
+    condition = {"regex": "^(a+)+$"}
+    match = {"regex": "^(a+)+$"} if where == "regex" else {"headers": {"x-probe": condition}} if where == "headers" else {where: condition}
+    server.add_rules([{"name": "evil", "match": match, "reply": "matched"}])
+    text = "a" * size + "!"
+    body: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": text}]}
+    if where == "system":
+        body["system"] = text
+    headers = [*API_HEADERS, ("x-probe", text[-8000:])]
+    answer = exchange(server.url, request("POST", "/v1/messages", headers=headers, body=json.dumps(body).encode()), method="POST", timeout=30)
+    assert answer.status == 200 and "matched" not in answer.body.decode(), answer.body[:300]
+    healthy(server, errors_logged, answer)
+    server.reset()
 
 
 # -- memory --------------------------------------------------------------------------------------------

@@ -130,3 +130,113 @@ def test_bad_documents_are_reported_with_their_place() -> None:
         fmt.loads("format: mockserver-cassette\nversion: 1\ninteractions:\n- request: {method: GET, path: /}\n  response: {}\n")
     with pytest.raises(fmt.CassetteError, match="unsupported version 9"):
         fmt.loads("format: mockserver-cassette\nversion: 9\n")
+
+
+# -- appending, and what a kill or a full disk leaves ---------------------------------------------
+def _interaction(n: int, stream: bool = False) -> Interaction:
+    if stream:
+        frames = [Frame(b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"part %d\\nwith: colons, {braces} and \xc3\xa9"}}\n\n' % i, 0.01 * i)
+                  for i in range(40)]
+        response = RecordedResponse(200, [("content-type", "text/event-stream")], b"".join(f.raw for f in frames), frames=frames)
+    else:
+        response = RecordedResponse(200, [("content-type", "application/json")], orjson.dumps({"n": n, "x": 1e-05, "t": "a\nb  "}))
+    return Interaction(RecordedRequest("POST", "/v1/messages", body=orjson.dumps({"n": n})), response, "2026-01-01T00:00:00+00:00")
+
+
+def test_appended_items_read_back_as_written_and_compaction_restores_block_style(tmp_path: Path) -> None:
+    from mockserver.cassettes.cassette import Cassette
+
+    path = tmp_path / "c.yaml"
+    calls: list[str] = []
+
+    class Counting(fmt.Writer):
+        def replace(self, path: Path, text: str) -> None:
+            calls.append("replace")
+            super().replace(path, text)
+
+        def append(self, path: Path, text: str) -> None:
+            calls.append("append")
+            super().append(path, text)
+
+    cassette = Cassette(path=path, writer=Counting())
+    items = [_interaction(n, stream=n % 2 == 0) for n in range(6)]
+    for n, item in enumerate(items, 1):
+        cassette.append(item)
+        assert [i.response.body for i in fmt.load(path)] == [i.response.body for i in items[:n]]  # whole after every append
+    assert calls == ["replace"] + ["append"] * 5  # one whole write, then one item at a time
+    assert path.read_text().count("\n- {") == 5
+    cassette.compact()
+    assert "\n- {" not in path.read_text() and path.read_text() == fmt.dumps(fmt.load(path))
+    assert [i.response.body for i in fmt.load(path)] == [i.response.body for i in items]
+
+
+STEP = 13  # every byte passes too (checked with 1; slower)
+
+
+def test_an_append_cut_short_at_any_byte_loses_only_that_item(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "c.yaml"
+    fmt.save(path, [_interaction(0)])
+    whole = path.read_bytes()
+    item = fmt.dump_appended(_interaction(1, stream=True)).encode()
+    for cut in range(0, len(item) - 1, STEP):  # a SIGKILL during a write of several pages stops it short
+        path.write_bytes(whole + item[:cut])
+        loaded = fmt.load(path)
+        assert [i.request.body for i in loaded] == [b'{"n":0}'], cut
+    path.write_bytes(whole + item[:-1])  # all but the final newline: whole
+    assert len(fmt.load(path)) == 2
+    assert "cut short by an interrupted write" in caplog.text
+
+
+def test_a_full_disk_fails_the_write_and_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    import errno
+
+    from mockserver.cassettes.cassette import Cassette
+
+    class FullDisk(fmt.Writer):
+        full = False
+
+        def append(self, path: Path, text: str) -> None:
+            if self.full:  # (append_text's own clean-up of a partial write: the test below)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().append(path, text)
+
+    path = tmp_path / "c.yaml"
+    writer = FullDisk()
+    cassette = Cassette(path=path, writer=writer)
+    cassette.append(_interaction(0))
+    cassette.append(_interaction(1))
+    writer.full = True
+    with pytest.raises(fmt.CassetteWriteError, match="No space left on device"):
+        cassette.append(_interaction(2))
+    assert cassette.failed == 1 and cassette.recorded == 2 and "No space left" in str(cassette.error)
+    assert len(fmt.load(path)) == 2 and len(cassette) == 2  # the failed one is neither on disk nor kept
+    writer.full = False
+    cassette.append(_interaction(3))  # room again: recording goes on
+    assert [i.request.body for i in fmt.load(path)] == [b'{"n":0}', b'{"n":1}', b'{"n":3}']
+
+
+def test_append_text_cuts_a_partial_write_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    path = tmp_path / "f"
+    path.write_text("kept\n")
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        if len(data) > 4:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        fmt.append_text(path, "- {a partial item that must not stay}\n")
+    assert path.read_text() == "kept\n"
+
+
+def test_a_folder_that_cannot_be_written_is_found_before_recording(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(fmt.CassetteWriteError, match="cannot record to"):
+        fmt.check_writable(blocker / "cassettes" / "c.yaml")
+    fmt.check_writable(tmp_path / "new" / "deeper" / "c.yaml")  # missing folders are made when written
+    assert not (tmp_path / "new").exists()

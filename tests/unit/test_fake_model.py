@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mockserver.protocol.errors import ApiError
 from mockserver.protocol.tokens import count_text
-from mockserver.emulation.schema_instance import instance
+from mockserver.emulation.schema_instance import MAX_CHARS, MAX_ITEMS, MAX_STRING, MAX_VALUES, generate, instance
 from mockserver.emulation.synth import Synthesizer
 
 SCALARS = st.sampled_from(
@@ -59,6 +60,77 @@ SCHEMAS = st.recursive(
 @given(schema=SCHEMAS, seed=st.integers(0, 2**32))
 def test_generated_values_validate_against_their_schema(schema: dict[str, Any], seed: int) -> None:
     jsonschema.validate(instance(schema, random.Random(seed)), schema)
+
+
+HOSTILE_LEAVES = st.sampled_from([
+    {"type": "string", "minLength": 10**12}, {"type": "string", "minLength": 3000}, {"type": "number", "minimum": -1e308, "maximum": 1e308},
+    {"type": "object", "minProperties": 10**9}, {"type": "object", "required": [f"r{i}" for i in range(3000)]}, {"type": "string"},
+])
+NESTED = st.recursive(
+    HOSTILE_LEAVES,
+    lambda inner: st.builds(lambda items, low: {"type": "array", "items": items, "minItems": low}, inner, st.integers(0, 10**12))
+    | st.builds(lambda props: {"type": "object", "properties": props, "required": sorted(props)},
+                st.dictionaries(st.sampled_from(["a", "b", "c" * 200]), inner, max_size=3)),
+    max_leaves=6,
+)
+HOSTILE = NESTED | st.builds(lambda a: {"$defs": {"d": a}, "type": "array", "minItems": 90, "items": {"$ref": "#/$defs/d"}}, NESTED)
+
+
+def _size(value: Any) -> tuple[int, int]:
+    """(values, characters of strings) in a JSON value, counted without recursion."""
+    values = chars = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        values += 1
+        if isinstance(item, str):
+            chars += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return values, chars
+
+
+@settings(max_examples=60, deadline=None)
+@given(schema=HOSTILE, seed=st.integers(0, 2**32))
+def test_generation_is_bounded_whatever_the_schema_asks(schema: dict[str, Any], seed: int) -> None:
+    made = generate(schema, random.Random(seed))
+    values, chars = _size(made.value)
+    assert values <= MAX_VALUES + 1 and chars <= MAX_CHARS
+    json.dumps(made.value, allow_nan=False)  # finite numbers only
+    if made.cut is None:  # whole: then it validates
+        jsonschema.validate(made.value, schema)
+
+
+def test_a_cut_value_says_why() -> None:
+    rng = random.Random(1)
+    items = generate({"type": "array", "minItems": 100_000_000, "items": {"type": "string"}}, rng)
+    assert len(items.value) == MAX_ITEMS and "'minItems' values other than 0 or 1" in str(items.cut)
+    text = generate({"type": "string", "minLength": 10**8}, rng)
+    assert len(text.value) == MAX_STRING and f"'minLength' values above {MAX_STRING}" in str(text.cut)
+    nested = generate({"type": "array", "minItems": 100, "items": {"type": "array", "minItems": 100, "items": {"type": "integer"}}}, rng)
+    assert "too large" in str(nested.cut)
+    # Values the generator cannot honour are still finite, and a pattern costs linear time.
+    assert generate({"type": "integer", "minimum": 10**400, "multipleOf": 0.5}, rng).value == 0
+    assert generate({"type": "string", "pattern": "^(a+)+$", "minLength": 30}, rng).value.startswith("a")
+    fits = generate({"type": "array", "minItems": MAX_ITEMS, "items": {"type": "string", "minLength": MAX_STRING // 100}}, rng)
+    assert fits.cut is None and len(fits.value) == MAX_ITEMS
+
+
+def test_structured_output_past_the_limits_is_refused_and_a_tool_input_is_cut() -> None:
+    synth = Synthesizer()
+    huge = {"type": "object", "properties": {"a": {"type": "array", "minItems": 10**8}}, "required": ["a"]}
+    with pytest.raises(ApiError) as refused:
+        synth.generate(body(output_config={"format": {"type": "json_schema", "schema": huge}}))
+    assert refused.value.status == 400 and refused.value.message.startswith("output_config.format.schema: For 'array' type")
+    # Refused whatever the reply is (here a forced tool call, which does not use the format).
+    with pytest.raises(ApiError):
+        synth.generate(body(output_config={"format": {"type": "json_schema", "schema": huge}}, tools=TOOLS,
+                            tool_choice={"type": "tool", "name": "weather"}))
+    tool = [{"name": "t", "input_schema": huge}]
+    out = synth.generate(body(max_tokens=5000, tools=tool, tool_choice={"type": "tool", "name": "t"}))
+    assert len(out.content[0]["input"]["a"]) == MAX_ITEMS
 
 
 def test_refs_and_defs() -> None:

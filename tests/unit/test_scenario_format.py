@@ -43,7 +43,7 @@ def load(text: str) -> Any:
         ("- {match: {endpoint: mesages.create}, error: 529}", "s.yaml: rules[0]: match.endpoint: unknown endpoint 'mesages.create'"),
         ("- {match: {endpoint: models.list}, reply: x}", "s.yaml: rules[0]: match.endpoint: a reply answers messages.create or messages.count_tokens only"),
         ("- {match: {body: {'a..b': 1}}, reply: x}", "s.yaml: rules[0]: match.body.a..b: invalid JSON path"),
-        ("- {match: {nth: 0}, reply: x}", "s.yaml: rules[0]: match.nth: must be an integer >= 1, not 0"),
+        ("- {match: {nth: 0}, reply: x}", "s.yaml: rules[0]: match.nth: must be an integer from 1 to 1000000000, not 0"),
         ("- {sequence: []}", "s.yaml: rules[0]: sequence: a sequence needs at least one step"),
         ("- {sequence: [529, {reply: x, error: 529}]}", "s.yaml: rules[0]: sequence[1]: a step needs exactly one of"),
         ("- {sequence: [529], then: again}", "s.yaml: rules[0]: then: must be one of repeat_last, fallthrough, cycle, not 'again'"),
@@ -51,7 +51,7 @@ def load(text: str) -> Any:
         ("- {fault: {malformed: broken}}", "s.yaml: rules[0]: fault.malformed: must be one of bad_json, missing_event_line, unknown_event, bad_utf8"),
         ("- {fault: {drop: {after_events: 1, after_bytes: 2}}}", "s.yaml: rules[0]: fault.drop: give exactly one of after_events, after_bytes"),
         ("- {fault: {random_error: 1.5}}", "s.yaml: rules[0]: fault.random_error: must be a number from 0 to 1, not 1.5"),
-        ("- {fault: {latency: -1}}", "s.yaml: rules[0]: fault.latency: must be a number >= 0, not -1"),
+        ("- {fault: {latency: -1}}", "s.yaml: rules[0]: fault.latency: must be a number from 0 to 600, not -1"),
         ("- {reply: {content: [{tool_use: {input: {}}}]}}", "s.yaml: rules[0]: reply.content[0].tool_use: 'name' is required"),
         ("- {reply: {content: [{bogus: 1}]}}", "s.yaml: rules[0]: reply.content[0]: a content block needs a 'type', or exactly one of"),
         (
@@ -76,6 +76,115 @@ def test_mistakes_are_named_by_file_rule_and_field(text: str, message: str) -> N
     with pytest.raises(ScenarioError) as caught:
         load(text)
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+DEEP = "[" * 65 + "]" * 65
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Numbers that would break the server later: too large, infinite, NaN.
+        ("- {priority: 9223372036854775808, reply: x}", "s.yaml: rules[0]: priority: must be an integer from -1000000000 to 1000000000"),
+        ("- {times: 10000000000, reply: x}", "s.yaml: rules[0]: times: must be an integer from 1 to 1000000000"),
+        ("- {match: {nth: [1, 10000000000]}, reply: x}", "s.yaml: rules[0]: match.nth[1]: must be an integer from 1 to 1000000000"),
+        ("- {error: {status: 429, retry_after: .inf}}", "s.yaml: rules[0]: error.retry_after: must be a finite number, not inf"),
+        ("- {error: {status: 429, retry_after: .nan}}", "s.yaml: rules[0]: error.retry_after: must be a finite number, not nan"),
+        ("- {error: {status: 429, retry_after: 601}}", "s.yaml: rules[0]: error.retry_after: must be a number from 0 to 600, not 601"),
+        ("- {error: {status: 429, retry_after_ms: 600001}}", "s.yaml: rules[0]: error.retry_after_ms: must be a number from 0 to 600000"),
+        ("- {fault: {random_error: .nan}}", "s.yaml: rules[0]: fault.random_error: must be a finite number, not nan"),
+        ("- {json: {body: {x: .inf}}}", "s.yaml: rules[0]: json.body.x: must be a finite number, not inf"),
+        ("- {json: {body: {x: 100000000000000000000000}}}", "s.yaml: rules[0]: json.body.x: an integer this large cannot be sent as JSON"),
+        ("- {json: {body: {}, status: 101}}", "s.yaml: rules[0]: json.status: must be an integer from 200 to 599, not 101"),
+        ("- {stream: {status: 100, events: []}}", "s.yaml: rules[0]: stream.status: must be an integer from 200 to 599, not 100"),
+        # Unbounded waits.
+        ("- {fault: {latency: .inf}}", "s.yaml: rules[0]: fault.latency: must be a finite number, not inf"),
+        ("- {fault: {ttft: 601}}", "s.yaml: rules[0]: fault.ttft: must be a number from 0 to 600, not 601"),
+        ("- {fault: {slow_body: {interval: 1e9}}}", "s.yaml: rules[0]: fault.slow_body.interval: must be a number from 0 to 600"),
+        ("- {fault: {slow_body: {interval: 1, chunk_bytes: 99999999999}}}", "s.yaml: rules[0]: fault.slow_body.chunk_bytes: must be an integer from 1 to 16777216"),
+        ("- {fault: {tokens_per_second: 0.000001}}", "s.yaml: rules[0]: fault.tokens_per_second: must be 0 (no pacing) or at least 1"),
+        ("- {fault: {drop: 99999999999}}", "s.yaml: rules[0]: fault.drop: must be an integer from 0 to 1000000000"),
+        ("- {stream: [{event: x, data: {}, delay: .inf}]}", "s.yaml: rules[0]: stream[0].delay: must be a finite number, not inf"),
+        # Headers that would split the response (or get it refused by the HTTP library).
+        ('- {error: {status: 429, headers: {x-a: "b\\r\\nSet-Cookie: x"}}}', "s.yaml: rules[0]: error.headers.x-a: a header value must not hold line breaks"),
+        ('- {error: {status: 429, headers: {x-a: "b\\u007f"}}}', "s.yaml: rules[0]: error.headers.x-a: a header value must not hold line breaks or other control"),
+        ('- {json: {body: {}, headers: {"x a": b}}}', "s.yaml: rules[0]: json.headers.x a: a header name is letters, digits"),
+        ('- {fault: {random_error: {probability: 1, headers: {"x-a\\n": b}}}}', "s.yaml: rules[0]: fault.random_error.headers.x-a\n: a header name"),
+        ("- {json: {body: {}, headers: {x-a: .nan}}}", "s.yaml: rules[0]: json.headers.x-a: must be a finite number"),
+        # Documents that would overflow a recursive step, or not fit in JSON.
+        (f"- {{json: {{body: {DEEP}}}}}", "s.yaml: invalid YAML (line 1, column "),
+        ("- {json: {body: {1: 2}}}", "s.yaml: rules[0]: json.body: mapping keys must be strings, not an integer (1; quote it)"),
+        ("- {json: {body: {on: 2}}}", "s.yaml: rules[0]: json.body: mapping keys must be strings, not a boolean (True; quote it)"),
+        ("a: &a [*a]", "s.yaml: rules[0]: a[0][0][0][0][0][0][0]…(56 more levels): nested more than 64 levels deep"),
+        # A pattern RE2 cannot run in linear time is refused; a catastrophic one is simply linear.
+        ("- {match: {regex: '(a)\\1'}, reply: x}", "s.yaml: rules[0]: match.regex: invalid regular expression: invalid escape sequence: \\1 (regexes run on RE2"),
+        ("- {match: {regex: '(?<=a)b'}, reply: x}", "s.yaml: rules[0]: match.regex: invalid regular expression: invalid perl operator: (?<="),
+    ],
+)
+def test_rule_fields_that_would_break_the_server_are_refused_at_load(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load(text)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_deep_documents_from_json_and_python_are_refused_too() -> None:
+    deep: Any = "x"
+    for _ in range(500):  # deep enough that copy.deepcopy would overflow the stack
+        deep = [deep]
+    with pytest.raises(ScenarioError, match="nested more than 64 levels deep") as caught:
+        parse_document({"name": "a", "json": {"body": deep}}, source="<admin>")
+    assert caught.value.rule == 'rules[0] ("a")' and caught.value.field.startswith("json.body[0][0]")
+    at_the_limit: Any = {}
+    for _ in range(64 - 3):  # the rule, json and body are three levels
+        at_the_limit = {"a": at_the_limit}
+    assert parse_document({"name": "a", "json": {"body": at_the_limit}}, source="<admin>").rules
+
+
+def test_strings_json_cannot_carry_are_refused() -> None:
+    with pytest.raises(ScenarioError, match="lone surrogate") as caught:
+        parse_document([{"name": "a", "reply": {"text": "hi \ud800"}}], source="<admin>")
+    assert (caught.value.rule, caught.value.field) == ('rules[0] ("a")', "reply.text")
+    with pytest.raises(ScenarioError, match="a key holds a lone surrogate"):
+        parse_document({"name": "a", "json": {"body": {"\udfff": 1}}}, source="<admin>")
+
+
+def test_a_yaml_alias_that_stands_for_billions_of_values_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(ScenarioError, match="more than 1000000 values"):
+        load("\n".join(lines))
+
+
+def test_load_yaml_text_bounds_depth_and_refuses_aliases_when_asked() -> None:
+    import yaml
+
+    from mockserver.scenarios.reader import MAX_DEPTH, YamlLimitError, load_yaml_text
+
+    assert load_yaml_text("a: [1, {b: 2}]", allow_aliases=False) == {"a": [1, {"b": 2}]}
+    assert load_yaml_text("a: &x [1]\nb: *x", allow_aliases=True) == {"a": [1], "b": [1]}
+    with pytest.raises(YamlLimitError, match="aliases") as alias:
+        load_yaml_text("a: &x [1]\nb: *x", allow_aliases=False)
+    assert isinstance(alias.value, yaml.YAMLError) and alias.value.problem_mark.line == 1
+    fits = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    load_yaml_text(fits, allow_aliases=False)
+    for depth in (MAX_DEPTH + 1, 700):  # 681 levels used to be a RecursionError (a 500)
+        with pytest.raises(YamlLimitError, match=f"nested more than {MAX_DEPTH} levels deep"):
+            load_yaml_text("a:\n  b: " + "[" * depth + "]" * depth, allow_aliases=False)
+    with pytest.raises(yaml.YAMLError):  # libyaml's own limit may speak first
+        load_yaml_text("[" * 100_000 + "]" * 100_000, allow_aliases=False)
+    with pytest.raises(yaml.YAMLError):
+        load_yaml_text("a: [", allow_aliases=False)
+
+
+def test_regexes_run_in_linear_time() -> None:
+    import time
+
+    condition = text_condition(node({"regex": "^(a+)+$"}), "contains")
+    started = time.monotonic()
+    assert not condition.test("a" * 100_000 + "!")  # Python's re: seconds at 26 characters, forever here
+    assert time.monotonic() - started < 5  # generous: RE2 takes about a millisecond
+    assert condition.test("aaaa")
+    assert text_condition(node({"regex": "x.y"}), "contains").test("\ud800x-y")  # a lone surrogate in the request
 
 
 def test_error_fields_are_kept_apart() -> None:
