@@ -70,16 +70,16 @@ class Cassette:
     @classmethod
     def load(cls, paths: Iterable[Path | str], **options: object) -> "Cassette":
         """Every interaction of every file (any supported format), in order; missing files are empty."""
-        paths = [Path(p) for p in paths]
+        files = [Path(p) for p in paths]
         interactions: list[Interaction] = []
         kinds = set()
-        for path in paths:
+        for path in files:
             if path.exists():
                 loaded = load_any(path)
                 kinds.add(loaded.kind)
                 interactions.extend(loaded.interactions)
         kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "mockserver")
-        return cls(interactions, path=paths[0] if paths else None, kind=kind, **options)  # type: ignore[arg-type]
+        return cls(interactions, path=files[0] if files else None, kind=kind, **options)  # type: ignore[arg-type]  # the options are __init__'s
 
     def __len__(self) -> int:
         return len(self.interactions)

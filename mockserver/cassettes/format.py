@@ -45,7 +45,7 @@ class CassetteError(ValueError):
     """A cassette file that cannot be read, with where and why."""
 
 
-class Flow(dict):  # type: ignore[type-arg]
+class Flow(dict[str, Any]):
     """A mapping written on one line (``{type: text_delta, text: Hi}``): SSE event data stays one event per item."""
 
 

@@ -75,10 +75,10 @@ def load_custom(spec: str) -> CustomMatcher:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ValueError(f"matcher {spec!r}: expected module:function")
-    function = getattr(importlib.import_module(module_name), attr)
+    function: CustomMatcher = getattr(importlib.import_module(module_name), attr)
     if not callable(function):
         raise ValueError(f"matcher {spec!r} is not callable")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 @dataclass(frozen=True)

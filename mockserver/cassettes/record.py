@@ -136,7 +136,7 @@ class Recorder:
             if unsaved is not None:
                 return ErrorReply(error=ApiError(500, unsaved, type="api_error", headers={"x-should-retry": "false"}), origin="upstream")
             relayed_body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
-            return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,  # type: ignore[arg-type]
+            return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,
                               reason=upstream.reason, origin="upstream")
 
         async def relay() -> AsyncIterator[bytes]:
@@ -164,7 +164,7 @@ class Recorder:
                     error = {"type": "error", "error": {"type": "api_error", "message": unsaved}}
                     yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
 
-        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")  # type: ignore[arg-type]
+        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")
 
     async def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
         if self.capture is None:

@@ -96,9 +96,9 @@ class Replayer:
         headers = reply_headers(response, api.method)
         if response.is_stream and response.body and api.method != "HEAD":
             frames = list(response.chunks())
-            return BytesReply(status=response.status, body=_paced(frames, self.speed), headers=headers,  # type: ignore[arg-type]
+            return BytesReply(status=response.status, body=_paced(frames, self.speed), headers=headers,
                               reason=response.reason, origin="cassette")
         body = response.body
         if self.rewrite_urls:
             body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
-        return BytesReply(status=response.status, body=body, headers=headers, reason=response.reason, origin="cassette")  # type: ignore[arg-type]
+        return BytesReply(status=response.status, body=body, headers=headers, reason=response.reason, origin="cassette")

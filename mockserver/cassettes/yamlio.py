@@ -16,7 +16,7 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class CassetteLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class CassetteLoader(_BaseLoader):  # type: ignore[misc]  # the C loader when PyYAML has one
     """Safe loading plus the foreign tags seen in real cassettes (nothing executes)."""
 
 
@@ -52,14 +52,14 @@ def load(text: str | bytes) -> Any:
     return yaml.load(text, Loader=CassetteLoader)  # noqa: S506 - a safe loader with data-only constructors
 
 
-class CassetteDumper(_BaseDumper):  # type: ignore[misc,valid-type]
+class CassetteDumper(_BaseDumper):  # type: ignore[misc]  # the C dumper when PyYAML has one
     """Block style, wire key order, multi-line strings as literal blocks, long lines unfolded."""
 
 
 def _str(dumper: Any, value: str) -> yaml.Node:
-    if "\n" in value and not value.endswith((" ", "\t")):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    style = "|" if "\n" in value and not value.endswith((" ", "\t")) else None
+    node: yaml.Node = dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    return node
 
 
 CassetteDumper.add_representer(str, _str)

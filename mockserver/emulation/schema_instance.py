@@ -189,12 +189,12 @@ class SchemaInstance:
             return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
         nudge = 1 if integer else 1e-6
-        low = bound("minimum")
-        if bound("exclusiveMinimum") is not None:
-            low = bound("exclusiveMinimum") + nudge  # type: ignore[operator]
-        high = bound("maximum")
-        if bound("exclusiveMaximum") is not None:
-            high = bound("exclusiveMaximum") - nudge  # type: ignore[operator]
+        low, above = bound("minimum"), bound("exclusiveMinimum")
+        if above is not None:
+            low = above + nudge
+        high, below = bound("maximum"), bound("exclusiveMaximum")
+        if below is not None:
+            high = below - nudge
         low = low if low is not None else (high - 100 if high is not None else 1)
         high = high if high is not None else low + 100
         step = bound("multipleOf")

@@ -203,7 +203,7 @@ class Synthesizer:
         results = _tool_results(user.get("content"))
 
         planned: list[dict[str, Any]] = []
-        thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+        thinking: dict[str, Any] = body["thinking"] if isinstance(body.get("thinking"), dict) else {}
         if thinking.get("type") in ("enabled", "adaptive") and not prefill:
             planned.append(self._thinking_block(thinking, user_text, max_tokens, rng))
 
@@ -224,7 +224,7 @@ class Synthesizer:
 
     def _chosen_tool(self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
         tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and isinstance(t.get("name"), str)]
-        choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
+        choice: dict[str, Any] = body["tool_choice"] if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
         if not tools or choice.get("type") == "none":
             return None
         if choice.get("type") == "tool":
@@ -266,7 +266,7 @@ class Synthesizer:
         pieces = split_pieces(text)
         if len(pieces) > limit:
             text = "".join(pieces[:limit])
-        block = {"type": "thinking", "thinking": text, "signature": self.sign(text)}
+        block: dict[str, Any] = {"type": "thinking", "thinking": text, "signature": self.sign(text)}
         if thinking.get("display") == "omitted":  # the client sends "" back: that is what is signed
             block["thinking"] = ""
             block["signature"] = self.sign("", hidden=text)

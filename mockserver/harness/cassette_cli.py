@@ -221,7 +221,7 @@ def _read_request(path: Path, method: str | None, target: str | None) -> Recorde
         body, query = data, []
     path_only, _, qs = (target or "/v1/messages").partition("?")
     if qs:
-        query += [tuple(part.split("=", 1)) if "=" in part else (part, "") for part in qs.split("&")]  # type: ignore[misc]
+        query += [(key, value) for key, _, value in (part.partition("=") for part in qs.split("&"))]
     return RecordedRequest((method or "POST").upper(), path_only, query, [], json.dumps(body).encode() if body is not None else b"")
 
 

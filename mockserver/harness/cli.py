@@ -185,15 +185,13 @@ def _chaos_config(args: argparse.Namespace) -> dict[str, object]:
         return {}
     from mockserver.chaos.stage import ChaosConfig
 
-    options: dict[str, object] = {
-        "rate": args.chaos_rate, "max_wait": args.chaos_max_wait, "window": args.chaos_window, "report": args.chaos_report,
-    }
-    if args.chaos_errors is not None:
-        options["errors"] = args.chaos_errors
-    if args.chaos_faults is not None:
-        options["faults"] = args.chaos_faults
+    defaults = ChaosConfig(seed)
     try:
-        return {"chaos": ChaosConfig(seed, **options)}  # type: ignore[arg-type]
+        return {"chaos": ChaosConfig(
+            seed, rate=args.chaos_rate, max_wait=args.chaos_max_wait, window=args.chaos_window, report=args.chaos_report,
+            errors=args.chaos_errors if args.chaos_errors is not None else defaults.errors,
+            faults=args.chaos_faults if args.chaos_faults is not None else defaults.faults,
+        )}
     except ValueError as exc:
         raise SystemExit(f"mockserver: {exc}") from None
 
@@ -212,9 +210,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         sse_padding=not args.no_sse_padding,
         log_requests=not args.quiet,
         journal_limit=args.journal_limit,
-        **_batch_config(args),  # type: ignore[arg-type]
-        **_scenario_config(args),  # type: ignore[arg-type]
-        **_chaos_config(args),  # type: ignore[arg-type]
+        **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more
+        **_scenario_config(args),  # type: ignore[arg-type]  # (as above)
+        **_chaos_config(args),  # type: ignore[arg-type]  # (as above)
     )
 
 
@@ -262,7 +260,7 @@ async def _serve(config: Config) -> None:
 CASSETTE_COMMANDS = ("record", "replay", "cassette")
 
 
-def _add_cassette_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_cassette_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """record, replay and the cassette tools (mockserver/cassettes/cli.py)."""
     from mockserver.harness.cassette_cli import add_commands
 

@@ -35,10 +35,10 @@ class Edge:
 
     async def __call__(self, http: BaseRequest) -> web.StreamResponse:
         if len(http.raw_headers) > MAX_HEADERS:
-            response = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
-            response.headers["Connection"] = "close"
-            response.force_close()
-            return response
+            refusal = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
+            refusal.headers["Connection"] = "close"
+            refusal.force_close()
+            return refusal
         if http.path.startswith(admin.PREFIX) and (len(http.path) == len(admin.PREFIX) or http.path[len(admin.PREFIX)] == "/"):
             return await admin.handle(http, self.api)
         expect = http.headers.get(hdrs.EXPECT)

@@ -30,6 +30,6 @@ class PreserializedResponse(web.Response):
     async def _write_headers(self) -> None:
         await super()._write_headers()
         writer = self._payload_writer
-        head: bytes = writer._headers_buf  # type: ignore[union-attr]
+        head: bytes = writer._headers_buf  # type: ignore[union-attr]  # private (see the module's docstring); set once headers are written
         status_line_end = head.index(b"\r\n") + 2
-        writer._headers_buf = head[:status_line_end] + self._lines + head[status_line_end:]  # type: ignore[union-attr]
+        writer._headers_buf = head[:status_line_end] + self._lines + head[status_line_end:]  # type: ignore[union-attr]  # (as above)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import functools
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mapping, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mapping, MutableMapping, Protocol, Sequence, Union
 
 from multidict import CIMultiDictProxy, MultiMapping
 
@@ -76,7 +76,8 @@ class ApiRequest:
 
 @dataclass(kw_only=True)
 class _ReplyBase:
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: MutableMapping[str, str] = field(default_factory=dict)
+    """Extra response headers; a recorded answer's keep their case and may repeat (a multidict)."""
     faults: "Faults | None" = None
     origin: str = "default"
     # The anthropic-ratelimit-* headers this answer reports (rate-limit emulation sets them;

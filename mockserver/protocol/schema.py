@@ -376,11 +376,11 @@ class RequestSchema:
         several = {kind: checks for kind, checks in by_kind.items() if len(checks) > 1}
 
         def check_union(value: Any) -> Errors:
-            kind = _KIND.get(type(value))
-            check = single.get(kind)  # type: ignore[arg-type]
+            kind = _KIND.get(type(value), "")
+            check = single.get(kind)
             if check is not None:
                 return check(value)
-            candidates = several.get(kind)  # type: ignore[arg-type]
+            candidates = several.get(kind)
             if not candidates:
                 return _one(mismatch)
             first: Errors = None

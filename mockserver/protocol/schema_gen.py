@@ -283,7 +283,9 @@ class Generator:
         if all(t is not None for t in tags):
             cases: List[List[Any]] = []
             default: List[Any] | None = None
-            for m, (values, optional) in zip(members, tags):  # type: ignore[misc]
+            for m, tag in zip(members, tags):
+                assert tag is not None
+                values, optional = tag
                 self.typeddict(m)
                 cases.extend([v, m] for v in values)
                 if optional:
@@ -298,7 +300,7 @@ class Generator:
         for key in typing.get_type_hints(members[0]):
             keyed = [_literal_key(m, key) for m in members]
             if all(k is not None and not k[1] for k in keyed):
-                cases = [[v, m] for m, (values, _) in zip(members, keyed) for v in values]  # type: ignore[misc]
+                cases = [[v, m] for m, k in zip(members, keyed) if k is not None for v in k[0]]
                 if _distinct(cases):
                     for m in members:
                         self.typeddict(m)

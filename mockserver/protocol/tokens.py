@@ -186,12 +186,13 @@ def _cited(block: dict[str, Any]) -> bool:
 
 
 def _document(block: dict[str, Any]) -> int:
-    source = block.get("source")
+    found = block.get("source")
+    source: dict[str, Any] = found if isinstance(found, dict) else {}
     extra = count_text(str(block.get("title") or "")) + count_text(str(block.get("context") or ""))
     cited = _cited(block)
     text = ""
     tokens = 0
-    kind = source.get("type") if isinstance(source, dict) else None
+    kind = source.get("type")
     if kind == "text" and isinstance(source.get("data"), str):
         text = source["data"]
         tokens = DOCUMENT_OVERHEAD
@@ -373,13 +374,13 @@ def count_request(body: Any) -> RequestTokens:
             last_block_location, last_block_total = location, result.total
             cache = block.get("cache_control") if isinstance(block, dict) else None
             if isinstance(cache, dict):
-                ttl = cache.get("ttl") if cache.get("ttl") in ("5m", "1h") else "5m"
+                ttl: str = cache["ttl"] if cache.get("ttl") in ("5m", "1h") else "5m"
                 result.breakpoints.append(Breakpoint(result.total, ttl, location))
         elif location.endswith(".content") and location.startswith("messages."):
             last_block_location, last_block_total = location, result.total
     top = body.get("cache_control")
     if isinstance(top, dict) and last_block_location is not None:
-        ttl = top.get("ttl") if top.get("ttl") in ("5m", "1h") else "5m"
+        ttl = top["ttl"] if top.get("ttl") in ("5m", "1h") else "5m"
         if not result.breakpoints or result.breakpoints[-1].prefix_tokens != last_block_total:
             result.breakpoints.append(Breakpoint(last_block_total, ttl, last_block_location))
     if result.breakpoints:

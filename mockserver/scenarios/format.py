@@ -300,7 +300,7 @@ def _check_reply(node: Node, action: ReplyAction) -> None:
     """Build the reply once with placeholder ids and let the SDK's types judge it."""
     content = instantiate(action.content, None, None)
     output, thinking, server = output_usage(content)
-    usage = {"input_tokens": 1, "output_tokens": output}
+    usage: dict[str, Any] = {"input_tokens": 1, "output_tokens": output}
     if server is not None:
         usage["server_tool_use"] = server
     message = action.build(content, action.model or "claude-mock", usage, "msg_011C" + "A" * 20)

@@ -10,6 +10,7 @@ requests with more attributes match the same way.
 from __future__ import annotations
 
 import fnmatch
+from functools import partial
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -65,7 +66,8 @@ class RequestView:
                         found = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
                         break
             self._last_user = found
-        return self._last_user
+        last: list[Any] = self._last_user
+        return last
 
     def last_user_text(self) -> str:
         if self._user_text is None:
@@ -137,13 +139,13 @@ class TextCondition:
 
     def test(self, text: str | None) -> bool:
         if self.kind == "present":
-            return (text is not None) == self.value
+            return (text is not None) is bool(self.value)
         if text is None:
             return False
         if self.kind == "contains":
-            return self.value in text
+            return bool(self.value in text)
         if self.kind == "equals":
-            return text == self.value
+            return bool(text == self.value)
         assert self.pattern is not None
         return self.pattern.search(text)
 
@@ -249,41 +251,64 @@ def parse_match(node: Node | None) -> Match:
         match.endpoints = _endpoints(fields["endpoint"])
     if "model" in fields:
         patterns = fields["model"].list_of_strings()
-        checks.append(lambda v, p=tuple(patterns): _model_matches(v, p))
+        checks.append(partial(_model_matches, patterns=tuple(patterns)))
     if "stream" in fields:
-        want = fields["stream"].boolean()
-        checks.append(lambda v, w=want: v.api.stream is w)
+        checks.append(partial(_is_stream, want=fields["stream"].boolean()))
     if "beta" in fields:
-        want_beta = fields["beta"].boolean()
-        checks.append(lambda v, w=want_beta: bool(v.api.beta) is w)
+        checks.append(partial(_is_beta, want=fields["beta"].boolean()))
     if "text" in fields:
-        cond = text_condition(fields["text"], "contains")
-        checks.append(lambda v, c=cond: c.test(v.last_user_text()))
+        checks.append(partial(_user_text, condition=text_condition(fields["text"], "contains")))
     if "regex" in fields:
-        cond = text_condition(fields["regex"], "regex")
-        checks.append(lambda v, c=cond: c.test(v.last_user_text()))
+        checks.append(partial(_user_text, condition=text_condition(fields["regex"], "regex")))
     if "system" in fields:
-        cond = text_condition(fields["system"], "contains")
-        checks.append(lambda v, c=cond: c.test(v.system_text()))
+        checks.append(partial(_system_text, condition=text_condition(fields["system"], "contains")))
     if "tools" in fields:
         checks.append(_tools_check(fields["tools"]))
     if "tool_result" in fields:
-        want_result = fields["tool_result"].boolean()
-        checks.append(lambda v, w=want_result: v.has_tool_result() is w)
+        checks.append(partial(_has_tool_result, want=fields["tool_result"].boolean()))
     if "headers" in fields:
         for name, child in fields["headers"].mapping().items():
-            cond = text_condition(child, "equals")
-            checks.append(lambda v, n=name, c=cond: c.test(v.api.headers.get(n)))
+            checks.append(partial(_header, name=name, condition=text_condition(child, "equals")))
     if "body" in fields:
         for path, child in fields["body"].mapping().items():
-            parsed = parse_path(child, path)
-            checks.append(lambda v, p=parsed, want=child.value: _equal(resolve_path(v.api.body, p), want))
+            checks.append(partial(_body_at, path=parse_path(child, path), want=child.value))
     if "custom_id" in fields:
-        cond = text_condition(fields["custom_id"], "equals")
-        checks.append(lambda v, c=cond: c.test(v.api.custom_id))
+        checks.append(partial(_custom_id, condition=text_condition(fields["custom_id"], "equals")))
     if "nth" in fields:
         match.nth = _nth(fields["nth"])
     return match
+
+
+def _is_stream(view: RequestView, *, want: bool) -> bool:
+    return view.api.stream is want
+
+
+def _is_beta(view: RequestView, *, want: bool) -> bool:
+    return bool(view.api.beta) is want
+
+
+def _user_text(view: RequestView, *, condition: TextCondition) -> bool:
+    return condition.test(view.last_user_text())
+
+
+def _system_text(view: RequestView, *, condition: TextCondition) -> bool:
+    return condition.test(view.system_text())
+
+
+def _has_tool_result(view: RequestView, *, want: bool) -> bool:
+    return view.has_tool_result() is want
+
+
+def _header(view: RequestView, *, name: str, condition: TextCondition) -> bool:
+    return condition.test(view.api.headers.get(name))
+
+
+def _body_at(view: RequestView, *, path: Any, want: Any) -> bool:
+    return _equal(resolve_path(view.api.body, path), want)
+
+
+def _custom_id(view: RequestView, *, condition: TextCondition) -> bool:
+    return condition.test(view.api.custom_id)
 
 
 def _endpoints(node: Node) -> frozenset[str] | None:
@@ -301,7 +326,7 @@ def _endpoints(node: Node) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def _model_matches(view: RequestView, patterns: tuple[str, ...]) -> bool:
+def _model_matches(view: RequestView, *, patterns: tuple[str, ...]) -> bool:
     ids = view.model_ids()
     if not ids:
         return False

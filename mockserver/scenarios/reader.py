@@ -180,7 +180,12 @@ class Node:
         return ScenarioError(problem, source=self.where.source, rule=self.where.rule, field=self.path or None)
 
     def child(self, key: str | int) -> "Node":
-        value = self.value[key] if isinstance(self.value, (dict, list)) else MISSING
+        if isinstance(self.value, dict):
+            value = self.value[key]
+        elif isinstance(self.value, list) and isinstance(key, int):
+            value = self.value[key]
+        else:
+            value = MISSING
         path = f"{self.path}[{key}]" if isinstance(key, int) else (f"{self.path}.{key}" if self.path else str(key))
         return Node(value, path, self.where)
 
