@@ -4,7 +4,9 @@ The real API validates only the envelope when a batch is created (``requests`` 1
 items, each with a unique ``custom_id`` matching ``^[a-zA-Z0-9_-]{1,64}$`` and an object of
 ``params``); what is *inside* ``params`` is checked later, per item, and a bad item becomes an
 ``errored`` result rather than a 400. Messages are pydantic v2's, as the API words them
-(/work/research/errors.md §8: captured live; the >100,000 wording is pydantic's, unconfirmed).
+(docs/reference/anthropic-api.md §8; the exact wordings come from live captures an earlier
+session noted outside this repository, so they are unconfirmed here; the >100,000 wording is
+pydantic's).
 Pure functions, no I/O.
 """
 

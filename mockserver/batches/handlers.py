@@ -1,6 +1,7 @@
 """The six Message Batches endpoints, as handlers of the emulated API (mockserver/emulation/).
 
-Errors are the real API's where they are known (/work/research/errors.md §8):
+Errors are the real API's where they are known (live captures noted outside this repository,
+so unconfirmed here; docs/reference/anthropic-api.md §8):
 unknown batch -> 404 ``Message Batch <id> not found.``; results before the batch ends -> 404
 ``Message Batch <id> has no available results.``; delete while processing -> 400 ``In progress
 batches cannot be deleted. Consider canceling the batch instead.``. Unconfirmed, chosen here:

@@ -1,7 +1,7 @@
 """The wire objects of Message Batches: the ``message_batch`` object and the JSONL result lines.
 
-Shapes and key order are the real API's (reference §8, recordings in
-/work/shared/realworld/crmne__ruby_llm/batch_*.yml): timestamps with microseconds and ``+00:00``,
+Shapes and key order are the real API's (docs/reference/anthropic-api.md §8, recordings in
+tests/data/realworld/crmne__ruby_llm/batch_*.yml): timestamps with microseconds and ``+00:00``,
 ``results_url`` only once the batch has ended, and request counts other than ``processing`` at 0
 until the batch ends (the SDK's docstrings: "This is zero until processing of the entire Message
 Batch has ended"). Pure functions, no I/O.

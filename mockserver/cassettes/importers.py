@@ -1,6 +1,6 @@
 """Read other recorders' cassettes into the same in-memory interactions as ours.
 
-Formats (quirks documented in docs/cassettes.md and shared/reference/real-traffic.md §6):
+Formats (quirks documented in docs/cassettes.md and docs/reference/real-traffic.md §6):
 vcrpy YAML/JSON (``interactions``; bodies as strings, ``!!binary`` gzip, pydantic-ai
 ``parsed_body``; vcrpy's internal ``requests``/``responses`` lists, gzipped or not), Ruby VCR
 (``http_interactions``; ``!binary``, ``{encoding, string}``/``base64_string``), HAR 1.2 (Polly.js,

@@ -74,7 +74,7 @@ class Attempt:
 
     @property
     def retryable(self) -> bool:
-        """Whether a client may retry this failure: the SDKs' rules (reference §6.3)."""
+        """Whether a client may retry this failure: the SDKs' rules (docs/reference/anthropic-api.md §6.3)."""
         if self.should_retry is not None:
             return self.should_retry == "true"
         if self.status is not None and self.status >= 400:

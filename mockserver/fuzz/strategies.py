@@ -41,7 +41,7 @@ STATUSES: tuple[int, ...] = (400, 401, 402, 403, 404, 408, 409, 413, 429, 500, 5
 RETRYABLE_STATUSES: tuple[int, ...] = tuple(s for s in STATUSES if sdk_retries(s))
 """The statuses the official SDKs retry when no ``x-should-retry`` says otherwise."""
 
-# Messages seen in real traffic (shared/reference/real-traffic.md §5, anthropic-api.md §6.4),
+# Messages seen in real traffic (docs/reference/real-traffic.md §5, anthropic-api.md §6.4),
 # beside the default one of each type (mockserver.protocol.errors.DEFAULT_MESSAGES).
 REAL_MESSAGES: dict[int, tuple[str, ...]] = {
     400: (

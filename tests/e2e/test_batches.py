@@ -1,5 +1,5 @@
 """Message Batches through the official SDK, sync and async: every endpoint, the objects and
-status codes the real API has, and the errors (reference §8, /work/research/errors.md §8)."""
+status codes the real API has, and the errors (docs/reference/anthropic-api.md §8)."""
 
 from __future__ import annotations
 

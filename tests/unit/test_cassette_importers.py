@@ -1,4 +1,4 @@
-"""Other recorders' formats and their quirks (shared/reference/real-traffic.md §6)."""
+"""Other recorders' formats and their quirks (docs/reference/real-traffic.md §6)."""
 
 from __future__ import annotations
 
