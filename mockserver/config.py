@@ -33,6 +33,8 @@ class Config:
     edge_headers: bool = True
     # Random 1–15 space padding inside SSE data lines, as the real API writes them.
     sse_padding: bool = True
+    # Gzip successes for clients that accept it (every SDK does), as the real API's edge does.
+    gzip: bool = True
     log_requests: bool = True
     # Exchanges the journal keeps (oldest dropped first), and the bytes they may hold in all.
     # Holding many costs memory and speed.

@@ -31,6 +31,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-edge-headers", action="store_true", help="leave out cf-ray, server and other edge headers")
     parser.add_argument("--no-sse-padding", action="store_true", help="do not pad SSE data lines with spaces")
+    parser.add_argument("--no-gzip", action="store_true", help="never gzip answers (by default successes are gzipped for clients that accept it)")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     parser.add_argument(
         "--journal-limit", type=int, default=1000, metavar="N", help="exchanges the journal keeps (default 1000)"
@@ -208,6 +209,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         organization_id=args.organization_id,
         edge_headers=not args.no_edge_headers,
         sse_padding=not args.no_sse_padding,
+        gzip=not args.no_gzip,
         log_requests=not args.quiet,
         journal_limit=args.journal_limit,
         **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more

@@ -51,6 +51,6 @@ class Edge:
             body_reader(http), http.can_read_body,
         )
         exchange = await self.api.handle(incoming)
-        response, outcome = await respond(http, exchange.plan)
+        response, outcome = await respond(http, exchange.plan, gzip=self.api.config.gzip)
         await self.api.finish(exchange, outcome)
         return response

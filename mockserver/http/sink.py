@@ -4,12 +4,17 @@ A whole body (the common case) becomes a ``web.Response`` the handler returns, s
 it after the exchange is journaled; its constant headers go in already serialized where aiohttp
 allows it (:mod:`.preserialized`). Anything timed, streamed or cut goes through the generic
 writer (mockserver/render/deliver.py) with this sink.
+
+As the real API's edge does, a success this server wrote is sent chunked, and gzipped when the
+client accepts gzip (``Config.gzip``); an event stream is flushed after every write so each event
+arrives when it is sent. Errors keep a ``Content-Length``; recorded bytes go out as recorded.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+import zlib
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -31,11 +36,43 @@ def headers_of(plan: Plan) -> CIMultiDict[str]:
     return merged
 
 
-def response_for(plan: Plan, body: bytes) -> web.Response:
+GZIP = 31  # zlib's wbits for a gzip container
+VARY = "Accept-Encoding"
+
+
+def accepts_gzip(value: str) -> bool:
+    """Whether an ``Accept-Encoding`` header allows gzip (``gzip``, or ``*``, without ``q=0``)."""
+    for part in value.split(","):
+        name, _, params = part.partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            weight = params.strip().lower()
+            try:
+                return float(weight[2:]) > 0 if weight.startswith("q=") else True
+            except ValueError:
+                return True
+    return False
+
+
+def _edge_encoded(plan: Plan) -> bool:
+    """A success this server wrote: sent chunked, and compressible."""
+    return plan.ours and 200 <= plan.status < 300
+
+
+def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response:
     """A whole body as a response aiohttp sends once the handler returns."""
+    edge = _edge_encoded(plan)
+    if edge and gzip:
+        compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
+        body = compressor.compress(body) + compressor.flush()
+        plan.headers["Content-Encoding"] = "gzip"
+        plan.headers["Vary"] = VARY
     if plan.constant is not None and PRESERIALIZED:
-        return PreserializedResponse(status=plan.status, body=body, headers=plan.headers, lines=plan.constant[0])
-    return web.Response(status=plan.status, reason=plan.reason, body=body, headers=headers_of(plan))
+        response: web.Response = PreserializedResponse(status=plan.status, body=body, headers=plan.headers, lines=plan.constant[0])
+    else:
+        response = web.Response(status=plan.status, reason=plan.reason, body=body, headers=headers_of(plan))
+    if edge:
+        response.enable_chunked_encoding()
+    return response
 
 
 def whole_response(plan: Plan) -> web.Response:
@@ -45,14 +82,16 @@ def whole_response(plan: Plan) -> web.Response:
     return response_for(plan, body)
 
 
-async def respond(http: BaseRequest, plan: Plan) -> tuple[web.StreamResponse, Outcome]:
+async def respond(http: BaseRequest, plan: Plan, *, gzip: bool = True) -> tuple[web.StreamResponse, Outcome]:
     """The response for ``plan`` and what went out (streams are written before this returns,
-    all but their end, which aiohttp writes after the handler: after the journal)."""
+    all but their end, which aiohttp writes after the handler: after the journal). ``gzip``:
+    compress what the client accepts compressed."""
+    compress = gzip and plan.ours and accepts_gzip(http.headers.get("Accept-Encoding", ""))
     if not plan.wait and not plan.reset:
         body = whole_body(plan)
         if body is not None:
-            return response_for(plan, body), Outcome(plan.status, body, False, tuple(plan.notes))
-    sink = AiohttpSink(http)
+            return response_for(plan, body, gzip=compress), Outcome(plan.status, body, False, tuple(plan.notes))
+    sink = AiohttpSink(http, gzip=compress)
     outcome = await deliver(plan, sink)
     if sink.response is None:  # the client left (or was reset) before anything was written
         return web.Response(status=204), outcome
@@ -60,9 +99,11 @@ async def respond(http: BaseRequest, plan: Plan) -> tuple[web.StreamResponse, Ou
 
 
 class AiohttpSink:
-    def __init__(self, http: BaseRequest) -> None:
+    def __init__(self, http: BaseRequest, *, gzip: bool = False) -> None:
         self.http = http
+        self.gzip = gzip
         self.response: web.StreamResponse | None = None
+        self._compressor: "zlib._Compress | None" = None
 
     @property
     def closed(self) -> bool:
@@ -70,11 +111,16 @@ class AiohttpSink:
         return transport is None or transport.is_closing()
 
     async def whole(self, plan: Plan, body: bytes) -> None:
-        self.response = response_for(plan, body)
+        self.response = response_for(plan, body, gzip=self.gzip)
 
     async def start(self, plan: Plan) -> None:
-        response = web.StreamResponse(status=plan.status, reason=plan.reason, headers=headers_of(plan))
-        if plan.length is not None:
+        headers = headers_of(plan)
+        if self.gzip and _edge_encoded(plan):
+            self._compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = VARY
+        response = web.StreamResponse(status=plan.status, reason=plan.reason, headers=headers)
+        if plan.length is not None and self._compressor is None and not _edge_encoded(plan):
             response.content_length = plan.length
         else:
             response.enable_chunked_encoding()
@@ -83,7 +129,13 @@ class AiohttpSink:
 
     async def write(self, data: bytes) -> None:
         assert self.response is not None
+        if self._compressor is not None:  # flushed, so each event arrives when it is sent
+            data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         await self.response.write(data)
+
+    async def finish(self) -> None:
+        if self._compressor is not None and self.response is not None:
+            await self.response.write(self._compressor.flush())
 
     def abort(self, *, rst: bool) -> None:
         """Close the client's connection now. ``rst`` makes it a TCP reset (SO_LINGER 0), which a

@@ -67,21 +67,23 @@ async def deliver(plan: Plan, sink: Sink) -> Outcome:
             if data:
                 await sink.write(data)
                 sent.append(data)
-        else:
-            await _timed(frames, sink, sent)
+            await sink.finish()
+        elif await _timed(frames, sink, sent):
+            await sink.finish()
     except DISCONNECTED:
         notes.append("client disconnected")
     return Outcome(plan.status, b"".join(sent), plan.streamed, tuple(notes))
 
 
-async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> None:
+async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> bool:
+    """Frame by frame, each when due; ``False`` when a drop ended it."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with contextlib.aclosing(each(frames)) as items:
         async for frame in items:
             if isinstance(frame, Drop):
                 sink.abort(rst=False)
-                return
+                return False
             if frame.delay:
                 await pause(sink, frame.delay)
             if frame.at is not None:
@@ -91,3 +93,4 @@ async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> None:
             if frame.raw:
                 await sink.write(frame.raw)
                 sent.append(frame.raw)
+    return True

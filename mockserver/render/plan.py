@@ -71,6 +71,9 @@ class Plan:
     """Some frame carries a delay: write frame by frame, each when due."""
     notes: list[str] = field(default_factory=list)
     """What faults did to it (the journal's ``faults``)."""
+    ours: bool = False
+    """A body this server wrote (not recorded bytes): a transport may compress it, and sends a
+    success chunked, as the real API's edge does (docs/protocol.md)."""
     output_tokens: int | None = None
     """For a whole (non-streamed) Message: its output tokens (a pacing fault times it by them)."""
     constant: "tuple[bytes, CIMultiDict[str]] | None" = None
@@ -95,6 +98,10 @@ class Sink(Protocol):
         ...
 
     async def write(self, data: bytes) -> None: ...
+
+    async def finish(self) -> None:
+        """Everything was written (not called after a drop or a disconnect)."""
+        ...
 
     def abort(self, *, rst: bool) -> None:
         """Close the connection now (``rst``: a TCP reset)."""

@@ -82,7 +82,7 @@ class Renderer:
         headers["Content-Type"] = SSE
         headers["Cache-Control"] = "no-cache"
         headers.update(reply.headers)
-        return Plan(status, headers, frames, streamed=True)
+        return Plan(status, headers, frames, streamed=True, ours=True)
 
     def _message_frames(self, message: Mapping[str, Any]) -> list[Frame]:
         """A Message's events, padded by an rng seeded with the Message's id (a seeded run repeats)."""
@@ -102,15 +102,16 @@ class Renderer:
             headers["Content-Type"] = reply.content_type
         streamed = "event-stream" in headers.get("Content-Type", "")
         body = reply.body
+        ours = reply.api_headers
         if isinstance(body, bytes):
             if streamed:
-                return Plan(reply.status, headers, [Frame(c) for c in sse.split(body)], streamed=True, reason=reply.reason)
-            return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason)
-        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason)
+                return Plan(reply.status, headers, [Frame(c) for c in sse.split(body)], streamed=True, reason=reply.reason, ours=ours)
+            return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason, ours=ours)
+        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason, ours=ours)
 
 
 def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:
-    return Plan(status, headers, [Frame(raw)], length=len(raw))
+    return Plan(status, headers, [Frame(raw)], length=len(raw), ours=True)
 
 
 async def _chunks(body: Any) -> Any:
