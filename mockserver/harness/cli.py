@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -81,8 +82,13 @@ def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
         help="scenario YAML files (several allowed; reloaded when they change)",
     )
     group.add_argument(
+        "--admin-token-file", type=Path, default=None, metavar="FILE",
+        help="require the token in FILE on /_mock/ admin calls and accept them from any address "
+        "(default: this machine only; also $MOCKSERVER_ADMIN_TOKEN)",
+    )
+    group.add_argument(
         "--admin-token", default=None, metavar="TOKEN",
-        help="require this token on /_mock/ admin calls and accept them from any address (default: loopback only)",
+        help="as --admin-token-file, but the token shows in the process list: prefer the file or the variable",
     )
     group.add_argument("--rate-limit-rpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: requests per minute")
     group.add_argument("--rate-limit-itpm", type=_positive_int, default=None, metavar="N", help="emulate rate limits: input tokens per minute")
@@ -99,6 +105,23 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+ADMIN_TOKEN_ENV = "MOCKSERVER_ADMIN_TOKEN"
+
+
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """From --admin-token-file, --admin-token or $MOCKSERVER_ADMIN_TOKEN, in that order."""
+    path = getattr(args, "admin_token_file", None)
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"mockserver: cannot read the admin token from {path}: {exc}") from None
+        if not token:
+            raise SystemExit(f"mockserver: the admin token file {path} is empty")
+        return token
+    return getattr(args, "admin_token", None) or os.environ.get(ADMIN_TOKEN_ENV) or None
+
+
 def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
     from mockserver.ratelimit.limiter import Limits, RateLimitConfig
 
@@ -111,7 +134,7 @@ def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
         limits["count_tokens_requests"] = limits["requests"]
     return {
         "scenario_files": tuple(getattr(args, "scenario", None) or ()),
-        "admin_token": getattr(args, "admin_token", None),
+        "admin_token": _admin_token(args),
         "rate_limits": RateLimitConfig(Limits(**limits)) if limits else None,
     }
 

@@ -13,10 +13,18 @@
     DELETE /_mock/ratelimits         turn it off
     GET    /_mock/chaos/report       chaos mode's report so far (?format=markdown)
 
-Only loopback clients may call it, unless the server has an admin token; then every call must
-carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere. Admin calls
-are not journaled: the journal is what the client under test sent. Everything acts through the
-:class:`~mockserver.root.Api`'s services.
+Who may call it:
+
+- with an admin token (``--admin-token-file``, ``$MOCKSERVER_ADMIN_TOKEN``), every call must
+  carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere;
+- without one, only this machine: the peer must be a loopback address, the ``Host`` header must
+  name this machine (a name that resolved here is DNS rebinding), and an ``Origin`` header, which
+  browsers send on cross-site calls, must be a local page's.
+
+A body must be JSON or YAML by its content type: a web page can send ``text/plain`` or a form
+across sites without asking first, but not those. Admin calls are not journaled: the journal is
+what the client under test sent. Everything acts through the :class:`~mockserver.root.Api`'s
+services.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from mockserver.scenarios.reader import check_document, load_yaml_text
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+LOCAL_NAMES = ("localhost", "0.0.0.0", "::")
 
 
 Handler = Callable[[BaseRequest, Api, str], Awaitable[web.StreamResponse]]
@@ -77,7 +86,8 @@ def check_access(http: BaseRequest, token: str | None) -> ApiError | None:
         if not given:
             scheme, _, value = http.headers.get("authorization", "").partition(" ")
             given = value.strip() if scheme.lower() == "bearer" else ""
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        # surrogatepass: a header byte that was not UTF-8 is a wrong token, not an error of ours
+        if not given or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")):
             return ApiError(
                 401,
                 "admin API: a valid admin token is required (Authorization: Bearer <token> or x-admin-token)",
@@ -87,12 +97,33 @@ def check_access(http: BaseRequest, token: str | None) -> ApiError | None:
     peer = http.transport.get_extra_info("peername") if http.transport is not None else None
     host = peer[0] if isinstance(peer, (tuple, list)) and peer else None
     if not is_loopback(host):
-        return ApiError(
-            403,
-            "admin API: only loopback clients may use it unless the server is started with --admin-token",
-            type="permission_error",
-        )
+        return _forbidden("only clients on this machine may use it")
+    named = http.headers.get("Host")  # browsers always send it; an HTTP/1.0 tool may not
+    if named is not None and not is_local_name(_hostname(named)):
+        return _forbidden("the Host header must name this machine (localhost, 127.0.0.1, [::1]); another name that "
+                          "reaches this port is DNS rebinding")
+    origin = http.headers.get("Origin")
+    if origin is not None and not is_local_name(_hostname(origin.partition("://")[2] or origin)):
+        return _forbidden(f"a page at {origin} may not call it (a browser's cross-site request)")
     return None
+
+
+def _forbidden(why: str) -> ApiError:
+    return ApiError(403, f"admin API: {why}, unless the server has an admin token (--admin-token-file or "
+                         "$MOCKSERVER_ADMIN_TOKEN)", type="permission_error")
+
+
+def _hostname(authority: str) -> str:
+    """``[::1]:8787`` -> ``::1``; ``localhost:8787`` -> ``localhost``."""
+    authority = authority.strip()
+    if authority.startswith("["):
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+def is_local_name(name: str) -> bool:
+    name = name.lower().rstrip(".")
+    return name in LOCAL_NAMES or name.endswith(".localhost") or is_loopback(name)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -129,7 +160,11 @@ async def _read_document(http: BaseRequest) -> Any:
     raw = await body_reader(http)(MB)
     if not raw.strip():
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
-    if http.content_type in YAML_TYPES:
+    mime = http.content_type
+    if mime not in YAML_TYPES and mime != "application/json" and not mime.endswith("+json"):
+        raise ApiError(415, f"admin API: send the body as JSON or YAML (Content-Type: application/json or application/yaml), "
+                            f"not {mime}", type="invalid_request_error")
+    if mime in YAML_TYPES:
         try:
             # No aliases from the network: a few nested ``*refs`` can stand for billions of nodes
             # ("billion laughs"); nesting is bounded too. Scenario files, which the user writes,

@@ -14,6 +14,7 @@ import pytest
 from mockserver.http.admin import check_access, is_loopback
 from mockserver.harness.testing import MockServer
 from tests.conftest import HAIKU, USER_HI
+from tests.fuzz.wire import exchange, request
 
 
 @pytest.fixture
@@ -153,6 +154,14 @@ def test_non_loopback_clients_are_refused_without_a_token(make_server) -> None:
         (("192.168.1.9", 5000), "t", {"x-admin-token": "t"}, True),
         (("127.0.0.1", 5000), "t", {}, False),  # with a token, even loopback must send it
         (None, None, {}, False),
+        (("127.0.0.1", 5000), None, {"Host": "localhost:8787"}, True),
+        (("127.0.0.1", 5000), None, {"Host": "[::1]:8787", "Origin": "http://127.0.0.1:3000"}, True),
+        (("127.0.0.1", 5000), None, {"Host": "app.localhost"}, True),
+        (("127.0.0.1", 5000), None, {"Host": "evil.example:8787"}, False),  # DNS rebinding
+        (("127.0.0.1", 5000), None, {"Host": "localhost:8787", "Origin": "https://evil.example"}, False),  # cross-site
+        (("127.0.0.1", 5000), None, {"Origin": "null"}, False),  # a sandboxed page or a file
+        (("192.168.1.9", 5000), "t", {"Host": "evil.example", "Origin": "https://evil.example", "x-admin-token": "t"}, True),
+        (("127.0.0.1", 5000), "t", {"x-admin-token": "t\udcff"}, False),  # a non-UTF-8 byte: just a wrong token
     ],
 )
 def test_check_access(peer: Any, token: str | None, headers: dict[str, str], allowed: bool) -> None:
@@ -172,3 +181,37 @@ def test_rate_limits_past_64_bits_are_a_400(mockserver) -> None:
         answer = admin.put("/_mock/ratelimits", content=f"requests_per_minute: {2**70}", headers={"content-type": "application/yaml"})
     assert answer.status_code == 400
     assert "requests_per_minute: an integer this large cannot be sent as JSON" in answer.json()["error"]["message"]
+
+
+def test_a_cross_site_form_or_text_post_cannot_add_rules(mockserver) -> None:
+    """What a web page may send anywhere without asking first: text/plain or a form. Refused, and
+    nothing goes live; with Origin it is refused even as JSON."""
+    rule = '{"reply": "injected"}'
+    with httpx2.Client(base_url=mockserver.url, timeout=10) as admin:
+        plain = admin.post("/_mock/rules", content=rule, headers={"content-type": "text/plain"})
+        form = admin.post("/_mock/rules", content=rule, headers={"content-type": "application/x-www-form-urlencoded"})
+        browser = admin.post("/_mock/rules", content=rule, headers={"content-type": "application/json", "origin": "https://evil.example"})
+    assert plain.status_code == form.status_code == 415 and plain.json()["error"]["type"] == "invalid_request_error"
+    assert browser.status_code == 403 and browser.json()["error"]["type"] == "permission_error"
+    assert mockserver.rules == []
+
+
+def test_a_non_utf8_token_byte_is_a_401(make_server) -> None:
+    server = make_server(admin_token="s3cret")
+    answer = exchange(server.url, request("GET", "/_mock/rules", headers=[(b"x-admin-token", b"s3cr\xffet")]))
+    assert answer.status == 401 and answer.json["error"]["type"] == "authentication_error"
+
+
+def test_the_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch) -> None:
+    from mockserver.harness.cli import _admin_token
+    from argparse import Namespace
+
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    assert _admin_token(Namespace(admin_token_file=token_file, admin_token=None)) == "from-file"
+    monkeypatch.setenv("MOCKSERVER_ADMIN_TOKEN", "from-env")
+    assert _admin_token(Namespace(admin_token_file=None, admin_token=None)) == "from-env"
+    assert _admin_token(Namespace(admin_token_file=None, admin_token="given")) == "given"
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(SystemExit, match="is empty"):
+        _admin_token(Namespace(admin_token_file=tmp_path / "empty", admin_token=None))

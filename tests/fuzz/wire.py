@@ -61,7 +61,7 @@ def request(
 ) -> bytes:
     """A request as bytes: headers in order (duplicates allowed), Content-Length as given (or the
     body's length when there is a body)."""
-    lines = [f"{method} {target} {version}".encode("latin-1", "replace"), b"Host: mockserver.test"]
+    lines = [f"{method} {target} {version}".encode("latin-1", "replace"), b"Host: localhost"]
     for name, value in headers:
         lines.append((name if isinstance(name, bytes) else name.encode("latin-1", "replace")) + b": " + (value if isinstance(value, bytes) else value.encode("utf-8")))
     if content_length is not None or body:
