@@ -16,6 +16,26 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float = 30.0
+    """Seconds from a request's first byte to the end of its headers."""
+    body_timeout: float = 60.0
+    """Seconds a request body may pause between chunks."""
+    keepalive_timeout: float = 75.0
+    """Seconds an idle keep-alive connection stays open."""
+    max_connections: int | None = None
+    """Open connections at most; ``None``: the file-descriptor limit less a margin."""
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            value = getattr(self, name)
+            if not 0 < value <= 86_400:
+                raise ValueError(f"{name} must be a number of seconds above 0 and at most 86400, not {value!r}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {self.max_connections!r}")
+
+
 @dataclass
 class Config:
     host: str = DEFAULT_HOST
@@ -35,6 +55,8 @@ class Config:
     sse_padding: bool = True
     # Gzip successes for clients that accept it (every SDK does), as the real API's edge does.
     gzip: bool = True
+    # Timeouts and the connection cap of the HTTP edge (mockserver/http/server.py).
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     log_requests: bool = True
     # Exchanges the journal keeps (oldest dropped first), and the bytes they may hold in all.
     # Holding many costs memory and speed.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mockserver.store.sqlite import StoreError
-from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config
+from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConnectionLimits
 from mockserver.protocol.headers import unsafe_in_header
 from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
@@ -37,6 +37,20 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--journal-limit", type=int, default=1000, metavar="N", help="exchanges the journal keeps (default 1000)"
     )
+    parser.add_argument(
+        "--journal-bytes", type=_positive_int, default=64 * 1024 * 1024, metavar="N",
+        help="bytes the journal's bodies may hold in all, oldest dropped first (default 64 MiB)",
+    )
+    connections = parser.add_argument_group("Connections (docs/protocol.md)")
+    connections.add_argument("--header-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                             help="a request's headers must arrive within this (default 30)")
+    connections.add_argument("--body-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+                             help="a request body may pause this long between chunks (default 60)")
+    connections.add_argument("--keepalive-timeout", type=_positive_float, default=75.0, metavar="SECONDS",
+                             help="an idle keep-alive connection closes after this (default 75)")
+    connections.add_argument("--max-connections", type=_positive_int, default=None, metavar="N",
+                             help="open connections at most; at the cap the longest-idle one makes room "
+                             "(default: the file-descriptor limit less a margin)")
 
 
 def _add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +124,7 @@ ADMIN_TOKEN_ENV = "MOCKSERVER_ADMIN_TOKEN"
 
 def _admin_token(args: argparse.Namespace) -> str | None:
     """From --admin-token-file, --admin-token or $MOCKSERVER_ADMIN_TOKEN, in that order."""
-    path = getattr(args, "admin_token_file", None)
+    path: Path | None = getattr(args, "admin_token_file", None)
     if path is not None:
         try:
             token = path.read_text(encoding="utf-8").strip()
@@ -119,7 +133,8 @@ def _admin_token(args: argparse.Namespace) -> str | None:
         if not token:
             raise SystemExit(f"mockserver: the admin token file {path} is empty")
         return token
-    return getattr(args, "admin_token", None) or os.environ.get(ADMIN_TOKEN_ENV) or None
+    given: str | None = getattr(args, "admin_token", None)
+    return given or os.environ.get(ADMIN_TOKEN_ENV) or None
 
 
 def _scenario_config(args: argparse.Namespace) -> dict[str, object]:
@@ -235,10 +250,19 @@ def config_from_args(args: argparse.Namespace) -> Config:
         gzip=not args.no_gzip,
         log_requests=not args.quiet,
         journal_limit=args.journal_limit,
+        journal_bytes=args.journal_bytes,
+        connections=_connections(args),
         **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more
         **_scenario_config(args),  # type: ignore[arg-type]  # (as above)
         **_chaos_config(args),  # type: ignore[arg-type]  # (as above)
     )
+
+
+def _connections(args: argparse.Namespace) -> ConnectionLimits:
+    try:
+        return ConnectionLimits(args.header_timeout, args.body_timeout, args.keepalive_timeout, args.max_connections)
+    except ValueError as exc:
+        raise SystemExit(f"mockserver: {exc}") from None
 
 
 def _print_batch_store(api: Api) -> None:

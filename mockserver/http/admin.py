@@ -156,8 +156,8 @@ async def _list_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse
     return _json({"data": api.book.to_json()})
 
 
-async def _read_document(http: BaseRequest) -> Any:
-    raw = await body_reader(http)(MB)
+async def _read_document(http: BaseRequest, api: Api) -> Any:
+    raw = await body_reader(http, api.config.connections.body_timeout)(MB)
     if not raw.strip():
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
     mime = http.content_type
@@ -179,7 +179,7 @@ async def _read_document(http: BaseRequest) -> Any:
 
 
 async def _add_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    document = await _read_document(http)
+    document = await _read_document(http, api)
     try:
         rules = api.book.add(document, source="<admin>", label="admin")
     except ScenarioError as exc:
@@ -236,7 +236,7 @@ async def _get_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse
 
 
 async def _put_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    document = await _read_document(http)
+    document = await _read_document(http, api)
     try:
         check_document(document, source="<admin>")
         config = RateLimitConfig.parse(document, where="ratelimits")

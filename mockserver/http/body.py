@@ -1,7 +1,10 @@
-"""Reading a request body with aiohttp: in chunks, counted after decompression."""
+"""Reading a request body with aiohttp: in chunks, counted after decompression, each chunk due
+within the body timeout (a client that stops sending mid-body gets a 408 and the connection
+closes)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Awaitable, Callable
 
 from aiohttp.http_exceptions import HttpProcessingError
@@ -9,10 +12,10 @@ from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from mockserver.pipeline.parse import too_large
-from mockserver.protocol.errors import invalid_request
+from mockserver.protocol.errors import ApiError, invalid_request
 
 
-def body_reader(http: BaseRequest) -> Callable[[int], Awaitable[bytes]]:
+def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[bytes]]:
     async def read(limit: int) -> bytes:
         """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
         length = http.content_length
@@ -21,11 +24,14 @@ def body_reader(http: BaseRequest) -> Callable[[int], Awaitable[bytes]]:
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in http.content.iter_any():
+            while chunk := await asyncio.wait_for(http.content.readany(), timeout):
                 size += len(chunk)
                 if size > limit:
                     raise too_large()
                 chunks.append(chunk)
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"The request body stopped arriving (nothing for {timeout:g} s).", type="timeout_error",
+                           headers={"Connection": "close"}) from None
         except (ConnectionResetError, HttpProcessingError, RequestPayloadError) as exc:
             # The client hung up mid-body (fewer bytes than its Content-Length) or sent a broken
             # chunk or compressed body: a client mistake, journaled as a 400 (nobody may be left

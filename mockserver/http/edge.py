@@ -16,7 +16,7 @@ from aiohttp.web_request import BaseRequest
 
 from mockserver.http import admin
 from mockserver.http.body import body_reader
-from mockserver.http.malformed import error_for
+from mockserver.http.server import ApiRequestHandler, error_for
 from mockserver.http.sink import respond, whole_response
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming
 from mockserver.protocol.errors import ApiError
@@ -34,6 +34,16 @@ class Edge:
         self.api = api
 
     async def __call__(self, http: BaseRequest) -> web.StreamResponse:
+        connection = http.protocol
+        if isinstance(connection, ApiRequestHandler):
+            connection.request_started()
+            try:
+                return await self._answer(http)
+            finally:
+                connection.request_finished()
+        return await self._answer(http)
+
+    async def _answer(self, http: BaseRequest) -> web.StreamResponse:
         if len(http.raw_headers) > MAX_HEADERS:
             refusal = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
             refusal.headers["Connection"] = "close"
@@ -48,7 +58,7 @@ class Edge:
             await http.writer.write(CONTINUE)
         incoming = Incoming(
             http.method, http.path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, http.headers,
-            body_reader(http), http.can_read_body,
+            body_reader(http, self.api.config.connections.body_timeout), http.can_read_body,
         )
         exchange = await self.api.handle(incoming)
         response, outcome = await respond(http, exchange.plan, gzip=self.api.config.gzip)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from mockserver.config import Config
 from mockserver.http.edge import Edge
-from mockserver.http.malformed import ApiServer
+from mockserver.http.server import ApiServer
 from mockserver.root import Api
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ async def start_site(api: Api, host: str, port: int) -> tuple[web.ServerRunner, 
     port when ``port`` is 0)."""
     await api.start()
     try:
-        server = ApiServer(api, Edge(api), max_field_size=MAX_FIELD_SIZE)
+        server = ApiServer(api, Edge(api), api.config.connections, max_field_size=MAX_FIELD_SIZE)
         runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)

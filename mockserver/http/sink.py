@@ -72,6 +72,8 @@ def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response
         response = web.Response(status=plan.status, reason=plan.reason, body=body, headers=headers_of(plan))
     if edge:
         response.enable_chunked_encoding()
+    elif plan.headers.get("Connection") == "close":  # what was left of the request cannot be read
+        response.force_close()
     return response
 
 
