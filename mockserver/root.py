@@ -54,7 +54,7 @@ from mockserver.scenarios.actions import Toolkit
 from mockserver.scenarios.book import ScenarioBook
 from mockserver.scenarios.stage import ScenarioStage
 from mockserver.scenarios.watch import watch
-from mockserver.store.base import LogLimits
+from mockserver.store.base import LogLimits, StoreError
 from mockserver.store.local import LocalStore
 
 log = logging.getLogger("mockserver")
@@ -172,6 +172,10 @@ class Api:
         except ApiError as error:
             reply = ErrorReply(error=error, origin="server")
             plan = self.renderer.error(request_id, reply)
+        except StoreError as error:  # a full disk, say: the client is told, the log has one line
+            log.error("mockserver: %s (answering %s %s)", error, incoming.method, incoming.path)
+            reply = ErrorReply(error=ApiError(500, f"mockserver could not store this request: {error}", type="api_error"), origin="server")
+            plan = self.renderer.error(request_id, reply)
         except Exception:  # a bug here must still answer like the API, never with a traceback
             log.exception("internal error answering %s %s", incoming.method, incoming.path)
             reply = ErrorReply(error=internal_error(), origin="server")
@@ -222,6 +226,7 @@ class Api:
 
     # -- lifetime and resets -----------------------------------------------------------------------
     async def start(self) -> None:
+        self.store.check()
         await self.batches.start()
         if self.book.files:
             self._tasks.append(asyncio.create_task(watch(self.book), name="mockserver-scenario-watcher"))

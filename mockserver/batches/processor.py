@@ -33,7 +33,7 @@ from mockserver.clock import Clock
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.endpoints import BATCHES_CREATE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError, internal_error
-from mockserver.store.base import BatchRecords
+from mockserver.store.base import BatchRecords, StoreError
 from mockserver.store.records import BatchRow
 
 log = logging.getLogger("mockserver.batches")
@@ -117,6 +117,7 @@ class BatchProcessor:
         self._active: dict[int, Active] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._problem, self._problem_at = "", 0.0  # the last storage error logged, and when
 
     # -- control (all on the server's loop) ------------------------------------------------------
     async def start(self) -> None:
@@ -163,6 +164,13 @@ class BatchProcessor:
             self._wake.clear()
             try:
                 progressed = await self._step()
+            except StoreError as exc:  # a full disk, say: back off, try again; say so once a minute
+                now = asyncio.get_running_loop().time()
+                if str(exc) != self._problem or now - self._problem_at >= 60:
+                    log.error("mockserver: batch processing paused: %s", exc)
+                    self._problem, self._problem_at = str(exc), now
+                progressed = False
+                await asyncio.sleep(IDLE)
             except Exception:  # a bug must not stop every batch for good: log, back off, go on
                 log.exception("batch processing step failed")
                 progressed = False

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from mockserver.store.sqlite import StoreError
+from mockserver.http.runner import ListenError
+from mockserver.store.base import StoreError
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConnectionLimits
 from mockserver.protocol.headers import unsafe_in_header
 from mockserver.root import Api
@@ -336,14 +337,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         try:
             asyncio.run(_serve(config))
-        except OSError as exc:
-            print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        except ListenError as exc:
+            print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; "
+                  f"is another server using it? Pick another port: --port N (make run PORT=N), or 0 for any free one",
+                  file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             pass
-        except StoreError as exc:  # the batch store is held by another server, or too new
+        except StoreError as exc:  # the data dir: held by another server, too new, corrupt, not writable
             print(f"mockserver: {exc}", file=sys.stderr)
-            return 1
+            return 2
         except ScenarioError as exc:  # names the file, the rule and the field
             print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
             return 2

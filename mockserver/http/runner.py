@@ -20,6 +20,12 @@ from mockserver.http.server import ApiServer
 from mockserver.root import Api
 
 T = TypeVar("T")
+
+
+class ListenError(OSError):
+    """The address cannot be bound (the port is taken, say)."""
+
+
 MAX_FIELD_SIZE = 65536  # header lines up to 64 KiB (long anthropic-beta lists, big cookies)
 
 
@@ -34,6 +40,9 @@ async def start_site(api: Api, host: str, port: int) -> tuple[web.ServerRunner, 
         site = web.TCPSite(runner, host, port, reuse_address=True)
         try:
             await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ListenError(exc.errno, exc.strerror or str(exc)) from None
         except BaseException:
             await runner.cleanup()
             raise

@@ -24,6 +24,11 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 from mockserver.store.records import BatchRow
 
 
+class StoreError(RuntimeError):
+    """The store cannot be used: held by another server, written by a newer version, corrupt, not
+    writable, full. The message names the file (or server) and what to do."""
+
+
 @dataclass(frozen=True, slots=True)
 class BucketSpec:
     """One token bucket: refilled continuously to ``capacity`` over ``period`` seconds."""
@@ -93,6 +98,10 @@ class Store(Protocol):
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:
         """Forget every counter, bucket, expiring key and log whose key starts with ``prefix``."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`StoreError` now if the store cannot be used (called when a server starts)."""
         ...
 
     def batch_records(self, *, create: bool) -> "BatchRecords | None":

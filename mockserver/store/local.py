@@ -9,12 +9,13 @@ resumes its batches), otherwise on the first batch (a server that never sees one
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, LogLimits
-from mockserver.store.sqlite import MEMORY, SqliteBatches, StoreError, default_data_dir
+from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, LogLimits, StoreError
+from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
 log = logging.getLogger("mockserver.store")
 SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
@@ -143,6 +144,20 @@ class LocalStore:
         for table in (self._counters, self._buckets, self._expiring, self._logs):
             for key in [k for k in table if k.startswith(prefix)]:
                 del table[key]
+
+    def check(self) -> None:
+        """At start: a data dir given explicitly must be one this server can write, so a mistake
+        shows now, in one line, rather than at the first batch."""
+        if not self._explicit or self.location == MEMORY:
+            return
+        folder = Path(self.location)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot keep batches there ({exc.strerror or exc}); pass a writable --data-dir, "
+                             "or --data-dir :memory:") from None
 
     def batch_records(self, *, create: bool) -> BatchRecords | None:
         """The batch records: opened now if ``create`` or if the data dir already has them."""

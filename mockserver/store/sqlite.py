@@ -12,6 +12,7 @@ Where it lives: ``<data dir>/batches.sqlite3``; the data dir defaults to a per-u
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import sys
@@ -20,6 +21,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
+from mockserver.store.base import StoreError
 from mockserver.store.records import RESULT_KINDS, BatchRow
 
 MEMORY = ":memory:"
@@ -67,10 +69,6 @@ CREATE TABLE IF NOT EXISTS results (
 _COLUMNS = ", ".join(f.name for f in fields(BatchRow))  # the batches table's columns, in BatchRow's order
 
 
-class StoreError(RuntimeError):
-    """The store cannot be used (another server holds it, or it was written by a newer version)."""
-
-
 def default_data_dir() -> Path:
     """The per-user data folder: ``$XDG_DATA_HOME/mockserver`` (``~/.local/share/mockserver``),
     ``~/Library/Application Support/mockserver`` on macOS, ``%LOCALAPPDATA%\\mockserver`` on Windows."""
@@ -86,6 +84,32 @@ def default_data_dir() -> Path:
 def _row(values: tuple[Any, ...]) -> BatchRow:
     (seq, id_, beta, version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x) = values
     return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x)
+
+
+def storage_problem(exc: sqlite3.Error) -> str:
+    """What went wrong, in words a user can act on."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"not a batch store, or damaged ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"not writable ({text})"
+    if "full" in text or "disk I/O" in text:
+        return f"the disk is full or failing ({text})"
+    return text
+
+
+def _guarded(method: Any) -> Any:
+    """A store operation whose SQLite failures (a full disk, a file changed under it) become a
+    :class:`StoreError` naming the file: the client gets an ``api_error``, the log one line."""
+
+    @functools.wraps(method)
+    async def guarded(self: "SqliteBatches", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path or 'the in-memory batch store'}: {storage_problem(exc)}") from None
+
+    return guarded
 
 
 class SqliteBatches:
@@ -105,14 +129,22 @@ class SqliteBatches:
             conn = sqlite3.connect(MEMORY, check_same_thread=False, isolation_level=None)
             return cls._init(conn, None, None)
         folder = Path(location).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = _lock(folder / LOCK_NAME)
         try:
-            path = folder / DB_NAME
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = _lock(folder / LOCK_NAME)
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot keep batches there ({exc.strerror or exc}); pass a writable --data-dir, "
+                             "or --data-dir :memory:") from None
+        path = folder / DB_NAME
+        try:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
             return cls._init(conn, path, lock)
+        except sqlite3.DatabaseError as exc:
+            lock.close()
+            raise StoreError(f"{path}: {storage_problem(exc)}; move the file away (its batches are lost) or pass another "
+                             "--data-dir") from None
         except BaseException:
             lock.close()
             raise
@@ -146,13 +178,16 @@ class SqliteBatches:
             yield conn
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                conn.execute("ROLLBACK")
             raise
 
     # -- batches ---------------------------------------------------------------------------------
+    @_guarded
     async def has_id(self, batch_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is not None
 
+    @_guarded
     async def create(self, row: BatchRow, requests: Iterable[tuple[str, bytes]]) -> BatchRow:
         """Insert a batch and its requests ``(custom_id, params JSON)`` in one transaction."""
         with self._transaction() as conn:
@@ -171,15 +206,18 @@ class SqliteBatches:
         row.seq = seq
         return row
 
+    @_guarded
     async def get(self, batch_id: str) -> BatchRow | None:
         values = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return _row(values) if values else None
 
+    @_guarded
     async def active(self) -> list[BatchRow]:
         """Batches still processing (or canceling), oldest first: what a restarted server resumes."""
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM batches WHERE status != 'ended' ORDER BY seq").fetchall()
         return [_row(v) for v in rows]
 
+    @_guarded
     async def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
         """A page of batches, newest first, by keyset on the creation order; ``None`` for an unknown cursor.
 
@@ -204,18 +242,21 @@ class SqliteBatches:
             rows.reverse()
         return rows, has_more
 
+    @_guarded
     async def set_canceling(self, seq: int, at: float) -> None:
         self.conn.execute(
             "UPDATE batches SET status = 'canceling', cancel_initiated_at = ? WHERE seq = ? AND status = 'in_progress'",
             (at, seq),
         )
 
+    @_guarded
     async def delete(self, seq: int) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM requests WHERE batch_seq = ?", (seq,))
             conn.execute("DELETE FROM results WHERE batch_seq = ?", (seq,))
             conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
+    @_guarded
     async def clear(self) -> None:
         """Forget every batch (a test's reset)."""
         with self._transaction() as conn:
@@ -223,12 +264,14 @@ class SqliteBatches:
                 conn.execute(f"DELETE FROM {table}")
 
     # -- processing ------------------------------------------------------------------------------
+    @_guarded
     async def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
         """The next ``limit`` unprocessed requests of a batch, in request order."""
         return self.conn.execute(
             "SELECT idx, custom_id, params FROM requests WHERE batch_seq = ? ORDER BY idx LIMIT ?", (seq, limit)
         ).fetchall()
 
+    @_guarded
     async def record(self, seq: int, results: list[tuple[int, str, str, bytes]], *, ended_at: float) -> bool:
         """Store finished items ``(idx, custom_id, kind, line)`` and count them, atomically; ends the
         batch (at ``ended_at``) when nothing is left. Returns whether the batch has ended."""
@@ -250,6 +293,7 @@ class SqliteBatches:
             ended = self._end_if_done(seq, ended_at)
         return ended
 
+    @_guarded
     async def finish_remaining(self, seq: int, kind: str, *, ended_at: float) -> None:
         """Every request still pending becomes ``kind`` (canceled / expired) and the batch ends."""
         assert kind in ("canceled", "expired")
@@ -274,6 +318,7 @@ class SqliteBatches:
         return cur.rowcount > 0
 
     # -- results ---------------------------------------------------------------------------------
+    @_guarded
     async def result_page(self, seq: int, after_index: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
         return self.conn.execute(
             "SELECT idx, line FROM results WHERE batch_seq = ? AND idx > ? ORDER BY idx LIMIT ?", (seq, after_index, limit)

@@ -131,9 +131,9 @@ def test_serve_refuses_a_data_dir_in_use_and_a_negative_pace(tmp_path: Path) -> 
             [sys.executable, "-m", "mockserver", "serve", "--port", str(free_port()), "--data-dir", str(tmp_path)],
             cwd=ROOT, capture_output=True, text=True, timeout=30,
         )
-        assert second.returncode == 1 and "in use by another mockserver" in second.stderr
+        assert second.returncode == 2 and "in use by another mockserver" in second.stderr
         # the helper every runner starts servers with says so at once, instead of carrying on
-        with pytest.raises(RuntimeError, match="exited with status 1: .*in use by another mockserver"):
+        with pytest.raises(RuntimeError, match="exited with status 2: .*in use by another mockserver"):
             _serve(free_port(), tmp_path)
     finally:
         first.terminate()
