@@ -146,10 +146,11 @@ class ChaosStage:
         """Parse ``step`` with the scenario loader and run it as the scenario stage runs actions."""
         from mockserver.scenarios.format import parse_step
         from mockserver.scenarios.matchers import RequestView
-        from mockserver.scenarios.reader import Node, Where
+        from mockserver.documents import Node
+        from mockserver.scenarios.errors import where
         from mockserver.scenarios.stage import run_action
 
-        action = parse_step(Node(step, "", Where("<chaos>")))
+        action = parse_step(Node(step, "", where("<chaos>")))
         reply = await run_action(action, RequestView(request, self.catalog), self.kit, next)
         assert reply is not None  # an error, or the rest of the chain's answer with faults
         return reply

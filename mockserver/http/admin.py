@@ -45,7 +45,7 @@ from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
-from mockserver.scenarios.reader import check_document, load_yaml_text
+from mockserver.documents import DocumentError, check_document, load_yaml_text
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -239,10 +239,8 @@ async def _put_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse
     document = await _read_document(http, api)
     try:
         check_document(document, source="<admin>")
-        config = RateLimitConfig.parse(document, where="ratelimits")
-    except ScenarioError as exc:
-        raise invalid_request(f"admin API: {exc}") from None
-    except ValueError as exc:
+        config = RateLimitConfig.parse(document, source="<admin>", path="ratelimits")
+    except DocumentError as exc:
         raise invalid_request(f"admin API: {exc}") from None
     api.limiter.configure(config)
     return _json(await api.limiter.to_json())

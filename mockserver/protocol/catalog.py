@@ -20,6 +20,8 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from mockserver.documents import DocumentError, Node, Where, load_yaml_text
+
 __all__ = [
     "CAPABILITY_SHAPE",
     "THINKING_TYPES",
@@ -32,7 +34,6 @@ __all__ = [
 ]
 
 # The C loader is several times faster; fall back where libyaml is missing.
-_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Lifecycle = Literal["active", "deprecated", "retired"]
 ModelLine = Literal["haiku", "sonnet", "opus", "fable", "mythos"]
@@ -95,18 +96,17 @@ _MOCK_FIELDS = frozenset({"prefill", "thinking", "min_cacheable_tokens", "nonstr
 _TOP_LEVEL_FIELDS = frozenset({"definitions", "models"})
 
 
-class CatalogError(ValueError):
-    """A catalog file that cannot be used; the message names the entry and field at fault."""
+class CatalogError(DocumentError):
+    """A catalog file that cannot be used; the message names the file, the entry and the field."""
 
     def __init__(
-        self, problem: str, *, source: str | None = None, entry: str | None = None, field: str | None = None
+        self, problem: str, *, source: str | None = None, context: str | None = None, field: str | None = None, entry: str | None = None
     ) -> None:
-        self.problem = problem
-        self.source = source
-        self.entry = entry
-        self.field = field
-        where = [part for part in (source, entry and f"entry {entry!r}", field and f"field {field!r}") if part]
-        super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
+        super().__init__(problem, source=source, context=context or entry, field=field)
+
+    @property
+    def entry(self) -> str | None:
+        return self.context
 
 
 @dataclass(frozen=True)
@@ -233,18 +233,17 @@ class ModelCatalog:
     def from_yaml(cls, text: str, *, source: str = "<string>") -> ModelCatalog:
         """Parse catalog YAML (the format of ``models.yaml``)."""
         try:
-            data = yaml.load(text, Loader=_YamlLoader)
+            data = load_yaml_text(text, allow_aliases=True)
         except yaml.YAMLError as exc:
             raise CatalogError(f"not valid YAML: {exc}", source=source) from exc
+        root = Node(data, "", Where(source, error=CatalogError))
         if not isinstance(data, dict):
-            raise CatalogError("the top level must be a mapping with a 'models' list", source=source)
-        for key in data:
-            if key not in _TOP_LEVEL_FIELDS:
-                raise CatalogError("unknown top-level key", source=source, field=str(key))
-        models = data.get("models")
-        if not isinstance(models, list):
-            raise CatalogError("must be a list of model entries", source=source, field="models")
-        return cls([_parse_entry(raw, number, source) for number, raw in enumerate(models, 1)], source=source)
+            raise root.error("the top level must be a mapping with a 'models' list")
+        fields = root.mapping(_TOP_LEVEL_FIELDS)
+        models = fields["models"] if "models" in fields else root.child("models")
+        if not isinstance(models.value, list):
+            raise models.error("must be a list of model entries")
+        return cls([_parse_entry(raw, number, source) for number, raw in enumerate(models.value, 1)], source=source)
 
     @property
     def entries(self) -> tuple[ModelEntry, ...]:
@@ -280,48 +279,41 @@ class ModelCatalog:
 # --- parsing -------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Typed access to one raw YAML mapping, raising CatalogError that names entry and field."""
+class _Entry:
+    """Typed reads of one catalog entry's fields (or its ``mock`` mapping), through
+    :class:`~mockserver.documents.Node` so every mistake names the file, the entry and the field."""
 
-    def __init__(self, raw: Mapping[str, Any], *, source: str, entry: str, prefix: str = "") -> None:
-        self.raw, self.source, self.entry, self.prefix = raw, source, entry, prefix
+    def __init__(self, node: Node, allowed: frozenset[str]) -> None:
+        self.node = node
+        self.fields = node.mapping(allowed)
 
-    def error(self, key: str, problem: str) -> CatalogError:
-        return CatalogError(problem, source=self.source, entry=self.entry, field=self.prefix + key)
+    def at(self, key: str) -> Node:
+        return self.fields[key] if key in self.fields else self.node.child(key)
 
-    def reject_unknown(self, allowed: frozenset[str]) -> None:
-        for key in self.raw:
-            if key not in allowed:
-                raise self.error(str(key), "unknown field")
+    def error(self, key: str, problem: str) -> DocumentError:
+        return self.at(key).error(problem)
 
     def get(self, key: str, *, required: bool) -> Any:
-        if key not in self.raw:
+        if key not in self.fields:
             if required:
                 raise self.error(key, "missing")
             return None
-        return self.raw[key]
+        return self.fields[key].value
 
     def text(self, key: str) -> str:
-        value = self.get(key, required=True)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"expected a non-empty string, got {value!r}")
-        return value
+        self.get(key, required=True)
+        return self.at(key).string(nonempty=True)
 
     def flag(self, key: str, *, default: bool | None = None) -> bool:
         value = self.get(key, required=default is None)
         if value is None and default is not None:
             return default
-        if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {value!r}")
-        return value
+        return self.at(key).boolean()
 
     def count(self, key: str, *, required: bool, minimum: int = 1) -> int | None:
-        value = self.get(key, required=required)
-        if value is None:
+        if self.get(key, required=required) is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(key, f"expected an integer >= {minimum} or null, got {value!r}")
-        return value
+        return self.at(key).integer(minimum=minimum)
 
     def timestamp(self, key: str, *, required: bool) -> datetime | None:
         value = self.get(key, required=required)
@@ -330,35 +322,28 @@ class _Reader:
         try:
             return _to_utc(value)
         except (TypeError, ValueError):
-            raise self.error(key, f"expected an RFC 3339 date or date-time, got {value!r}") from None
+            raise self.error(key, f"must be an RFC 3339 date or date-time, not {value!r}") from None
 
     def choice(self, key: str, allowed: frozenset[str], *, required: bool) -> str | None:
-        value = self.get(key, required=required)
-        if value is None and not required:
+        if self.get(key, required=required) is None and not required:
             return None
-        if value not in allowed:
-            raise self.error(key, f"expected one of {sorted(allowed)}, got {value!r}")
-        return cast(str, value)
+        return self.at(key).choice(sorted(allowed))
 
     def names(self, key: str, allowed: frozenset[str] | None = None) -> tuple[str, ...] | None:
-        value = self.get(key, required=False)
-        if value is None:
+        if self.get(key, required=False) is None:
             return None
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            raise self.error(key, f"expected a list of non-empty strings, got {value!r}")
-        if allowed is not None and not set(value) <= allowed:
-            raise self.error(key, f"unknown values {sorted(set(value) - allowed)}; allowed: {sorted(allowed)}")
-        return tuple(value)
+        node = self.at(key)
+        values = [item.string(nonempty=True) for item in node.items()]
+        if allowed is not None and not set(values) <= allowed:
+            raise node.error(f"unknown values {sorted(set(values) - allowed)}; allowed: {sorted(allowed)}")
+        return tuple(values)
 
 
 def _parse_entry(raw: Any, number: int, source: str) -> ModelEntry:
     """Validate one ``models`` item into a ModelEntry."""
-    if not isinstance(raw, dict):
-        raise CatalogError("expected a mapping", source=source, entry=f"#{number}")
-    raw_id = raw.get("id")
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
     name = raw_id if isinstance(raw_id, str) and raw_id.strip() else f"#{number}"
-    read = _Reader(raw, source=source, entry=name)
-    read.reject_unknown(_ENTRY_FIELDS)
+    read = _Entry(Node(raw, "", Where(source, name, CatalogError)), _ENTRY_FIELDS)
 
     model_id = read.text("id")
     if model_id != model_id.strip() or any(ch.isspace() for ch in model_id):
@@ -395,13 +380,10 @@ def _parse_entry(raw: Any, number: int, source: str) -> ModelEntry:
     )
 
 
-def _parse_mock(parent: _Reader, capabilities: Mapping[str, Any]) -> MockSettings:
+def _parse_mock(parent: _Entry, capabilities: Mapping[str, Any]) -> MockSettings:
     """Validate the ``mock`` mapping; thinking types default to what capabilities advertise."""
-    raw = parent.get("mock", required=True)
-    if not isinstance(raw, dict):
-        raise parent.error("mock", "expected a mapping")
-    read = _Reader(raw, source=parent.source, entry=parent.entry, prefix="mock.")
-    read.reject_unknown(_MOCK_FIELDS)
+    parent.get("mock", required=True)
+    read = _Entry(parent.at("mock"), _MOCK_FIELDS)
     thinking = read.names("thinking", frozenset(THINKING_TYPES))
     if thinking is None:
         advertised = capabilities["thinking"]["types"]
@@ -415,7 +397,7 @@ def _parse_mock(parent: _Reader, capabilities: Mapping[str, Any]) -> MockSetting
     )
 
 
-def _check_shape(value: Any, shape: Mapping[str, Any], read: _Reader, path: str) -> dict[str, Any]:
+def _check_shape(value: Any, shape: Mapping[str, Any], read: _Entry, path: str) -> dict[str, Any]:
     """Require exactly the keys of ``shape``; return a fresh dict in the shape's key order.
 
     Copying also unshares YAML anchors, so no two entries hold the same dict.

@@ -29,12 +29,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from mockserver.clock import Clock
+from mockserver.documents import Node, Where
 from mockserver.protocol.endpoints import COUNT_TOKENS
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.headers import OFF_INPUT_TOKENS, OFF_OUTPUT_TOKENS, OFF_REQUESTS, Bucket, ratelimit_headers
 from mockserver.store.base import BucketSpec, Store
 
 DOCS_URL = "https://docs.anthropic.com/en/api/rate-limits"
+MAX_LIMIT = 10**12  # per minute: far above any real tier, and within what the buckets count exactly
 # YAML/JSON key -> Limits field
 LIMIT_KEYS = {
     "requests_per_minute": "requests",
@@ -66,19 +68,21 @@ class RateLimitConfig:
     models: Mapping[str, Limits] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, data: Any, where: str = "rate_limits") -> "RateLimitConfig":
-        """From ``{requests_per_minute: 50, …, models: {claude-haiku-4-5: {…}}}``; a ``ValueError``
-        names the field that is wrong."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"{where}: must be a mapping")
-        base = _limits(Limits(), data, where, extra={"models"})
+    def read(cls, node: Node) -> "RateLimitConfig":
+        """From ``{requests_per_minute: 50, …, models: {claude-haiku-4-5: {…}}}``; a mistake is the
+        node's error, naming the source and the key."""
+        fields = node.mapping([*LIMIT_KEYS, "models"])
+        base = _limits(Limits(), fields)
         models: dict[str, Limits] = {}
-        raw_models = data.get("models") or {}
-        if not isinstance(raw_models, Mapping):
-            raise ValueError(f"{where}.models: must be a mapping of model id to limits")
-        for model, spec in raw_models.items():
-            models[str(model)] = _limits(base, spec, f"{where}.models.{model}")
+        if "models" in fields and fields["models"].value is not None:
+            for model, spec in fields["models"].mapping().items():
+                models[model] = _limits(base, spec.mapping(LIMIT_KEYS))
         return cls(base, models)
+
+    @classmethod
+    def parse(cls, data: Any, *, source: str = "<python>", path: str = "rate_limits") -> "RateLimitConfig":
+        """:meth:`read` of a parsed document; a mistake is a :class:`DocumentError`."""
+        return cls.read(Node(data, path, Where(source)))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.limits.to_json()
@@ -86,18 +90,8 @@ class RateLimitConfig:
         return data
 
 
-def _limits(base: Limits, spec: Any, where: str, extra: frozenset[str] | set[str] = frozenset()) -> Limits:
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"{where}: must be a mapping")
-    changes: dict[str, int] = {}
-    for key, value in spec.items():
-        if key in extra:
-            continue
-        if key not in LIMIT_KEYS:
-            raise ValueError(f"{where}.{key}: unknown field (expected one of {', '.join(LIMIT_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{where}.{key}: must be a positive integer")
-        changes[LIMIT_KEYS[key]] = value
+def _limits(base: Limits, fields: Mapping[str, Node]) -> Limits:
+    changes = {LIMIT_KEYS[key]: node.integer(minimum=1, maximum=MAX_LIMIT) for key, node in fields.items() if key in LIMIT_KEYS}
     return replace(base, **changes)
 
 

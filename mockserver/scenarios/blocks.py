@@ -16,7 +16,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from mockserver.protocol.tokens import block_tokens, count_text
-from mockserver.scenarios.reader import Node
+from mockserver.documents import Node
 
 if TYPE_CHECKING:
     from mockserver.ids import IdGenerator

@@ -22,9 +22,10 @@ from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_stat
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorAction, JsonAction, PassAction, ReplyAction, Sequence, StreamAction
 from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
-from mockserver.scenarios.errors import ScenarioError
+from mockserver.scenarios.errors import ScenarioError, where
 from mockserver.scenarios.matchers import Match, parse_match
-from mockserver.scenarios.reader import MAX_COUNT, Node, Where, check_document, load_yaml_text
+from mockserver.documents import Node, check_document, load_yaml_text
+from mockserver.scenarios.matchers import MAX_COUNT
 
 ACTIONS = ("reply", "sequence", "error", "stream", "json", "fault", "passthrough")
 RULE_FIELDS = ("name", "priority", "times", "match", "faults", "then", *ACTIONS)
@@ -114,23 +115,23 @@ def parse_text(text: str, *, source: str, label: str | None = None, first_index:
         data = load_yaml_text(text, allow_aliases=True)  # a user's own file may use aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        position = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"invalid YAML{where}: {problem}", source=source) from None
+        raise ScenarioError(f"invalid YAML{position}: {problem}", source=source) from None
     return parse_document(data, source=source, label=label, first_index=first_index)
 
 
 def parse_document(data: Any, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
     """Rules from a list of rules, a single rule, or ``{rules: […], rate_limits: {…}}``."""
     label = label or source
-    check_document(data, source=source, locate=lambda keys: _locate(data, keys))
-    root = Node(data, "", Where(source))
+    check_document(data, source=source, locate=lambda keys: _locate(data, keys), error=ScenarioError)
+    root = Node(data, "", where(source))
     if data is None:
         return Document([])
     rate_limits: RateLimitConfig | None = None
     given = False
     if isinstance(data, dict) and "rules" not in data and "rate_limits" not in data:
-        rule_nodes = [Node(data, "", Where(source))]  # a single rule
+        rule_nodes = [Node(data, "", where(source))]  # a single rule
         rule_paths = ["rules[0]"]
     elif isinstance(data, dict):
         fields = root.mapping(DOCUMENT_FIELDS)
@@ -139,10 +140,7 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
         if "rate_limits" in fields:
             given = True
             if fields["rate_limits"].value is not None:
-                try:
-                    rate_limits = RateLimitConfig.parse(fields["rate_limits"].value)
-                except ValueError as exc:
-                    raise ScenarioError(str(exc), source=source) from None
+                rate_limits = RateLimitConfig.read(fields["rate_limits"])
     elif isinstance(data, list):
         rule_nodes = list(root.items())
         rule_paths = [f"rules[{i}]" for i in range(len(rule_nodes))]
@@ -151,10 +149,10 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
     rules: list[Rule] = []
     names: set[str] = set()
     for offset, (node, path) in enumerate(zip(rule_nodes, rule_paths)):
-        where = Where(source, path)
-        rule = parse_rule(Node(node.value, "", where), index=first_index + offset, label=label)
+        place = where(source, path)
+        rule = parse_rule(Node(node.value, "", place), index=first_index + offset, label=label)
         if rule.name in names:
-            raise ScenarioError(f"duplicate rule name {rule.name!r}", source=source, rule=where.rule, field="name")
+            raise ScenarioError(f"duplicate rule name {rule.name!r}", source=source, rule=place.context, field="name")
         names.add(rule.name)
         rules.append(rule)
     return Document(rules, rate_limits, given)
@@ -180,7 +178,7 @@ def _locate(data: Any, keys: list[Any]) -> tuple[str | None, list[Any]]:
 
 def parse_rule(node: Node, *, index: int, label: str) -> Rule:
     if isinstance(node.value, dict) and isinstance(node.value.get("name"), str):
-        node.where.rule = f'{node.where.rule} ("{node.value["name"]}")'
+        node.where.context = f'{node.where.context} ("{node.value["name"]}")'
     fields = node.mapping(RULE_FIELDS)
     name = fields["name"].string(nonempty=True) if "name" in fields else f"{label}[{index}]"
     actions = [key for key in ACTIONS if key in fields]
@@ -201,8 +199,8 @@ def parse_rule(node: Node, *, index: int, label: str) -> Rule:
     if any(isinstance(step, ReplyAction) for step in steps):
         endpoints = match.endpoints
         if endpoints is None or not endpoints <= MESSAGE_ENDPOINTS:
-            where = fields["match"].child("endpoint") if "match" in fields else node
-            raise where.error("a reply answers messages.create or messages.count_tokens only; use 'json' for other endpoints")
+            at = fields["match"].child("endpoint") if "match" in fields else node
+            raise at.error("a reply answers messages.create or messages.count_tokens only; use 'json' for other endpoints")
     return Rule(
         name=name,
         match=match,

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import re2
 
 from mockserver.protocol.endpoints import ENDPOINT_NAMES
-from mockserver.scenarios.reader import MAX_COUNT, MISSING, Node
+from mockserver.documents import MISSING, Node
+
+MAX_COUNT = 1_000_000_000
+"""A rule's counts (times, nth, the events and bytes of drop, malformed and stream_error) stop here."""
 
 if TYPE_CHECKING:
     from mockserver.pipeline.exchange import ApiRequest

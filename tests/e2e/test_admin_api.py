@@ -96,7 +96,7 @@ def test_rate_limits_over_http(admin: httpx2.Client, anthropic_client: anthropic
     with pytest.raises(anthropic.RateLimitError):
         client.messages.create(model=HAIKU, max_tokens=5, messages=USER_HI)
     bad = admin.put("/_mock/ratelimits", json={"requests_per_minute": 0})
-    assert bad.status_code == 400 and "requests_per_minute: must be a positive integer" in bad.json()["error"]["message"]
+    assert bad.status_code == 400 and "<admin>: ratelimits.requests_per_minute: must be an integer from 1 to 1000000000000, not 0" in bad.json()["error"]["message"]
     assert admin.delete("/_mock/ratelimits").json() == {"enabled": False}
     client.messages.create(model=HAIKU, max_tokens=5, messages=USER_HI)
 

@@ -281,7 +281,7 @@ def test_deeply_nested_admin_json_is_a_400(server: MockServer, errors_logged: Er
 @given(depth=st.integers(65, 20_000), lists=st.booleans())
 def test_deeply_nested_scenario_yaml_is_a_clear_error_naming_the_file(tmp_path_factory: pytest.TempPathFactory, depth: int, lists: bool) -> None:
     from mockserver.scenarios import ScenarioError, load_file
-    from mockserver.scenarios.reader import YamlLimitError, load_yaml_text
+    from mockserver.documents import YamlLimitError, load_yaml_text
 
     deep = ("[" * depth + "1" + "]" * depth) if lists else ("{a: " * depth + "1" + "}" * depth)
     path = tmp_path_factory.mktemp("deep") / "deep.yaml"

@@ -16,7 +16,6 @@ from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import Model, ModelCapabilities, ModelInfo, ModelParam
 from pydantic import BaseModel
 
-from mockserver.protocol import catalog as catalog_module
 from mockserver.protocol.catalog import (
     CAPABILITY_SHAPE,
     THINKING_TYPES,
@@ -257,7 +256,9 @@ def test_for_unknown_is_generous_and_valid() -> None:
 
 
 def test_pure_python_loader_gives_the_same_catalog(catalog: ModelCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog_module, "_YamlLoader", yaml.SafeLoader)
+    from mockserver import documents
+
+    monkeypatch.setattr(documents, "_Loader", yaml.SafeLoader)
     assert ModelCatalog.load().entries == catalog.entries
 
 

@@ -16,7 +16,8 @@ from mockserver import fuzz
 from mockserver.faults.spec import MALFORMED_KINDS
 from mockserver.scenarios import parse_document
 from mockserver.scenarios.format import parse_faults
-from mockserver.scenarios.reader import Node, Where
+from mockserver.documents import Node
+from mockserver.scenarios.errors import where as scenario_where
 
 FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SEARCH = settings(max_examples=2000, deadline=None, database=None, phases=[Phase.generate])  # the first hit, unshrunk
@@ -66,7 +67,7 @@ def test_fast_retry_after_never_asks_for_more_than_fifty_milliseconds(fields: di
 @pytest.mark.parametrize("kind", fuzz.FAULT_KINDS)
 def test_faults_cover_every_kind_and_load(kind: str) -> None:
     faults = find(fuzz.faults(), lambda f: bool(f.get(kind)))
-    loaded = parse_faults(Node(faults, "", Where("<fuzz>")))
+    loaded = parse_faults(Node(faults, "", scenario_where("<fuzz>")))
     assert loaded.describe(), faults
 
 

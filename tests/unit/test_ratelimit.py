@@ -52,7 +52,7 @@ def test_config_parse_and_errors() -> None:
     assert config.models["m"] == Limits(requests=10, output_tokens=5)  # inherits the rest
     with pytest.raises(ValueError, match=r"rate_limits.rpm: unknown field"):
         RateLimitConfig.parse({"rpm": 1})
-    with pytest.raises(ValueError, match=r"rate_limits.models.m.input_tokens_per_minute: must be a positive integer"):
+    with pytest.raises(ValueError, match=r"<python>: rate_limits.models.m.input_tokens_per_minute: must be an integer from 1 to 1000000000000, not a string"):
         RateLimitConfig.parse({"models": {"m": {"input_tokens_per_minute": "lots"}}})
 
 

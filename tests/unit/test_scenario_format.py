@@ -14,7 +14,8 @@ from mockserver.faults.spec import Faults
 from mockserver.scenarios import ScenarioError, error, fault, load_file, parse_document, parse_text, reply, rule, stream
 from mockserver.scenarios.actions import ErrorAction, PassAction, ReplyAction, Sequence
 from mockserver.scenarios.matchers import MISSING, parse_path, resolve_path, text_condition
-from mockserver.scenarios.reader import Node, Where
+from mockserver.documents import Node
+from mockserver.scenarios.errors import where as scenario_where
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -66,7 +67,7 @@ def load(text: str) -> Any:
         ("- {reply: {usage: {tokens: 3}}}", "s.yaml: rules[0]: reply.usage.tokens: unknown field"),
         ("- {stream: [{event: 5, data: {}}]}", "s.yaml: rules[0]: stream[0].event: must be a string, or null for no event line"),
         ("- {name: a, reply: x}\n- {name: a, reply: y}", 's.yaml: rules[1] ("a"): name: duplicate rule name \'a\''),
-        ("rules: [{reply: x}]\nrate_limits: {requests_per_minute: 0}", "s.yaml: rate_limits.requests_per_minute: must be a positive integer"),
+        ("rules: [{reply: x}]\nrate_limits: {requests_per_minute: 0}", "s.yaml: rate_limits.requests_per_minute: must be an integer from 1 to 1000000000000, not 0"),
         ("rules: {reply: x}", "s.yaml: rules: must be a list, not a mapping"),
         ("- {reply: x\n- oops", "s.yaml: invalid YAML (line "),
         ("42", "s.yaml: a scenario is a list of rules, or a mapping with 'rules'"),
@@ -158,7 +159,7 @@ def test_a_yaml_alias_that_stands_for_billions_of_values_is_refused() -> None:
 def test_load_yaml_text_bounds_depth_and_refuses_aliases_when_asked() -> None:
     import yaml
 
-    from mockserver.scenarios.reader import MAX_DEPTH, YamlLimitError, load_yaml_text
+    from mockserver.documents import MAX_DEPTH, YamlLimitError, load_yaml_text
 
     assert load_yaml_text("a: [1, {b: 2}]", allow_aliases=False) == {"a": [1, {"b": 2}]}
     assert load_yaml_text("a: &x [1]\nb: *x", allow_aliases=True) == {"a": [1], "b": [1]}
@@ -303,7 +304,7 @@ def test_faults_merge_field_by_field() -> None:
 
 # -- pure pieces ---------------------------------------------------------------------------------
 def node(value: Any) -> Node:
-    return Node(value, "f", Where("s.yaml"))
+    return Node(value, "f", scenario_where("s.yaml"))
 
 
 @pytest.mark.parametrize(

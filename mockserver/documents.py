@@ -1,5 +1,7 @@
-"""Typed reads of a parsed YAML/JSON tree that know where they are, for precise load errors;
-and the YAML reader every scenario document goes through, which bounds nesting first."""
+"""The one reader of configuration documents — scenario files, rules from the admin API or
+Python, rate limits, the model catalog: typed reads of a parsed YAML/JSON tree that know where
+they are, so every mistake is an error naming the file, the place (a rule, a catalog entry) and
+the key, with the reason; and the YAML loader they all go through, which bounds nesting first."""
 
 from __future__ import annotations
 
@@ -10,21 +12,33 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import yaml
 
-from mockserver.scenarios.errors import ScenarioError
-
 MISSING: Any = object()
 MAX_DEPTH = 64
-"""Levels of nesting a scenario document may have (a rule's reply content sits about six deep).
+"""Levels of nesting a document may have (a scenario rule's reply content sits about six deep).
 Deeper documents are refused before anything recursive (YAML composing, ``copy.deepcopy``,
 JSON encoding) can overflow the stack."""
 MAX_NODES = 1_000_000
-"""Values in one scenario document, counting a value reached through several YAML aliases
+"""Values in one document, counting a value reached through several YAML aliases
 once per way in (so a few nested aliases cannot stand for billions of values)."""
 
 try:  # the C parser is several times faster on large files
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
+
+
+class DocumentError(ValueError):
+    """A mistake in a document: ``fixtures/x.yaml: rules[2] ("flaky"): sequence[1].error.status:
+    must be an integer from 400 to 599``: the source, the place in it (``context``: a rule, a
+    catalog entry), the key path (``field``) and the problem."""
+
+    def __init__(self, problem: str, *, source: str | None = None, context: str | None = None, field: str | None = None) -> None:
+        self.problem = problem
+        self.source = source
+        self.context = context
+        self.field = field
+        where = [part for part in (source, context, field) if part]
+        super().__init__(f"{': '.join(where)}: {problem}" if where else problem)
 
 
 class YamlLimitError(yaml.YAMLError):
@@ -68,8 +82,6 @@ def load_yaml_text(text: str | bytes, *, allow_aliases: bool, max_depth: int = M
         loader.dispose()
 
 
-MAX_COUNT = 1_000_000_000
-"""A rule's counts (times, nth, the events and bytes of drop, malformed and stream_error) stop here."""
 INT_RANGE = (-(2**63), 2**64 - 1)
 """Integers JSON encoding (orjson) can write; a scenario value outside it could never be sent."""
 
@@ -79,9 +91,15 @@ Locate = Callable[[list[Any]], tuple[Optional[str], list[Any]]]
 
 
 def check_document(
-    data: Any, *, source: str, locate: Locate | None = None, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+    data: Any,
+    *,
+    source: str,
+    locate: Locate | None = None,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+    error: type[DocumentError] = DocumentError,
 ) -> None:
-    """Refuse, with a :class:`ScenarioError` naming ``source`` and the place, a parsed document
+    """Refuse, with ``error`` naming ``source`` and the place, a parsed document
     that could not be served as JSON or would break the server later: nested deeper than
     ``max_depth``, more than ``max_nodes`` values, a mapping key that is not a string, an
     integer JSON cannot carry, an infinite or NaN number, a string with a lone surrogate.
@@ -98,7 +116,7 @@ def check_document(
         value, depth = entry[0], entry[1]
         seen += 1
         if seen > max_nodes:
-            raise ScenarioError(f"the document holds more than {max_nodes} values (an alias counts once per use)", source=source)
+            raise error(f"the document holds more than {max_nodes} values (an alias counts once per use)", source=source)
         problem = None
         if isinstance(value, dict):
             if depth > max_depth:
@@ -128,7 +146,7 @@ def check_document(
         if problem is not None:
             keys = _keys_of(entry)
             rule, keys = locate(keys) if locate is not None else (None, keys)
-            raise ScenarioError(problem, source=source, rule=rule, field=_path(keys) or None)
+            raise error(problem, source=source, context=rule, field=_path(keys) or None)
 
 
 def _encodable(text: str) -> bool:
@@ -160,14 +178,16 @@ def _path(keys: list[Any]) -> str:
 
 @dataclass
 class Where:
-    """The file and the rule being read (the rule is filled in once its name is known)."""
+    """The file being read, the place in it (a rule, filled in once its name is known; a catalog
+    entry), and the kind of error a mistake raises."""
 
     source: str
-    rule: str | None = None
+    context: str | None = None
+    error: type[DocumentError] = DocumentError
 
 
 class Node:
-    """A value and its path inside a rule (``sequence[1].error.status``)."""
+    """A value and its path inside the place being read (``sequence[1].error.status``)."""
 
     __slots__ = ("value", "path", "where")
 
@@ -176,12 +196,12 @@ class Node:
         self.path = path
         self.where = where
 
-    def error(self, problem: str) -> ScenarioError:
-        return ScenarioError(problem, source=self.where.source, rule=self.where.rule, field=self.path or None)
+    def error(self, problem: str) -> DocumentError:
+        return self.where.error(problem, source=self.where.source, context=self.where.context, field=self.path or None)
 
     def child(self, key: str | int) -> "Node":
         if isinstance(self.value, dict):
-            value = self.value[key]
+            value = self.value.get(key, MISSING)
         elif isinstance(self.value, list) and isinstance(key, int):
             value = self.value[key]
         else:
