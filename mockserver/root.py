@@ -40,7 +40,7 @@ from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import EndpointTable
+from mockserver.protocol.endpoints import BY_NAME, EndpointTable
 from mockserver.protocol.errors import ApiError, internal_error
 from mockserver.protocol.headers import StaticHeaders
 from mockserver.protocol.schema import default_schema
@@ -128,7 +128,16 @@ class Api:
             stages.append(self.cassette.stage)
         self.chain: Next = chain(stages, self.emulation)
         strict = self.cassette is None
-        self.parser = Parser(self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient)
+        self.parser = Parser(
+            self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient, models=self._lifecycle,
+        )
+
+    def _lifecycle(self, model: str) -> str | None:
+        """A model's lifecycle, for the models platform paths name (any model with --any-model)."""
+        if self.config.any_model or self.config.lenient:
+            return "active"
+        entry = self.catalog.resolve(model)
+        return entry.lifecycle if entry is not None else None
 
     async def _run(self, request: ApiRequest) -> Reply:
         """The chain, for callers inside the server (batch items): relinks are seen at once."""
@@ -171,11 +180,11 @@ class Api:
             plan, reply = self.renderer.render(request, request_id, reply)
         except ApiError as error:
             reply = ErrorReply(error=error, origin="server")
-            plan = self.renderer.error(request_id, reply)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.model if request else None)
         except Exception:  # a bug here must still answer like the API, never with a traceback
             log.exception("internal error answering %s %s", incoming.method, incoming.path)
             reply = ErrorReply(error=internal_error(), origin="server")
-            plan = self.renderer.error(request_id, reply)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint))
         return Exchange(incoming, request, request_id, received_at, started, reply, plan)
 
     def error_plan(self, error: ApiError) -> Plan:
