@@ -31,6 +31,7 @@ from mockserver.batches.service import BatchService
 from mockserver.cache.prompt_cache import PromptCache
 from mockserver.cassettes.install import CassetteOptions, Installed, install
 from mockserver.config import Config
+from mockserver.emulation.completions import Completions, either
 from mockserver.emulation.fake_model import FakeModel
 from mockserver.emulation.stage import Emulation, Messages, Models
 from mockserver.emulation.synth import Synthesizer
@@ -40,7 +41,7 @@ from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import BY_NAME, EndpointTable
+from mockserver.protocol.endpoints import BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, EndpointTable
 from mockserver.protocol.errors import ApiError, internal_error
 from mockserver.protocol.headers import StaticHeaders
 from mockserver.protocol.schema import default_schema
@@ -100,8 +101,12 @@ class Api:
         self.messages = Messages(FakeModel(rules, synth), prompt_cache, ids)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
+        completions = Completions(catalog, synth, ids, lenient=config.lenient, any_model=config.any_model)
         self.emulation = Emulation({
             **self.messages.handlers(),
+            COMPLETIONS_CREATE: completions.create,
+            BEDROCK_INVOKE: either(self.messages.create, completions.create),
+            BEDROCK_INVOKE_STREAM: either(self.messages.create, completions.create),
             **Models(catalog, lenient=config.lenient, any_model=config.any_model).handlers(),
             **endpoints.handlers(),
         })

@@ -49,8 +49,11 @@ class Messages:
 
     async def message(self, request: ApiRequest) -> dict[str, Any]:
         """Validate a Messages body and write the fake model's answer to it (batch items too)."""
+        # The memo is keyed by the bytes that decide the answer: behind a platform's door the
+        # model is in the path, so the path is part of the key.
+        raw = request.raw_body if request.endpoint == request.kind else request.path.encode() + b"\0" + request.raw_body
         draft = self.model.draft(
-            request.body, version=request.api_version, beta=request.beta, raw=request.raw_body, batch_item=request.custom_id is not None
+            request.body, version=request.api_version, beta=request.beta, raw=raw, batch_item=request.custom_id is not None
         )
         if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
             usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
