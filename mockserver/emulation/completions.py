@@ -62,9 +62,13 @@ class Completions:
         completion, stop_reason, stop = self._write(body)
         ident = self.ids.new("compl")
         bedrock = request.endpoint.startswith("bedrock.")
+        if bedrock:  # Bedrock's Claude 2 bodies: completion, stop_reason, stop (AWS's model parameters docs)
+            if not request.stream:
+                return JsonReply(body={"completion": completion, "stop_reason": stop_reason, "stop": stop})
+            chunks = [{"completion": piece, "stop_reason": None, "stop": None} for piece in _pieces(completion)]
+            chunks.append({"completion": "", "stop_reason": stop_reason, "stop": stop})
+            return EventsReply(events=[SseEvent("completion", chunk) for chunk in chunks])
         if not request.stream:
-            if bedrock:  # Bedrock's Claude 2 body (AWS's model parameters docs; unconfirmed here)
-                return JsonReply(body={"type": "completion", "completion": completion, "stop_reason": stop_reason, "stop": stop})
             return JsonReply(body=_completion(ident, completion, stop_reason, model, stop))
         pieces = _pieces(completion)
         events = [SseEvent("completion", _completion(ident, piece, None, model, None)) for piece in pieces]

@@ -139,7 +139,10 @@ class BedrockWire(Wire):
         }
 
     def finish(self, events: list[sse.PlannedEvent], message: Mapping[str, Any]) -> list[sse.PlannedEvent]:
-        """``message_stop`` carries ``amazon-bedrock-invocationMetrics`` (docs/protocol.md "Bedrock")."""
+        """No ``ping`` (SDK 0.x's Bedrock decoder hands every chunk to the Message event types,
+        which a ping fails in strict mode); ``message_stop`` carries
+        ``amazon-bedrock-invocationMetrics`` (docs/protocol.md "Bedrock")."""
+        events = [e for e in events if e.name != "ping"]
         usage = message.get("usage") or {}
         last = events[-1]
         if last.name == "message_stop":

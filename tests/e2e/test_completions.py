@@ -78,9 +78,9 @@ def test_completion_through_bedrock(legacy: MockServer) -> None:
     auth = {"authorization": "Bearer bedrock-key"}
     body = {"anthropic_version": "bedrock-2023-05-31", "prompt": PROMPT, "max_tokens_to_sample": 50}
     whole = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke", json=body, headers=auth).json()
-    assert whole["type"] == "completion" and whole["completion"].startswith(" ")
+    assert list(whole) == ["completion", "stop_reason", "stop"] and whole["completion"].startswith(" ")
     streamed = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke-with-response-stream", json=body, headers=auth)
     chunks = [m.chunk_data for m in map(eventstream.decode, eventstream.split(streamed.content)) if m is not None]
     datas = [json.loads(c) for c in chunks if c is not None]
-    assert datas[-1]["stop_reason"] == "stop_sequence" and any(d["type"] == "ping" for d in datas)
+    assert datas[-1]["stop_reason"] == "stop_sequence" and "".join(d["completion"] for d in datas) == whole["completion"]
     assert base64.b64encode(chunks[0] or b"")  # the bytes of each event travel base64-encoded
