@@ -7,7 +7,8 @@ emulated API it checks what the real API checks before anything else, in the rea
 the route (404, or 405 for a wrong method), credentials (401), ``anthropic-version`` (400), the
 body's size (413) and content type, and the JSON itself. With a cassette the recording (or the
 upstream) is the truth, so the composition root uses the open parser: any method on any path,
-nothing checked, a body that is not JSON kept as bytes.
+nothing checked, a body that is not JSON kept as bytes. Bedrock and Vertex calls take their own
+door (pipeline/platform.py): their credentials, their model ids, ``anthropic_version`` in the body.
 """
 
 from __future__ import annotations
