@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed-stamp
 COMPAT_SDK ?= anthropic==1.17.0
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
+# The 0.x line (Text Completions, and platform clients that send bedrock-2023-05-31 / vertex-2023-10-16).
+LEGACY_SDK ?= anthropic[bedrock]==0.49.0
+LEGACY_VENV := .venv-legacy
+LEGACY_STAMP := $(LEGACY_VENV)/.installed-stamp
 # The lowest aiohttp release pyproject.toml allows: the end-to-end tests run against it too.
 AIOHTTP_LOW ?= aiohttp==3.10.11
 LOW_VENV := .venv-aiohttp-low
@@ -18,7 +22,7 @@ LOW_STAMP := $(LOW_VENV)/.installed-stamp
 CONTRACT_SDKS ?= 2.12.0 1.17.0 0.49.0
 PORT ?= 8787
 
-.PHONY: run test unit check aiohttp-low compat contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
+.PHONY: run test unit check aiohttp-low compat legacy contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +41,19 @@ $(COMPAT_STAMP):
 	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8'
 	touch $(COMPAT_STAMP)
 
+$(LEGACY_STAMP):
+	$(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_VENV)/bin/pip install --quiet '$(LEGACY_SDK)' 'pytest>=8'
+	touch $(LEGACY_STAMP)
+
 ## The fake API on loopback with built-in defaults.
 run: $(STAMP)
 	$(BIN)/mockserver serve --port $(PORT)
 
 ## Everything CI runs: types and import contracts, unit + end-to-end tests, the lowest aiohttp,
-## the older SDK, the SDK's own API tests (3 lines).
-test: check unit aiohttp-low compat contract
+## the older SDKs (1.x; 0.x for Text Completions and the platforms' own versions), the SDK's own
+## API tests (3 lines).
+test: check unit aiohttp-low compat legacy contract
 
 check: $(STAMP)
 	$(BIN)/mypy
@@ -57,6 +67,9 @@ unit: $(STAMP)
 
 compat: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(COMPAT_VENV)/bin/python
+
+legacy: $(STAMP) $(LEGACY_STAMP)
+	$(BIN)/python -m tests.compat.run --python $(LEGACY_VENV)/bin/python --tests tests/legacy --serve-arg=--any-model
 
 contract: $(STAMP)
 	$(BIN)/python -m tests.contract.run $(addprefix --sdk ,$(CONTRACT_SDKS))
@@ -89,4 +102,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) $(LOW_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(LEGACY_VENV) $(LOW_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info

@@ -31,6 +31,7 @@ from mockserver.batches.service import BatchService
 from mockserver.cache.prompt_cache import PromptCache
 from mockserver.cassettes.install import CassetteOptions, Installed, install
 from mockserver.config import Config
+from mockserver.emulation.completions import Completions, either
 from mockserver.emulation.fake_model import FakeModel
 from mockserver.emulation.stage import Emulation, Messages, Models
 from mockserver.emulation.synth import Synthesizer
@@ -40,7 +41,7 @@ from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import EndpointTable
+from mockserver.protocol.endpoints import BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, EndpointTable
 from mockserver.protocol.errors import ApiError, internal_error
 from mockserver.protocol.headers import StaticHeaders
 from mockserver.protocol.schema import default_schema
@@ -100,8 +101,12 @@ class Api:
         self.messages = Messages(FakeModel(rules, synth), prompt_cache, ids)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
+        completions = Completions(catalog, synth, ids, lenient=config.lenient, any_model=config.any_model)
         self.emulation = Emulation({
             **self.messages.handlers(),
+            COMPLETIONS_CREATE: completions.create,
+            BEDROCK_INVOKE: either(self.messages.create, completions.create),
+            BEDROCK_INVOKE_STREAM: either(self.messages.create, completions.create),
             **Models(catalog, lenient=config.lenient, any_model=config.any_model).handlers(),
             **endpoints.handlers(),
         })
@@ -128,7 +133,16 @@ class Api:
             stages.append(self.cassette.stage)
         self.chain: Next = chain(stages, self.emulation)
         strict = self.cassette is None
-        self.parser = Parser(self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient)
+        self.parser = Parser(
+            self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient, models=self._lifecycle,
+        )
+
+    def _lifecycle(self, model: str) -> str | None:
+        """A model's lifecycle, for the models platform paths name (any model with --any-model)."""
+        if self.config.any_model or self.config.lenient:
+            return "active"
+        entry = self.catalog.resolve(model)
+        return entry.lifecycle if entry is not None else None
 
     async def _run(self, request: ApiRequest) -> Reply:
         """The chain, for callers inside the server (batch items): relinks are seen at once."""
@@ -171,15 +185,15 @@ class Api:
             plan, reply = self.renderer.render(request, request_id, reply)
         except ApiError as error:
             reply = ErrorReply(error=error, origin="server")
-            plan = self.renderer.error(request_id, reply)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.model if request else None)
         except StoreError as error:  # a full disk, say: the client is told, the log has one line
             log.error("mockserver: %s (answering %s %s)", error, incoming.method, incoming.path)
             reply = ErrorReply(error=ApiError(500, f"mockserver could not store this request: {error}", type="api_error"), origin="server")
-            plan = self.renderer.error(request_id, reply)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.model if request else None)
         except Exception:  # a bug here must still answer like the API, never with a traceback
             log.exception("internal error answering %s %s", incoming.method, incoming.path)
             reply = ErrorReply(error=internal_error(), origin="server")
-            plan = self.renderer.error(request_id, reply)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint))
         return Exchange(incoming, request, request_id, received_at, started, reply, plan)
 
     def error_plan(self, error: ApiError) -> Plan:

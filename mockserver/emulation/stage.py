@@ -15,7 +15,7 @@ from mockserver.emulation.fake_model import FakeModel
 from mockserver.ids import IdGenerator
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, MessageReply, Reply
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
-from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE, MODELS_LIST, MODELS_RETRIEVE
+from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, MESSAGES_CREATE, MODELS_LIST, MODELS_RETRIEVE
 from mockserver.protocol.errors import ApiError, not_found
 from mockserver.protocol.pagination import paginate, parse_page_query
 
@@ -29,7 +29,8 @@ class Emulation:
         self.handlers = dict(handlers)
 
     async def __call__(self, request: ApiRequest) -> Reply:
-        handler = self.handlers.get(request.endpoint)
+        # A platform's endpoint is answered as the first-party one it stands for.
+        handler = self.handlers.get(request.endpoint) or self.handlers.get(request.kind)
         if handler is None:
             return ErrorReply(error=ApiError(404, "Not Found", type="not_found_error"), origin="none")
         return await handler(request)
@@ -48,8 +49,11 @@ class Messages:
 
     async def message(self, request: ApiRequest) -> dict[str, Any]:
         """Validate a Messages body and write the fake model's answer to it (batch items too)."""
+        # The memo is keyed by the bytes that decide the answer: behind a platform's door the
+        # model is in the path, so the path is part of the key.
+        raw = request.raw_body if request.endpoint == request.kind else request.path.encode() + b"\0" + request.raw_body
         draft = self.model.draft(
-            request.body, version=request.api_version, beta=request.beta, raw=request.raw_body, batch_item=request.custom_id is not None
+            request.body, version=request.api_version, beta=request.beta, raw=raw, batch_item=request.custom_id is not None
         )
         if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
             usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
@@ -61,6 +65,8 @@ class Messages:
 
     async def count_tokens(self, request: ApiRequest) -> Reply:
         checked = self.model.rules.count_tokens(request.body, version=request.api_version, beta=request.beta)
+        if request.endpoint == BEDROCK_COUNT_TOKENS:  # Bedrock's CountTokens output (botocore's model)
+            return JsonReply(body={"inputTokens": checked.tokens.total})
         return JsonReply(body={"input_tokens": checked.tokens.total})
 
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 import random
 from typing import AsyncIterator
 
-import orjson
-
 from mockserver.faults.spec import Faults
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Reply
-from mockserver.protocol import sse
+from mockserver.protocol.endpoints import Endpoint
 from mockserver.protocol.errors import ApiError
 from mockserver.render.plan import DROP, Drop, Frame, Frames, Item, Plan, each
 from mockserver.render.renderer import Renderer
-UNKNOWN_EVENT = sse.frame("mock_unknown_event", b'{"type":"mock_unknown_event","note":"injected by mockserver"}')
+from mockserver.render.wire import SSE, Wire, corrupt_sse
+
+UNKNOWN_DATA = b'{"type":"mock_unknown_event","note":"injected by mockserver"}'
+UNKNOWN_EVENT = SSE.event("mock_unknown_event", UNKNOWN_DATA)
 
 
 class FaultedRenderer:
@@ -51,8 +52,8 @@ class FaultedRenderer:
             plan.notes.append(f"injected {injected.error.status} {injected.error.type}")
         return apply(plan, faults, request_id), reply
 
-    def error(self, request_id: str, reply: ErrorReply) -> Plan:
-        return self.renderer.error(request_id, reply)
+    def error(self, request_id: str, reply: ErrorReply, endpoint: Endpoint | None = None, model: str | None = None) -> Plan:
+        return self.renderer.error(request_id, reply, endpoint, model)
 
 
 def injected_error(reply: Reply, faults: Faults, rng: random.Random) -> ErrorReply | None:
@@ -79,7 +80,7 @@ def apply(plan: Plan, faults: Faults, request_id: str) -> Plan:
     frames: Frames = plan.frames
     if plan.streamed:
         if faults.stream_only:
-            frames = _stream_faults(frames, faults, notes, request_id)
+            frames = _stream_faults(frames, faults, notes, request_id, plan.wire or SSE)
         if faults.ttft or faults.tokens_per_second:
             frames = _paced(frames, faults.ttft, faults.tokens_per_second)
             plan.paced = True
@@ -93,8 +94,9 @@ def apply(plan: Plan, faults: Faults, request_id: str) -> Plan:
     return plan
 
 
-async def _stream_faults(frames: Frames, faults: Faults, notes: list[str], request_id: str) -> AsyncIterator[Item]:
-    """Malformed events, a mid-stream ``event: error`` and drops, counted in events."""
+async def _stream_faults(frames: Frames, faults: Faults, notes: list[str], request_id: str, wire: Wire) -> AsyncIterator[Item]:
+    """Malformed events, a mid-stream ``event: error`` (on Bedrock an exception event) and drops,
+    counted in events, each framed by the plan's wire."""
     index = 0
     async for frame in each(frames):
         if isinstance(frame, Drop):
@@ -102,7 +104,7 @@ async def _stream_faults(frames: Frames, faults: Faults, notes: list[str], reque
             return
         if faults.stream_error_after is not None and index >= faults.stream_error_after:
             notes.append(f"event: error after {index} events")
-            yield _error_frame(faults, request_id)
+            yield _error_frame(faults, request_id, wire)
             return
         if faults.drop_after_events is not None and index >= faults.drop_after_events:
             notes.append(f"dropped after {index} events")
@@ -111,43 +113,27 @@ async def _stream_faults(frames: Frames, faults: Faults, notes: list[str], reque
         if faults.malformed is not None and index == faults.malformed_at:
             notes.append(f"malformed event {index}: {faults.malformed}")
             if faults.malformed == "unknown_event":
-                yield Frame(UNKNOWN_EVENT)
+                yield Frame(wire.event("mock_unknown_event", UNKNOWN_DATA))
             else:
-                frame = Frame(corrupt(frame.raw, faults.malformed), frame.tokens, frame.delay)
+                frame = Frame(wire.corrupt(frame.raw, faults.malformed), frame.tokens, frame.delay)
         yield frame
         index += 1
     # The stream was shorter than the fault's count: the fault happens at its end.
     if faults.stream_error_after is not None:
         notes.append(f"event: error after {index} events")
-        yield _error_frame(faults, request_id)
+        yield _error_frame(faults, request_id, wire)
     elif faults.drop_after_events is not None:
         notes.append(f"dropped after {index} events")
         yield DROP
 
 
-def _error_frame(faults: Faults, request_id: str) -> Frame:
+def _error_frame(faults: Faults, request_id: str, wire: Wire = SSE) -> Frame:
     error = ApiError(200, faults.stream_error_message, type=faults.stream_error_type)
-    return Frame(sse.frame("error", orjson.dumps(error.body(request_id))))
+    return Frame(wire.error_event(error, request_id))
 
 
-def corrupt(raw: bytes, kind: str) -> bytes:
-    """One SSE event, broken the way ``kind`` says (bad JSON, no ``event:`` line, bad UTF-8)."""
-    parts = sse.parse_frame(raw)
-    if parts is None:
-        head, payload, end = b"", raw, b""
-    else:
-        head, payload, end = parts.head, parts.data, parts.end
-    if kind == "bad_json":
-        payload = payload[: max(1, len(payload) // 2)]
-    elif kind == "missing_event_line":
-        head = b""
-    elif kind == "bad_utf8":
-        at = payload.find(b'":"')
-        at = at + 3 if at >= 0 else len(payload) // 2
-        payload = payload[:at] + b"\xff\xfe" + payload[at:]
-    if parts is None:
-        return payload
-    return head + b"data: " + payload + (end or b"\n\n")
+corrupt = corrupt_sse
+"""One SSE event, broken the way ``kind`` says (bad JSON, no ``event:`` line, bad UTF-8)."""
 
 
 async def _paced(frames: Frames, ttft: float, tps: float) -> AsyncIterator[Item]:

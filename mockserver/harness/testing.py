@@ -17,6 +17,7 @@ from mockserver.root import Api
 from mockserver.store.sqlite import MEMORY
 
 DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
+BEDROCK_TEST_CREDENTIALS = {"aws_access_key": "AKIAMOCKSERVERTEST", "aws_secret_key": "mock-secret", "aws_region": "us-east-1"}
 
 
 class MockServer(ScenarioScripting):
@@ -78,3 +79,27 @@ class MockServer(ScenarioScripting):
         kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
         kwargs.setdefault("_strict_response_validation", True)
         return anthropic.AsyncAnthropic(base_url=self.url, **kwargs)
+
+    # -- the platform clients (docs/protocol.md "Platforms"), with credentials that go nowhere --
+    def bedrock_client(self, *, async_: bool = False, **kwargs: Any) -> Any:
+        """``AnthropicBedrock`` (or the async one) at this server, signing with dummy AWS keys
+        (needs ``anthropic[bedrock]``, i.e. boto3, for SigV4 and the EventStream decoder)."""
+        import anthropic
+
+        for key, value in BEDROCK_TEST_CREDENTIALS.items():
+            kwargs.setdefault(key, value)
+        kwargs.setdefault("_strict_response_validation", True)
+        cls = anthropic.AsyncAnthropicBedrock if async_ else anthropic.AnthropicBedrock
+        return cls(base_url=self.url, **kwargs)
+
+    def vertex_client(self, *, async_: bool = False, **kwargs: Any) -> Any:
+        """``AnthropicVertex`` (or the async one) at this server with a given access token, so
+        no Google credentials are looked up (``base_url`` ends in ``/v1`` as the real hosts do)."""
+        import anthropic
+
+        kwargs.setdefault("region", "us-east5")
+        kwargs.setdefault("project_id", "mock-project")
+        kwargs.setdefault("access_token", "mock-vertex-access-token")
+        kwargs.setdefault("_strict_response_validation", True)
+        cls = anthropic.AsyncAnthropicVertex if async_ else anthropic.AnthropicVertex
+        return cls(base_url=self.url + "/v1", **kwargs)

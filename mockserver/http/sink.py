@@ -54,8 +54,9 @@ def accepts_gzip(value: str) -> bool:
 
 
 def _edge_encoded(plan: Plan) -> bool:
-    """A success this server wrote: sent chunked, and compressible."""
-    return plan.ours and 200 <= plan.status < 300
+    """A success this server wrote behind the first-party API's edge: sent chunked, and
+    compressible (Bedrock and Vertex answers are neither: docs/protocol.md)."""
+    return plan.ours and plan.wire.edge_headers and 200 <= plan.status < 300
 
 
 def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response:
@@ -88,7 +89,7 @@ async def respond(http: BaseRequest, plan: Plan, *, gzip: bool = True) -> tuple[
     """The response for ``plan`` and what went out (streams are written before this returns,
     all but their end, which aiohttp writes after the handler: after the journal). ``gzip``:
     compress what the client accepts compressed."""
-    compress = gzip and plan.ours and accepts_gzip(http.headers.get("Accept-Encoding", ""))
+    compress = gzip and _edge_encoded(plan) and accepts_gzip(http.headers.get("Accept-Encoding", ""))
     if not plan.wait and not plan.reset:
         body = whole_body(plan)
         if body is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Mappi
 
 from multidict import CIMultiDictProxy, MultiMapping
 
+from mockserver.protocol.endpoints import kind
 from mockserver.protocol.errors import ApiError
 
 if TYPE_CHECKING:
@@ -44,8 +45,13 @@ class ApiRequest:
     namespace: str = "default"
 
     @property
+    def kind(self) -> str:
+        """The first-party endpoint this call is answered as (``bedrock.invoke`` -> ``messages.create``)."""
+        return kind(self.endpoint)
+
+    @property
     def stream(self) -> bool:
-        return self.endpoint == "messages.create" and isinstance(self.body, dict) and self.body.get("stream") is True
+        return self.kind in _STREAMING and isinstance(self.body, dict) and self.body.get("stream") is True
 
     @property
     def model(self) -> str | None:
@@ -72,6 +78,9 @@ class ApiRequest:
             custom_id=custom_id,
             namespace=self.namespace,
         )
+
+
+_STREAMING = frozenset({"messages.create", "completions.create"})
 
 
 @dataclass(kw_only=True)

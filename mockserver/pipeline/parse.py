@@ -7,7 +7,8 @@ emulated API it checks what the real API checks before anything else, in the rea
 the route (404, or 405 for a wrong method), credentials (401), ``anthropic-version`` (400), the
 body's size (413) and content type, and the JSON itself. With a cassette the recording (or the
 upstream) is the truth, so the composition root uses the open parser: any method on any path,
-nothing checked, a body that is not JSON kept as bytes.
+nothing checked, a body that is not JSON kept as bytes. Bedrock and Vertex calls take their own
+door (pipeline/platform.py): their credentials, their model ids, ``anthropic_version`` in the body.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from mockserver.pipeline.exchange import ApiRequest
+from mockserver.pipeline.platform import Lookup, check_credentials, platform_key, read_call
 from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.versions import KNOWN_VERSIONS
@@ -53,18 +55,20 @@ def credentials(headers: CIMultiDictProxy[str]) -> str | None:
     key = headers.get("x-api-key")
     if key:
         return key
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+    return platform_key(headers)  # a bearer token, or AWS SigV4 (the AWS and Bedrock Mantle clients)
 
 
 class Parser:
-    def __init__(self, table: EndpointTable, *, strict: bool, api_keys: frozenset[str] | None = None, lenient: bool = False) -> None:
+    def __init__(
+        self, table: EndpointTable, *, strict: bool, api_keys: frozenset[str] | None = None, lenient: bool = False,
+        models: Lookup | None = None,
+    ) -> None:
         self.table = table
         self.strict = strict
         self.api_keys = api_keys
         self.lenient = lenient
+        self.models = models
+        """Model id -> lifecycle, for the models platform paths name (``None``: any model)."""
 
     async def parse(self, incoming: Incoming, request_id: str, received_at: float) -> ApiRequest:
         match = self.table.match(incoming.method, incoming.path)
@@ -78,6 +82,8 @@ class Parser:
             if self.table.allowed(incoming.path):
                 raise ApiError(405, "Method Not Allowed", type="invalid_request_error")
             raise not_found("Not Found")
+        if endpoint.platform != "anthropic":
+            return await self._platform(incoming, endpoint, params, request_id, received_at)
         version = self._check_headers(incoming.headers)
         body: Any = None
         if endpoint.json_body:
@@ -100,6 +106,15 @@ class Parser:
         if version not in KNOWN_VERSIONS and not self.lenient:
             raise invalid_request(f'anthropic-version: "{version}" is not a valid version')
         return version
+
+    async def _platform(self, incoming: Incoming, endpoint: Endpoint, params: Any, request_id: str, received_at: float) -> ApiRequest:
+        """A Bedrock or Vertex call as the Messages call it stands for (pipeline/platform.py)."""
+        check_credentials(endpoint.platform, incoming.headers, self.api_keys)
+        raw = await incoming.read(endpoint.body_limit)
+        body, version, beta = read_call(endpoint, params, incoming.headers, _decode_json(incoming.headers, raw), self.models)
+        request = self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
+        request.beta = beta
+        return request
 
     async def _open(self, incoming: Incoming, endpoint: Endpoint, params: Any, request_id: str, received_at: float) -> ApiRequest:
         raw = await incoming.read(max(endpoint.body_limit, UNKNOWN.body_limit)) if incoming.has_body else b""

@@ -25,6 +25,14 @@ BATCHES_CANCEL = "batches.cancel"
 BATCHES_RESULTS = "batches.results"
 MODELS_LIST = "models.list"
 MODELS_RETRIEVE = "models.retrieve"
+COMPLETIONS_CREATE = "completions.create"
+# The same Messages API behind the cloud platforms' doors (docs/protocol.md "Platforms").
+BEDROCK_INVOKE = "bedrock.invoke"
+BEDROCK_INVOKE_STREAM = "bedrock.invoke_stream"
+BEDROCK_COUNT_TOKENS = "bedrock.count_tokens"
+VERTEX_RAW_PREDICT = "vertex.raw_predict"
+VERTEX_STREAM_RAW_PREDICT = "vertex.stream_raw_predict"
+VERTEX_COUNT_TOKENS = "vertex.count_tokens"
 OTHER = "other"
 """A path the table does not know, answered only when a cassette or an upstream takes every path."""
 
@@ -45,11 +53,26 @@ class Endpoint:
     """Answers carry the ``anthropic-ratelimit-*`` headers."""
     beta: bool = True
     """``?beta=true`` or an ``anthropic-beta`` header select the beta request schema."""
+    platform: str = "anthropic"
+    """Whose door: ``anthropic`` (and every client that sends the first-party wire), ``bedrock``
+    or ``vertex`` (model in the path, ``anthropic_version`` in the body, their own errors and,
+    for Bedrock, their own stream framing)."""
+    like: str | None = None
+    """The first-party endpoint this one is answered as (``bedrock.invoke`` -> ``messages.create``)."""
+    streams: bool = False
+    """Always answers with a stream (Bedrock's ``invoke-with-response-stream``), whatever the body says."""
 
     @property
     def fixed(self) -> bool:
         return "{" not in self.path
 
+
+VERTEX_MODELS = "/v1/projects/{project}/locations/{region}/publishers/anthropic/models"
+"""Vertex's path up to the model, on regional (``us-east5``) and global (``global``) hosts alike."""
+PREFIXES: tuple[str, ...] = ("/anthropic", "/v1/projects/{project}/locations/{location}/workspaces/{workspace}/invoke")
+"""Doors in front of the first-party API (the whole wire unchanged behind a prefix): Microsoft
+Foundry and Bedrock Mantle (``/anthropic``), Claude on Google Cloud (``…/workspaces/{w}/invoke``).
+The AWS client (``AnthropicAWS``) uses the first-party paths as they are."""
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(MESSAGES_CREATE, "POST", "/v1/messages", 32 * MB, json_body=True, rate_limited=True, limit_headers=True),
@@ -62,6 +85,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(BATCHES_RESULTS, "GET", "/v1/messages/batches/{batch_id}/results"),
     Endpoint(MODELS_LIST, "GET", "/v1/models"),
     Endpoint(MODELS_RETRIEVE, "GET", "/v1/models/{model_id}"),
+    Endpoint(COMPLETIONS_CREATE, "POST", "/v1/complete", 32 * MB, json_body=True, rate_limited=True, beta=False),
+    # Bedrock: the model id may be an ARN with a '/' in it ({model_id+} takes one or more segments).
+    Endpoint(BEDROCK_INVOKE, "POST", "/model/{model_id+}/invoke", 32 * MB, json_body=True, rate_limited=True,
+             platform="bedrock", like=MESSAGES_CREATE),
+    Endpoint(BEDROCK_INVOKE_STREAM, "POST", "/model/{model_id+}/invoke-with-response-stream", 32 * MB, json_body=True,
+             rate_limited=True, platform="bedrock", like=MESSAGES_CREATE, streams=True),
+    Endpoint(BEDROCK_COUNT_TOKENS, "POST", "/model/{model_id+}/count-tokens", 32 * MB, json_body=True, rate_limited=True,
+             platform="bedrock", like=COUNT_TOKENS),
+    # Vertex: count-tokens first, as its path would also read as a model named "count-tokens".
+    Endpoint(VERTEX_COUNT_TOKENS, "POST", VERTEX_MODELS + "/count-tokens:rawPredict", 32 * MB, json_body=True,
+             rate_limited=True, platform="vertex", like=COUNT_TOKENS),
+    Endpoint(VERTEX_RAW_PREDICT, "POST", VERTEX_MODELS + "/{model}:rawPredict", 32 * MB, json_body=True,
+             rate_limited=True, platform="vertex", like=MESSAGES_CREATE),
+    Endpoint(VERTEX_STREAM_RAW_PREDICT, "POST", VERTEX_MODELS + "/{model}:streamRawPredict", 32 * MB, json_body=True,
+             rate_limited=True, platform="vertex", like=MESSAGES_CREATE),
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
@@ -69,6 +107,13 @@ MAX_BODY = max(e.body_limit for e in ENDPOINTS)
 """The largest body any endpoint takes (a Message Batch's 256 MB)."""
 UNKNOWN = Endpoint(OTHER, "*", "/{path}", MAX_BODY)
 NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+LIKE: Mapping[str, str] = MappingProxyType({e.name: e.like or e.name for e in ENDPOINTS})
+"""Each endpoint's first-party counterpart (itself for first-party endpoints)."""
+
+
+def kind(endpoint: str) -> str:
+    """The first-party endpoint ``endpoint`` is answered as (``bedrock.invoke`` -> ``messages.create``)."""
+    return LIKE.get(endpoint, endpoint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,36 +127,72 @@ class EndpointTable:
     over the few parameterised ones otherwise. ``allowed`` tells a wrong method (405) from an
     unknown path (404)."""
 
-    def __init__(self, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> None:
+    def __init__(self, endpoints: tuple[Endpoint, ...] = ENDPOINTS, prefixes: tuple[str, ...] = PREFIXES) -> None:
         self._fixed = {(e.method, e.path): Match(e, NO_PARAMS) for e in endpoints if e.fixed}
         self._patterns = [(e, e.path.strip("/").split("/")) for e in endpoints if not e.fixed]
         self._shapes = [e.path.strip("/").split("/") for e in endpoints]
+        self._prefixes = [p.strip("/").split("/") for p in prefixes]
 
     def match(self, method: str, path: str) -> Match | None:
+        found = self._match(method, path)
+        if found is not None or not self._prefixes:
+            return found
+        rest = self._unprefixed(path)  # a platform's door in front of the first-party paths
+        if rest is None:
+            return None
+        found = self._match(method, rest)
+        return found if found is not None and found.endpoint.platform == "anthropic" else None
+
+    def _match(self, method: str, path: str) -> Match | None:
         found = self._fixed.get((method, path))
         if found is not None or not self._patterns:
             return found
         parts = path.strip("/").split("/")
         for endpoint, pattern in self._patterns:
-            if endpoint.method == method and len(pattern) == len(parts):
+            if endpoint.method == method:
                 params = _bind(pattern, parts)
                 if params is not None:
                     return Match(endpoint, params)
         return None
 
+    def _unprefixed(self, path: str) -> str | None:
+        parts = path.strip("/").split("/")
+        for prefix in self._prefixes:
+            if len(parts) > len(prefix) and _bind(prefix, parts[: len(prefix)]) is not None:
+                return "/" + "/".join(parts[len(prefix) :])
+        return None
+
     def allowed(self, path: str) -> bool:
         """Whether some endpoint has this path (with another method: a 405, not a 404)."""
-        parts = path.strip("/").split("/")
-        return any(len(shape) == len(parts) and _bind(shape, parts) is not None for shape in self._shapes)
+        rest = self._unprefixed(path)
+        paths = [path] if rest is None else [path, rest]
+        return any(_bind(shape, p.strip("/").split("/")) is not None for shape in self._shapes for p in paths)
 
 
 def _bind(pattern: list[str], parts: list[str]) -> dict[str, str] | None:
+    """Path parameters for ``parts`` against ``pattern``: ``{name}`` takes one segment,
+    ``{name+}`` one or more (joined with ``/``), ``{name}:suffix`` a segment ending in ``:suffix``."""
+    for at, want in enumerate(pattern):
+        if want.endswith("+}"):  # one greedy parameter: fixed segments on both sides
+            tail = len(pattern) - at - 1
+            if len(parts) < len(pattern):
+                return None
+            head = _bind(pattern[:at], parts[:at])
+            rest = _bind(pattern[at + 1 :], parts[len(parts) - tail :])
+            middle = parts[at : len(parts) - tail]
+            if head is None or rest is None or not all(middle):
+                return None
+            return {**head, want[1:-2]: "/".join(middle), **rest}
+    if len(pattern) != len(parts):
+        return None
     params: dict[str, str] = {}
     for want, got in zip(pattern, parts):
         if want.startswith("{"):
-            if not got:
+            name, _, suffix = want[1:].partition("}")
+            value = got[: len(got) - len(suffix)] if suffix else got
+            if not value or (suffix and not got.endswith(suffix)):
                 return None
-            params[want[1:-1]] = got
+            params[name] = value
         elif want != got:
             return None
     return params

@@ -9,10 +9,12 @@ writes it (:mod:`.deliver`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
+from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
 
 from multidict import CIMultiDict
 
+if TYPE_CHECKING:
+    from mockserver.render.wire import Wire
 
 
 @dataclass(slots=True)
@@ -79,6 +81,8 @@ class Plan:
     constant: "tuple[bytes, CIMultiDict[str]] | None" = None
     """Constant headers not in ``headers``: serialized once for many responses, and the same as
     a multidict for writers that cannot splice bytes (mockserver/http/preserialized.py)."""
+    wire: "Wire | None" = None
+    """How the door frames events and errors (render/wire.py); ``None``: the first-party SSE."""
 
 
 class Sink(Protocol):

@@ -5,6 +5,8 @@ Message, so streamed and plain answers cannot disagree); JSON and errors become 
 scripted event list becomes its events as given; bytes stay bytes (a stream cut into its
 events). Faults attached to a reply then transform the plan (mockserver/faults/transforms.py).
 Randomness (SSE padding, ``cf-ray``) comes from seeded generators, so a seeded run repeats.
+The endpoint's wire (:mod:`.wire`) frames it all: SSE or Bedrock's EventStream, and each
+platform's error shape.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from multidict import CIMultiDict
 from mockserver.pipeline.exchange import (
     ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent,
 )
-from mockserver.protocol import sse
+from mockserver.protocol import eventstream, sse
 from mockserver.protocol.endpoints import BY_NAME, Endpoint
 from mockserver.protocol.tokens import count_text
-from mockserver.render.headers import JSON, SSE, ResponseHeaders
+from mockserver.render.headers import JSON, ResponseHeaders
 from mockserver.render.plan import Frame, Plan
+from mockserver.render.wire import SSE as SSE_WIRE
+from mockserver.render.wire import BedrockWire, Wire, padding, wire_for
 
 
 class Renderer:
@@ -32,31 +36,46 @@ class Renderer:
         self.sse_padding = sse_padding
         self.wire_rng = headers.wire_rng
 
-    def error(self, request_id: str, reply: ErrorReply, endpoint: Endpoint | None = None) -> Plan:
+    def error(self, request_id: str, reply: ErrorReply, endpoint: Endpoint | None = None, model: str | None = None) -> Plan:
         error = reply.error
-        headers = self.headers.base(request_id, error.status, endpoint, reply.limit_headers)
+        wire = wire_for(endpoint)
+        status, body, extra = wire.error_body(error, request_id, endpoint, model)
+        headers = self._base(wire, request_id, status, endpoint, reply)
+        headers.update(extra)
         headers.update(error.headers)
         headers.update(reply.headers)
         headers["Content-Type"] = JSON
-        return _whole(error.status, headers, orjson.dumps(error.body(request_id)))
+        plan = _whole(status, headers, body)
+        plan.wire = wire
+        return plan
+
+    def _base(self, wire: Wire, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply) -> CIMultiDict[str]:
+        if wire.edge_headers:
+            return self.headers.base(request_id, status, endpoint, reply.limit_headers)
+        return wire.headers(request_id, status)
 
     # -- one switch over the reply types -----------------------------------------------------------
     def render(self, request: ApiRequest | None, request_id: str, reply: Reply) -> Plan:
         """The plan for ``reply``, before any faults (mockserver/faults/transforms.py)."""
         endpoint = BY_NAME.get(request.endpoint) if request is not None else None
+        wire = wire_for(endpoint)
         if isinstance(reply, ErrorReply):
-            return self.error(request_id, reply, endpoint)
+            return self.error(request_id, reply, endpoint, request.model if request is not None else None)
         if isinstance(reply, MessageReply):
+            message = wire.message(reply.message)
             if request is not None and request.stream:
-                return self._events(request_id, 200, endpoint, reply, self._message_frames(reply.message))
-            plan = self._json(request_id, 200, endpoint, reply, reply.message)
-            plan.output_tokens = int((reply.message.get("usage") or {}).get("output_tokens") or 0)
+                return self._events(request_id, 200, endpoint, reply, self._message_frames(message, wire))
+            plan = self._json(request_id, 200, endpoint, reply, message)
+            usage = reply.message.get("usage") or {}
+            plan.output_tokens = int(usage.get("output_tokens") or 0)
+            if isinstance(wire, BedrockWire):
+                plan.headers.update(wire.usage_headers(usage))
             return plan
         if isinstance(reply, JsonReply):
             return self._json(request_id, reply.status, endpoint, reply, reply.body)
         if isinstance(reply, EventsReply):
             rng = self.wire_rng if self.sse_padding else None
-            frames = [Frame(_scripted(e, rng), _event_tokens(e), e.delay) for e in reply.events]
+            frames = [Frame(_scripted(e, padding(wire, rng), wire), _event_tokens(e), e.delay) for e in reply.events]
             plan = self._events(request_id, reply.status, endpoint, reply, frames)
             plan.paced = any(e.delay for e in reply.events)
             return plan
@@ -66,6 +85,14 @@ class Renderer:
 
     def _json(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, body: Any) -> Plan:
         raw = orjson.dumps(body)
+        wire = wire_for(endpoint)
+        if not wire.edge_headers:
+            headers = wire.headers(request_id, status)
+            headers.update(reply.headers)
+            headers["Content-Type"] = JSON
+            plan = _whole(status, headers, raw)
+            plan.wire = wire
+            return plan
         if not reply.headers and 200 <= status < 300:  # the common case: constant headers serialized once
             lines, constant, headers = self.headers.serialized(request_id, endpoint, reply.limit_headers)
             headers["Content-Type"] = JSON
@@ -78,17 +105,24 @@ class Renderer:
         return _whole(status, headers, raw)
 
     def _events(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, frames: list[Frame]) -> Plan:
-        headers = self.headers.base(request_id, status, endpoint, reply.limit_headers)
-        headers["Content-Type"] = SSE
-        headers["Cache-Control"] = "no-cache"
+        wire = wire_for(endpoint)
+        headers = self._base(wire, request_id, status, endpoint, reply)
+        headers["Content-Type"] = wire.stream_type
+        if wire.edge_headers:
+            headers["Cache-Control"] = "no-cache"
+        elif isinstance(wire, BedrockWire):
+            headers["X-Amzn-Bedrock-Content-Type"] = JSON
         headers.update(reply.headers)
-        return Plan(status, headers, frames, streamed=True, ours=True)
+        return Plan(status, headers, frames, streamed=True, wire=wire, ours=True)
 
-    def _message_frames(self, message: Mapping[str, Any]) -> list[Frame]:
+    def _message_frames(self, message: Mapping[str, Any], wire: Wire = SSE_WIRE) -> list[Frame]:
         """A Message's events, padded by an rng seeded with the Message's id (a seeded run repeats)."""
         rng = random.Random(f"{self.seed}:{message.get('id')}")
-        padding = rng if self.sse_padding else None
-        return [Frame(event.encode(padding), event.tokens) for event in sse.message_events(dict(message), rng)]
+        pad = padding(wire, rng if self.sse_padding else None)
+        events = wire.finish(sse.message_events(dict(message), rng), message)
+        if wire is SSE_WIRE:
+            return [Frame(event.encode(pad), event.tokens) for event in events]
+        return [Frame(wire.ping() if e.name == "ping" else wire.event(e.name, sse.pad(sse.dumps(e.data), pad)), e.tokens) for e in events]
 
     def _bytes(self, request_id: str, endpoint: Endpoint | None, reply: BytesReply) -> Plan:
         if reply.api_headers:  # a body of ours (JSONL results): the headers every answer carries
@@ -100,14 +134,18 @@ class Renderer:
                 headers["request-id"] = request_id
         if reply.content_type:
             headers["Content-Type"] = reply.content_type
-        streamed = "event-stream" in headers.get("Content-Type", "")
+        content_type = headers.get("Content-Type", "")
+        binary = content_type.startswith(eventstream.CONTENT_TYPE)  # a recorded Bedrock stream
+        streamed = binary or "event-stream" in content_type
+        wire = wire_for(endpoint)
         body = reply.body
         ours = reply.api_headers
         if isinstance(body, bytes):
             if streamed:
-                return Plan(reply.status, headers, [Frame(c) for c in sse.split(body)], streamed=True, reason=reply.reason, ours=ours)
-            return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason, ours=ours)
-        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason, ours=ours)
+                pieces = eventstream.split(body) if binary else sse.split(body)
+                return Plan(reply.status, headers, [Frame(c) for c in pieces], streamed=True, reason=reply.reason, wire=wire, ours=ours)
+            return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason, wire=wire, ours=ours)
+        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason, wire=wire, ours=ours)
 
 
 def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:
@@ -119,15 +157,15 @@ async def _chunks(body: Any) -> Any:
         yield Frame(chunk)
 
 
-def _scripted(event: SseEvent, rng: random.Random | None) -> bytes:
+def _scripted(event: SseEvent, rng: random.Random | None, wire: Wire = SSE_WIRE) -> bytes:
     """A scripted event as given: JSON data is encoded (and padded) as the API would; text and
-    bytes go out verbatim, so a script can send broken events on purpose."""
+    bytes go out verbatim (inside the wire's framing), so a script can send broken events on purpose."""
     data = event.data
     if isinstance(data, (str, bytes)):
-        return sse.frame(event.event, data)
+        return wire.event(event.event, data.encode() if isinstance(data, str) else data)
     if event.event == "ping" and data == {"type": "ping"}:
-        return sse.frame("ping", sse.PING_DATA)
-    return sse.frame(event.event, sse.pad(sse.dumps(data), rng))
+        return wire.ping()
+    return wire.event(event.event, sse.pad(sse.dumps(data), rng))
 
 
 def _event_tokens(event: SseEvent) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.faults.spec import Faults
 from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply, SseEvent
-from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE
+from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, LIKE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.message import build_message, build_usage
 from mockserver.scenarios.blocks import instantiate, output_usage
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from mockserver.protocol.validate import Rules
     from mockserver.scenarios.matchers import RequestView
 
-MESSAGE_ENDPOINTS = frozenset({MESSAGES_CREATE, COUNT_TOKENS})
+MESSAGE_ENDPOINTS = frozenset(name for name, kind in LIKE.items() if kind in (MESSAGES_CREATE, COUNT_TOKENS))
+"""The endpoints a Message reply answers: Messages and count_tokens, behind any door."""
 THEN = ("repeat_last", "fallthrough", "cycle")
 
 
@@ -81,9 +82,10 @@ class ReplyAction(Action):
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         api = view.api
-        if api.endpoint == COUNT_TOKENS:
+        if api.kind == COUNT_TOKENS:
             checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
-            return JsonReply(body={"input_tokens": int(self.usage.get("input_tokens", checked.tokens.total))})
+            tokens = int(self.usage.get("input_tokens", checked.tokens.total))
+            return JsonReply(body={"inputTokens": tokens} if api.endpoint == BEDROCK_COUNT_TOKENS else {"input_tokens": tokens})
         if api.custom_id is not None:  # a batch item: the batch's rules apply too
             checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
         else:

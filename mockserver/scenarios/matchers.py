@@ -236,7 +236,10 @@ class Match:
 
     def accepts(self, view: RequestView) -> bool:
         endpoints = self.endpoints
-        if endpoints is not None and view.api.endpoint not in endpoints:
+        # A platform's door counts as the first-party endpoint it stands for: a rule for
+        # messages.create (the default) answers Bedrock and Vertex calls too; one naming
+        # bedrock.invoke answers only those.
+        if endpoints is not None and view.api.endpoint not in endpoints and view.api.kind not in endpoints:
             return False
         for check in self.checks:
             if not check(view):

@@ -59,6 +59,7 @@ TEST_FILES = [
     "tests/api_resources/beta/test_models.py",
     "tests/api_resources/messages/test_batches.py",
     "tests/api_resources/beta/messages/test_batches.py",
+    "tests/api_resources/test_completions.py",  # 0.x only (Text Completions)
 ]
 
 

@@ -38,7 +38,6 @@ ADDED_VERSION = "2023-06-01"
 RETIRED = "model retired since recording (models.yaml lifecycle: retired)"
 BATCH = "the batch id only existed upstream"
 FILES_API = "the Files API is not implemented by mockserver"
-COMPLETE = "the legacy Text Completions API (/v1/complete) is not implemented by mockserver"
 CREDENTIAL = "recorded with a key the API refused; the default server takes any key (an --api-key list refuses it: checked below)"
 
 # (file, interaction index) -> (reason, status the default server answers instead)
@@ -65,6 +64,7 @@ EXCEPTIONS: dict[tuple[str, int], tuple[str, int]] = {
     ("traceloop__openllmetry/test_prompt_caching/test_anthropic_prompt_caching_stream_legacy.yaml", 0): (RETIRED, 404),
     ("traceloop__openllmetry/test_prompt_caching/test_anthropic_prompt_caching_stream_legacy.yaml", 1): (RETIRED, 404),
     ("traceloop__openllmetry/test_thinking/test_anthropic_thinking_streaming_legacy.yaml", 0): (RETIRED, 404),
+    ("traceloop__openllmetry/test_completion/test_anthropic_completion_legacy.yaml", 0): (RETIRED, 404),  # claude-instant-1.2, /v1/complete
     # state that only existed upstream
     ("alexrudall__anthropic/batch_cancel.yml", 0): (BATCH, 404),
     ("alexrudall__anthropic/batch_cancel.yml", 1): (BATCH, 404),
@@ -78,7 +78,6 @@ EXCEPTIONS: dict[tuple[str, int], tuple[str, int]] = {
     # endpoints mockserver does not implement
     ("crewAIInc__crewAI/llms/TestAnthropicFileUploadIntegration.test_describe_image_with_file_id.yaml", 0): (FILES_API, 404),
     ("crmne__ruby_llm/uploadedfile_live_uploads_anthropic_uploads_a_pdf_through_the_files_api.yml", 0): (FILES_API, 404),
-    ("traceloop__openllmetry/test_completion/test_anthropic_completion_legacy.yaml", 0): (COMPLETE, 404),
     # credentials (recorded 401s)
     ("DataDog__dd-trace-py/anthropic/anthropic_v1_messages_beta_true_post_1913e018.yaml", 0): (CREDENTIAL, 404),  # and a retired model
     ("DataDog__dd-trace-py/anthropic_completion_invalid_api_key.yaml", 0): (CREDENTIAL, 404),  # and a retired model

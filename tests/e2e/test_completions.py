@@ -1,0 +1,86 @@
+"""Text Completions (``POST /v1/complete``) over a real socket: the recorded JSON shape, the SSE
+framing (``completion`` events, one ``ping``), the refusal for Messages-only models, and the
+same body through Bedrock's invoke. SDK 0.x's ``completions.create`` is in tests/legacy."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx2
+import pytest
+
+from mockserver.harness.testing import MockServer
+from mockserver.journal import parse_sse
+from mockserver.protocol import eventstream
+
+HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
+PROMPT = "\n\nHuman: Hello world\n\nAssistant:"
+
+
+def complete(server: MockServer, **body: Any) -> httpx2.Response:
+    payload = {"model": "claude-2.1", "prompt": PROMPT, "max_tokens_to_sample": 200, **body}
+    return httpx2.post(f"{server.url}/v1/complete", json=payload, headers=HEADERS)
+
+
+@pytest.fixture
+def legacy(make_server: Any) -> MockServer:
+    server: MockServer = make_server(any_model=True)
+    return server
+
+
+def test_completion_json(legacy: MockServer) -> None:
+    response = complete(legacy)
+    body = response.json()
+    # the recorded key order (openllmetry test_anthropic_completion_legacy.yaml, 2024-04)
+    assert list(body) == ["type", "id", "completion", "stop_reason", "model", "stop", "log_id"]
+    assert body["type"] == "completion" and body["id"].startswith("compl_01") and body["log_id"] == body["id"]
+    assert body["completion"].startswith(" ") and body["stop_reason"] == "stop_sequence" and body["stop"] == "\n\nHuman:"
+    assert response.headers["request-id"].startswith("req_")
+    (entry,) = legacy.journal.calls(endpoint="completions.create")
+    assert entry.status == 200 and entry.model == "claude-2.1"
+
+
+def test_completion_stream(legacy: MockServer) -> None:
+    response = complete(legacy, stream=True)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.content)
+    names = [e["event"] for e in events]
+    assert names.count("ping") == 1 and set(names) == {"completion", "ping"}
+    pieces = [e["data"] for e in events if e["event"] == "completion"]
+    assert all(p["type"] == "completion" for p in pieces) and pieces[-1]["completion"] == ""
+    assert [p["stop_reason"] for p in pieces[:-1]] == [None] * (len(pieces) - 1) and pieces[-1]["stop_reason"] == "stop_sequence"
+    joined = "".join(p["completion"] for p in pieces)
+    assert joined == complete(legacy).json()["completion"]  # streamed and whole answers agree
+
+
+def test_completion_refusals(mockserver: MockServer, legacy: MockServer) -> None:
+    refused = complete(mockserver, model="claude-haiku-4-5")
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == (
+        '"claude-haiku-4-5-20251001" is not supported on this API. Please use the Messages API instead.'
+    )
+    assert complete(mockserver).json()["error"] == {"type": "not_found_error", "message": "model: claude-2.1"}  # retired
+    assert complete(legacy, prompt="Hello").json()["error"]["message"] == 'prompt must start with "\\n\\nHuman:" turn'
+    missing = httpx2.post(f"{legacy.url}/v1/complete", json={"model": "claude-2.1", "prompt": PROMPT}, headers=HEADERS)
+    assert missing.json()["error"]["message"] == "max_tokens_to_sample: field required"
+
+
+def test_completion_faults_and_scenarios(legacy: MockServer) -> None:
+    legacy.fault(stream_error=1, match={"endpoint": "completions.create"})
+    events = parse_sse(complete(legacy, stream=True).content)
+    assert [e["event"] for e in events] == ["completion", "error"]
+    legacy.error(529, match={"endpoint": "completions.create"})
+    assert complete(legacy).status_code == 529
+
+
+def test_completion_through_bedrock(legacy: MockServer) -> None:
+    auth = {"authorization": "Bearer bedrock-key"}
+    body = {"anthropic_version": "bedrock-2023-05-31", "prompt": PROMPT, "max_tokens_to_sample": 50}
+    whole = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke", json=body, headers=auth).json()
+    assert list(whole) == ["completion", "stop_reason", "stop"] and whole["completion"].startswith(" ")
+    streamed = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke-with-response-stream", json=body, headers=auth)
+    chunks = [m.chunk_data for m in map(eventstream.decode, eventstream.split(streamed.content)) if m is not None]
+    datas = [json.loads(c) for c in chunks if c is not None]
+    assert datas[-1]["stop_reason"] == "stop_sequence" and "".join(d["completion"] for d in datas) == whole["completion"]
+    assert base64.b64encode(chunks[0] or b"")  # the bytes of each event travel base64-encoded

@@ -1,0 +1,363 @@
+"""Bedrock, Vertex and the first-party doors through the official platform clients (SDK 2.12,
+strict response validation) over a real socket: sync and async, streamed and not, their errors,
+and scenarios, faults, rate limits and the journal on those endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from mockserver.cassettes import format as fmt
+from mockserver.harness.testing import MockServer
+from mockserver.protocol import eventstream
+
+HAIKU_BEDROCK = "anthropic.claude-haiku-4-5-20251001-v1:0"
+HAIKU_VERTEX = "claude-haiku-4-5@20251001"
+HI = [{"role": "user", "content": "Hello from a platform"}]
+SIGV4 = "AWS4-HMAC-SHA256 Credential=AKIAMOCK/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00"
+
+
+@pytest.fixture
+def bedrock(mockserver: MockServer) -> anthropic.AnthropicBedrock:
+    return mockserver.bedrock_client(max_retries=0)
+
+
+@pytest.fixture
+def vertex(mockserver: MockServer) -> anthropic.AnthropicVertex:
+    return mockserver.vertex_client(max_retries=0)
+
+
+def stream_types(stream: Any) -> list[str]:
+    return [event.type for event in stream]
+
+
+# -- Bedrock -----------------------------------------------------------------------------------
+def test_bedrock_invoke(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    raw = bedrock.messages.with_raw_response.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI)
+    message = raw.parse()
+    assert message.id.startswith("msg_bdrk_01") and message.model == "claude-haiku-4-5-20251001"
+    assert message.content[0].type == "text" and message.stop_reason == "end_turn"
+    assert raw.http_request.url.path == f"/model/{HAIKU_BEDROCK}/invoke"
+    assert raw.headers["content-type"] == "application/json"
+    assert len(raw.headers["x-amzn-requestid"]) == 36 and "request-id" not in raw.headers and "cf-ray" not in raw.headers
+    assert int(raw.headers["x-amzn-bedrock-output-token-count"]) == message.usage.output_tokens
+    sent = json.loads(raw.http_request.content)
+    assert "model" not in sent and sent["anthropic_version"] == "2026-10-21"  # what SDK 2.x sends
+    (entry,) = mockserver.journal.calls(endpoint="bedrock.invoke")
+    assert entry.status == 200 and entry.model == "claude-haiku-4-5-20251001"
+
+
+def test_bedrock_stream(bedrock: anthropic.AnthropicBedrock) -> None:
+    raw = bedrock.messages.with_raw_response.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI, stream=True)
+    assert raw.headers["content-type"] == eventstream.CONTENT_TYPE
+    assert raw.headers["x-amzn-bedrock-content-type"] == "application/json"
+    types = stream_types(raw.parse())
+    assert types[0] == "message_start" and types[-2:] == ["message_delta", "message_stop"]
+    with bedrock.messages.stream(model=HAIKU_BEDROCK, max_tokens=200, messages=HI) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert final.id.startswith("msg_bdrk_") and text == final.content[0].text
+
+
+def test_bedrock_stream_frames_decode_with_botocore(mockserver: MockServer) -> None:
+    from botocore.eventstream import EventStreamBuffer
+
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50, "messages": HI}
+    response = httpx2.post(f"{mockserver.url}/model/{HAIKU_BEDROCK}/invoke-with-response-stream", json=body, headers={"authorization": SIGV4})
+    buffer = EventStreamBuffer()
+    buffer.add_data(response.content)
+    events = [json.loads(base64.b64decode(json.loads(m.payload)["bytes"])) for m in buffer]
+    assert [m.headers for m in [eventstream.decode(p) for p in eventstream.split(response.content)]][0] == {
+        ":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"
+    }
+    assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["outputTokenCount"] == events[-2]["usage"]["output_tokens"]
+
+
+def test_bedrock_async(mockserver: MockServer) -> None:
+    async def main() -> None:
+        client = mockserver.bedrock_client(async_=True, max_retries=0)
+        message = await client.messages.create(model=HAIKU_BEDROCK, max_tokens=100, messages=HI)
+        assert message.id.startswith("msg_bdrk_")
+        types = [event.type async for event in await client.messages.create(model=HAIKU_BEDROCK, max_tokens=100, messages=HI, stream=True)]
+        assert types[-1] == "message_stop"
+        async with client.messages.stream(model=HAIKU_BEDROCK, max_tokens=100, messages=HI) as stream:
+            assert (await stream.get_final_message()).stop_reason == "end_turn"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("model_id", [
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+    "anthropic.claude-opus-4-6-v1",
+])
+def test_bedrock_model_ids(bedrock: anthropic.AnthropicBedrock, model_id: str) -> None:
+    message = bedrock.messages.create(model=model_id, max_tokens=50, messages=HI)
+    assert message.model.startswith("claude-")
+
+
+def test_bedrock_errors(bedrock: anthropic.AnthropicBedrock) -> None:
+    with pytest.raises(anthropic.BadRequestError) as invalid:
+        bedrock.messages.create(model="anthropic.claude-nonexistent-v9:0", max_tokens=50, messages=HI)
+    assert invalid.value.body == {"message": "The provided model identifier is invalid."}
+    assert invalid.value.response.headers["x-amzn-errortype"].startswith("ValidationException:")
+    with pytest.raises(anthropic.NotFoundError) as retired:
+        bedrock.messages.create(model="anthropic.claude-3-5-sonnet-20240620-v1:0", max_tokens=50, messages=HI)
+    assert retired.value.response.headers["x-amzn-errortype"].startswith("ResourceNotFoundException:")
+    with pytest.raises(anthropic.BadRequestError) as validation:  # the model's own check, as a ValidationException
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=[])
+    assert validation.value.body == {"message": "messages: at least one message is required"}
+
+
+def test_bedrock_body_and_credentials(mockserver: MockServer) -> None:
+    url = f"{mockserver.url}/model/{HAIKU_BEDROCK}/invoke"
+    ok = httpx2.post(url, json={"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": HI, "temperature": 0.5},
+                     headers={"authorization": SIGV4})
+    assert ok.status_code == 200  # the platform's own version reads as 2023-06-01: temperature exists
+    missing = httpx2.post(url, json={"max_tokens": 20, "messages": HI}, headers={"authorization": SIGV4})
+    assert missing.status_code == 400 and "required key [anthropic_version] not found" in missing.json()["message"]
+    unsigned = httpx2.post(url, json={"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": HI})
+    assert unsigned.status_code == 403 and unsigned.json() == {"message": "Missing Authentication Token"}
+    assert unsigned.headers["x-amzn-errortype"].startswith("MissingAuthenticationTokenException")
+    key = httpx2.post(url, json={"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": HI},
+                      headers={"authorization": "Bearer bedrock-api-key"})
+    assert key.status_code == 200  # a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK)
+
+
+def test_bedrock_api_key_list(make_server: Any) -> None:
+    server = make_server(api_keys=frozenset({"AKIAMOCKSERVERTEST"}))
+    assert server.bedrock_client().messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI).content
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:
+        server.bedrock_client(aws_access_key="AKIAOTHER", max_retries=0).messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    assert refused.value.body == {"message": "The security token included in the request is invalid."}
+
+
+def test_bedrock_betas_in_the_body(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    message = bedrock.beta.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, betas=["context-management-2025-06-27"])
+    assert message.id.startswith("msg_bdrk_")
+    sent = json.loads(mockserver.journal.last_request(endpoint="bedrock.invoke").request_bytes)
+    assert sent["anthropic_beta"] == ["context-management-2025-06-27"]
+    assert mockserver.api.journal is not None
+
+
+def test_bedrock_text_completions_body_is_refused_for_messages_models(mockserver: MockServer) -> None:
+    body = {"anthropic_version": "bedrock-2023-05-31", "prompt": "\n\nHuman: Hi\n\nAssistant:", "max_tokens_to_sample": 20}
+    response = httpx2.post(f"{mockserver.url}/model/{HAIKU_BEDROCK}/invoke", json=body, headers={"authorization": SIGV4})
+    assert response.status_code == 400
+    assert response.json() == {"message": '"claude-haiku-4-5-20251001" is not supported on this API. Please use the Messages API instead.'}
+
+
+def test_bedrock_through_boto3(mockserver: MockServer) -> None:
+    """AWS's own client agrees: InvokeModel, InvokeModelWithResponseStream, CountTokens, errors."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=mockserver.url, aws_access_key_id="AKIAMOCK",
+        aws_secret_access_key="mock", config=Config(retries={"max_attempts": 1}),
+    )
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50, "messages": HI})
+    answer = json.loads(client.invoke_model(modelId=HAIKU_BEDROCK, body=body)["body"].read())
+    assert answer["type"] == "message" and answer["id"].startswith("msg_bdrk_")
+    streamed = client.invoke_model_with_response_stream(modelId=HAIKU_BEDROCK, body=body)
+    events = [json.loads(part["chunk"]["bytes"]) for part in streamed["body"]]
+    assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+    counted = client.count_tokens(modelId=HAIKU_BEDROCK, input={"invokeModel": {"body": body.encode()}})
+    assert counted["inputTokens"] > 0
+    with pytest.raises(client.exceptions.ValidationException):
+        client.invoke_model(modelId="anthropic.claude-nonexistent-v9:0", body=body)
+    mockserver.error(429)
+    with pytest.raises(client.exceptions.ThrottlingException):
+        client.invoke_model(modelId=HAIKU_BEDROCK, body=body)
+
+
+# -- Vertex ------------------------------------------------------------------------------------
+def test_vertex_raw_predict(vertex: anthropic.AnthropicVertex, mockserver: MockServer) -> None:
+    raw = vertex.messages.with_raw_response.create(model=HAIKU_VERTEX, max_tokens=200, messages=HI)
+    message = raw.parse()
+    assert message.id.startswith("msg_vrtx_01") and message.model == "claude-haiku-4-5-20251001"
+    assert raw.http_request.url.path == f"/v1/projects/mock-project/locations/us-east5/publishers/anthropic/models/{HAIKU_VERTEX}:rawPredict"
+    assert json.loads(raw.http_request.content)["anthropic_version"] == "2026-10-21"
+    assert mockserver.journal.calls(endpoint="vertex.raw_predict")[0].status == 200
+
+
+def test_vertex_stream_and_count(vertex: anthropic.AnthropicVertex) -> None:
+    types = stream_types(vertex.messages.create(model=HAIKU_VERTEX, max_tokens=100, messages=HI, stream=True))
+    assert types[0] == "message_start" and types[-1] == "message_stop"
+    with vertex.messages.stream(model=HAIKU_VERTEX, max_tokens=100, messages=HI) as stream:
+        assert stream.get_final_message().id.startswith("msg_vrtx_")
+    assert vertex.messages.count_tokens(model=HAIKU_VERTEX, messages=HI).input_tokens > 0
+
+
+def test_vertex_global_region_and_async(mockserver: MockServer) -> None:
+    client = mockserver.vertex_client(region="global")
+    assert client.messages.create(model="claude-opus-4-6", max_tokens=50, messages=HI).model == "claude-opus-4-6"
+
+    async def main() -> None:
+        aclient = mockserver.vertex_client(async_=True, region="global")
+        assert (await aclient.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)).id.startswith("msg_vrtx_")
+        events = [e.type async for e in await aclient.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI, stream=True)]
+        assert events[-1] == "message_stop"
+        assert (await aclient.messages.count_tokens(model=HAIKU_VERTEX, messages=HI)).input_tokens > 0
+
+    asyncio.run(main())
+    paths = {e.path.split("/models/")[0] for e in mockserver.journal.calls(endpoint=None)}
+    assert paths == {"/v1/projects/mock-project/locations/global/publishers/anthropic"}
+
+
+def test_vertex_errors(vertex: anthropic.AnthropicVertex, mockserver: MockServer) -> None:
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        vertex.messages.create(model="claude-nonexistent@20990101", max_tokens=50, messages=HI)
+    error = missing.value.body["error"]
+    assert error["code"] == 404 and error["status"] == "NOT_FOUND" and error["message"].startswith("Publisher Model `projects/mock-project/")
+    with pytest.raises(anthropic.NotFoundError) as streamed:  # streamRawPredict wraps Google errors in a list
+        vertex.messages.create(model="claude-nonexistent@20990101", max_tokens=50, messages=HI, stream=True)
+    assert isinstance(streamed.value.body, list) and streamed.value.body[0]["error"]["status"] == "NOT_FOUND"
+    with pytest.raises(anthropic.BadRequestError) as invalid:  # the model's own errors pass through
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=[])
+    assert invalid.value.body["error"]["type"] == "invalid_request_error"
+    assert invalid.value.body["request_id"].startswith("req_vrtx_")
+    mockserver.set_rate_limits(requests_per_minute=1)
+    vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+    assert limited.value.body["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert "Quota exceeded for aiplatform.googleapis.com" in limited.value.body["error"]["message"]
+    token = httpx2.post(f"{mockserver.url}/v1/projects/p/locations/us-east5/publishers/anthropic/models/{HAIKU_VERTEX}:rawPredict",
+                        json={"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, "messages": HI})
+    assert token.status_code == 401 and token.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+# -- the first-party wire behind other doors ---------------------------------------------------
+def test_foundry(mockserver: MockServer) -> None:
+    client = anthropic.AnthropicFoundry(base_url=mockserver.url + "/anthropic/", api_key="foundry-key", _strict_response_validation=True)
+    assert client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI).id.startswith("msg_01")
+    assert stream_types(client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI, stream=True))[-1] == "message_stop"
+    assert client.messages.count_tokens(model="claude-haiku-4-5", messages=HI).input_tokens > 0
+    assert [e.endpoint for e in mockserver.journal.calls(endpoint=None)] == ["messages.create", "messages.create", "messages.count_tokens"]
+
+    async def main() -> None:
+        aclient = anthropic.AsyncAnthropicFoundry(base_url=mockserver.url + "/anthropic/", api_key="k", _strict_response_validation=True)
+        assert (await aclient.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI)).content
+
+    asyncio.run(main())
+
+
+def test_bedrock_mantle_aws_and_google_cloud(mockserver: MockServer) -> None:
+    clients = [
+        anthropic.AnthropicBedrockMantle(base_url=mockserver.url + "/anthropic", aws_access_key="AKIAMOCK", aws_secret_key="s",
+                                         aws_region="us-east-1", _strict_response_validation=True),
+        anthropic.AnthropicBedrockMantle(base_url=mockserver.url + "/anthropic", api_key="mantle-key", aws_region="us-east-1",
+                                         _strict_response_validation=True),
+        anthropic.AnthropicAWS(base_url=mockserver.url, aws_access_key="AKIAMOCK", aws_secret_key="s", aws_region="us-east-1",
+                               workspace_id="wrkspc_mock", _strict_response_validation=True),
+        anthropic.AnthropicGoogleCloud(project="mock-project", workspace_id="wrkspc_mock", token_provider=lambda: "mock-token",
+                                       base_url=mockserver.url + "/v1/projects/mock-project/locations/global/workspaces/wrkspc_mock/invoke",
+                                       _strict_response_validation=True),
+    ]
+    for client in clients:
+        assert client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI).content
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=HI) as stream:
+            assert stream.get_final_message().stop_reason in ("end_turn", "max_tokens")
+    assert {e.status for e in mockserver.journal.calls()} == {200}
+
+
+# -- scenarios, faults, rate limits and the journal on the platform endpoints --------------------
+def test_scenario_rules_by_endpoint(bedrock: anthropic.AnthropicBedrock, vertex: anthropic.AnthropicVertex, mockserver: MockServer) -> None:
+    mockserver.reply("Anywhere else.")  # no endpoint: every Messages call, whatever the door
+    mockserver.reply("From Bedrock only.", match={"endpoint": "bedrock.*"})  # (the newer rule first)
+    assert bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI).content[0].text == "From Bedrock only."
+    with bedrock.messages.stream(model=HAIKU_BEDROCK, max_tokens=50, messages=HI) as stream:
+        assert stream.get_final_text() == "From Bedrock only."
+    assert vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI).content[0].text == "Anywhere else."
+    mockserver.error(529, match={"endpoint": "bedrock.invoke"})
+    with pytest.raises(anthropic.InternalServerError) as unavailable:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI)
+    assert unavailable.value.status_code == 503 and unavailable.value.response.headers["x-amzn-errortype"].startswith("ServiceUnavailableException")
+    mockserver.error(429, type="ThrottlingException", message="Too many requests, please wait before trying again.",
+                     match={"endpoint": "bedrock.invoke_stream"})
+    with pytest.raises(anthropic.RateLimitError) as throttled:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, stream=True)
+    assert throttled.value.body == {"message": "Too many requests, please wait before trying again."}
+
+
+def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
+                     match={"endpoint": "bedrock.invoke_stream"})
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        for event in bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI, stream=True):
+            seen.append(event.type)
+    assert len(seen) == 2 and raised.value.body == {"type": "error", "error": {"type": "modelStreamErrorException", "message": "The model stopped."}}
+    raw = mockserver.journal.last_request(endpoint="bedrock.invoke_stream").response_bytes
+    last = eventstream.decode(eventstream.split(raw)[-1])
+    assert last is not None and last.headers[":message-type"] == "exception" and last.headers[":exception-type"] == "modelStreamErrorException"
+
+
+def test_drop_and_malformed_on_a_bedrock_stream(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    mockserver.fault(drop={"after_events": 3}, times=1)
+    with pytest.raises(httpx2.RemoteProtocolError):
+        list(bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI, stream=True))
+    mockserver.fault(malformed={"kind": "bad_json", "at": 0}, times=1)
+    with pytest.raises(json.JSONDecodeError):
+        list(bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI, stream=True))
+    faults = [e.faults for e in mockserver.journal.calls(endpoint="bedrock.invoke_stream")]
+    assert any("dropped after 3 events" in f for f in faults[0]) and any("malformed event 0" in f for f in faults[1])
+
+
+def test_rate_limits_on_bedrock(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    mockserver.set_rate_limits(requests_per_minute=1)
+    bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    assert limited.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException")
+    assert "anthropic-ratelimit-requests-limit" not in limited.value.response.headers
+
+
+# -- record through an upstream, replay offline --------------------------------------------------
+def test_record_and_replay_bedrock_and_vertex(make_server: Any, tmp_path: Any) -> None:
+    from tests.cassette_support import Proxy
+
+    upstream = make_server(seed=5)
+    path = tmp_path / "platforms.yaml"
+    recorder = Proxy(path, record_mode="all", upstream=upstream.url)
+    try:
+        def calls(server: MockServer) -> dict[str, Any]:
+            bedrock, vertex = server.bedrock_client(max_retries=0), server.vertex_client(max_retries=0)
+            out: dict[str, Any] = {"json": bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=60, messages=HI).to_dict()}
+            with bedrock.messages.stream(model=HAIKU_BEDROCK, max_tokens=60, messages=HI) as stream:
+                out["stream"] = stream.get_final_message().to_dict()
+            with pytest.raises(anthropic.BadRequestError) as invalid:
+                bedrock.messages.create(model="anthropic.claude-nonexistent-v9:0", max_tokens=60, messages=HI)
+            out["error"] = (invalid.value.body, invalid.value.response.headers["x-amzn-errortype"])
+            out["vertex"] = [e.to_dict() for e in vertex.messages.create(model=HAIKU_VERTEX, max_tokens=60, messages=HI, stream=True)]
+            return out
+
+        recorded = calls(recorder.server)
+    finally:
+        recorder.stop()
+    saved = fmt.load(path)
+    assert [i.request.path.rsplit("/", 1)[-1] for i in saved] == [
+        "invoke", "invoke-with-response-stream", "invoke", f"{HAIKU_VERTEX}:streamRawPredict"
+    ]
+    assert saved[1].response.body.startswith(b"\x00")  # the EventStream bytes, kept as they came
+    player = Proxy(path, record_mode="none", allow_repeats=True)
+    try:
+        replayed = calls(player.server)
+        # a fault on a replayed Bedrock stream works on its EventStream messages
+        player.server.fault(drop={"after_events": 2}, match={"endpoint": "bedrock.invoke_stream"})
+        with pytest.raises(httpx2.RemoteProtocolError):
+            list(player.server.bedrock_client().messages.create(model=HAIKU_BEDROCK, max_tokens=60, messages=HI, stream=True))
+    finally:
+        player.stop()
+    assert replayed == recorded

@@ -1,0 +1,129 @@
+"""The platform pieces that need no server: the EventStream encoder (AWS's published vectors and
+botocore's own decoder), model id mapping, routing, and the Bedrock wire's faults."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from mockserver.protocol import eventstream
+from mockserver.protocol.endpoints import EndpointTable
+from mockserver.protocol.errors import ApiError
+from mockserver.protocol.platforms import bedrock_exception, bedrock_model, bedrock_stream_exception, tag_ids, vertex_model
+from mockserver.render.wire import WIRES
+
+
+# -- EventStream -------------------------------------------------------------------------------
+def test_aws_published_vectors() -> None:
+    # aws-c-event-stream / the AWS SDKs' shared test suite: "empty_message" and "payload_no_headers"
+    assert base64.b64encode(eventstream.message([], b"")) == b"AAAAEAAAAAAFwkjrfZjI/w=="
+    assert base64.b64encode(eventstream.message([], b"{'foo':'bar'}")) == b"AAAAHQAAAAD9Uoxaeydmb28nOidiYXInfcNlOTY="
+
+
+def test_botocore_decodes_what_we_encode() -> None:
+    data = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"h\xc3\xa9"}}'
+    wire = eventstream.chunk(data) + eventstream.exception("throttlingException", "Too many requests")
+    buffer = EventStreamBuffer()
+    for at in range(0, len(wire), 7):  # delivered in pieces, as a socket would
+        buffer.add_data(wire[at : at + 7])
+    chunk, error = list(buffer)
+    assert chunk.headers == {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+    assert base64.b64decode(json.loads(chunk.payload)["bytes"]) == data
+    assert error.to_response_dict()["status_code"] == 400
+    assert error.headers[":exception-type"] == "throttlingException" and json.loads(error.payload) == {"message": "Too many requests"}
+
+
+def test_split_and_decode_round_trip() -> None:
+    parts = [eventstream.chunk(b'{"type":"ping"}'), eventstream.chunk(b"{}"), eventstream.exception("x", "y")]
+    body = b"".join(parts)
+    assert eventstream.split(body) == parts
+    assert eventstream.split(body + parts[0][:5]) == [*parts, parts[0][:5]]  # a partial tail stays a piece
+    decoded = eventstream.decode(parts[0])
+    assert decoded is not None and decoded.chunk_data == b'{"type":"ping"}'
+    broken = parts[0][:-1] + bytes([parts[0][-1] ^ 1])
+    assert eventstream.decode(broken) is None  # a bad message CRC
+
+
+# -- model ids ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("model_id", "model"), [
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5-20250929"),
+    ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5-20250929"),
+    ("global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001"),
+    ("apac.anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3-5-sonnet-20240620"),
+    ("anthropic.claude-3-sonnet-20240229-v1:0:28k", "claude-3-sonnet-20240229"),
+    ("anthropic.claude-opus-4-6-v1", "claude-opus-4-6"),
+    ("arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-4-1-20250805"),
+    ("arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0", "claude-3-haiku-20240307"),
+    ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3", None),
+    ("meta.llama3-70b-instruct-v1:0", None),
+])
+def test_bedrock_model_ids(model_id: str, model: str | None) -> None:
+    assert bedrock_model(model_id) == model
+
+
+def test_vertex_model_ids() -> None:
+    assert vertex_model("claude-sonnet-4-5@20250929") == "claude-sonnet-4-5-20250929"
+    assert vertex_model("claude-opus-4-6") == vertex_model("claude-opus-4-6@default") == "claude-opus-4-6"
+
+
+def test_ids_are_tagged() -> None:
+    message = {"id": "msg_01abc", "content": [{"type": "tool_use", "id": "toolu_01x"}, {"type": "text", "text": "t"}]}
+    tagged = tag_ids(message, "bedrock")
+    assert tagged["id"] == "msg_bdrk_01abc" and tagged["content"][0]["id"] == "toolu_bdrk_01x"
+    assert tag_ids(tagged, "bedrock") == tagged and message["id"] == "msg_01abc"
+
+
+def test_bedrock_exceptions() -> None:
+    assert bedrock_exception(ApiError(400, "x")) == ("ValidationException", 400)
+    assert bedrock_exception(ApiError(429, "x")) == ("ThrottlingException", 429)
+    assert bedrock_exception(ApiError(529, "x")) == ("ServiceUnavailableException", 503)
+    assert bedrock_exception(ApiError(424, "x", type="ModelErrorException")) == ("ModelErrorException", 424)
+    assert bedrock_stream_exception(ApiError(200, "x", type="overloaded_error")) == "serviceUnavailableException"
+    assert bedrock_stream_exception(ApiError(200, "x", type="ModelStreamErrorException")) == "modelStreamErrorException"
+    assert bedrock_stream_exception(ApiError(200, "x", type="permission_error")) == "modelStreamErrorException"
+
+
+# -- routing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("method", "path", "name", "params"), [
+    ("POST", "/model/anthropic.claude-v2:1/invoke", "bedrock.invoke", {"model_id": "anthropic.claude-v2:1"}),
+    ("POST", "/model/arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.x-v1:0/invoke-with-response-stream",
+     "bedrock.invoke_stream", {"model_id": "arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.x-v1:0"}),
+    ("POST", "/model/anthropic.x-v1:0/count-tokens", "bedrock.count_tokens", {"model_id": "anthropic.x-v1:0"}),
+    ("POST", "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-x@1:rawPredict", "vertex.raw_predict",
+     {"project": "p", "region": "us-east5", "model": "claude-x@1"}),
+    ("POST", "/v1/projects/p/locations/global/publishers/anthropic/models/claude-x@1:streamRawPredict", "vertex.stream_raw_predict",
+     {"project": "p", "region": "global", "model": "claude-x@1"}),
+    ("POST", "/v1/projects/p/locations/global/publishers/anthropic/models/count-tokens:rawPredict", "vertex.count_tokens",
+     {"project": "p", "region": "global"}),
+    ("POST", "/anthropic/v1/messages", "messages.create", {}),
+    ("GET", "/anthropic/v1/models/claude-x", "models.retrieve", {"model_id": "claude-x"}),
+    ("POST", "/v1/projects/p/locations/global/workspaces/w/invoke/v1/messages/count_tokens", "messages.count_tokens", {}),
+    ("POST", "/v1/complete", "completions.create", {}),
+])
+def test_routes(method: str, path: str, name: str, params: dict[str, str]) -> None:
+    match = EndpointTable().match(method, path)
+    assert match is not None and match.endpoint.name == name and dict(match.params) == params
+
+
+def test_unknown_routes() -> None:
+    table = EndpointTable()
+    assert table.match("POST", "/anthropic/model/x/invoke") is None  # a prefix leads only to first-party paths
+    assert table.match("POST", "/model//invoke") is None
+    assert table.match("POST", "/v1/projects/p/locations/r/publishers/anthropic/models/x:predict") is None
+    assert table.match("GET", "/model/x/invoke") is None and table.allowed("/model/x/invoke")
+
+
+# -- the Bedrock wire's faults -----------------------------------------------------------------
+def test_bedrock_corruption_stays_a_valid_message() -> None:
+    wire = WIRES["bedrock"]
+    frame = wire.event("content_block_delta", b'{"type":"content_block_delta","delta":{"text":"hello"}}')
+    for kind in ("bad_json", "bad_utf8"):
+        broken = eventstream.decode(wire.corrupt(frame, kind))
+        assert broken is not None and broken.chunk_data is not None and broken.chunk_data != eventstream.decode(frame).chunk_data  # type: ignore[union-attr]
+    nameless = eventstream.decode(wire.corrupt(frame, "missing_event_line"))
+    assert nameless is not None and ":event-type" not in nameless.headers
+    error = eventstream.decode(wire.error_event(ApiError(200, "Overloaded", type="overloaded_error"), "req_1"))
+    assert error is not None and error.headers[":message-type"] == "exception"
