@@ -56,7 +56,7 @@ def accepts_gzip(value: str) -> bool:
 def _edge_encoded(plan: Plan) -> bool:
     """A success this server wrote behind the first-party API's edge: sent chunked, and
     compressible (Bedrock and Vertex answers are neither: docs/protocol.md)."""
-    return plan.ours and plan.wire.edge_headers and 200 <= plan.status < 300
+    return plan.ours and (plan.wire is None or plan.wire.edge_headers) and 200 <= plan.status < 300
 
 
 def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response:
