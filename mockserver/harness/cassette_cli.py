@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mockserver.config import Config
+from mockserver.http.runner import ListenError, listen_advice
+from mockserver.scenarios.errors import ScenarioError
+from mockserver.store.base import StoreError
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes.format import CassetteError, CassetteWriteError
 from mockserver.cassettes.importers import load_any
@@ -65,28 +68,30 @@ def add_commands(commands: Any, add_server_options: Callable[[argparse.ArgumentP
 
     tools = commands.add_parser("cassette", help="inspect, convert, redact and check cassettes")
     sub = tools.add_subparsers(dest="tool", required=True)
+    files_help = "cassette files, in any supported format (mockserver, vcrpy, Ruby VCR, HAR, ddapm, httprr)"
+    redact_help = "also treat this header as secret (repeatable; x-api-key, authorization and cookies always are)"
     p = sub.add_parser("list", help="one line per interaction")
-    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=files_help)
     p = sub.add_parser("show", help="one interaction in the mockserver format (or its raw response body)")
-    p.add_argument("file", type=Path)
-    p.add_argument("index", type=int)
+    p.add_argument("file", type=Path, metavar="FILE", help="a cassette file (any supported format)")
+    p.add_argument("index", type=int, metavar="N", help="which interaction: its number in `cassette list`, from 0")
     p.add_argument("--body", action="store_true", help="print the response body bytes exactly as replayed")
     p = sub.add_parser("diff", help="which recorded interaction a request matches, or how it differs from the closest")
-    p.add_argument("file", type=Path)
-    p.add_argument("request", type=Path, help="JSON file: a request body, or {method, path, query, body}; - for stdin")
-    p.add_argument("--method", default=None)
-    p.add_argument("--path", default=None)
+    p.add_argument("file", type=Path, metavar="FILE", help="a cassette file (any supported format)")
+    p.add_argument("request", type=Path, metavar="REQUEST", help="JSON file: a request body, or {method, path, query, body}; - for stdin")
+    p.add_argument("--method", default=None, help="the request's method, when REQUEST is only a body (default POST)")
+    p.add_argument("--path", default=None, help="the request's path and query, when REQUEST is only a body (default /v1/messages)")
     _add_matching(p)
     p = sub.add_parser("redact", help="redact secrets in mockserver cassettes, in place")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="mockserver cassettes (convert other formats: that redacts too)")
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME", help=redact_help)
     p = sub.add_parser("check", help="exit 1 if any cassette (any format) holds a secret")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=files_help)
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME", help=redact_help)
     p = sub.add_parser("convert", help="vcrpy / Ruby VCR / HAR / ddapm / httprr → a mockserver cassette (redacted)")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--redact-header", action="append", default=[], metavar="NAME")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=files_help)
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the mockserver cassette to write")
+    p.add_argument("--redact-header", action="append", default=[], metavar="NAME", help=redact_help)
 
 
 def _options(args: argparse.Namespace) -> CassetteOptions:
@@ -162,9 +167,15 @@ def run(args: argparse.Namespace, config_from_args: Callable[[argparse.Namespace
             except CassetteWriteError as exc:  # e.g. a read-only folder: found before listening
                 print(f"mockserver: {exc}", file=sys.stderr)
                 return 1
-            except OSError as exc:
-                print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+            except ListenError as exc:
+                print(listen_advice(config, exc), file=sys.stderr)
                 return 1
+            except StoreError as exc:
+                print(f"mockserver: {exc}", file=sys.stderr)
+                return 2
+            except ScenarioError as exc:  # names the file, the rule and the field
+                print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
+                return 2
             except KeyboardInterrupt:
                 return 0
         return TOOLS[args.tool](args)
@@ -263,18 +274,26 @@ def _redact(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     redactor = Redactor.with_headers(args.redact_header)
     found = 0
+    advice: list[str] = []
     for path in args.files:
         # What redaction would remove from the interactions, and any key or bearer token the
         # file's text holds elsewhere (a foreign format's fields nobody reads; `redact` drops them).
-        findings = scan_interactions(load_any(path).interactions, str(path), redactor)
+        loaded = load_any(path)
+        findings = scan_interactions(loaded.interactions, str(path), redactor)
         if not findings:
             findings = scan_text(path.read_bytes().decode("utf-8", "replace"), str(path))
         unique = list(dict.fromkeys(str(f) for f in findings))
         for line in unique:
             print(line)
         found += len(unique)
+        if unique:  # the fix that fits the file's format
+            advice.append(f"mockserver cassette redact {path}" if loaded.kind == "mockserver"
+                          else f"mockserver cassette convert {path} -o {path.with_suffix('')}.mockserver.yaml  (a {loaded.kind} "
+                               "cassette: converting redacts it; then delete the original)")
     if found:
-        print(f"mockserver: {found} secret(s) found; fix with: mockserver cassette redact FILE", file=sys.stderr)
+        print(f"mockserver: {found} secret(s) found; fix with:", file=sys.stderr)
+        for line in advice:
+            print(f"  {line}", file=sys.stderr)
         return 1
     print(f"no secrets in {len(args.files)} file(s)")
     return 0

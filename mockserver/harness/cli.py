@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from mockserver.http.runner import ListenError
+from mockserver.http.runner import ListenError, listen_advice
 from mockserver.store.base import StoreError
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConnectionLimits
 from mockserver.protocol.headers import unsafe_in_header
@@ -314,23 +314,41 @@ def _add_cassette_commands(commands: "argparse._SubParsersAction[argparse.Argume
     """record, replay and the cassette tools (mockserver/cassettes/cli.py)."""
     from mockserver.harness.cassette_cli import add_commands
 
-    def server_options(parser: argparse.ArgumentParser) -> None:
-        _add_server_options(parser)
-        _add_batch_options(parser)
+    add_commands(commands, add_all_server_options)
 
-    add_commands(commands, server_options)
+
+def add_all_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that serves takes (serve, record, replay): one set."""
+    _add_server_options(parser)
+    _add_batch_options(parser)
+    _add_scenario_options(parser)
+    _add_chaos_options(parser)
+
+
+def _version() -> str:
+    """This installation's version, whatever its distribution is called."""
+    from importlib import metadata
+
+    for name in metadata.packages_distributions().get("mockserver", []):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "(not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
+    commands = parser.add_subparsers(dest="command", required=True, help="what to run")
+    parser.add_argument("--version", action="version", version=f"mockserver {_version()}")
+    serve = commands.add_parser("serve", help="run the fake API")
+    add_all_server_options(serve)
+    _add_cassette_commands(commands)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the fake API")
-    _add_server_options(serve)
-    _add_batch_options(serve)
-    _add_scenario_options(serve)
-    _add_chaos_options(serve)
-    _add_cassette_commands(commands)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if args.command == "serve":
@@ -338,9 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             asyncio.run(_serve(config))
         except ListenError as exc:
-            print(f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; "
-                  f"is another server using it? Pick another port: --port N (make run PORT=N), or 0 for any free one",
-                  file=sys.stderr)
+            print(listen_advice(config, exc), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             pass
@@ -355,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mockserver.harness.cassette_cli import run
 
         return run(args, config_from_args)
-    parser.error(f"unknown command {args.command}")
+    raise SystemExit(f"mockserver: unknown command {args.command}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ class ListenError(OSError):
     """The address cannot be bound (the port is taken, say)."""
 
 
+def listen_advice(config: Config, exc: OSError) -> str:
+    """The one line a command prints when it cannot listen."""
+    return (f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; is another server using it? "
+            "Pick another port: --port N (make run PORT=N), or 0 for any free one")
+
+
 MAX_FIELD_SIZE = 65536  # header lines up to 64 KiB (long anthropic-beta lists, big cookies)
 
 

@@ -139,3 +139,67 @@ def test_tools_report_errors_without_tracebacks(tmp_path: Path, capsys: pytest.C
     assert main(["cassette", "list", str(bad)]) == 1
     assert "mockserver:" in capsys.readouterr().err
     assert main(["cassette", "show", str(bad), "0"]) == 1
+
+
+def test_every_command_and_argument_has_help() -> None:
+    """Every option and positional argument of every command says what it is."""
+    import argparse
+
+    from mockserver.harness import cli
+
+    parser = cli.build_parser()
+    undocumented = []
+
+    def walk(p: argparse.ArgumentParser, name: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(sub, f"{name} {sub_name}")
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)) and not action.help:
+                undocumented.append(f"{name}: {action.dest}")
+
+    walk(parser, "mockserver")
+    assert undocumented == []
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("mockserver ")
+
+
+def test_record_and_replay_take_the_options_serve_takes() -> None:
+    """One set of server options: a scenario rule answers in front of the cassette, chaos and
+    rate limits and the admin token are accepted."""
+    from mockserver.harness import cli
+
+    parser = cli.build_parser()
+    serve = {a.dest for a in parser._subparsers._group_actions[0].choices["serve"]._actions}  # type: ignore[union-attr]
+    for command in ("record", "replay"):
+        taken = {a.dest for a in parser._subparsers._group_actions[0].choices[command]._actions}  # type: ignore[union-attr]
+        assert serve - taken == set(), command
+
+
+def test_replay_with_a_scenario_rule_in_front(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- {match: {text: scripted}, reply: from the rule}\n")
+    proc, url = _run("replay", "--cassette", str(PROMPT), "--scenario", str(rules), "--rate-limit-rpm", "100")
+    try:
+        with anthropic.Anthropic(base_url=url, api_key="anything", max_retries=0) as client:
+            answer = client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "scripted"}])
+            assert answer.content[0].text == "from the rule"  # type: ignore[union-attr]
+            raw = client.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "scripted"}])
+            assert raw.headers["anthropic-ratelimit-requests-limit"] == "100"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_check_advises_the_fix_that_fits_the_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    leaky = tmp_path / "leaky_vcr.yaml"
+    leaky.write_text(PROMPT.read_text().replace("Captain", "sk-ant-api03-LEAKEDLEAKEDLEAKED", 1))
+    assert importers.load_any(leaky).kind == "vcrpy"
+    assert main(["cassette", "check", str(leaky)]) == 1
+    err = capsys.readouterr().err
+    assert f"mockserver cassette convert {leaky}" in err and "cassette redact" not in err
