@@ -266,6 +266,8 @@ class Api:
         await self.limiter.reset(namespace)
         if batches and self.batches.in_use:
             await self.batches.reset()
+        if self.cassette is not None:
+            self.cassette.stage.rewind()
 
 
 def _rng(purpose: str, seed: int | None) -> random.Random:

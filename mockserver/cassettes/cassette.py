@@ -120,7 +120,8 @@ class Cassette:
         if found:
             return (
                 f"all {len(found)} recorded interaction(s) matching {request.describe()} in {where} were already played "
-                "(identical requests replay once each, in recorded order; allow repeats to replay the last again)"
+                "(identical requests replay once each, in recorded order: replay with --allow-repeats, or "
+                "allow_repeats=True, to answer with the last one again; POST /_mock/reset starts the cassette over)"
             )
         base = f"no recorded interaction in {where} matches {request.describe()}"
         if not self.interactions:
@@ -132,6 +133,10 @@ class Cassette:
         index, item = best
         diffs = self.matcher.differences(request, item.request)
         return f"{base}; closest is #{index} {item.request.describe()}: " + "; ".join(diffs or ["differs"])
+
+    def rewind(self) -> None:
+        """Every interaction may be played again (a new client run: ``POST /_mock/reset``)."""
+        self.plays = [0] * len(self.interactions)
 
     # -- recording ---------------------------------------------------------------------------
     def _redact(self, interaction: Interaction) -> Interaction:

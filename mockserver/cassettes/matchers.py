@@ -170,8 +170,26 @@ def _short(value: Any, width: int = 60, known: Iterable[str] = ()) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+WINDOW = 24  # characters shown on each side of where two strings start to differ
+
+
+def _window(text: str, at: int) -> str:
+    """``text`` around position ``at``, with … where it is cut, quoted as JSON."""
+    start, end = max(0, at - WINDOW), at + 2 * WINDOW
+    quoted = orjson.dumps(text[start:end]).decode()
+    return ("…" if start else "") + quoted + ("…" if end < len(text) else "")
+
+
+def _strings_differ(recorded: str, sent: str, known: Iterable[str]) -> str:
+    """Where two strings start to differ, and both around that point (secrets masked first)."""
+    a, b = mask(recorded, known), mask(sent, known)
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return f"from character {at}: recorded {_window(a, at)}, sent {_window(b, at)}"
+
+
 def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4, known: Iterable[str] = ()) -> list[str]:
-    """Paths (``messages.0.content``) where two JSON values differ, with both values, shortest first."""
+    """Paths (``messages.0.content``) where two JSON values differ, with both values (two strings
+    shown around where they start to differ), shortest first."""
     out: list[str] = []
 
     def walk(a: Any, b: Any, where: str) -> None:
@@ -189,6 +207,8 @@ def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4, k
         elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
             for i, (x, y) in enumerate(zip(a, b)):
                 walk(x, y, f"{where}.{i}" if where else str(i))
+        elif isinstance(a, str) and isinstance(b, str) and a != b:
+            out.append(f"body {mask(where, known) or '(whole)'} differs {_strings_differ(a, b, known)}")
         elif a != b or type(a) is not type(b):
             out.append(f"body {mask(where, known) or '(whole)'}: recorded {_short(a, known=known)}, sent {_short(b, known=known)}")
 
@@ -196,15 +216,35 @@ def json_differences(recorded: Any, sent: Any, path: str = "", limit: int = 4, k
     return out
 
 
-def closeness(matcher: Matcher, request: RecordedRequest, recorded: RecordedRequest) -> tuple[int, int]:
-    """Lower is closer: method and path count most, then the number of differing body fields."""
+def closeness(matcher: Matcher, request: RecordedRequest, recorded: RecordedRequest) -> tuple[int, int, int, int]:
+    """Lower is closer: the method and path count most, then the model, then the longest common
+    start of the conversation (a multi-turn request is closest to the recording of the same
+    turns), then how many body fields differ."""
     heavy = (request.method.upper() != recorded.method.upper()) * 4 + (request.path != recorded.path) * 2
     heavy += sorted(request.query) != sorted(recorded.query)
-    return heavy, len(matcher.differences(request, recorded, limit=50))
+    sent, kept = request.json, recorded.json
+    sent_body = sent if isinstance(sent, dict) else {}
+    kept_body = kept if isinstance(kept, dict) else {}
+    other_model = sent_body.get("model") != kept_body.get("model")
+    return heavy, other_model, -_common_turns(sent_body.get("messages"), kept_body.get("messages")), len(
+        matcher.differences(request, recorded, limit=50)
+    )
+
+
+def _common_turns(sent: Any, kept: Any) -> int:
+    """How many messages two conversations share from their start."""
+    if not isinstance(sent, list) or not isinstance(kept, list):
+        return 0
+    shared = 0
+    for a, b in zip(sent, kept):
+        if a != b:
+            break
+        shared += 1
+    return shared
 
 
 def closest(matcher: Matcher, request: RecordedRequest, interactions: Iterable[tuple[int, Interaction]]) -> tuple[int, Interaction] | None:
-    best: tuple[tuple[int, int], int, Interaction] | None = None
+    best: tuple[tuple[int, int, int, int], int, Interaction] | None = None
     for index, item in interactions:
         score = closeness(matcher, request, item.request)
         if best is None or score < best[0]:

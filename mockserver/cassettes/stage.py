@@ -26,6 +26,11 @@ class CassetteStage:
         assert self.recorder is not None
         return await self.recorder.answer(request)
 
+    def rewind(self) -> None:
+        """Start the cassette over: every recording may be replayed again."""
+        if self.replayer is not None:
+            self.replayer.cassette.rewind()
+
     async def close(self) -> None:
         if self.recorder is not None:
             await self.recorder.aclose()

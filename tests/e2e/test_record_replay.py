@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import anthropic
+import httpx2
 import aiohttp
 import orjson
 import pytest
@@ -213,8 +214,11 @@ def test_identical_requests_replay_in_recorded_order(tmp_path: Path, upstream: M
     replayer = proxies(path)
     with replayer.client(max_retries=0) as client:
         assert [client.messages.create(**hello()).id for _ in range(3)] == ids
-        with pytest.raises(anthropic.NotFoundError, match="already played"):
+        with pytest.raises(anthropic.NotFoundError, match="already played.*--allow-repeats.*POST /_mock/reset"):
             client.messages.create(**hello())
+        assert httpx2.post(replayer.url + "/_mock/reset", timeout=10).status_code == 200
+        # a second client run, after the reset, replays the same answers again
+        assert [client.messages.create(**hello()).id for _ in range(3)] == ids
     repeats = proxies(path, allow_repeats=True)
     with repeats.client() as client:
         assert [client.messages.create(**hello()).id for _ in range(4)] == [*ids, ids[-1]]

@@ -58,6 +58,9 @@ def test_identical_requests_play_in_recorded_order_then_fail_or_repeat() -> None
     assert [strict.play(req(BODY)).response.body for _ in range(2)] == [b"first", b"second"]  # type: ignore[union-attr]
     assert strict.play(req(BODY)) is None
     assert "already played" in strict.explain_miss(req(BODY))
+    assert "--allow-repeats" in strict.explain_miss(req(BODY)) and "POST /_mock/reset" in strict.explain_miss(req(BODY))
+    strict.rewind()  # a new client run
+    assert [strict.play(req(BODY)).response.body for _ in range(2)] == [b"first", b"second"]  # type: ignore[union-attr]
     repeating = Cassette(recorded, allow_repeats=True)
     assert [repeating.play(req(BODY)).response.body for _ in range(3)] == [b"first", b"second", b"second"]  # type: ignore[union-attr]
 
@@ -67,7 +70,7 @@ def test_a_miss_names_the_closest_recording_and_how_it_differs() -> None:
     message = cassette.explain_miss(req({**BODY, "max_tokens": 9, "messages": [{"role": "user", "content": "Ho"}]}))
     assert "closest is #1 POST /v1/messages model=m" in message
     assert "body max_tokens: recorded 5, sent 9" in message
-    assert "body messages.0.content: recorded \"Hi\", sent \"Ho\"" in message
+    assert 'body messages.0.content differs from character 1: recorded "Hi", sent "Ho"' in message
     assert "the cassette is empty" in Cassette([]).explain_miss(req(BODY))
 
 
@@ -86,3 +89,41 @@ def test_a_custom_matcher_is_named_module_colon_function() -> None:
     assert load_custom("os.path:isabs") is __import__("os").path.isabs
     with pytest.raises(ValueError, match="module:function"):
         load_custom("os.path")
+
+
+def turn(role: str, text: str) -> dict[str, str]:
+    return {"role": role, "content": text}
+
+
+def test_the_closest_recording_of_a_conversation_shares_its_turns() -> None:
+    """A multi-turn request is closest to the recording with the same earlier turns, not to the
+    first turn's recording (both differ in one field)."""
+    first = {**BODY, "messages": [turn("user", "Plan a trip")]}
+    third = {**BODY, "messages": [turn("user", "Plan a trip"), turn("assistant", "Where to?"), turn("user", "Lisbon")]}
+    cassette = Cassette([item(first, "a"), item(third, "c")])
+    sent = {**BODY, "messages": [turn("user", "Plan a trip"), turn("assistant", "Where to?"), turn("user", "Porto")]}
+    message = cassette.explain_miss(req(sent))
+    assert "closest is #1" in message
+    assert 'body messages.2.content differs from character 0: recorded "Lisbon", sent "Porto"' in message
+
+
+def test_the_same_model_counts_before_the_body() -> None:
+    cassette = Cassette([item({**BODY, "model": "other", "max_tokens": 7}, "a"), item({**BODY, "metadata": {"user_id": "x"}, "max_tokens": 7}, "b")])
+    assert "closest is #1" in cassette.explain_miss(req({**BODY, "max_tokens": 6}))
+
+
+def test_long_strings_are_shown_around_where_they_differ() -> None:
+    common = "You are a meticulous assistant. " * 4
+    recorded = {**BODY, "system": common + "Answer in French, always."}
+    sent = {**BODY, "system": common + "Answer in German, always."}
+    message = Cassette([item(recorded, "a")]).explain_miss(req(sent))
+    at = len(common) + len("Answer in ")
+    assert f"body system differs from character {at}:" in message
+    quoted = message.split(f"from character {at}: ", 1)[1]
+    assert "French, always." in quoted and "German, always." in quoted  # not two identical cut-off prefixes
+    recorded_part, sent_part = quoted.split(", sent ", 1)
+    assert recorded_part != sent_part.split(";")[0]
+
+
+def test_strings_that_differ_only_in_length() -> None:
+    assert json_differences({"s": "abc"}, {"s": "abcdef"}) == ['body s differs from character 3: recorded "abc", sent "abcdef"']
