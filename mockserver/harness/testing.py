@@ -11,6 +11,7 @@ from typing import Any
 
 from mockserver.config import Config
 from mockserver.harness.scripting import ScenarioScripting
+from mockserver.harness.transport import Transport
 from mockserver.http.runner import ServerThread
 from mockserver.journal import Journal
 from mockserver.root import Api
@@ -24,13 +25,14 @@ class MockServer(ScenarioScripting):
     """A server in a background thread; scripting methods (``reply``, ``error``, ``sequence``,
     ``fault``, ``stream``, ``add_rules``, ``set_rate_limits``) come from :class:`ScenarioScripting`."""
 
-    def __init__(self, config: Config | None = None, **options: Any) -> None:
+    def __init__(self, config: Config | None = None, *, listen: bool = True, **options: Any) -> None:
+        """``listen=False``: no socket; reach it through :meth:`transport` only."""
         if config is None:
             options.setdefault("port", 0)
             options.setdefault("log_requests", False)
             options.setdefault("data_dir", MEMORY)  # batches in memory: a test suite writes no files
             config = Config(**options)
-        self._thread = ServerThread(config)
+        self._thread = ServerThread(config, listen=listen)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "MockServer":
@@ -60,6 +62,11 @@ class MockServer(ScenarioScripting):
     def journal(self) -> Journal:
         """What clients sent and were answered, read from the server each time it is asked."""
         return Journal(lambda: self._run(self.api.journal.read()), lambda: self._run(self.api.journal.clear()))
+
+    def transport(self) -> Transport:
+        """An httpx/httpx2 transport into this server, without a socket (sync and async clients:
+        ``http_client=httpx2.Client(transport=server.transport())``). Same journal, same rules."""
+        return Transport(self.api, self._thread.loop)
 
     def reset(self) -> None:
         """Forget what earlier tests did: the journal, scripted rules (file rules start over),
@@ -103,3 +110,9 @@ class MockServer(ScenarioScripting):
         kwargs.setdefault("_strict_response_validation", True)
         cls = anthropic.AsyncAnthropicVertex if async_ else anthropic.AnthropicVertex
         return cls(base_url=self.url + "/v1", **kwargs)
+
+
+def transport(config: Config | None = None, **options: Any) -> Transport:
+    """A fake API without a socket, as an httpx/httpx2 transport; it runs until the process ends
+    (use ``MockServer(listen=False)`` as a context manager to stop it, and to script it)."""
+    return MockServer(config, listen=False, **options).start().transport()

@@ -83,10 +83,13 @@ async def serve_until_signalled(api: Api, host: str, port: int, announce: Callab
 
 
 class ServerThread:
-    """A server on a free loopback port in a daemon thread: ``with ServerThread() as s: s.url``."""
+    """A server on a free loopback port in a daemon thread: ``with ServerThread() as s: s.url``.
+    With ``listen=False`` its services run on the thread's loop without a socket (for an
+    in-process transport)."""
 
-    def __init__(self, config: Config | None = None, *, api: Api | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, api: Api | None = None, listen: bool = True) -> None:
         self.api = api or Api(config or Config(port=0, log_requests=False))
+        self.listen = listen
         self.config = self.api.config
         self.url = ""
         self.loop = asyncio.new_event_loop()
@@ -98,14 +101,20 @@ class ServerThread:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self._runner, self.url = self.loop.run_until_complete(start_site(self.api, self.config.host, self.config.port))
+            if self.listen:
+                self._runner, self.url = self.loop.run_until_complete(start_site(self.api, self.config.host, self.config.port))
+            else:
+                self.loop.run_until_complete(self.api.start())
         except BaseException as exc:  # reported to the starting thread
             self._error = exc
             self._ready.set()
             return
         self._ready.set()
         self.loop.run_forever()
-        self.loop.run_until_complete(stop_site(self.api, self._runner))
+        if self._runner is not None:
+            self.loop.run_until_complete(stop_site(self.api, self._runner))
+        else:
+            self.loop.run_until_complete(self.api.stop())
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
         for task in pending:
             task.cancel()
