@@ -97,7 +97,7 @@ class Api:
         headers = ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed))
         self.renderer = FaultedRenderer(Renderer(headers, seed=seed, sse_padding=config.sse_padding), _rng("faults", seed))
         self.table = EndpointTable()
-        self.messages = Messages(FakeModel(rules, synth), prompt_cache, ids)
+        self.messages = Messages(FakeModel(rules, synth, clock=clock), prompt_cache, ids)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
         self.emulation = Emulation({
