@@ -110,7 +110,7 @@ _KINDS = {"web_search": "web_search", "web_fetch": "web_fetch", "code_execution"
 
 def offered_server_tools(body: dict[str, Any]) -> list[ServerTool]:
     out: list[ServerTool] = []
-    for tool in body.get("tools") or ():
+    for tool in _items(body.get("tools")):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if not isinstance(kind, str):
             continue
@@ -125,17 +125,17 @@ def offered_mcp_tools(body: dict[str, Any]) -> list[McpTool]:
     (mcp-client-2025-04-04), or an ``mcp_toolset``'s ``configs`` and pinned ``tools`` listing
     (mcp-client-2025-11-20 and later), less the disabled ones. A server's other tools are unknown
     here, since no MCP server is contacted."""
-    servers = [s for s in body.get("mcp_servers") or () if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    servers = [s for s in _items(body.get("mcp_servers")) if isinstance(s, dict) and isinstance(s.get("name"), str)]
     names = {s["name"] for s in servers}
     out: list[McpTool] = []
     for server in servers:
         config = _mapping(server.get("tool_configuration"))
         if config.get("enabled") is False:
             continue
-        for name in config.get("allowed_tools") or ():
+        for name in _items(config.get("allowed_tools")):
             if isinstance(name, str):
                 out.append(McpTool(name, server["name"]))
-    for toolset in body.get("tools") or ():
+    for toolset in _items(body.get("tools")):
         if not (isinstance(toolset, dict) and toolset.get("type") == "mcp_toolset" and toolset.get("mcp_server_name") in names):
             continue
         server_name = toolset["mcp_server_name"]
@@ -148,7 +148,7 @@ def offered_mcp_tools(body: dict[str, Any]) -> list[McpTool]:
                 return bool(own["enabled"])
             return default.get("enabled") is not False
 
-        listed = [t for t in toolset.get("tools") or () if isinstance(t, dict) and isinstance(t.get("name"), str)]
+        listed = [t for t in _items(toolset.get("tools")) if isinstance(t, dict) and isinstance(t.get("name"), str)]
         for tool in listed:
             if enabled(tool["name"]):
                 schema = tool.get("input_schema")
@@ -269,8 +269,8 @@ class ToolWorld:
         names some, never from a blocked one."""
         rng = self._rng("search", query)
         session = _uuid(rng)
-        allowed = [_bare(d) for d in spec.get("allowed_domains") or () if isinstance(d, str) and _bare(d)]
-        blocked = {_bare(d) for d in spec.get("blocked_domains") or () if isinstance(d, str)}
+        allowed = [_bare(d) for d in _items(spec.get("allowed_domains")) if isinstance(d, str) and _bare(d)]
+        blocked = {_bare(d) for d in _items(spec.get("blocked_domains")) if isinstance(d, str)}
         sites = allowed or [s for s in SITES if s not in blocked and not any(s.endswith("." + b) for b in blocked)] or ["example.invalid"]
         slug = _slug(query)
         results = []
@@ -335,6 +335,11 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _items(value: Any) -> list[Any]:
+    """A list field, or nothing when the body (accepted leniently) has something else there."""
+    return value if isinstance(value, list) else []
+
+
 def _bare(domain: str) -> str:
     return re.sub(r"^(?:https?://)?(?:\*\.)?", "", domain.strip().lower()).split("/")[0]
 
@@ -354,8 +359,8 @@ def _session_of(encrypted: Any) -> str:
 
 def _domain_allowed(url: str, spec: dict[str, Any]) -> bool:
     host = _host(url)
-    allowed = [_bare(d) for d in spec.get("allowed_domains") or () if isinstance(d, str)]
-    blocked = [_bare(d) for d in spec.get("blocked_domains") or () if isinstance(d, str)]
+    allowed = [_bare(d) for d in _items(spec.get("allowed_domains")) if isinstance(d, str)]
+    blocked = [_bare(d) for d in _items(spec.get("blocked_domains")) if isinstance(d, str)]
 
     def within(domains: list[str]) -> bool:
         return any(host == d or host.endswith("." + d) for d in domains if d)
@@ -619,7 +624,7 @@ def findings(blocks: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         tool = str(call.get("name") or kind.removesuffix("_tool_result"))
         if kind == "mcp_tool_result":
             text = content if isinstance(content, str) else " ".join(
-                str(c.get("text", "")) for c in content or () if isinstance(c, dict)
+                str(c.get("text", "")) for c in _items(content) if isinstance(c, dict)
             )
             out.append(("error", (tool, text)) if block.get("is_error") else ("mcp", (tool, call.get("server_name", ""), text)))
         elif isinstance(content, dict) and "error_code" in content:
