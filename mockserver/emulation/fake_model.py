@@ -36,7 +36,7 @@ class Draft:
     model: ModelEntry
     tokens: RequestTokens
     template: dict[str, Any]
-    has_tool_use: bool
+    needs_ids: bool
     fed_back: int = 0
     runs_code: bool = False
 
@@ -88,7 +88,7 @@ class FakeModel:
             model=checked.model,
             tokens=checked.tokens,
             template=template,
-            has_tool_use=needs_issuing(generated.content),
+            needs_ids=needs_issuing(generated.content),
             fed_back=fed_back,
             runs_code=code,
         )
@@ -103,7 +103,7 @@ class FakeModel:
         ids and container (the template, shared between replies, is never mutated)."""
         message = dict(draft.template)
         message["id"] = ids.message()
-        if draft.has_tool_use:
+        if draft.needs_ids:
             message["content"] = issue(draft.content, ids, self.clock.now())
         if draft.runs_code:
             message["container"] = container_for(requested_container(draft.body), ids, self.clock.now())

@@ -28,6 +28,7 @@ from mockserver.protocol.tokens import block_tokens, count_text, split_pieces
 from mockserver.emulation.schema_instance import generate, instance
 from mockserver.emulation.server_tools import (
     CALL_TYPES,
+    McpTool,
     ServerTool,
     ServerTurns,
     Turn,
@@ -223,11 +224,10 @@ class Synthesizer:
         if thinking.get("type") in ("enabled", "adaptive") and not prefill:
             planned.append(self._thinking_block(thinking, user_text, max_tokens, rng))
 
-        tool, servers = self._chosen_tools(body, user_text, results)
-        mcp = [m for m in offered_mcp_tools(body) if names_tool(user_text, m.name)] if servers is not None else []
+        tool, servers, mcp = self._chosen_tools(body, user_text, results)
         turn: Turn | None = None
         if servers or mcp or prior:
-            turn = self.server_turns.plan(body, user_text, context_text(messages), prior, servers or [], mcp, rng)
+            turn = self.server_turns.plan(body, user_text, context_text(messages), prior, servers, mcp, rng)
         forced = isinstance(body.get("tool_choice"), dict) and body["tool_choice"].get("type") in ("any", "tool")
         if turn is not None:
             planned.extend(turn.blocks)
@@ -252,32 +252,31 @@ class Synthesizer:
 
     def _chosen_tools(
         self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]
-    ) -> tuple[dict[str, Any] | None, list[ServerTool] | None]:
-        """The client tool to call (or ``None``) and the server tools to run first (``None`` when
-        ``tool_choice`` rules every tool out, MCP tools included)."""
+    ) -> tuple[dict[str, Any] | None, list[ServerTool], list[McpTool]]:
+        """The client tool to call (or ``None``), and the server and MCP tools to run first."""
         offered = [t for t in body.get("tools") or [] if isinstance(t, dict)]
         tools = [t for t in offered if "input_schema" in t and isinstance(t.get("name"), str)]
         servers = offered_server_tools(body)
         choice: dict[str, Any] = body["tool_choice"] if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
         kind = choice.get("type")
         if kind == "none":
-            return None, None
-        if kind == "tool":
+            return None, [], []
+        if kind == "tool":  # that tool and no other
             client = next((t for t in tools if t["name"] == choice.get("name")), None)
             if client is not None:
-                return client, []
-            return None, [s for s in servers if s.spec.get("name") == choice.get("name")][:1]
+                return client, [], []
+            return None, [s for s in servers if s.spec.get("name") == choice.get("name")][:1], []
         named = [s for s in servers if server_tool_named(user_text, s)]
+        mcp = [m for m in offered_mcp_tools(body) if names_tool(user_text, m.name)]
         mentioned = [t for t in tools if re.search(rf"(?<![\w-]){re.escape(t['name'])}(?![\w-])", user_text, re.IGNORECASE)]
-        if kind == "any":
-            if mentioned or named:
-                return (mentioned[0] if mentioned else None), named
+        if kind == "any" and not (mentioned or named or mcp):  # some tool must be used: the first offered
             first = next((t for t in offered if t in tools or any(t is s.spec for s in servers)), None)
             if first is None:
-                return None, []
-            return (first, []) if first in tools else (None, [s for s in servers if s.spec is first])
+                return None, [], []
+            return (first, [], []) if first in tools else (None, [s for s in servers if s.spec is first], [])
         # auto: call a tool the user names, unless this turn already carries tool results.
-        return (mentioned[0] if mentioned and not results else None), named
+        client = mentioned[0] if mentioned and (kind == "any" or not results) else None
+        return client, named, mcp
 
     def _after_tools(self, body: dict[str, Any], turn: Turn, rng: random.Random) -> list[dict[str, Any]]:
         """The text that ends a completed server tool turn: the findings with their citations and

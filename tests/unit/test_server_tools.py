@@ -284,6 +284,15 @@ def test_mcp_tool_use_and_result(model: FakeModel) -> None:
     assert "server_tool_use" not in message["usage"]
 
 
+def test_tool_choice_and_mcp_tools(synth: Synthesizer) -> None:
+    servers = [dict(MCP_SERVER, tool_configuration={"allowed_tools": ["lookup"]})]
+    forced = synth.generate(body("lookup rain", WEATHER, mcp_servers=servers, tool_choice={"type": "tool", "name": "get_weather"}))
+    assert kinds(forced.content) == ["tool_use"]  # that tool and no other
+    anything = synth.generate(body("lookup rain", WEATHER, mcp_servers=servers, tool_choice={"type": "any"}))
+    assert kinds(anything.content)[:2] == ["mcp_tool_use", "mcp_tool_result"]  # a named MCP tool satisfies "any"
+    assert kinds(synth.generate(body("lookup rain", mcp_servers=servers, tool_choice={"type": "none"})).content) == ["text"]
+
+
 def test_mcp_input_follows_a_pinned_listing(synth: Synthesizer) -> None:
     toolset = {"type": "mcp_toolset", "mcp_server_name": "docs", "tools": [
         {"name": "lookup", "input_schema": {"type": "object", "properties": {"term": {"type": "string", "minLength": 3}}, "required": ["term"]}}]}
