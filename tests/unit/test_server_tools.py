@@ -8,6 +8,7 @@ import base64
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +95,35 @@ def test_server_tools_run_before_a_named_client_tool(synth: Synthesizer) -> None
     out = synth.generate(body("web_search for rain, then get_weather", WEB_SEARCH, WEATHER))
     assert kinds(out.content) == ["server_tool_use", "web_search_tool_result", "text", "tool_use"]
     assert out.stop_reason == "tool_use"
+
+
+def _sdk_server_tool_types() -> list[str]:
+    """Every dated web search, web fetch and code execution tool type SDK 2.12 defines."""
+    import anthropic.types
+
+    found = Path(anthropic.types.__file__).parent.glob("*_tool_[0-9]*_param.py")
+    names = (re.fullmatch(r"(web_search|web_fetch|code_execution)_tool_(\d{8})_param\.py", f.name) for f in found)
+    return sorted(f"{m.group(1)}_{m.group(2)}" for m in names if m)
+
+
+SERVER_TOOL_TYPES = _sdk_server_tool_types()
+FIRST_CALL = {"web_search": "web_search", "web_fetch": "web_fetch", "code_execution": "bash_code_execution"}
+
+
+def test_every_server_tool_version_the_sdk_knows_is_covered() -> None:
+    assert len(SERVER_TOOL_TYPES) == 11 and "code_execution_20250522" in SERVER_TOOL_TYPES
+
+
+@pytest.mark.parametrize("tool_type", SERVER_TOOL_TYPES)
+def test_every_version_gets_its_blocks(model: FakeModel, tool_type: str) -> None:
+    kind = re.sub(r"_\d{8}$", "", tool_type)
+    message = reply(model, body(f"Use {kind} on https://example.com/rivers", {"type": tool_type, "name": kind}))
+    call, result = message["content"][:2]
+    expected = "code_execution" if tool_type == "code_execution_20250522" else FIRST_CALL[kind]
+    assert call["type"] == "server_tool_use" and call["name"] == expected
+    assert result["type"] == f"{expected}_tool_result" and result["tool_use_id"] == call["id"]
+    assert message["stop_reason"] == "end_turn" and message["content"][-1]["type"] == "text"
+    assert ("container" in message) is (kind == "code_execution")
 
 
 # -- web search -------------------------------------------------------------------------------------
