@@ -40,7 +40,7 @@ DIRECT_CALLER = {"type": "direct"}
 # The calls of a server tool loop (their results: RESULT_TYPES, which arrive whole).
 CALL_TYPES = frozenset({"server_tool_use", "mcp_tool_use"})
 CODE_EXECUTION_CALLS = frozenset({"code_execution", "bash_code_execution", "text_editor_code_execution"})
-# Envelope version of the recorded encrypted fields (9 in 2025-11, 12 in 2026-01, 18 in 2026-08).
+# Envelope version of the recorded encrypted fields (9 in 2025-11, 12 in 2026-01, 18 later in 2026).
 ENVELOPE_VERSION = 18
 ENCRYPTED_CONTENT = 3  # the envelope's trailing field: 3 on encrypted_content, 4 on encrypted_index
 ENCRYPTED_INDEX = 4
@@ -105,7 +105,7 @@ class McpTool:
     schema: dict[str, Any] | None = None
 
 
-_KINDS = {"web_search": "web_search", "web_fetch": "web_fetch", "code_execution": "code_execution"}
+_KINDS = frozenset({"web_search", "web_fetch", "code_execution"})
 
 
 def offered_server_tools(body: dict[str, Any]) -> list[ServerTool]:
@@ -116,7 +116,7 @@ def offered_server_tools(body: dict[str, Any]) -> list[ServerTool]:
             continue
         base = re.sub(r"_\d{8}$", "", kind)
         if base in _KINDS and base != kind:
-            out.append(ServerTool(_KINDS[base], kind, tool))
+            out.append(ServerTool(base, kind, tool))
     return out
 
 
