@@ -20,6 +20,7 @@ _FORMATS: dict[str, tuple[str, int]] = {
     "msg": ("msg_011C", 20),
     "req": ("req_011C", 20),
     "file": ("file_011C", 20),
+    "container": ("container_011C", 20),  # code execution (docs/protocol.md "Server tool blocks")
     "toolu": ("toolu_01", 22),
     "srvtoolu": ("srvtoolu_01", 22),
     "msgbatch": ("msgbatch_01", 22),

@@ -94,11 +94,11 @@ class Api:
         self.limiter = RateLimiter(store, clock, config=config.rate_limits, resolve=_canonical(catalog))
         self.book = book = ScenarioBook(self.limiter)
         book.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
-        self.kit = kit = Toolkit(rules, ids, synth, prompt_cache)
+        self.kit = kit = Toolkit(rules, ids, synth, prompt_cache, clock)
         headers = ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed))
         self.renderer = FaultedRenderer(Renderer(headers, seed=seed, sse_padding=config.sse_padding), _rng("faults", seed))
         self.table = EndpointTable()
-        self.messages = Messages(FakeModel(rules, synth), prompt_cache, ids)
+        self.messages = Messages(FakeModel(rules, synth, clock=clock), prompt_cache, ids)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
         completions = Completions(catalog, synth, ids, lenient=config.lenient, any_model=config.any_model)

@@ -2,7 +2,8 @@
 
 Both steps are pure functions of the body (and the seed), so a bounded memo keyed by the raw
 request bytes lets repeated requests (a test suite's fixtures, a benchmark, polling loops) skip
-them. Only what must be fresh per reply is made per reply: ids, and (with prompt caching) usage.
+them. Only what must be fresh per reply is made per reply: ids, a code execution container and a
+fetch's ``retrieved_at`` (from the clock), and (with prompt caching) usage.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.clock import Clock, SystemClock
 from mockserver.ids import IdGenerator
 from mockserver.protocol.catalog import ModelEntry
-from mockserver.protocol.message import build_message, build_usage
+from mockserver.protocol.message import build_message, build_usage, fed_back_tokens
 from mockserver.protocol.tokens import RequestTokens
 from mockserver.protocol.validate import Rules
+from mockserver.emulation.server_tools import container_for, issue, needs_issuing, requested_container, runs_code, server_usage
 from mockserver.emulation.synth import Synthesizer
 
 MEMO_SIZE = 1024
@@ -26,13 +29,16 @@ class Draft:
     """A validated body and the fake model's answer to it, before ids are issued.
 
     ``template`` is the finished Message with empty ids; replies copy it and fill them in.
+    ``fed_back`` is the input a server tool loop added to the request's (docs/default-responder.md).
     """
 
     body: dict[str, Any]
     model: ModelEntry
     tokens: RequestTokens
     template: dict[str, Any]
-    has_tool_use: bool
+    needs_ids: bool
+    fed_back: int = 0
+    runs_code: bool = False
 
     @property
     def content(self) -> list[dict[str, Any]]:
@@ -41,10 +47,11 @@ class Draft:
 
 
 class FakeModel:
-    def __init__(self, rules: Rules, synth: Synthesizer, memo_size: int = MEMO_SIZE) -> None:
+    def __init__(self, rules: Rules, synth: Synthesizer, memo_size: int = MEMO_SIZE, clock: Clock | None = None) -> None:
         self.rules = rules
         self.synth = synth
         self.memo_size = memo_size
+        self.clock: Clock = clock or SystemClock()
         self._memo: OrderedDict[tuple[Any, ...], Draft] = OrderedDict()
 
     def draft(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False) -> Draft:
@@ -59,10 +66,13 @@ class FakeModel:
         check = self.rules.batch_item if batch_item else self.rules.messages
         checked = check(body, version=version, beta=beta)
         generated = self.synth.generate(checked.body)
+        fed_back = fed_back_tokens(generated.content)
+        code = runs_code(generated.content)
         usage = build_usage(
-            input_tokens=checked.tokens.total,
+            input_tokens=checked.tokens.total + fed_back,
             output_tokens=generated.output_tokens,
             thinking_tokens=generated.thinking_tokens,
+            server_tool_use=server_usage(generated.content),
         )
         template = build_message(
             id="",
@@ -71,13 +81,16 @@ class FakeModel:
             stop_reason=generated.stop_reason,
             stop_sequence=generated.stop_sequence,
             usage=usage,
+            container={"id": "", "expires_at": ""} if code else None,
         )
         draft = Draft(
             body=checked.body,
             model=checked.model,
             tokens=checked.tokens,
             template=template,
-            has_tool_use=any(block["type"] == "tool_use" for block in generated.content),
+            needs_ids=needs_issuing(generated.content),
+            fed_back=fed_back,
+            runs_code=code,
         )
         if key is not None:
             self._memo[key] = draft
@@ -86,14 +99,14 @@ class FakeModel:
         return draft
 
     def message(self, draft: Draft, ids: IdGenerator, *, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A fresh Message for ``draft``: its own ``msg_`` id and ``toolu_`` ids (the template,
-        shared between replies, is never mutated)."""
+        """A fresh Message for ``draft``: its own ``msg_`` id, ``toolu_``/``srvtoolu_``/``mcptoolu_``
+        ids and container (the template, shared between replies, is never mutated)."""
         message = dict(draft.template)
         message["id"] = ids.message()
-        if draft.has_tool_use:
-            message["content"] = [
-                dict(block, id=ids.tool_use()) if block["type"] == "tool_use" else block for block in draft.content
-            ]
+        if draft.needs_ids:
+            message["content"] = issue(draft.content, ids, self.clock.now())
+        if draft.runs_code:
+            message["container"] = container_for(requested_container(draft.body), ids, self.clock.now())
         if usage is not None:
             message["usage"] = usage
         return message

@@ -57,6 +57,7 @@ class Messages:
         )
         if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
             usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
+            usage["input_tokens"] += draft.fed_back  # a server tool loop's results come on top of the prompt
             return self.model.message(draft, self.ids, usage=usage)
         return self.model.message(draft, self.ids)
 

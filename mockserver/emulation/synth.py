@@ -2,7 +2,8 @@
 
 What it writes (docs/default-responder.md): the text of the last user turn echoed back, then
 seeded prose; a ``tool_use`` block when ``tool_choice`` demands one or when the user names an
-offered tool; a thinking block (with a signature this server can verify) when thinking is on;
+offered tool; server tool calls and their results (:mod:`.server_tools`) when the user names an
+offered server or MCP tool; a thinking block (with a signature this server can verify) when thinking is on;
 JSON matching ``output_config.format`` when structured output is asked for. ``max_tokens`` and
 ``stop_sequences`` cut the output exactly as the real API does. Everything is a pure function of
 the seed and the request body (``stream`` aside), so streamed and plain replies are identical.
@@ -22,8 +23,22 @@ from typing import Any
 import orjson
 
 from mockserver.protocol.errors import invalid_request
+from mockserver.protocol.message import RESULT_BLOCK_TYPES
 from mockserver.protocol.tokens import block_tokens, count_text, split_pieces
 from mockserver.emulation.schema_instance import generate, instance
+from mockserver.emulation.server_tools import (
+    CALL_TYPES,
+    McpTool,
+    ServerTool,
+    ServerTurns,
+    Turn,
+    context_text,
+    names_tool,
+    offered_mcp_tools,
+    offered_server_tools,
+    server_tool_named,
+    trailing_server_blocks,
+)
 
 SENTENCES = (
     "This reply comes from an offline stand-in for the Claude API.",
@@ -157,6 +172,7 @@ class Synthesizer:
         self.seed = seed
         self._key = hashlib.sha256(f"mockserver-thinking:{seed}".encode()).digest()
         self._seed_key = hashlib.sha256(f"mockserver-content:{seed}".encode()).digest()[:32]
+        self.server_turns = ServerTurns(hashlib.sha256(f"mockserver-tools:{seed}".encode()).digest()[:32])
 
     # -- determinism -------------------------------------------------------------------------
     def rng_for(self, body: dict[str, Any]) -> random.Random:
@@ -198,6 +214,7 @@ class Synthesizer:
         messages = body.get("messages") or []
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         prefill = last.get("role") == "assistant"
+        prior = trailing_server_blocks(messages) if prefill else []  # a paused turn sent back
         user = _last(messages, "user") or {}
         user_text = _text_of(user.get("content"))
         results = _tool_results(user.get("content"))
@@ -207,33 +224,73 @@ class Synthesizer:
         if thinking.get("type") in ("enabled", "adaptive") and not prefill:
             planned.append(self._thinking_block(thinking, user_text, max_tokens, rng))
 
-        tool = self._chosen_tool(body, user_text, results)
+        tool, servers, mcp = self._chosen_tools(body, user_text, results)
+        turn: Turn | None = None
+        if servers or mcp or prior:
+            turn = self.server_turns.plan(body, user_text, context_text(messages), prior, servers, mcp, rng)
         forced = isinstance(body.get("tool_choice"), dict) and body["tool_choice"].get("type") in ("any", "tool")
-        if tool is not None:
+        if turn is not None:
+            planned.extend(turn.blocks)
+        if turn is not None and turn.paused:
+            pass  # the loop stops here; the client sends the turn back to continue it
+        elif tool is not None:
             if not forced:
                 planned.append({"type": "text", "text": f"I'll use the {tool['name']} tool for this."})
             planned.append(
                 {"type": "tool_use", "id": "", "name": tool["name"], "input": instance(tool.get("input_schema"), rng)}
             )
+        elif turn is not None:
+            planned.extend(self._after_tools(body, turn, rng))
         else:
             planned.append({"type": "text", "text": self._reply_text(body, user_text, results, prefill, rng)})
         out = self._fit(planned, body, max_tokens)
+        if turn is not None and turn.paused and out.stop_reason == "end_turn":
+            out.stop_reason = "pause_turn"
         # Since 2026 the API marks a client tool call made by the model itself (docs/protocol.md).
         out.content = [dict(b, caller=DIRECT_CALLER) if b["type"] == "tool_use" else b for b in out.content]
         return out
 
-    def _chosen_tool(self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
-        tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and isinstance(t.get("name"), str)]
+    def _chosen_tools(
+        self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, list[ServerTool], list[McpTool]]:
+        """The client tool to call (or ``None``), and the server and MCP tools to run first."""
+        offered = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        tools = [t for t in offered if "input_schema" in t and isinstance(t.get("name"), str)]
+        servers = offered_server_tools(body)
         choice: dict[str, Any] = body["tool_choice"] if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
-        if not tools or choice.get("type") == "none":
-            return None
-        if choice.get("type") == "tool":
-            return next((t for t in tools if t["name"] == choice.get("name")), None)
+        kind = choice.get("type")
+        if kind == "none":
+            return None, [], []
+        if kind == "tool":  # that tool and no other
+            client = next((t for t in tools if t["name"] == choice.get("name")), None)
+            if client is not None:
+                return client, [], []
+            return None, [s for s in servers if s.spec.get("name") == choice.get("name")][:1], []
+        named = [s for s in servers if server_tool_named(user_text, s)]
+        mcp = [m for m in offered_mcp_tools(body) if names_tool(user_text, m.name)]
         mentioned = [t for t in tools if re.search(rf"(?<![\w-]){re.escape(t['name'])}(?![\w-])", user_text, re.IGNORECASE)]
-        if choice.get("type") == "any":
-            return (mentioned or tools)[0]
+        if kind == "any" and not (mentioned or named or mcp):  # some tool must be used: the first offered
+            first = next((t for t in offered if t in tools or any(t is s.spec for s in servers)), None)
+            if first is None:
+                return None, [], []
+            return (first, [], []) if first in tools else (None, [s for s in servers if s.spec is first], [])
         # auto: call a tool the user names, unless this turn already carries tool results.
-        return mentioned[0] if mentioned and not results else None
+        client = mentioned[0] if mentioned and (kind == "any" or not results) else None
+        return client, named, mcp
+
+    def _after_tools(self, body: dict[str, Any], turn: Turn, rng: random.Random) -> list[dict[str, Any]]:
+        """The text that ends a completed server tool turn: the findings with their citations and
+        seeded prose, or a JSON document when structured output is asked for."""
+        schema = _output_schema(body)
+        if schema is not None:
+            return [{"type": "text", "text": self._reply_text(body, "", [], False, rng)}]
+        blocks = [dict(b) for b in turn.answer]
+        filler = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(1, 3)))
+        if blocks and not blocks[-1].get("citations"):
+            blocks[-1]["text"] += "\n\n" + filler
+        else:
+            blocks.append({"type": "text", "text": (" " if blocks else "") + filler})
+        return blocks
 
     def _reply_text(
         self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]], prefill: bool, rng: random.Random
@@ -307,15 +364,18 @@ class Synthesizer:
                 if hit is not None:
                     out.stop_reason, out.stop_sequence = "stop_sequence", hit[1]
                     break
-            elif kind == "tool_use":
-                cost = block_tokens(block)
+            elif kind == "tool_use" or kind in CALL_TYPES:
+                cost = block_tokens({k: v for k, v in block.items() if k != "id"})
                 if cost > remaining:
                     out.stop_reason = "max_tokens"
                     remaining = 0
                     break
                 out.content.append(block)
                 remaining -= cost
-                out.stop_reason = "tool_use"
+                if kind == "tool_use":
+                    out.stop_reason = "tool_use"
+            elif kind in RESULT_BLOCK_TYPES:  # written by the server, not the model: no output tokens
+                out.content.append(block)
         out.content = [b for b in out.content if not (b["type"] == "text" and b["text"] == "" and len(out.content) > 1)]
         out.output_tokens = max_tokens - remaining if max_tokens else 0
         if out.output_tokens == 0 and max_tokens > 0:

@@ -9,6 +9,7 @@ final ``}``, which strict parsers must tolerate, so we pad too (seeded, so repea
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 
 import orjson
 
+from mockserver.protocol.message import fed_back_tokens
 from mockserver.protocol.tokens import split_pieces
 
 PING_DATA = b'{"type": "ping"}'
@@ -118,10 +120,9 @@ def _json_chunks(text: str, rng: random.Random) -> Iterator[str]:
 def _block_start(block: dict[str, Any]) -> dict[str, Any]:
     kind = block.get("type")
     if kind == "text":
-        start: dict[str, Any] = {"type": "text", "text": ""}
-        if block.get("citations"):
-            start["citations"] = []
-        return start
+        if block.get("citations"):  # key order as recorded: citations first
+            return {"citations": [], "type": "text", "text": ""}
+        return {"type": "text", "text": ""}
     if kind == "thinking":
         return {"type": "thinking", "thinking": "", "signature": ""}
     if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
@@ -147,7 +148,10 @@ def _block_deltas(block: dict[str, Any], index: int, rng: random.Random) -> Iter
         delta = {"type": "signature_delta", "signature": block.get("signature", "")}
         yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
     elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
-        for part in _json_chunks(dumps(block.get("input", {})).decode(), rng):
+        arguments = block.get("input", {})
+        # A server tool's input streams as JSON with ", " and ": " (every recorded web_search call).
+        text = dumps(arguments).decode() if kind == "tool_use" else json.dumps(arguments, ensure_ascii=False)
+        for part in _json_chunks(text, rng):
             delta = {"type": "input_json_delta", "partial_json": part}
             yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, 1 if part else 0)
 
@@ -175,6 +179,11 @@ def message_events(message: dict[str, Any], rng: random.Random) -> list[PlannedE
     start_usage["output_tokens"] = min(final_output, 1 + rng.randint(0, 7)) if final_output else 0
     start_usage.pop("output_tokens_details", None)
     start_usage.pop("server_tool_use", None)
+    # A server tool loop's results are input of its later iterations: message_start shows the
+    # request's own input, message_delta the total (every recorded server-tool stream).
+    fed = fed_back_tokens(message.get("content") or [])
+    if fed and isinstance(start_usage.get("input_tokens"), int) and start_usage["input_tokens"] > fed:
+        start_usage["input_tokens"] -= fed
     start_message = {k: v for k, v in message.items() if k not in ("container",)}
     start_message.update(content=[], stop_reason=None, stop_sequence=None, usage=start_usage)
     if "stop_details" in message:

@@ -15,6 +15,7 @@ from mockserver.protocol.versions import LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.media import IMAGE_MEDIA_TYPES, read_base64
+from mockserver.protocol.message import RESULT_BLOCK_TYPES
 from mockserver.protocol.schema import RequestSchema
 from mockserver.protocol.tokens import RequestTokens, count_request
 
@@ -31,6 +32,8 @@ SAMPLING_REJECTING_SINCE = "2025-08-05"  # models from Opus 4.1 on reject temper
 # tool_result for another id got a 200 (docs/protocol.md, "Tool pairing"). Older (all retired)
 # models and --any-model stand-ins are not checked.
 PAIRING_CHECKED_SINCE = "2025-02-24"
+# The blocks of a server tool loop: an assistant turn ending in one is a paused turn (pause_turn).
+SERVER_TOOL_BLOCKS = frozenset({"server_tool_use", "mcp_tool_use"}) | RESULT_BLOCK_TYPES
 
 # (thinking text, signature) -> True/False for our own signatures, None when not checkable.
 SignatureCheck = Callable[[str, str], "bool | None"]
@@ -379,9 +382,11 @@ class Rules:
         final = messages[-1]
         if final["role"] != "assistant":
             return
+        content = final["content"]
+        if isinstance(content, list) and content and content[-1].get("type") in SERVER_TOOL_BLOCKS:
+            return  # a paused server tool turn sent back to be continued, not a prefill (docs/protocol.md)
         if not model.mock.prefill:
             raise invalid_request("Prefilling assistant messages is not supported for this model.")
-        content = final["content"]
         text = content if isinstance(content, str) else "".join(b.get("text", "") for b in content if b.get("type") == "text")
         if text and text != text.rstrip():
             raise invalid_request("messages: final assistant content cannot end with trailing whitespace")

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mockserver.clock import Clock, SystemClock
+from mockserver.emulation.server_tools import container_for, requested_container, runs_code
 from mockserver.faults.spec import Faults
 from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply, SseEvent
 from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, LIKE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError
-from mockserver.protocol.message import build_message, build_usage
+from mockserver.protocol.message import build_message, build_usage, fed_back_tokens
 from mockserver.scenarios.blocks import instantiate, output_usage
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ class Toolkit:
     ids: "IdGenerator"
     synth: "Synthesizer"
     prompt_cache: "PromptCache"
+    clock: Clock = field(default_factory=SystemClock)
 
 
 @dataclass
@@ -64,7 +67,9 @@ class ReplyAction(Action):
     def default_stop_reason(self) -> str:
         return "tool_use" if any(b.get("type") == "tool_use" for b in self.content) else "end_turn"
 
-    def build(self, content: list[dict[str, Any]], model: str, usage: dict[str, Any], message_id: str) -> dict[str, Any]:
+    def build(
+        self, content: list[dict[str, Any]], model: str, usage: dict[str, Any], message_id: str, *, container: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         for key, value in self.usage.items():
             usage[key] = value
         if "cache_creation_input_tokens" in self.usage and "cache_creation" not in self.usage:
@@ -76,7 +81,7 @@ class ReplyAction(Action):
             stop_reason=self.stop_reason or self.default_stop_reason(),
             stop_sequence=self.stop_sequence,
             stop_details=self.stop_details,
-            container=self.container,
+            container=self.container if container is None else container,
             usage=usage,
         )
 
@@ -92,12 +97,19 @@ class ReplyAction(Action):
             checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta)
         content = instantiate(self.content, kit.ids, kit.synth)
         output, thinking, server = output_usage(content)
+        fed_back = fed_back_tokens(content)  # server tool results are input, as for the fake model
         usage = build_usage(
-            input_tokens=checked.tokens.total, output_tokens=output, thinking_tokens=thinking, server_tool_use=server
+            input_tokens=checked.tokens.total + fed_back, output_tokens=output, thinking_tokens=thinking, server_tool_use=server
         )
         if checked.tokens.breakpoints:
             usage = await kit.prompt_cache.apply(checked.model, checked.body, checked.tokens, usage, api.namespace)
-        return MessageReply(message=self.build(content, checked.model.id, usage, kit.ids.message()))
+            usage["input_tokens"] += fed_back
+        container = self.container
+        if (isinstance(container, dict) and not {"id", "expires_at"} <= set(container)) or (container is None and runs_code(content)):
+            # code execution always reports its container: fill in what the scenario left out
+            container = {**container_for(requested_container(checked.body), kit.ids, kit.clock.now()), **(container or {})}
+        message = self.build(content, checked.model.id, usage, kit.ids.message(), container=container)
+        return MessageReply(message=message)
 
 
 @dataclass

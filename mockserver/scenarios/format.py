@@ -301,7 +301,10 @@ def _check_reply(node: Node, action: ReplyAction) -> None:
     usage: dict[str, Any] = {"input_tokens": 1, "output_tokens": output}
     if server is not None:
         usage["server_tool_use"] = server
-    message = action.build(content, action.model or "claude-mock", usage, "msg_011C" + "A" * 20)
+    container = action.container
+    if isinstance(container, dict) and not {"id", "expires_at"} <= set(container):  # filled in per reply
+        container = {"id": "container_011C" + "A" * 20, "expires_at": "2026-01-01T00:00:00+00:00", **container}
+    message = action.build(content, action.model or "claude-mock", usage, "msg_011C" + "A" * 20, container=container)
     validate_message(node, message)
 
 
