@@ -25,6 +25,13 @@ BATCHES_CANCEL = "batches.cancel"
 BATCHES_RESULTS = "batches.results"
 MODELS_LIST = "models.list"
 MODELS_RETRIEVE = "models.retrieve"
+FILES_CREATE = "files.create"
+FILES_LIST = "files.list"
+FILES_RETRIEVE = "files.retrieve"
+FILES_DELETE = "files.delete"
+FILES_DOWNLOAD = "files.download"
+FILE_LIMIT = 500 * MB
+"""The largest file ``POST /v1/files`` takes (the Files docs: "File exceeds the 500 MB limit")."""
 OTHER = "other"
 """A path the table does not know, answered only when a cassette or an upstream takes every path."""
 
@@ -45,6 +52,9 @@ class Endpoint:
     """Answers carry the ``anthropic-ratelimit-*`` headers."""
     beta: bool = True
     """``?beta=true`` or an ``anthropic-beta`` header select the beta request schema."""
+    multipart: bool = False
+    """The body is ``multipart/form-data``, parsed as it arrives: a file part goes to a spool
+    (memory, then disk), never whole into memory (mockserver/pipeline/multipart.py)."""
 
     @property
     def fixed(self) -> bool:
@@ -62,11 +72,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(BATCHES_RESULTS, "GET", "/v1/messages/batches/{batch_id}/results"),
     Endpoint(MODELS_LIST, "GET", "/v1/models"),
     Endpoint(MODELS_RETRIEVE, "GET", "/v1/models/{model_id}"),
+    # Files: the file plus the form's framing and small fields may use up to 1 MB more.
+    Endpoint(FILES_CREATE, "POST", "/v1/files", FILE_LIMIT + MB, multipart=True),
+    Endpoint(FILES_LIST, "GET", "/v1/files"),
+    Endpoint(FILES_RETRIEVE, "GET", "/v1/files/{file_id}"),
+    Endpoint(FILES_DELETE, "DELETE", "/v1/files/{file_id}"),
+    Endpoint(FILES_DOWNLOAD, "GET", "/v1/files/{file_id}/content"),
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
-MAX_BODY = max(e.body_limit for e in ENDPOINTS)
-"""The largest body any endpoint takes (a Message Batch's 256 MB)."""
+MAX_BODY = max(e.body_limit for e in ENDPOINTS if not e.multipart)
+"""The largest body read whole into memory (a Message Batch's 256 MB); uploads are streamed."""
 UNKNOWN = Endpoint(OTHER, "*", "/{path}", MAX_BODY)
 NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 
