@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
@@ -12,26 +12,34 @@ from mockserver.pipeline.parse import too_large
 from mockserver.protocol.errors import invalid_request
 
 
-def body_reader(http: BaseRequest) -> Callable[[int], Awaitable[bytes]]:
-    async def read(limit: int) -> bytes:
-        """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
+def body_chunks(http: BaseRequest) -> Callable[[int], AsyncIterator[bytes]]:
+    async def chunks(limit: int) -> AsyncIterator[bytes]:
+        """The body, decoded, as it arrives, refusing (413) as soon as it passes ``limit``."""
         length = http.content_length
         if length is not None and length > limit and "content-encoding" not in http.headers:
             raise too_large()
-        chunks: list[bytes] = []
         size = 0
         try:
             async for chunk in http.content.iter_any():
                 size += len(chunk)
                 if size > limit:
                     raise too_large()
-                chunks.append(chunk)
+                yield chunk
         except (ConnectionResetError, HttpProcessingError, RequestPayloadError) as exc:
             # The client hung up mid-body (fewer bytes than its Content-Length) or sent a broken
             # chunk or compressed body: a client mistake, journaled as a 400 (nobody may be left
             # to read the answer).
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost"
             raise invalid_request(f"The request body is incomplete or malformed: {reason}") from None
-        return b"".join(chunks)
+
+    return chunks
+
+
+def body_reader(http: BaseRequest) -> Callable[[int], Awaitable[bytes]]:
+    chunks = body_chunks(http)
+
+    async def read(limit: int) -> bytes:
+        """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
+        return b"".join([chunk async for chunk in chunks(limit)])
 
     return read

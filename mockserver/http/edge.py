@@ -15,7 +15,7 @@ from aiohttp import hdrs, web
 from aiohttp.web_request import BaseRequest
 
 from mockserver.http import admin
-from mockserver.http.body import body_reader
+from mockserver.http.body import body_chunks, body_reader
 from mockserver.http.malformed import error_for
 from mockserver.http.sink import respond, whole_response
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming
@@ -48,7 +48,7 @@ class Edge:
             await http.writer.write(CONTINUE)
         incoming = Incoming(
             http.method, http.path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, http.headers,
-            body_reader(http), http.can_read_body,
+            body_reader(http), http.can_read_body, chunks=body_chunks(http),
         )
         exchange = await self.api.handle(incoming)
         response, outcome = await respond(http, exchange.plan)
