@@ -68,13 +68,14 @@ async def deliver(plan: Plan, sink: Sink) -> Outcome:
                 await sink.write(data)
                 sent.append(data)
         else:
-            await _timed(frames, sink, sent)
+            await _timed(frames, sink, sent, plan.keep)
     except DISCONNECTED:
         notes.append("client disconnected")
     return Outcome(plan.status, b"".join(sent), plan.streamed, tuple(notes))
 
 
-async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> None:
+async def _timed(frames: Frames, sink: Sink, sent: list[bytes], keep: int | None = None) -> None:
+    """Writes each frame when due; keeps what went out in ``sent`` (its first ``keep`` bytes)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with contextlib.aclosing(each(frames)) as items:
@@ -90,4 +91,8 @@ async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> None:
                     await pause(sink, left)
             if frame.raw:
                 await sink.write(frame.raw)
-                sent.append(frame.raw)
+                if keep is None:
+                    sent.append(frame.raw)
+                elif keep > 0:
+                    sent.append(frame.raw[:keep])
+                    keep -= len(sent[-1])

@@ -106,7 +106,8 @@ class Renderer:
             if streamed:
                 return Plan(reply.status, headers, [Frame(c) for c in sse.split(body)], streamed=True, reason=reply.reason)
             return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason)
-        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason)
+        return Plan(reply.status, headers, _chunks(body), streamed=streamed, length=reply.length, reason=reply.reason,
+                    keep=reply.journal_bytes)
 
 
 def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mockserver.emulation.stage import FileLookup, resolve_files
 from mockserver.faults.spec import Faults
 from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply, SseEvent
 from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE
@@ -38,6 +39,8 @@ class Toolkit:
     ids: "IdGenerator"
     synth: "Synthesizer"
     prompt_cache: "PromptCache"
+    files: FileLookup | None = None
+    """Looks up the stored files a body names by ``file_id`` (checked and counted as emulated)."""
 
 
 @dataclass
@@ -81,13 +84,14 @@ class ReplyAction(Action):
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         api = view.api
+        files = await resolve_files(kit.files, api)
         if api.endpoint == COUNT_TOKENS:
-            checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta, files=files)
             return JsonReply(body={"input_tokens": int(self.usage.get("input_tokens", checked.tokens.total))})
         if api.custom_id is not None:  # a batch item: the batch's rules apply too
-            checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta, files=files)
         else:
-            checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta, files=files)
         content = instantiate(self.content, kit.ids, kit.synth)
         output, thinking, server = output_usage(content)
         usage = build_usage(
