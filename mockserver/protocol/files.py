@@ -248,9 +248,9 @@ class FileReader:
                 return
             cut = len(text)
         part, self._text_tail = text[:cut], text[cut:]
+        self._tokens += count_text(part)
         if part.strip():
             self._any_text = True
-            self._tokens += count_text(part)
             self._sentences += len(_SENTENCE_END.findall(part))
 
     def finish(self, file_id: str, *, downloadable: bool = False) -> FileFacts:
