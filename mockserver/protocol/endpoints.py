@@ -73,11 +73,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(MODELS_LIST, "GET", "/v1/models"),
     Endpoint(MODELS_RETRIEVE, "GET", "/v1/models/{model_id}"),
     # Files: the file plus the form's framing and small fields may use up to 1 MB more.
-    Endpoint(FILES_CREATE, "POST", "/v1/files", FILE_LIMIT + MB, multipart=True),
-    Endpoint(FILES_LIST, "GET", "/v1/files"),
-    Endpoint(FILES_RETRIEVE, "GET", "/v1/files/{file_id}"),
-    Endpoint(FILES_DELETE, "DELETE", "/v1/files/{file_id}"),
-    Endpoint(FILES_DOWNLOAD, "GET", "/v1/files/{file_id}/content"),
+    # Their rate limit is one bucket of requests (mockserver/ratelimit/limiter.py); no ratelimit headers.
+    Endpoint(FILES_CREATE, "POST", "/v1/files", FILE_LIMIT + MB, multipart=True, rate_limited=True),
+    Endpoint(FILES_LIST, "GET", "/v1/files", rate_limited=True),
+    Endpoint(FILES_RETRIEVE, "GET", "/v1/files/{file_id}", rate_limited=True),
+    Endpoint(FILES_DELETE, "DELETE", "/v1/files/{file_id}", rate_limited=True),
+    Endpoint(FILES_DOWNLOAD, "GET", "/v1/files/{file_id}/content", rate_limited=True),
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
