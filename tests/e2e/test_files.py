@@ -327,14 +327,17 @@ def test_scenarios_faults_and_the_journal_see_uploads(mockserver: MockServer, an
         client.beta.files.list()
     assert [f.id for f in client.beta.files.list()] == [stored.id]
     mockserver.set_rate_limits(requests_per_minute=1, files_requests_per_minute=2)  # one bucket for the Files endpoints
-    client.beta.files.retrieve_metadata(stored.id)
-    client.beta.files.list()
-    with pytest.raises(anthropic.RateLimitError) as limited:
-        client.beta.files.download(stored.id)
-    assert limited.value.response.headers["retry-after"] in ("29", "30")  # a minute for two
-    assert "of 2 requests per minute" in limited.value.body["error"]["message"]
-    assert "anthropic-ratelimit-requests-limit" not in limited.value.response.headers
-    client.messages.create(model=HAIKU, max_tokens=5, messages=ask())  # the Messages bucket is another one
+    try:
+        client.beta.files.retrieve_metadata(stored.id)
+        client.beta.files.list()
+        with pytest.raises(anthropic.RateLimitError) as limited:
+            client.beta.files.download(stored.id)
+        assert limited.value.response.headers["retry-after"] in ("29", "30")  # a minute for two
+        assert "of 2 requests per minute" in limited.value.body["error"]["message"]
+        assert "anthropic-ratelimit-requests-limit" not in limited.value.response.headers
+        client.messages.create(model=HAIKU, max_tokens=5, messages=ask())  # the Messages bucket is another one
+    finally:
+        mockserver.set_rate_limits(None)  # the session's server outlives this test
 
 
 def test_cassettes_record_and_replay_uploads_by_their_content(make_server: Callable[..., MockServer], tmp_path: Path) -> None:

@@ -211,3 +211,36 @@ async def test_the_open_parser_spools_uploads_as_they_came() -> None:
     request.upload.close()
     garbage = await parser.parse(incoming(b"not a form", "multipart/form-data; boundary=b"), "req_2", 0.0)
     assert garbage.upload is None and garbage.raw_body == b"not a form"  # kept as bytes, forwarded as bytes
+
+
+# -- properties -------------------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+# content that leans towards the boundary's own bytes, CRLFs and dashes
+CONTENT = st.lists(st.sampled_from([b"\r\n", b"--", BOUNDARY.encode()[:5], BOUNDARY.encode(), b"x", b"\r", b"\n", b"-"]) | st.binary(max_size=8),
+                   max_size=30).map(b"".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=CONTENT, fields=st.dictionaries(NAMES.filter(lambda n: n != "file"), st.text(max_size=20).filter(lambda t: "\r" not in t)),
+       step=st.integers(1, 80), keep=st.booleans())
+def test_any_form_parses_back_in_any_chunking(content: bytes, fields: dict[str, str], step: int, keep: bool) -> None:
+    raw = body(*[field(k, v) for k, v in fields.items()], file_part(content, "f.bin", "application/octet-stream"))
+    form = parse(raw, step, keep_files=keep)
+    assert {k: form.field(k) for k in fields} == fields
+    part = form.file()
+    assert part is not None and part.size == len(content) and part.sha256 == hashlib.sha256(content).hexdigest()
+    assert (b"".join(part.chunks()) == content) if keep else part.spool is None
+    form.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=300) | st.lists(st.sampled_from([b"--" + BOUNDARY.encode(), b"\r\n", b"--", b"Content-Disposition: form-data; name=\"file\"",
+                                                                 b"\r\n\r\n", b"x"]), max_size=20).map(b"".join), step=st.integers(1, 50))
+def test_any_bytes_parse_or_are_refused_with_a_reason(raw: bytes, step: int) -> None:
+    try:
+        parse(raw, step).close()
+    except FormError as error:
+        assert str(error)
