@@ -145,7 +145,7 @@ class FileEndpoints:
             found = await records.page(namespace, limit=page.limit)
             assert found is not None
         rows, has_more = found
-        return JsonReply(body=_page(rows, has_more))
+        return JsonReply(body=_page(rows, has_more, forward=before_id is None))
 
     async def retrieve(self, request: ApiRequest) -> Reply:
         row = await self._find(request)
@@ -177,15 +177,16 @@ class FileEndpoints:
         )
 
 
-def _page(rows: list[FileRow], has_more: bool) -> dict[str, Any]:
+def _page(rows: list[FileRow], has_more: bool, *, forward: bool = True) -> dict[str, Any]:
     """A page with both cursor styles: ``first_id``/``last_id``/``has_more`` (the 2026-05 OpenAPI
-    spec) and ``next_page`` (SDK 1.17/2.12; null on the last page)."""
+    spec; ``has_more`` in the direction of travel) and ``next_page`` (SDK 1.17/2.12: the older
+    files after this page; null on the last page, and on a page read backwards with ``before_id``)."""
     return {
         "data": [render(row) for row in rows],
         "has_more": has_more,
         "first_id": rows[0].id if rows else None,
         "last_id": rows[-1].id if rows else None,
-        "next_page": page_token(rows[-1].id) if has_more and rows else None,
+        "next_page": page_token(rows[-1].id) if has_more and rows and forward else None,
     }
 
 

@@ -18,7 +18,6 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.media import IMAGE_MEDIA_TYPES, FileFacts, image_size, pdf_text, sniff_image_type
 from mockserver.protocol.tokens import count_text, sentence_count
@@ -135,11 +134,12 @@ def extension(mime_type: str) -> str | None:
 
 def declared_type(content_type: str | None) -> str | None:
     """A part's ``Content-Type`` without parameters, lowercase; ``None`` when it says nothing
-    (absent, empty or ``application/octet-stream``, which SDKs send for any bytes)."""
+    (absent, empty or ``application/octet-stream``, which SDKs send for any bytes) or is longer
+    than a ``mime_type`` may be (255 characters: the spec)."""
     if not content_type:
         return None
     mime = content_type.split(";", 1)[0].strip().lower()
-    return None if not mime or mime == OCTET_STREAM else mime
+    return None if not mime or mime == OCTET_STREAM or len(mime) > MIME_TYPE_MAX else mime
 
 
 def media_type(declared: str | None, filename: str | None, head: bytes) -> str:
