@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Callable
 
 from mockserver.files.service import FileService
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, JsonReply, Reply
+from mockserver.pipeline.parse import too_large
 from mockserver.protocol import endpoints
 from mockserver.protocol.errors import invalid_request
 from mockserver.protocol.files import (
@@ -86,6 +87,8 @@ class FileEndpoints:
         part = form.file() if form is not None else None
         if part is None:  # a scripted or derived request, or a form without its file
             raise invalid_request("file: Field required")
+        if part.size > endpoints.FILE_LIMIT:  # within the body's limit, which leaves room for the form
+            raise too_large()
         expires_in = self._expires_in(form.field("expires_in_seconds") if form is not None else None)
         row = await self.service.add(
             request.namespace, part.chunks, filename=part.filename, declared_type=declared_type(part.content_type),

@@ -23,6 +23,7 @@ from mockserver.cassettes import importers
 from mockserver.cassettes.model import header
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import DEFAULT_TEST_KEY, MockServer
+from mockserver.protocol import endpoints
 from mockserver.protocol.endpoints import FILE_LIMIT
 from mockserver.protocol.tokens import PDF_PAGE_OVERHEAD, PDF_PAGE_TOKENS, image_tokens
 from mockserver.store.files import CHUNK, DB_NAME
@@ -147,6 +148,13 @@ def test_upload_refusals(mockserver: MockServer) -> None:
     short = b'Content-Disposition: form-data; name="expires_in_seconds"\r\n\r\n60'
     assert upload(form(file, short)) == (400, "expires_in_seconds: Input should be greater than or equal to 3600")
     assert upload(form(file)) == (200, "")
+
+
+def test_a_file_past_the_limit_is_a_413_even_within_the_bodys_room(mockserver: MockServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoints, "FILE_LIMIT", 10)  # the body's limit leaves 1 MB for the form around the file
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        mockserver.client(max_retries=0).beta.files.upload(file=("a.txt", b"x" * 11, "text/plain"))
+    assert refused.value.status_code == 413 and refused.value.body["error"]["type"] == "request_too_large"
 
 
 def test_an_upload_past_500_mb_is_refused_before_it_is_read(mockserver: MockServer) -> None:
