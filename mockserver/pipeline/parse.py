@@ -170,7 +170,6 @@ async def _strict_form(incoming: Incoming, endpoint: Endpoint) -> Form:
         raise invalid_request(f"The request body is not valid multipart/form-data: {error}.") from None
 
 
-
 def _with_form(request: ApiRequest, form: Form) -> ApiRequest:
     request.upload = form
     request.body = form.summary()
