@@ -8,7 +8,7 @@ in-process transport alike::
       -> scenarios      a rule answers, or passes with ``next``          scenarios/
       -> your stages    added with ``Api.use`` (tests, extensions)
       -> cassette       replay, or record through the upstream           cassettes/ (when one is put on)
-      -> emulation      validation + fake model, models, batches         emulation/, batches/
+      -> emulation      validation + fake model, models, batches, files  emulation/, batches/, files/
     -> render once into a plan (faults transform it)                     render/, faults/
     -> a transport delivers it; :meth:`Api.finish` journals the exchange  journal/
 
@@ -35,6 +35,8 @@ from mockserver.emulation.completions import Completions, either
 from mockserver.emulation.fake_model import FakeModel
 from mockserver.emulation.stage import Emulation, Messages, Models
 from mockserver.emulation.synth import Synthesizer
+from mockserver.files.handlers import FileEndpoints
+from mockserver.files.service import FileService
 from mockserver.ids import IdGenerator
 from mockserver.journal.journal import JournalEntry, JournalLog
 from mockserver.faults.transforms import FaultedRenderer
@@ -94,11 +96,12 @@ class Api:
         self.limiter = RateLimiter(store, clock, config=config.rate_limits, resolve=_canonical(catalog))
         self.book = book = ScenarioBook(self.limiter)
         book.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
-        self.kit = kit = Toolkit(rules, ids, synth, prompt_cache, clock)
+        self.files = files = FileService(store, clock, ids)
+        self.kit = kit = Toolkit(rules, ids, synth, prompt_cache, clock, files.lookup)
         headers = ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed))
         self.renderer = FaultedRenderer(Renderer(headers, seed=seed, sse_padding=config.sse_padding), _rng("faults", seed))
         self.table = EndpointTable()
-        self.messages = Messages(FakeModel(rules, synth, clock=clock), prompt_cache, ids)
+        self.messages = Messages(FakeModel(rules, synth, clock=clock), prompt_cache, ids, files.lookup)
         self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
         completions = Completions(catalog, synth, ids, lenient=config.lenient, any_model=config.any_model)
@@ -109,6 +112,7 @@ class Api:
             BEDROCK_INVOKE_STREAM: either(self.messages.create, completions.create),
             **Models(catalog, lenient=config.lenient, any_model=config.any_model).handlers(),
             **endpoints.handlers(),
+            **FileEndpoints(files, lenient=config.lenient).handlers(),
         })
         self.scenarios = ScenarioStage(book, store, catalog, kit)
         self.chaos = None
@@ -194,6 +198,8 @@ class Api:
             log.exception("internal error answering %s %s", incoming.method, incoming.path)
             reply = ErrorReply(error=internal_error(), origin="server")
             plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint))
+        if request is not None and request.upload is not None:
+            request.upload.close()  # an upload's spools: whatever needed them has read them by now
         return Exchange(incoming, request, request_id, received_at, started, reply, plan)
 
     def error_plan(self, error: ApiError) -> Plan:
@@ -242,6 +248,7 @@ class Api:
     async def start(self) -> None:
         self.store.check()
         await self.batches.start()
+        await self.files.start()
         if self.book.files:
             self._tasks.append(asyncio.create_task(watch(self.book), name="mockserver-scenario-watcher"))
 
@@ -257,8 +264,9 @@ class Api:
             await self.chaos.close()
         await self.store.close()
 
-    async def reset(self, namespace: str = "default", *, batches: bool = True) -> None:
-        """Rules (file rules start over), journal, prompt cache, rate limits and batches as at start."""
+    async def reset(self, namespace: str = "default", *, batches: bool = True, files: bool = True) -> None:
+        """Rules (file rules start over), journal, prompt cache, rate limits, batches and the
+        namespace's files as at start."""
         self.book.reset()
         await self.scenarios.forget(namespace)
         await self.journal.clear(namespace)
@@ -266,6 +274,8 @@ class Api:
         await self.limiter.reset(namespace)
         if batches and self.batches.in_use:
             await self.batches.reset()
+        if files and self.files.in_use:
+            await self.files.reset(namespace)
         if self.cassette is not None:
             self.cassette.stage.rewind()
 

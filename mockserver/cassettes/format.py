@@ -252,7 +252,11 @@ def encode_interaction(interaction: Interaction) -> dict[str, Any]:
     if req.query:
         request["query"] = encode_pairs(req.query)
     request["headers"] = encode_pairs(req.headers)
-    request.update(encode_request_body(req.body))
+    form = req.upload()
+    if form is not None:  # an upload: its parts, the file by name, type, size and SHA-256 (docs/cassettes.md)
+        request["form"] = form
+    else:
+        request.update(encode_request_body(req.body))
     response: dict[str, Any] = {"status": resp.status}
     if resp.reason and resp.reason != _phrase(resp.status):
         response["reason"] = resp.reason
@@ -288,6 +292,7 @@ def decode_interaction(item: Any, where: str) -> Interaction:
         headers=decode_pairs(req.get("headers"), f"{where}.request.headers"),
         body=request_body,
         origin=req.get("origin"),
+        form=_form(req.get("form"), f"{where}.request.form"),
     )
     status = resp.get("status")
     if not isinstance(status, int):
@@ -304,6 +309,14 @@ def decode_interaction(item: Any, where: str) -> Interaction:
     )
     recorded_at = item.get("recorded_at")
     return Interaction(request, response, str(recorded_at) if recorded_at is not None else None)
+
+
+def _form(data: Any, where: str) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise CassetteError(f"{where} must be a mapping of part names to text or file summaries")
+    return {str(k): v for k, v in data.items()}
 
 
 def is_our_format(data: Any) -> bool:

@@ -15,6 +15,7 @@ is kept as recorded.
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
 import zlib
 from dataclasses import dataclass
@@ -125,13 +126,28 @@ def _vcrpy_body(side: dict[str, Any]) -> bytes:
     return _to_bytes(body)
 
 
+def _multipart_body(body: bytes, headers: Headers) -> bytes:
+    """A multipart body some recorders' hooks keep base64-encoded as a string (crewAI's vcrpy
+    cassettes): decoded when the text is base64 of a body that opens with its boundary."""
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    marker = content_type.partition("boundary=")[2].strip('"; ')
+    if not marker or not content_type.lower().startswith("multipart/") or body.startswith(b"--"):
+        return body
+    try:
+        decoded = base64.b64decode(body, validate=True)
+    except (ValueError, binascii.Error):
+        return body
+    return decoded if decoded.startswith(b"--" + marker.encode("latin-1", "replace")) else body
+
+
 def _vcrpy_one(request: dict[str, Any], response: dict[str, Any]) -> Interaction:
     status = response.get("status") or {}
     code = status.get("code") if isinstance(status, dict) else status
     message = status.get("message") if isinstance(status, dict) else None
+    headers = _header_lists(request.get("headers"))
     return _interaction(
         str(request.get("method", "GET")), str(request.get("uri") or request.get("url") or "/"),
-        _header_lists(request.get("headers")), _vcrpy_body(request),
+        headers, _multipart_body(_vcrpy_body(request), headers),
         int(code or 200), message, _header_lists(response.get("headers")), _vcrpy_body(response),
     )
 

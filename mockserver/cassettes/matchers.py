@@ -95,8 +95,11 @@ class Matcher:
 
     # -- keys -------------------------------------------------------------------------------
     def body_value(self, request: RecordedRequest) -> Any:
-        """The body as compared: JSON minus ignored fields (or only the chosen ones), else bytes."""
-        value = request.json
+        """The body as compared: JSON (an upload: its form, the file by its SHA-256, filename and
+        type, never the boundary) minus ignored fields (or only the chosen ones), else bytes."""
+        value = request.upload()
+        if value is None:
+            value = request.json
         if value is None:
             return request.body
         if self.fields:

@@ -13,6 +13,8 @@ from typing import Any, Iterator
 
 import orjson
 
+from mockserver.pipeline.multipart import summarize
+
 Headers = list[tuple[str, str]]
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n")
 
@@ -71,6 +73,18 @@ class RecordedRequest:
     body: bytes = b""
     # Where it was sent, when not the Anthropic API (other hosts found in imported cassettes).
     origin: str | None = None
+    # A multipart upload as recorded: each part's text, or a file's filename, content type, size
+    # and SHA-256 (the bytes are not kept: mockserver/pipeline/multipart.py).
+    form: dict[str, Any] | None = None
+
+    def upload(self) -> dict[str, Any] | None:
+        """The form this request uploaded: as recorded, or summarized from a recorded multipart
+        body (other recorders keep the bytes); ``None`` when it is no upload."""
+        if self.form is not None:
+            return self.form
+        if self.body and (header(self.headers, "content-type") or "").lower().startswith("multipart/form-data"):
+            return summarize(self.body, header(self.headers, "content-type"))
+        return None
 
     @property
     def json(self) -> Any:

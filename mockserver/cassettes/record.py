@@ -19,7 +19,7 @@ import bisect
 import inspect
 import logging
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import orjson
 
@@ -42,6 +42,11 @@ _NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
 Capture = Callable[[Interaction], object]
 """Takes a finished interaction; may return an awaitable, which is awaited before the client
 gets the end of the answer. An ``OSError`` from it means the interaction was not saved."""
+
+
+async def _spooled(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
@@ -96,10 +101,11 @@ class Recorder:
         headers = CIMultiDict((k, v) for k, v in api.headers.items() if k.lower() not in _NOT_FORWARDED)
         url = self.url_for(api)
         started = loop.time()
+        data: Any = api.raw_body or None
+        if api.upload is not None and api.upload.raw is not None:  # an upload: the bytes as they came, from their spool
+            data, headers["Content-Length"] = _spooled(api.upload.raw_chunks()), str(api.upload.raw_size)
         try:
-            upstream = await self._client().request(
-                api.method, url, headers=headers, data=api.raw_body or None, allow_redirects=False
-            )
+            upstream = await self._client().request(api.method, url, headers=headers, data=data, allow_redirects=False)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             message = f"mockserver record: upstream {self.upstream} did not answer: {exc or type(exc).__name__}"
             log.error("%s", message)

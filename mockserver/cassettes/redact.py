@@ -307,6 +307,7 @@ class _Scrub:
             query=[(k, self.text(v, f"request.query.{k}")) for k, v in req.query],
             body=self.body(req.body, "request.body"),
             path=self.text(req.path, "request.path"),
+            form=orjson.loads(self.body(orjson.dumps(req.form), "request.form")) if req.form is not None else None,
         )
         response = self.response(resp)
         return Interaction(request, response, interaction.recorded_at), self.findings

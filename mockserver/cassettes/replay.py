@@ -32,7 +32,8 @@ def request_from_api(api: ApiRequest) -> RecordedRequest:
         path=api.path,
         query=[(str(k), v) for k, v in api.query.items()],
         headers=[(str(k), v) for k, v in api.headers.items() if keep_request_header(k)],
-        body=api.raw_body,
+        body=api.raw_body if api.upload is None else b"",
+        form=api.upload.summary() if api.upload is not None else None,
     )
 
 

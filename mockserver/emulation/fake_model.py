@@ -16,7 +16,7 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.ids import IdGenerator
 from mockserver.protocol.catalog import ModelEntry
 from mockserver.protocol.message import build_message, build_usage, fed_back_tokens
-from mockserver.protocol.tokens import RequestTokens
+from mockserver.protocol.tokens import Files, RequestTokens
 from mockserver.protocol.validate import Rules
 from mockserver.emulation.server_tools import container_for, issue, needs_issuing, requested_container, runs_code, server_usage
 from mockserver.emulation.synth import Synthesizer
@@ -54,17 +54,21 @@ class FakeModel:
         self.clock: Clock = clock or SystemClock()
         self._memo: OrderedDict[tuple[Any, ...], Draft] = OrderedDict()
 
-    def draft(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False) -> Draft:
+    def draft(
+        self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False,
+        files: Files | None = None,
+    ) -> Draft:
         """Validate (raising the API's error; a batch item also by the batch's own rules) and
-        answer; ``raw`` bytes, when given, key the memo."""
-        key = (version, beta, batch_item, raw) if raw else None
+        answer; ``raw`` bytes, when given, key the memo (with the stored files the body names,
+        whose state is part of the answer)."""
+        key = (version, beta, batch_item, raw, tuple(sorted(files.items())) if files else None) if raw else None
         if key is not None:
             hit = self._memo.get(key)
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit
         check = self.rules.batch_item if batch_item else self.rules.messages
-        checked = check(body, version=version, beta=beta)
+        checked = check(body, version=version, beta=beta, files=files)
         generated = self.synth.generate(checked.body)
         fed_back = fed_back_tokens(generated.content)
         code = runs_code(generated.content)

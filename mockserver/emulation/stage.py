@@ -8,7 +8,7 @@ counts from the shared estimator, models from the catalog.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from mockserver.cache.prompt_cache import PromptCache
 from mockserver.emulation.fake_model import FakeModel
@@ -17,9 +17,23 @@ from mockserver.pipeline.exchange import ApiRequest, ErrorReply, JsonReply, Mess
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
 from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, MESSAGES_CREATE, MODELS_LIST, MODELS_RETRIEVE
 from mockserver.protocol.errors import ApiError, not_found
+from mockserver.protocol.files import referenced_file_ids
 from mockserver.protocol.pagination import paginate, parse_page_query
+from mockserver.protocol.tokens import Files
 
 Handler = Callable[[ApiRequest], Awaitable[Reply]]
+FileLookup = Callable[[str, Sequence[str]], Awaitable[Files]]
+"""``(namespace, file ids) -> the stored files among them`` (the Files API's records)."""
+
+
+async def resolve_files(lookup: FileLookup | None, request: ApiRequest) -> Files | None:
+    """The stored files a Messages body names by ``file_id``, looked up before validation (which
+    does no I/O): an id missing from the answer is the API's 404. ``None`` when the body names no
+    file (the common case costs one scan of its bytes) or there is no lookup."""
+    if lookup is None or (request.raw_body and b"file_id" not in request.raw_body):
+        return None
+    ids = referenced_file_ids(request.body)
+    return await lookup(request.namespace, ids) if ids else None
 
 
 class Emulation:
@@ -39,10 +53,11 @@ class Emulation:
 class Messages:
     """``POST /v1/messages`` and ``count_tokens``: validation, then the fake model's answer."""
 
-    def __init__(self, model: FakeModel, prompt_cache: PromptCache, ids: IdGenerator) -> None:
+    def __init__(self, model: FakeModel, prompt_cache: PromptCache, ids: IdGenerator, files: FileLookup | None = None) -> None:
         self.model = model
         self.prompt_cache = prompt_cache
         self.ids = ids
+        self.files = files
 
     def handlers(self) -> dict[str, Handler]:
         return {MESSAGES_CREATE: self.create, COUNT_TOKENS: self.count_tokens}
@@ -52,8 +67,10 @@ class Messages:
         # The memo is keyed by the bytes that decide the answer: behind a platform's door the
         # model is in the path, so the path is part of the key.
         raw = request.raw_body if request.endpoint == request.kind else request.path.encode() + b"\0" + request.raw_body
+        files = await resolve_files(self.files, request)
         draft = self.model.draft(
-            request.body, version=request.api_version, beta=request.beta, raw=raw, batch_item=request.custom_id is not None
+            request.body, version=request.api_version, beta=request.beta, raw=raw, batch_item=request.custom_id is not None,
+            files=files,
         )
         if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
             usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
@@ -65,7 +82,8 @@ class Messages:
         return MessageReply(message=await self.message(request))
 
     async def count_tokens(self, request: ApiRequest) -> Reply:
-        checked = self.model.rules.count_tokens(request.body, version=request.api_version, beta=request.beta)
+        files = await resolve_files(self.files, request)
+        checked = self.model.rules.count_tokens(request.body, version=request.api_version, beta=request.beta, files=files)
         if request.endpoint == BEDROCK_COUNT_TOKENS:  # Bedrock's CountTokens output (botocore's model)
             return JsonReply(body={"inputTokens": checked.tokens.total})
         return JsonReply(body={"input_tokens": checked.tokens.total})

@@ -5,7 +5,7 @@ closes)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
@@ -15,20 +15,19 @@ from mockserver.pipeline.parse import too_large
 from mockserver.protocol.errors import ApiError, invalid_request
 
 
-def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[bytes]]:
-    async def read(limit: int) -> bytes:
-        """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
+def body_chunks(http: BaseRequest, timeout: float) -> Callable[[int], AsyncIterator[bytes]]:
+    async def chunks(limit: int) -> AsyncIterator[bytes]:
+        """The body, decoded, as it arrives, refusing (413) as soon as it passes ``limit``."""
         length = http.content_length
         if length is not None and length > limit and "content-encoding" not in http.headers:
             raise too_large()
-        chunks: list[bytes] = []
         size = 0
         try:
             while chunk := await asyncio.wait_for(http.content.readany(), timeout):
                 size += len(chunk)
                 if size > limit:
                     raise too_large()
-                chunks.append(chunk)
+                yield chunk
         except asyncio.TimeoutError:
             raise ApiError(408, f"The request body stopped arriving (nothing for {timeout:g} s).", type="timeout_error",
                            headers={"Connection": "close"}) from None
@@ -38,6 +37,15 @@ def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[
             # to read the answer).
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost"
             raise invalid_request(f"The request body is incomplete or malformed: {reason}") from None
-        return b"".join(chunks)
+
+    return chunks
+
+
+def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[bytes]]:
+    chunks = body_chunks(http, timeout)
+
+    async def read(limit: int) -> bytes:
+        """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
+        return b"".join([chunk async for chunk in chunks(limit)])
 
     return read

@@ -15,7 +15,7 @@ from aiohttp import hdrs, web
 from aiohttp.web_request import BaseRequest
 
 from mockserver.http import admin
-from mockserver.http.body import body_reader
+from mockserver.http.body import body_chunks, body_reader
 from mockserver.http.server import ApiRequestHandler, error_for
 from mockserver.http.sink import respond, whole_response
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming
@@ -56,9 +56,10 @@ class Edge:
             if expect.lower() != "100-continue":
                 return whole_response(self.api.error_plan(ApiError(417, "Expectation Failed")))
             await http.writer.write(CONTINUE)
+        timeout = self.api.config.connections.body_timeout
         incoming = Incoming(
             http.method, http.path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, http.headers,
-            body_reader(http, self.api.config.connections.body_timeout), http.can_read_body,
+            body_reader(http, timeout), http.can_read_body, chunks=body_chunks(http, timeout),
         )
         exchange = await self.api.handle(incoming)
         response, outcome = await respond(http, exchange.plan, gzip=self.api.config.gzip)

@@ -53,10 +53,17 @@ def accepts_gzip(value: str) -> bool:
     return False
 
 
+COMPRESSIBLE = ("application/json", "text/", "application/x-jsonl")
+
+
 def _edge_encoded(plan: Plan) -> bool:
-    """A success this server wrote behind the first-party API's edge: sent chunked, and
-    compressible (Bedrock and Vertex answers are neither: docs/protocol.md)."""
-    return plan.ours and (plan.wire is None or plan.wire.edge_headers) and 200 <= plan.status < 300
+    """A success this server wrote behind the first-party API's edge, in a text type: sent
+    chunked, and compressible (a downloaded file keeps its length; Bedrock and Vertex answers are
+    neither: docs/protocol.md)."""
+    if not plan.ours or not 200 <= plan.status < 300 or (plan.wire is not None and not plan.wire.edge_headers):
+        return False
+    content_type = plan.headers.get("Content-Type", "")
+    return content_type.startswith(COMPRESSIBLE) or "+json" in content_type
 
 
 def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response:

@@ -19,6 +19,7 @@ from mockserver.protocol.errors import ApiError
 
 if TYPE_CHECKING:
     from mockserver.faults.spec import Faults
+    from mockserver.pipeline.multipart import Form
 
 
 @dataclass(slots=True)
@@ -43,6 +44,9 @@ class ApiRequest:
     raw_target: str = ""
     # Whose state this call reads and changes (rules, journal, limits …); one by default.
     namespace: str = "default"
+    # A multipart upload (POST /v1/files): its parts, file parts spooled. ``body`` is then the
+    # form's summary (names, filenames, types, sizes, hashes) and ``raw_body`` that summary as JSON.
+    upload: "Form | None" = None
 
     @property
     def kind(self) -> str:
@@ -149,6 +153,10 @@ class BytesReply(_ReplyBase):
     content_type: str | None = None
     reason: str | None = None
     api_headers: bool = False
+    length: int | None = None
+    """The size of a streamed body, when known up front (sent as ``Content-Length``)."""
+    journal_bytes: int | None = None
+    """How much of the body the journal keeps (a file download's first bytes); ``None``: all."""
 
 
 Reply = Union[MessageReply, JsonReply, ErrorReply, EventsReply, BytesReply]

@@ -9,17 +9,22 @@ body's size (413) and content type, and the JSON itself. With a cassette the rec
 upstream) is the truth, so the composition root uses the open parser: any method on any path,
 nothing checked, a body that is not JSON kept as bytes. Bedrock and Vertex calls take their own
 door (pipeline/platform.py): their credentials, their model ids, ``anthropic_version`` in the body.
+
+An upload (an endpoint the table marks ``multipart``) is never read whole: it is parsed as it
+arrives (mockserver/pipeline/multipart.py), its file spooled, and the request carries the form;
+with the open parser the body is spooled as it came too, to be forwarded as it came.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import orjson
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from mockserver.pipeline.exchange import ApiRequest
+from mockserver.pipeline.multipart import Form, FormError, boundary_of, read_form
 from mockserver.pipeline.platform import Lookup, check_credentials, platform_key, read_call
 from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
@@ -44,6 +49,18 @@ class Incoming:
     has_body: bool
     endpoint: str = "unknown"
     """Set by the parser once the route is known (journaled even when parsing fails later)."""
+    chunks: Callable[[int], AsyncIterator[bytes]] | None = None
+    """The (decoded) body as it arrives, with the same limit as ``read``; transports that cannot
+    stream leave it out (uploads are then read whole, then parsed)."""
+
+    def stream(self, limit: int) -> AsyncIterator[bytes]:
+        if self.chunks is not None:
+            return self.chunks(limit)
+        return _whole(self.read, limit)
+
+
+async def _whole(read: Callable[[int], Awaitable[bytes]], limit: int) -> AsyncIterator[bytes]:
+    yield await read(limit)
 
 
 def too_large() -> ApiError:
@@ -86,6 +103,10 @@ class Parser:
             return await self._platform(incoming, endpoint, params, request_id, received_at)
         version = self._check_headers(incoming.headers)
         body: Any = None
+        if endpoint.multipart:
+            form = await _strict_form(incoming, endpoint)
+            request = self._request(incoming, endpoint, params, b"", None, version, request_id, received_at)
+            return _with_form(request, form)
         if endpoint.json_body:
             raw = await incoming.read(endpoint.body_limit)
             body = _decode_json(incoming.headers, raw)
@@ -117,7 +138,18 @@ class Parser:
         return request
 
     async def _open(self, incoming: Incoming, endpoint: Endpoint, params: Any, request_id: str, received_at: float) -> ApiRequest:
-        raw = await incoming.read(max(endpoint.body_limit, UNKNOWN.body_limit)) if incoming.has_body else b""
+        boundary = boundary_of(incoming.headers.get("content-type")) if endpoint.multipart and incoming.has_body else None
+        raw: bytes | None = None
+        if boundary is not None:  # spooled as it came (to be forwarded), and summarized
+            form = await read_form(incoming.stream(endpoint.body_limit), boundary, keep_files=False, keep_raw=True)
+            version = incoming.headers.get("anthropic-version")
+            if form.error is None:
+                request = self._request(incoming, endpoint, params, b"", None, version, request_id, received_at)
+                return _with_form(request, form)
+            raw = b"".join(form.raw_chunks())  # not a form after all: bytes, as any other body
+            form.close()
+        if raw is None:
+            raw = await incoming.read(max(endpoint.body_limit, UNKNOWN.body_limit)) if incoming.has_body else b""
         try:
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
@@ -135,6 +167,29 @@ class Parser:
             incoming.method, incoming.path, query, incoming.headers, raw, body, endpoint.name, params, request_id, version,
             received_at, beta, raw_target=incoming.raw_target,
         )
+
+
+async def _strict_form(incoming: Incoming, endpoint: Endpoint) -> Form:
+    """The upload's form, or the 400 for a body that is not ``multipart/form-data`` (wording
+    unconfirmed: docs/files.md)."""
+    declared = incoming.headers.get("content-type")
+    boundary = boundary_of(declared)
+    if boundary is None:
+        mime = (declared or "").split(";", 1)[0].strip().lower() or "application/octet-stream"
+        if mime == "multipart/form-data":
+            raise invalid_request("The request body is not valid multipart/form-data: no boundary in its Content-Type.")
+        raise invalid_request(f'Unsupported Content-Type "{mime}": the request body must be sent as multipart/form-data.')
+    try:
+        return await read_form(incoming.stream(endpoint.body_limit), boundary)
+    except FormError as error:
+        raise invalid_request(f"The request body is not valid multipart/form-data: {error}.") from None
+
+
+def _with_form(request: ApiRequest, form: Form) -> ApiRequest:
+    request.upload = form
+    request.body = form.summary()
+    request.raw_body = orjson.dumps(request.body)
+    return request
 
 
 def _decode_json(headers: CIMultiDictProxy[str], raw: bytes) -> Any:

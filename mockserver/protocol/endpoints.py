@@ -33,6 +33,13 @@ BEDROCK_COUNT_TOKENS = "bedrock.count_tokens"
 VERTEX_RAW_PREDICT = "vertex.raw_predict"
 VERTEX_STREAM_RAW_PREDICT = "vertex.stream_raw_predict"
 VERTEX_COUNT_TOKENS = "vertex.count_tokens"
+FILES_CREATE = "files.create"
+FILES_LIST = "files.list"
+FILES_RETRIEVE = "files.retrieve"
+FILES_DELETE = "files.delete"
+FILES_DOWNLOAD = "files.download"
+FILE_LIMIT = 500 * MB
+"""The largest file ``POST /v1/files`` takes (the Files docs: "File exceeds the 500 MB limit")."""
 OTHER = "other"
 """A path the table does not know, answered only when a cassette or an upstream takes every path."""
 
@@ -61,6 +68,9 @@ class Endpoint:
     """The first-party endpoint this one is answered as (``bedrock.invoke`` -> ``messages.create``)."""
     streams: bool = False
     """Always answers with a stream (Bedrock's ``invoke-with-response-stream``), whatever the body says."""
+    multipart: bool = False
+    """The body is ``multipart/form-data``, parsed as it arrives: a file part goes to a spool
+    (memory, then disk), never whole into memory (mockserver/pipeline/multipart.py)."""
 
     @property
     def fixed(self) -> bool:
@@ -100,11 +110,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              rate_limited=True, platform="vertex", like=MESSAGES_CREATE),
     Endpoint(VERTEX_STREAM_RAW_PREDICT, "POST", VERTEX_MODELS + "/{model}:streamRawPredict", 32 * MB, json_body=True,
              rate_limited=True, platform="vertex", like=MESSAGES_CREATE),
+    # Files: the file plus the form's framing and small fields may use up to 1 MB more.
+    # Their rate limit is one bucket of requests (mockserver/ratelimit/limiter.py); no ratelimit headers.
+    Endpoint(FILES_CREATE, "POST", "/v1/files", FILE_LIMIT + MB, multipart=True, rate_limited=True),
+    Endpoint(FILES_LIST, "GET", "/v1/files", rate_limited=True),
+    Endpoint(FILES_RETRIEVE, "GET", "/v1/files/{file_id}", rate_limited=True),
+    Endpoint(FILES_DELETE, "DELETE", "/v1/files/{file_id}", rate_limited=True),
+    Endpoint(FILES_DOWNLOAD, "GET", "/v1/files/{file_id}/content", rate_limited=True),
 )
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
-MAX_BODY = max(e.body_limit for e in ENDPOINTS)
-"""The largest body any endpoint takes (a Message Batch's 256 MB)."""
+MAX_BODY = max(e.body_limit for e in ENDPOINTS if not e.multipart)
+"""The largest body read whole into memory (a Message Batch's 256 MB); uploads are streamed."""
 UNKNOWN = Endpoint(OTHER, "*", "/{path}", MAX_BODY)
 NO_PARAMS: Mapping[str, str] = MappingProxyType({})
 LIKE: Mapping[str, str] = MappingProxyType({e.name: e.like or e.name for e in ENDPOINTS})

@@ -10,6 +10,9 @@ import struct
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+import orjson
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
@@ -36,6 +39,57 @@ class Base64Media:
     """:func:`pdf_page_count` of the bytes."""
     pdf_text: str | None = None
     """:func:`pdf_text` of the bytes (PDFs only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """A stored file (Files API) as validation and token counting see it: what its bytes told when
+    it was uploaded (mockserver/protocol/files.py reads them), never the bytes."""
+
+    id: str
+    mime_type: str
+    size_bytes: int
+    downloadable: bool = False
+    image_size: tuple[int, int] | None = None
+    pdf_pages: int | None = None
+    text_tokens: int = 0
+    """Tokens of the text a ``document`` block reads: a PDF's extracted text, or the plain text."""
+    text_sentences: int = 0
+    """Sentences of that text, as citation chunking cuts them."""
+    expired: bool = False
+    """Past its ``expires_at``: its content is gone."""
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type in IMAGE_MEDIA_TYPES
+
+    def to_json(self) -> bytes:
+        """What the bytes told (a store keeps it beside the file's other fields)."""
+        data: dict[str, Any] = {}
+        if self.image_size is not None:
+            data["image_size"] = list(self.image_size)
+        if self.pdf_pages is not None:
+            data["pdf_pages"] = self.pdf_pages
+        if self.text_tokens:
+            data["text_tokens"] = self.text_tokens
+        if self.text_sentences:
+            data["text_sentences"] = self.text_sentences
+        return orjson.dumps(data)
+
+    @classmethod
+    def of(
+        cls, *, file_id: str, mime_type: str, size_bytes: int, downloadable: bool, facts: bytes | str, expired: bool = False
+    ) -> "FileFacts":
+        """From a stored file's fields and :meth:`to_json`'s bytes."""
+        data = orjson.loads(facts) if facts else {}
+        size = data.get("image_size")
+        pages = data.get("pdf_pages")
+        return cls(
+            id=file_id, mime_type=mime_type, size_bytes=size_bytes, downloadable=downloadable,
+            image_size=(int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 else None,
+            pdf_pages=int(pages) if pages is not None else None, text_tokens=int(data.get("text_tokens") or 0),
+            text_sentences=int(data.get("text_sentences") or 0), expired=expired,
+        )
 
 
 @lru_cache(maxsize=8)

@@ -18,9 +18,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from mockserver.protocol.media import read_base64
+from mockserver.protocol.media import FileFacts, read_base64
 
 PIECE = re.compile(r" ?[^\W\d_]{1,8}| ?\d| ?[^\s\w]{1,3}| ?_|\s+", re.UNICODE)
 
@@ -52,11 +52,11 @@ SERVER_TOOL_TOKENS = {
 # -- media ------------------------------------------------------------------------------------------
 IMAGE_MAX_TOKENS = 1600  # a full-size image
 IMAGE_TOKEN_PIXELS = 750  # tokens = width * height / 750, after the API's downscaling
-REMOTE_IMAGE_TOKENS = 274  # an image by URL or file id (its size is unknown here)
+REMOTE_IMAGE_TOKENS = 274  # an image by URL (or by an unknown file id): its size is unknown here
 PDF_PAGE_TOKENS = 1533  # the image of one page: a Letter or A4 page at the largest image size
 PDF_PAGE_OVERHEAD = 66  # per page, besides its image and its text
 DOCUMENT_OVERHEAD = 10  # a plain-text or content document, besides its text
-REMOTE_DOCUMENT_PAGES = 1  # documents by URL or file id: sized as one page
+REMOTE_DOCUMENT_PAGES = 1  # documents by URL (or by an unknown file id): sized as one page
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +169,17 @@ class RequestTokens:
     units: list[tuple[int, Any, str]] | None = field(default=None, compare=False, repr=False)
 
 
-def _image(block: dict[str, Any]) -> int:
+Files = Mapping[str, FileFacts]
+"""Stored files a request names by ``file_id`` (the Files API), as the caller resolved them."""
+
+
+def _stored(source: dict[str, Any], files: Files | None) -> FileFacts | None:
+    """The stored file a ``{"type": "file", "file_id": …}`` source names, when it is known."""
+    file_id = source.get("file_id")
+    return files.get(file_id) if files is not None and isinstance(file_id, str) else None
+
+
+def _image(block: dict[str, Any], files: Files | None = None) -> int:
     source = block.get("source")
     if isinstance(source, dict) and source.get("type") == "base64" and isinstance(source.get("data"), str):
         media = read_base64(source["data"])
@@ -177,6 +187,9 @@ def _image(block: dict[str, Any]) -> int:
         if size:
             return image_tokens(*size)
         return IMAGE_MAX_TOKENS
+    stored = _stored(source, files) if isinstance(source, dict) and source.get("type") == "file" else None
+    if stored is not None:  # a file by id: sized from the bytes it was uploaded with
+        return image_tokens(*stored.image_size) if stored.image_size else IMAGE_MAX_TOKENS
     return REMOTE_IMAGE_TOKENS
 
 
@@ -185,7 +198,7 @@ def _cited(block: dict[str, Any]) -> bool:
     return isinstance(citations, dict) and citations.get("enabled") is True
 
 
-def _document(block: dict[str, Any]) -> int:
+def _document(block: dict[str, Any], files: Files | None = None) -> int:
     found = block.get("source")
     source: dict[str, Any] = found if isinstance(found, dict) else {}
     extra = count_text(str(block.get("title") or "")) + count_text(str(block.get("context") or ""))
@@ -206,11 +219,20 @@ def _document(block: dict[str, Any]) -> int:
         if isinstance(content, str):
             text = content
         elif isinstance(content, list):
-            tokens = sum(block_tokens(b) for b in content)
+            tokens = sum(block_tokens(b, files) for b in content)
             if cited:
                 tokens += CITATION_CHUNK * len(content)
         tokens += DOCUMENT_OVERHEAD
-    else:  # by URL or file id: the bytes are not here
+    elif kind == "file" and (stored := _stored(source, files)) is not None:
+        # a file by id: counted as its bytes sent as base64 (a PDF) or as text (plain text) would be
+        if stored.pdf_pages is not None:
+            tokens = stored.pdf_pages * (PDF_PAGE_TOKENS + PDF_PAGE_OVERHEAD)
+        else:
+            tokens = DOCUMENT_OVERHEAD
+        tokens += stored.text_tokens
+        if cited:
+            tokens += CITATION_CHUNK * stored.text_sentences
+    else:  # by URL (or an unknown file id): the bytes are not here
         tokens = REMOTE_DOCUMENT_PAGES * (PDF_PAGE_TOKENS + PDF_PAGE_OVERHEAD)
     if text:
         tokens += count_text(text)
@@ -231,8 +253,9 @@ def _tool_use(block: dict[str, Any]) -> int:
     return tokens
 
 
-def block_tokens(block: Any) -> int:
-    """Tokens of one content block (of any type the API accepts)."""
+def block_tokens(block: Any, files: Files | None = None) -> int:
+    """Tokens of one content block (of any type the API accepts); ``files``: the stored files it
+    may name by ``file_id``."""
     if isinstance(block, str):
         return count_text(block)
     if not isinstance(block, dict):
@@ -241,9 +264,9 @@ def block_tokens(block: Any) -> int:
     if kind == "text":
         return count_text(str(block.get("text", "")))
     if kind == "image":
-        return _image(block)
+        return _image(block, files)
     if kind == "document":
-        return _document(block)
+        return _document(block, files)
     if kind == "thinking":
         return count_text(str(block.get("thinking", "")))
     if kind == "redacted_thinking":
@@ -253,7 +276,7 @@ def block_tokens(block: Any) -> int:
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, list):
-            return TOOL_RESULT_OVERHEAD + sum(block_tokens(b) for b in content)
+            return TOOL_RESULT_OVERHEAD + sum(block_tokens(b, files) for b in content)
         return TOOL_RESULT_OVERHEAD + count_text(str(content or ""))
     if kind == "search_result":
         inner = block.get("content")
@@ -324,7 +347,7 @@ def _instructions(body: dict[str, Any]) -> Iterator[tuple[int, Any, str]]:
         yield CITATIONS_OVERHEAD, None, "citations"
 
 
-def cacheable_units(body: dict[str, Any], profile: TokenProfile | None = None) -> Iterator[tuple[int, Any, str]]:
+def cacheable_units(body: dict[str, Any], profile: TokenProfile | None = None, files: Files | None = None) -> Iterator[tuple[int, Any, str]]:
     """(tokens, block, location) for every part of the prompt, in prompt order: tools, system,
     feature instructions, messages, the opened assistant turn. ``block`` is set for the parts a
     ``cache_control`` mark can sit on."""
@@ -355,19 +378,20 @@ def cacheable_units(body: dict[str, Any], profile: TokenProfile | None = None) -
                 yield count_text(content), None, f"messages.{i}.content"
             elif isinstance(content, list):
                 for j, block in enumerate(content):
-                    yield block_tokens(block), block, f"messages.{i}.content.{j}"
+                    yield block_tokens(block, files), block, f"messages.{i}.content.{j}"
     if last_role != "assistant":
         yield ASSISTANT_PROMPT, None, "assistant"
 
 
-def count_request(body: Any) -> RequestTokens:
-    """Input tokens of a Messages or count_tokens body, with its cache breakpoints."""
+def count_request(body: Any, files: Files | None = None) -> RequestTokens:
+    """Input tokens of a Messages or count_tokens body, with its cache breakpoints; ``files``: the
+    stored files it names by ``file_id`` (unknown ones are sized as a URL's would be)."""
     result = RequestTokens(total=REQUEST_OVERHEAD)
     if not isinstance(body, dict):
         return result
     last_block_location: str | None = None
     last_block_total = result.total
-    units = list(cacheable_units(body))
+    units = list(cacheable_units(body, files=files))
     for tokens, block, location in units:
         result.total += tokens
         if block is not None:

@@ -14,10 +14,11 @@ from typing import Any, Callable, Mapping
 from mockserver.protocol.versions import LEGACY_VERSION
 from mockserver.protocol.catalog import ModelCatalog, ModelEntry
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
-from mockserver.protocol.media import IMAGE_MEDIA_TYPES, read_base64
+from mockserver.protocol.files import DOCUMENT_MEDIA_TYPES, file_expired, file_not_found
+from mockserver.protocol.media import IMAGE_MEDIA_TYPES, FileFacts, read_base64
 from mockserver.protocol.message import RESULT_BLOCK_TYPES
 from mockserver.protocol.schema import RequestSchema
-from mockserver.protocol.tokens import RequestTokens, count_request
+from mockserver.protocol.tokens import Files, RequestTokens, count_request
 
 SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k"})
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
@@ -57,15 +58,17 @@ class Rules:
     signature_check: SignatureCheck | None = None
 
     # -- entry points --------------------------------------------------------------------------
-    def messages(self, body: Any, *, version: str | None, beta: bool) -> CheckedRequest:
-        return self._check("beta_messages" if beta else "messages", body, version, count_only=False)
+    # ``files``: the stored files the body names by ``file_id``, resolved by the caller (this module
+    # does no I/O); an id missing from it is the API's 404. ``None``: not resolved, not checked.
+    def messages(self, body: Any, *, version: str | None, beta: bool, files: Files | None = None) -> CheckedRequest:
+        return self._check("beta_messages" if beta else "messages", body, version, count_only=False, files=files)
 
-    def count_tokens(self, body: Any, *, version: str | None, beta: bool) -> CheckedRequest:
-        return self._check("beta_count_tokens" if beta else "count_tokens", body, version, count_only=True)
+    def count_tokens(self, body: Any, *, version: str | None, beta: bool, files: Files | None = None) -> CheckedRequest:
+        return self._check("beta_count_tokens" if beta else "count_tokens", body, version, count_only=True, files=files)
 
-    def batch_item(self, params: Any, *, version: str | None, beta: bool) -> CheckedRequest:
+    def batch_item(self, params: Any, *, version: str | None, beta: bool, files: Files | None = None) -> CheckedRequest:
         """Params of one batch request, validated when the batch processes it (not at create)."""
-        checked = self._check("beta_messages" if beta else "messages", params, version, count_only=False)
+        checked = self._check("beta_messages" if beta else "messages", params, version, count_only=False, files=files)
         if checked.body.get("stream") is True:
             raise invalid_request('"stream=True" is not supported in the Message Batches API')
         if checked.body.get("max_tokens") == 0 and not self.lenient:
@@ -73,7 +76,7 @@ class Rules:
         return checked
 
     # -- the pipeline of checks ------------------------------------------------------------------
-    def _check(self, root: str, body: Any, version: str | None, *, count_only: bool) -> CheckedRequest:
+    def _check(self, root: str, body: Any, version: str | None, *, count_only: bool, files: Files | None = None) -> CheckedRequest:
         legacy = version == LEGACY_VERSION
         allow = SAMPLING_PARAMS if legacy and not count_only else frozenset()
         try:
@@ -92,9 +95,9 @@ class Rules:
             self._forced_tools(body, model)
             self._thinking(body, model, count_only)
             self._effort(body, model)
-            self._conversation(body, model, legacy)
+            self._conversation(body, model, legacy, files)
             self._cache_control(body)
-        tokens = count_request(body)
+        tokens = count_request(body, files)
         if not self.lenient and model.max_input_tokens and tokens.total > model.max_input_tokens:
             raise invalid_request(f"prompt is too long: {tokens.total} tokens > {model.max_input_tokens} maximum")
         return CheckedRequest(body, model, tokens)
@@ -241,7 +244,7 @@ class Rules:
             seen_5m = seen_5m or ttl == "5m"
 
     # -- the conversation --------------------------------------------------------------------------
-    def _conversation(self, body: dict[str, Any], model: ModelEntry, legacy: bool) -> None:
+    def _conversation(self, body: dict[str, Any], model: ModelEntry, legacy: bool, files: Files | None = None) -> None:
         messages: list[dict[str, Any]] = body["messages"]
         if not messages:
             raise invalid_request("messages: at least one message is required")
@@ -268,20 +271,22 @@ class Rules:
                     self._text(block, i, j, role, last, legacy, blank_only)
                 elif kind == "image":
                     images += 1
-                    self._image(block, f"{where}.image")
+                    self._image(block, f"{where}.image", files)
                 elif kind == "document":
                     documents += 1
                     if role == "assistant" and not legacy:
                         raise invalid_request(f"{where}: document blocks are not supported in assistant messages.")
-                    self._document(block, f"{where}.document")
+                    self._document(block, f"{where}.document", files)
+                elif kind == "container_upload" and files is not None:
+                    _stored(files, block["file_id"])
                 elif kind == "tool_result":
                     for k, inner in enumerate(block.get("content") if isinstance(block.get("content"), list) else ()):
                         if inner.get("type") == "image":
                             images += 1
-                            self._image(inner, f"{where}.tool_result.content.{k}.image")
+                            self._image(inner, f"{where}.tool_result.content.{k}.image", files)
                         elif inner.get("type") == "document":
                             documents += 1
-                            self._document(inner, f"{where}.tool_result.content.{k}.document")
+                            self._document(inner, f"{where}.tool_result.content.{k}.document", files)
                 elif kind in ("tool_use", "server_tool_use"):
                     if block["id"] in tool_ids:
                         raise invalid_request("messages: `tool_use` ids must be unique")
@@ -304,12 +309,22 @@ class Rules:
         if role == "user" and block.get("citations") and not legacy:
             raise invalid_request(f"messages.{i}.content.{j}.text.citations: citations are not supported in user messages.")
 
-    def _image(self, block: dict[str, Any], where: str) -> None:
+    def _image(self, block: dict[str, Any], where: str, files: Files | None = None) -> None:
         source = block["source"]
         kind = source.get("type")
         if kind == "url":
             if not str(source["url"]).lower().startswith("https://"):
                 raise invalid_request("Only HTTPS URLs are supported.")
+            return
+        if kind == "file" and files is not None:
+            stored = _stored(files, source["file_id"])
+            if not stored.is_image:
+                raise _wrong_file_type(where, stored, "an image")
+            if stored.image_size is None:
+                raise invalid_request("Could not process image")
+            longest = max(stored.image_size)
+            if longest > 8000:
+                raise invalid_request(f"{where}.source.file: image dimensions exceed max allowed size: {longest} pixels > 8000 pixels")
             return
         if kind != "base64":
             return
@@ -337,10 +352,17 @@ class Rules:
                 f"{where}.source.base64.data: image dimensions exceed max allowed size: {max(width, height)} pixels > 8000 pixels"
             )
 
-    def _document(self, block: dict[str, Any], where: str) -> None:
+    def _document(self, block: dict[str, Any], where: str, files: Files | None = None) -> None:
         source = block["source"]
         if source.get("type") == "url" and not str(source["url"]).lower().startswith("https://"):
             raise invalid_request("Only HTTPS URLs are supported.")
+        if source.get("type") == "file" and files is not None:
+            stored = _stored(files, source["file_id"])
+            if stored.mime_type not in DOCUMENT_MEDIA_TYPES:
+                raise _wrong_file_type(where, stored, "a document")
+            if (stored.pdf_pages or 0) > MAX_PDF_PAGES:
+                raise invalid_request(f"A maximum of {MAX_PDF_PAGES} PDF pages may be provided.")
+            return
         if source.get("type") != "base64":
             return
         media = read_base64(source["data"])
@@ -406,6 +428,22 @@ class Rules:
                         "cannot be modified. These blocks must remain as they were in the original response."
                     )
             return
+
+
+def _stored(files: Files, file_id: str) -> FileFacts:
+    """The stored file ``file_id`` names: the API's 404 when there is none (or it has expired)."""
+    stored = files.get(file_id)
+    if stored is None:
+        raise file_not_found(file_id)
+    if stored.expired:
+        raise file_expired(file_id)
+    return stored
+
+
+def _wrong_file_type(where: str, stored: FileFacts, block: str) -> ApiError:
+    """A file whose type the block cannot take: the Files docs' "Invalid file type (400): the file
+    type doesn't match the content block type"; the wording is unconfirmed."""
+    return invalid_request(f"{where}.source.file: file {stored.id} has type {stored.mime_type}, which {block} block cannot take.")
 
 
 def _forcing_choice(body: dict[str, Any]) -> dict[str, Any] | None:

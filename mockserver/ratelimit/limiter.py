@@ -15,7 +15,8 @@ refilled continuously at ``limit / 60`` per second:
   up front and corrects later; here a call is refused only while the bucket is empty).
 
 ``count_tokens`` calls have their own requests-per-minute bucket (the real API limits token
-counting separately) and take no tokens. A refused call gets the real 429 ``rate_limit_error``
+counting separately) and take no tokens; so do the Files endpoints, one bucket for all five and
+every model (the Files docs: "approximately 100 requests per minute" during the beta). A refused call gets the real 429 ``rate_limit_error``
 with ``retry-after`` (whole seconds until the bucket holds enough).
 
 The buckets live in the store (mockserver/store/), per namespace, taken all-or-nothing, so every
@@ -30,7 +31,7 @@ from typing import Any, Callable, Mapping
 
 from mockserver.clock import Clock
 from mockserver.documents import Node, Where
-from mockserver.protocol.endpoints import COUNT_TOKENS
+from mockserver.protocol.endpoints import COUNT_TOKENS, FILES_CREATE, FILES_DELETE, FILES_DOWNLOAD, FILES_LIST, FILES_RETRIEVE
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.headers import OFF_INPUT_TOKENS, OFF_OUTPUT_TOKENS, OFF_REQUESTS, Bucket, ratelimit_headers
 from mockserver.store.base import BucketSpec, Store
@@ -43,7 +44,9 @@ LIMIT_KEYS = {
     "input_tokens_per_minute": "input_tokens",
     "output_tokens_per_minute": "output_tokens",
     "count_tokens_requests_per_minute": "count_tokens_requests",
+    "files_requests_per_minute": "files_requests",
 }
+FILES_ENDPOINTS = frozenset({FILES_CREATE, FILES_LIST, FILES_RETRIEVE, FILES_DELETE, FILES_DOWNLOAD})
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Limits:
     input_tokens: int = OFF_INPUT_TOKENS
     output_tokens: int = OFF_OUTPUT_TOKENS
     count_tokens_requests: int = OFF_REQUESTS  # its own bucket, as large as the requests one
+    files_requests: int = OFF_REQUESTS  # the Files endpoints' bucket (the organisation's, not a model's)
 
     def to_json(self) -> dict[str, int]:
         return {key: getattr(self, name) for key, name in LIMIT_KEYS.items()}
@@ -166,6 +170,11 @@ class RateLimiter:
     async def admit(self, endpoint: str, model: str | None, input_tokens: int, organization: str, namespace: str = "default") -> ApiError | None:
         """Take this call from the buckets, or the 429 that refuses it (nothing taken then)."""
         now = self.clock.now()
+        if endpoint in FILES_ENDPOINTS:
+            assert self.config is not None
+            files = BucketSpec(f"{self._prefix(namespace)}{self._generation}:files", self.config.limits.files_requests, PERIOD)
+            took = await self.store.take_buckets([files], [1], [1], now)
+            return None if took.taken else _refusal(files, took.levels[0], 1, "requests", organization)
         requests, input_bucket, output, count_tokens = self._specs(model, namespace)
         if endpoint == COUNT_TOKENS:
             took = await self.store.take_buckets([count_tokens], [1], [1], now)

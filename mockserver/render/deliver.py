@@ -68,15 +68,16 @@ async def deliver(plan: Plan, sink: Sink) -> Outcome:
                 await sink.write(data)
                 sent.append(data)
             await sink.finish()
-        elif await _timed(frames, sink, sent):
+        elif await _timed(frames, sink, sent, plan.keep):
             await sink.finish()
     except DISCONNECTED:
         notes.append("client disconnected")
     return Outcome(plan.status, b"".join(sent), plan.streamed, tuple(notes))
 
 
-async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> bool:
-    """Frame by frame, each when due; ``False`` when a drop ended it."""
+async def _timed(frames: Frames, sink: Sink, sent: list[bytes], keep: int | None = None) -> bool:
+    """Writes each frame when due; keeps what went out in ``sent`` (its first ``keep`` bytes);
+    ``False`` when a drop ended it."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with contextlib.aclosing(each(frames)) as items:
@@ -92,5 +93,9 @@ async def _timed(frames: Frames, sink: Sink, sent: list[bytes]) -> bool:
                     await pause(sink, left)
             if frame.raw:
                 await sink.write(frame.raw)
-                sent.append(frame.raw)
+                if keep is None:
+                    sent.append(frame.raw)
+                elif keep > 0:
+                    sent.append(frame.raw[:keep])
+                    keep -= len(sent[-1])
     return True

@@ -78,6 +78,8 @@ class Plan:
     success chunked, as the real API's edge does (docs/protocol.md)."""
     output_tokens: int | None = None
     """For a whole (non-streamed) Message: its output tokens (a pacing fault times it by them)."""
+    keep: int | None = None
+    """Bytes of the body kept for the journal (the rest is written, not kept); ``None``: all."""
     constant: "tuple[bytes, CIMultiDict[str]] | None" = None
     """Constant headers not in ``headers``: serialized once for many responses, and the same as
     a multidict for writers that cannot splice bytes (mockserver/http/preserialized.py)."""

@@ -145,7 +145,8 @@ class Renderer:
                 pieces = eventstream.split(body) if binary else sse.split(body)
                 return Plan(reply.status, headers, [Frame(c) for c in pieces], streamed=True, reason=reply.reason, wire=wire, ours=ours)
             return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason, wire=wire, ours=ours)
-        return Plan(reply.status, headers, _chunks(body), streamed=streamed, reason=reply.reason, wire=wire, ours=ours)
+        return Plan(reply.status, headers, _chunks(body), streamed=streamed, length=reply.length, reason=reply.reason,
+                    wire=wire, ours=ours, keep=reply.journal_bytes)
 
 
 def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:

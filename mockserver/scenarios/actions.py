@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.emulation.server_tools import container_for, requested_container, runs_code
+from mockserver.emulation.stage import FileLookup, resolve_files
 from mockserver.faults.spec import Faults
 from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply, SseEvent
 from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, LIKE, MESSAGES_CREATE
@@ -42,6 +43,8 @@ class Toolkit:
     synth: "Synthesizer"
     prompt_cache: "PromptCache"
     clock: Clock = field(default_factory=SystemClock)
+    files: FileLookup | None = None
+    """Looks up the stored files a body names by ``file_id`` (checked and counted as emulated)."""
 
 
 @dataclass
@@ -87,14 +90,15 @@ class ReplyAction(Action):
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
         api = view.api
+        files = await resolve_files(kit.files, api)
         if api.kind == COUNT_TOKENS:
-            checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.count_tokens(api.body, version=api.api_version, beta=api.beta, files=files)
             tokens = int(self.usage.get("input_tokens", checked.tokens.total))
             return JsonReply(body={"inputTokens": tokens} if api.endpoint == BEDROCK_COUNT_TOKENS else {"input_tokens": tokens})
         if api.custom_id is not None:  # a batch item: the batch's rules apply too
-            checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.batch_item(api.body, version=api.api_version, beta=api.beta, files=files)
         else:
-            checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta)
+            checked = kit.rules.messages(api.body, version=api.api_version, beta=api.beta, files=files)
         content = instantiate(self.content, kit.ids, kit.synth)
         output, thinking, server = output_usage(content)
         fed_back = fed_back_tokens(content)  # server tool results are input, as for the fake model

@@ -8,7 +8,8 @@ atomically in a shared engine (one script or one command each in Redis):
 - token buckets refilled over time, taken all-or-nothing — rate limits;
 - keys that expire — the prompt cache;
 - capped logs with one global order, bounded in entries and in bytes — the journal;
-- batch records with their pending requests and results (:class:`BatchRecords`).
+- batch records with their pending requests and results (:class:`BatchRecords`);
+- files with their content, per namespace (:class:`FileRecords`).
 
 Keys are strings a feature builds, starting with the namespace of the request they serve
 (``<namespace>:<feature>:…``), so :meth:`Store.clear` can forget one namespace. Values in logs
@@ -19,9 +20,9 @@ elsewhere encodes them with the codec the caller gives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Protocol, Sequence
 
-from mockserver.store.records import BatchRow
+from mockserver.store.records import BatchRow, FileRow
 
 
 class StoreError(RuntimeError):
@@ -109,6 +110,10 @@ class Store(Protocol):
         store then writes no file)."""
         ...
 
+    def file_records(self, *, create: bool) -> "FileRecords | None":
+        """The Files API's files, like :meth:`batch_records`."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -153,3 +158,44 @@ class BatchRecords(Protocol):
         ...
 
     async def result_page(self, seq: int, after_index: int, limit: int) -> list[tuple[int, bytes]]: ...
+
+
+class FileRecords(Protocol):
+    """Files (the Files API): each file's row and its content, kept per namespace. Every method is
+    one atomic step: a file is visible only once all its content is stored, and its content goes
+    with it when it is deleted. Content moves in chunks both ways, so no file is ever whole in
+    memory."""
+
+    async def has_id(self, file_id: str) -> bool:
+        """Whether any namespace holds ``file_id`` (ids are unique across namespaces)."""
+        ...
+
+    async def create(self, namespace: str, row: FileRow, content: AsyncIterable[bytes]) -> FileRow:
+        """Store a new file and its content, read chunk by chunk; it becomes visible once the
+        content is whole (nothing stays behind if reading the content fails). Sets ``row.seq``."""
+        ...
+
+    async def get(self, namespace: str, file_id: str) -> FileRow | None: ...
+
+    async def get_many(self, namespace: str, file_ids: Sequence[str]) -> list[FileRow]:
+        """The files among ``file_ids`` that exist, in any order."""
+        ...
+
+    async def page(
+        self, namespace: str, *, limit: int, after_id: str | None = None, before_id: str | None = None
+    ) -> tuple[list[FileRow], bool] | None:
+        """Newest first by creation; ``after_id``: the page after that file, ``before_id``: the page
+        before it; ``None`` for an unknown cursor. The flag says whether more follow that way."""
+        ...
+
+    def content(self, namespace: str, file_id: str) -> AsyncIterator[bytes]:
+        """The file's content, chunk by chunk (nothing if there is no such file)."""
+        ...
+
+    async def delete(self, namespace: str, file_id: str) -> bool:
+        """Forget the file and its content; whether there was one."""
+        ...
+
+    async def clear(self, namespace: str | None = None) -> None:
+        """Forget every file of ``namespace`` (of every namespace: ``None``)."""
+        ...

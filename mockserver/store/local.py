@@ -1,9 +1,10 @@
-"""The store of one process: counters, buckets, expiring keys and logs in memory; Message Batches in
-SQLite in the data dir (or in memory with ``:memory:``).
+"""The store of one process: counters, buckets, expiring keys and logs in memory; Message Batches and
+files (the Files API) in SQLite in the data dir (or in memory with ``:memory:``).
 
 Everything runs on the server's event loop, so each operation is atomic by construction. The
 batch records open lazily: at start if the data dir already holds some (a restarted server
-resumes its batches), otherwise on the first batch (a server that never sees one writes no file).
+resumes its batches), otherwise on the first batch (a server that never sees one writes no file);
+the files likewise, on the first upload.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, LogLimits, StoreError
+from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreError
+from mockserver.store.files import SqliteFiles
 from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
 log = logging.getLogger("mockserver.store")
@@ -57,6 +59,7 @@ class LocalStore:
         self._explicit = data_dir is not None
         self.location: Path | str = MEMORY if str(data_dir) == MEMORY else Path(data_dir or default_data_dir())
         self._batches: SqliteBatches | None = None
+        self._files: SqliteFiles | None = None
 
     # -- counters ----------------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1) -> int:
@@ -175,7 +178,22 @@ class LocalStore:
             self.location = MEMORY
             return SqliteBatches.open(MEMORY)
 
+    def file_records(self, *, create: bool) -> FileRecords | None:
+        """The files: opened now if ``create`` or if the data dir already has them."""
+        if self._files is None and (create or self.location == MEMORY or SqliteFiles.exists(self.location)):
+            try:
+                self._files = SqliteFiles.open(self.location)
+            except StoreError as error:
+                if self._explicit:
+                    raise
+                log.warning("mockserver: %s; this server keeps its files in memory", error)
+                self._files = SqliteFiles.open(MEMORY)
+        return self._files
+
     async def close(self) -> None:
         if self._batches is not None:
             self._batches.close()
             self._batches = None
+        if self._files is not None:
+            self._files.close()
+            self._files = None

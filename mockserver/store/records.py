@@ -39,3 +39,23 @@ class BatchRow:
 
     def archived(self, now: float) -> bool:
         return self.ended and now >= self.created_at + ARCHIVE_AFTER
+
+
+@dataclass(slots=True)
+class FileRow:
+    """One stored file (Files API) without its content: times are epoch seconds; ``facts`` is
+    what its bytes told when it was stored (JSON, mockserver/protocol/media.py ``FileFacts``)."""
+
+    seq: int
+    id: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+    created_at: float
+    expires_at: float | None
+    downloadable: bool
+    sha256: str
+    facts: bytes = b"{}"
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at

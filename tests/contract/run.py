@@ -51,7 +51,8 @@ TEST_DEPS = {
         "nest_asyncio==1.6.0",
     ],
 }
-# The SDK's test files for the endpoints mockserver implements (issue: messages, models, batches).
+# The SDK's test files for the endpoints mockserver implements (messages, models, batches, files);
+# a release line without one of them (0.x has no Files tests) runs the others.
 TEST_FILES = [
     "tests/api_resources/test_messages.py",
     "tests/api_resources/test_models.py",
@@ -60,6 +61,8 @@ TEST_FILES = [
     "tests/api_resources/messages/test_batches.py",
     "tests/api_resources/beta/messages/test_batches.py",
     "tests/api_resources/test_completions.py",  # 0.x only (Text Completions)
+    "tests/api_resources/test_files.py",
+    "tests/api_resources/beta/test_files.py",
 ]
 
 

@@ -5,7 +5,7 @@ less hop-by-hop ones and credentials, body), to a default server over a real soc
 the recorded status class: what the API answered 2xx is answered 2xx, 4xx stays 4xx. Where the
 difference is explained by something other than validation (state that only existed upstream, a
 credential, a model retired since, an endpoint mockserver does not implement, a body the recorder
-rewrote) the interaction is in ``EXCEPTIONS`` with its reason and the status the default server
+rewrote, a file uploaded upstream) the interaction is in ``EXCEPTIONS`` with its reason and the status the default server
 gives instead; a retired model's request is sent again to an ``--any-model`` server, where the
 rest of its body must get the recorded status class after all.
 """
@@ -37,7 +37,7 @@ ADDED_VERSION = "2023-06-01"
 
 RETIRED = "model retired since recording (models.yaml lifecycle: retired)"
 BATCH = "the batch id only existed upstream"
-FILES_API = "the Files API is not implemented by mockserver"
+UPSTREAM_FILE = "model retired since recording, and the file_id it names was uploaded upstream (here: 404 File not found)"
 CREDENTIAL = "recorded with a key the API refused; the default server takes any key (an --api-key list refuses it: checked below)"
 
 # (file, interaction index) -> (reason, status the default server answers instead)
@@ -49,7 +49,7 @@ EXCEPTIONS: dict[tuple[str, int], tuple[str, int]] = {
     ("alexrudall__anthropic/claude-3-haiku-20240307_messages_how_high_is_the_sky_.yml", 0): (RETIRED, 404),
     ("alexrudall__anthropic/claude-3-haiku-20240307_streaming_how_high_is_the_sky_.yml", 0): (RETIRED, 404),
     ("alexrudall__anthropic/claude-3-haiku-20240307_streaming_tool_use_weather.yml", 0): (RETIRED, 404),
-    ("crewAIInc__crewAI/llms/TestAnthropicFileUploadIntegration.test_describe_image_with_file_id.yaml", 1): (RETIRED, 404),
+    ("crewAIInc__crewAI/llms/TestAnthropicFileUploadIntegration.test_describe_image_with_file_id.yaml", 1): (UPSTREAM_FILE, 404),
     ("crewAIInc__crewAI/llms/TestAnthropicToolCallStreaming.test_anthropic_streaming_emits_tool_call_events.yaml", 0): (RETIRED, 404),
     ("crewAIInc__crewAI/llms/TestAnthropicToolCallStreaming.test_anthropic_streaming_emits_tool_call_events.yaml", 1): (RETIRED, 404),
     ("pydantic__pydantic-ai/test_anthropic/test_anthropic_model_instructions.yaml", 0): (RETIRED, 404),  # claude-3-opus-latest
@@ -76,8 +76,6 @@ EXCEPTIONS: dict[tuple[str, int], tuple[str, int]] = {
         for n in range(1, 13)
     },
     # endpoints mockserver does not implement
-    ("crewAIInc__crewAI/llms/TestAnthropicFileUploadIntegration.test_describe_image_with_file_id.yaml", 0): (FILES_API, 404),
-    ("crmne__ruby_llm/uploadedfile_live_uploads_anthropic_uploads_a_pdf_through_the_files_api.yml", 0): (FILES_API, 404),
     # credentials (recorded 401s)
     ("DataDog__dd-trace-py/anthropic/anthropic_v1_messages_beta_true_post_1913e018.yaml", 0): (CREDENTIAL, 404),  # and a retired model
     ("DataDog__dd-trace-py/anthropic_completion_invalid_api_key.yaml", 0): (CREDENTIAL, 404),  # and a retired model
@@ -154,10 +152,14 @@ def test_a_recorded_request_gets_the_recorded_status_class(servers: dict[str, Mo
     assert status == expected, (reason, status, body[:400])
     if reason != CREDENTIAL:  # listed only where the class differs (the credential ones are checked below anyway)
         assert status // 100 != recorded.status // 100
-    if reason == RETIRED or (reason == CREDENTIAL and status == 404):
+    if reason in (RETIRED, UPSTREAM_FILE) or (reason == CREDENTIAL and status == 404):
         model = request.json["model"]
         assert orjson.loads(body)["error"]["message"] == f"model: {model}"
         again, body = _send(servers["any_model"], request.method, request.target(), _headers(name, item), request.body)
+        if reason == UPSTREAM_FILE:  # the rest of the body passes; the upstream's file id is unknown here
+            file_id = request.json["messages"][0]["content"][1]["source"]["file_id"]
+            assert again == 404 and orjson.loads(body)["error"]["message"] == f"File not found: {file_id}"
+            return
         want = recorded.status if reason == RETIRED else 200
         assert again // 100 == want // 100, (again, body[:400])
     if reason == CREDENTIAL:

@@ -131,7 +131,8 @@ def framed(draw: st.DrawFn, body: bytes) -> tuple[list[Header], bytes, int | Non
 # -- request lines ----------------------------------------------------------------------------------
 KNOWN_PATHS = ["/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/v1/models/claude-haiku-4-5", "/v1/messages/batches",
                "/v1/messages/batches/msgbatch_011CAAAAAAAAAAAAAAAAAAAA", "/v1/messages/batches/msgbatch_x/results",
-               "/v1/messages/batches/msgbatch_x/cancel", "/v1/complete", "/v1/nope", "/", "/v1/messages?beta=true"]
+               "/v1/messages/batches/msgbatch_x/cancel", "/v1/complete", "/v1/nope", "/", "/v1/messages?beta=true",
+               "/v1/files", "/v1/files?beta=true", "/v1/files/file_011CAAAAAAAAAAAAAAAAAAAA", "/v1/files/file_x/content"]
 SEGMENT = st.text(alphabet="abcvxyz019_-.~%!$&'()*+,;=:@", max_size=12)
 PATHS = st.sampled_from(KNOWN_PATHS) | st.lists(SEGMENT, min_size=1, max_size=6).map(lambda s: "/" + "/".join(s)) | st.sampled_from(KNOWN_PATHS).flatmap(
     lambda p: st.text(alphabet="?&=%ab1[]#/", max_size=20).map(lambda q: p + q)
