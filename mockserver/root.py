@@ -38,7 +38,7 @@ from mockserver.emulation.synth import Synthesizer
 from mockserver.files.handlers import FileEndpoints
 from mockserver.files.service import FileService
 from mockserver.ids import IdGenerator
-from mockserver.journal.journal import JournalEntry, JournalLog
+from mockserver.journal.journal import JournalEntry, JournalLog, access_line
 from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser
@@ -240,9 +240,7 @@ class Api:
         for observer in reply.observers or ():
             observer(outcome)
         if self.config.log_requests:
-            tokens = f" in={usage['input_tokens']} out={usage['output_tokens']}" if usage else ""
-            extra = " stream" if request is not None and request.stream else ""
-            access_log.info("%s %s %d %s%s %.1fms%s", incoming.method, incoming.path, outcome.status, model or "-", tokens, elapsed, extra)
+            access_log.info("%s", access_line(entry))
 
     # -- lifetime and resets -----------------------------------------------------------------------
     async def start(self) -> None:

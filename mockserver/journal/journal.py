@@ -180,6 +180,51 @@ class JournalEntry:
         return cls(**data)
 
 
+REASON_WIDTH = 160  # characters of an error's message a log line shows
+BROKEN = {"client disconnected": "client gone", "connection reset before headers": "reset"}
+
+
+def access_line(entry: JournalEntry) -> str:
+    """One line a person can scan: when, what, the answer, what it cost, and what went wrong.
+
+    ``12:04:31.207 POST /v1/messages 200 claude-haiku-4-5 in=12 out=40 14.2ms stream``
+    ``12:04:31.650 POST /v1/messages 429 claude-haiku-4-5 3.1ms rate_limit_error: This request would …``
+    ``12:04:32.011 POST /v1/messages 200 claude-haiku-4-5 in=12 out=40 8.0ms stream [dropped after 3 events] (rule flaky)``
+    A reset or a client that left before the status line shows as ``reset`` / ``client gone``
+    instead of a status; ``(upstream)`` marks a call a recorder forwarded, ``(from the cassette)``
+    a replayed one, ``(rule NAME)`` a scripted answer."""
+    at = time.strftime("%H:%M:%S", time.gmtime(entry.received_at)) + f".{int(entry.received_at * 1000) % 1000:03d}"
+    status = str(entry.status) if entry.status else next((BROKEN[f] for f in entry.faults if f in BROKEN), "no answer")
+    parts = [at, entry.method, _text(entry.path), status, entry.model or "-"]
+    if entry.input_tokens is not None:
+        parts.append(f"in={entry.input_tokens} out={entry.output_tokens}")
+    parts.append(f"{entry.duration_ms:.1f}ms")
+    if entry.streamed:
+        parts.append("stream")
+    if entry.status >= 400:
+        kind, message = _error_of(entry)
+        if message:
+            reason = message if len(message) <= REASON_WIDTH else message[: REASON_WIDTH - 1] + "…"
+            parts.append(f"{kind}: {reason}" if kind else reason)
+    if entry.faults:
+        parts.append("[" + "; ".join(entry.faults) + "]")
+    if entry.origin not in ("default", "server", "none", ""):
+        parts.append(f"({ORIGINS.get(entry.origin) or 'rule ' + entry.origin})")
+    return " ".join(parts)
+
+
+ORIGINS = {"cassette": "from the cassette", "upstream": "upstream", "chaos": "chaos", "ratelimit": "rate limit"}
+
+
+def _error_of(entry: JournalEntry) -> tuple[str | None, str | None]:
+    """The error's type and message, from what was answered (replayed and proxied ones too)."""
+    body = _json_or_none(entry.response_bytes) if not entry.streamed else None
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    message = entry.error or (error.get("message") if isinstance(error, dict) else None)
+    return (kind if isinstance(kind, str) else None), (str(message) if message else None)
+
+
 class JournalLog:
     """The server's side: append each exchange, read them back, forget them; per namespace."""
 

@@ -41,9 +41,9 @@ def test_serve_prints_the_export_line_and_logs_each_request() -> None:
         rest = proc.communicate(timeout=10)[0]
     finally:
         proc.kill()
-    lines = [line for line in rest.splitlines() if line.startswith(("POST", "GET"))]
-    assert re.fullmatch(r"POST /v1/messages 200 claude-haiku-4-5 in=\d+ out=\d+ \d+\.\dms", lines[0]), lines
-    assert re.fullmatch(r"GET /v1/models/nope 404 - \d+\.\dms", lines[1]), lines
+    lines = [line for line in rest.splitlines() if re.match(r"\d\d:\d\d:\d\d\.\d{3} (POST|GET) ", line)]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} POST /v1/messages 200 claude-haiku-4-5 in=\d+ out=\d+ \d+\.\dms", lines[0]), lines
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} GET /v1/models/nope 404 - \d+\.\dms not_found_error: model: nope", lines[1]), lines
     assert proc.returncode == 0
 
 

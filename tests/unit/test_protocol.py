@@ -352,3 +352,28 @@ def test_the_sdk_retry_rule_and_the_x_should_retry_header_agree() -> None:
 
 def test_http_date_is_the_imf_fixdate_form() -> None:
     assert http_date(1792567680) == "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+def test_the_access_line_says_what_happened() -> None:
+    from mockserver.journal.journal import JournalEntry, access_line
+
+    def entry(**fields: object) -> JournalEntry:
+        base: dict[str, object] = dict(
+            seq=1, request_id="req_1", method="POST", path="/v1/messages", query={}, raw_headers={}, request_bytes=b"",
+            endpoint="messages.create", received_at=1_767_225_600.25, status=200, origin="default", duration_ms=12.34,
+            model="claude-haiku-4-5",
+        )
+        base.update(fields)
+        return JournalEntry(**base)  # type: ignore[arg-type]
+
+    ok = access_line(entry(input_tokens=12, output_tokens=40, streamed=True))
+    assert ok == "00:00:00.250 POST /v1/messages 200 claude-haiku-4-5 in=12 out=40 12.3ms stream"
+    limited = access_line(entry(status=429, origin="ratelimit", error="This request would exceed the rate limit",
+                                response_bytes=b'{"type":"error","error":{"type":"rate_limit_error","message":"x"}}'))
+    assert limited.endswith("429 claude-haiku-4-5 12.3ms rate_limit_error: This request would exceed the rate limit (rate limit)")
+    dropped = access_line(entry(streamed=True, faults=["drop_after_events=3", "dropped after 3 events"], origin="flaky"))
+    assert dropped.endswith("stream [drop_after_events=3; dropped after 3 events] (rule flaky)")
+    reset = access_line(entry(status=0, faults=["reset", "connection reset before headers"], origin="chaos"))
+    assert " reset claude-haiku-4-5 " in reset and reset.endswith("(chaos)")
+    proxied = access_line(entry(status=400, origin="upstream", response_bytes=b'{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}'))
+    assert proxied.endswith("400 claude-haiku-4-5 12.3ms invalid_request_error: max_tokens: Field required (upstream)")
