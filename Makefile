@@ -25,23 +25,27 @@ PORT ?= 8787
 .PHONY: run test unit check aiohttp-low compat legacy contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
 
 $(STAMP): pyproject.toml
+	@echo "mockserver: installing into $(VENV) (the first time takes a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 $(LOW_STAMP): pyproject.toml
+	@echo "mockserver: installing $(AIOHTTP_LOW) into $(LOW_VENV) (the first time takes a minute)..."
 	$(PYTHON) -m venv $(LOW_VENV)
 	$(LOW_VENV)/bin/pip install --quiet --upgrade pip
 	$(LOW_VENV)/bin/pip install --quiet -e '.[dev]' '$(AIOHTTP_LOW)'
 	touch $(LOW_STAMP)
 
 $(COMPAT_STAMP):
+	@echo "mockserver: installing $(COMPAT_SDK) into $(COMPAT_VENV) (first time only)..."
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8'
 	touch $(COMPAT_STAMP)
 
 $(LEGACY_STAMP):
+	@echo "mockserver: installing $(LEGACY_SDK) into $(LEGACY_VENV) (first time only)..."
 	$(PYTHON) -m venv $(LEGACY_VENV)
 	$(LEGACY_VENV)/bin/pip install --quiet '$(LEGACY_SDK)' 'pytest>=8'
 	touch $(LEGACY_STAMP)

@@ -75,6 +75,7 @@ def sdk_tests(version: str) -> Path:
     target = CACHE / f"anthropic-{version}"
     if (target / "tests").is_dir():
         return target
+    print(f"contract anthropic {version}: downloading its sources (first time only)...", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
     archive = CACHE / f"anthropic-{version}.tar.gz"
     if not archive.exists():
@@ -94,6 +95,7 @@ def contract_python(version: str) -> Path:
     python = env_dir / "bin" / "python"
     stamp = env_dir / ".installed-stamp"
     if not stamp.exists():
+        print(f"contract anthropic {version}: creating {env_dir.name} with the SDK's test dependencies (first time only, about a minute)...", flush=True)
         venv.create(env_dir, with_pip=True, clear=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "--quiet", "--cache-dir", str(PIP_CACHE),
