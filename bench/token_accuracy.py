@@ -28,7 +28,8 @@ import orjson
 
 from mockserver.cassettes.format import CassetteError
 from mockserver.cassettes.importers import load_any
-from mockserver.cassettes.model import RecordedResponse, split_sse
+from mockserver.cassettes.model import RecordedResponse
+from mockserver.protocol.sse import split as split_sse
 from mockserver.protocol import tokens
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "realworld"

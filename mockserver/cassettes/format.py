@@ -32,13 +32,13 @@ import orjson
 
 from mockserver.protocol.sse import PING_DATA
 from mockserver.cassettes import yamlio
-from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
+from mockserver.protocol import sse
+from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
 
 log = logging.getLogger("mockserver.cassette")
 FORMAT_NAME = "mockserver-cassette"
 FORMAT_VERSION = 1
 HEADER_COMMENT = "# mockserver cassette (format: docs/cassettes.md). One interaction per list item.\n"
-_EVENT_FRAME = re.compile(r"(?:event: ([^\r\n]*)\n)?data: ([^\r\n]*)\n\n", re.S)
 
 
 class CassetteError(ValueError):
@@ -88,11 +88,11 @@ def encode_event(raw: bytes, at: float | None) -> dict[str, Any] | None:
     except UnicodeDecodeError:
         return None
     item: dict[str, Any] = {}
-    match = _EVENT_FRAME.fullmatch(text)
-    if match is None:
+    parts = sse.canonical(raw)
+    if parts is None:
         item["frame"] = text  # comments, id: lines, several data lines, CRLF: kept verbatim
     else:
-        name, payload = match.group(1), match.group(2)
+        name, payload = parts[0], parts[1].decode("utf-8")
         if name is not None:
             item["event"] = name
         try:
@@ -152,7 +152,7 @@ def encode_response_body(response: RecordedResponse) -> dict[str, Any]:
     if not raw:
         return {}
     if response.is_stream:
-        frames = response.frames if response.frames is not None else [Frame(r) for r in split_sse(raw)]
+        frames = response.frames if response.frames is not None else [Frame(r) for r in sse.split(raw)]
         items = [encode_event(f.raw, f.at) for f in frames]
         if all(item is not None for item in items) and b"".join(f.raw for f in frames) == raw:
             return {"events": items}

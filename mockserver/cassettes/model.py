@@ -14,9 +14,9 @@ from typing import Any, Iterator
 import orjson
 
 from mockserver.pipeline.multipart import summarize
+from mockserver.protocol import sse
 
 Headers = list[tuple[str, str]]
-_BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n")
 
 # Headers that describe one hop or one encoding of the body, not the answer: never replayed.
 HOP_BY_HOP = frozenset(
@@ -131,7 +131,7 @@ class RecordedResponse:
         if self.frames is not None:
             yield from self.frames
         elif self.is_stream:
-            yield from (Frame(raw) for raw in split_sse(self.body))
+            yield from (Frame(raw) for raw in sse.split(self.body))
         else:
             yield Frame(self.body)
 
@@ -144,15 +144,3 @@ class Interaction:
 
     def __repr__(self) -> str:
         return f"<Interaction {self.request.describe()} -> {self.response.status}>"
-
-
-def split_sse(body: bytes) -> list[bytes]:
-    """Cut an SSE body after each blank line (``\\n\\n`` or ``\\r\\n\\r\\n``); the pieces join back to ``body``."""
-    frames: list[bytes] = []
-    start = 0
-    for blank in _BLANK_LINE.finditer(body):
-        frames.append(body[start : blank.end()])
-        start = blank.end()
-    if start < len(body):
-        frames.append(body[start:])
-    return frames

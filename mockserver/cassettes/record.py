@@ -28,7 +28,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from mockserver.protocol.urls import reachable_base_url
-from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, split_sse
+from mockserver.protocol import sse
+from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.cassettes.replay import request_from_api, rewrite_results_url
@@ -53,7 +54,7 @@ def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
     """Cut a stream into events, each stamped with the arrival time of the chunk that completed it."""
     ends = [end for end, _ in arrivals]
     frames, offset = [], 0
-    for raw in split_sse(body):
+    for raw in sse.split(body):
         offset += len(raw)
         i = min(bisect.bisect_left(ends, offset), len(arrivals) - 1)
         frames.append(Frame(raw, arrivals[i][1] if arrivals else None))

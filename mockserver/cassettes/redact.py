@@ -29,7 +29,8 @@ from typing import Any, Iterable, NamedTuple
 
 import orjson
 
-from mockserver.cassettes.model import Frame, Headers, Interaction, RecordedRequest, RecordedResponse, split_sse
+from mockserver.protocol import sse
+from mockserver.cassettes.model import Frame, Headers, Interaction, RecordedRequest, RecordedResponse
 
 DEFAULT_REDACTED_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "[REDACTED]"
@@ -41,7 +42,6 @@ _PLACEHOLDER = re.compile(r"^\s*$|^<[^<>]*>$|^\[[^\[\]]*\]$|redacted|filtered|xx
 _SHAPES = re.compile(r"(?P<key>sk-ant-[A-Za-z0-9_\-]+)|(?i:\bbearer[ \t]+)(?P<bearer>[A-Za-z0-9\-._~+/]{16,}=*)")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{12,}={0,2}")
 _ESCAPE = re.compile(r"\\+(?:u[0-9a-fA-F]{4}|/)")  # a run of backslashes: escapes escaped again count too
-_FRAME = re.compile(rb"(event: [^\r\n]*\n)?data: ([^\r\n]*)\n\n")
 _DELTA_TEXT = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
 
 
@@ -316,7 +316,7 @@ class _Scrub:
         headers = self.headers(resp.headers, "response")
         if not resp.is_stream:
             return replace(resp, headers=headers, body=self.body(resp.body, "response.body"))
-        frames = resp.frames if resp.frames is not None else [Frame(raw) for raw in split_sse(resp.body)]
+        frames = resp.frames if resp.frames is not None else [Frame(raw) for raw in sse.split(resp.body)]
         frames = self.reassembled(frames)
         frames = [Frame(self.body(f.raw, "response.body"), f.at) for f in frames]
         return replace(resp, headers=headers, body=b"".join(f.raw for f in frames), frames=frames)
@@ -326,11 +326,11 @@ class _Scrub:
         spans (the first keeps ``[REDACTED]`` in its place)."""
         blocks: dict[Any, list[tuple[int, dict[str, Any], bytes]]] = {}
         for i, frame in enumerate(frames):
-            match = _FRAME.fullmatch(frame.raw)
-            if match is None:
+            parts = sse.canonical(frame.raw)
+            if parts is None:
                 continue
             try:
-                data = orjson.loads(match.group(2))
+                data = orjson.loads(parts[1])
             except orjson.JSONDecodeError:
                 continue
             delta = data.get("delta") if isinstance(data, dict) and data.get("type") == "content_block_delta" else None
@@ -338,7 +338,8 @@ class _Scrub:
                 continue
             key = _DELTA_TEXT.get(str(delta.get("type")))
             if key is not None and isinstance(delta.get(key), str):
-                blocks.setdefault((data.get("index"), key), []).append((i, data, match.group(1) or b""))
+                head = b"event: " + parts[0].encode() + b"\n" if parts[0] is not None else b""
+                blocks.setdefault((data.get("index"), key), []).append((i, data, head))
         out = list(frames)
         for (index, key), pieces in blocks.items():
             texts = [data["delta"][key] for _, data, _ in pieces]

@@ -24,6 +24,7 @@ PING_DATA = b'{"type": "ping"}'
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n")
 _FRAME = re.compile(rb"^(event:[^\n]*\n)?data: ?(.*?)(\n\n|\r\n\r\n)?$", re.DOTALL)
 _EVENTS = re.compile(rb"(?:^|\n)(?:event: ?([^\r\n]*)\r?\n)?data: ?([^\r\n]*)")
+_CANONICAL = re.compile(rb"(?:event: ([^\r\n]*)\n)?data: ([^\r\n]*)\n\n")
 
 
 def dumps(value: Any) -> bytes:
@@ -78,6 +79,17 @@ def parse_frame(raw: bytes) -> FrameParts | None:
     if match is None:
         return None
     return FrameParts(match.group(1) or b"", match.group(2), match.group(3) or b"")
+
+
+def canonical(raw: bytes) -> tuple[str | None, bytes] | None:
+    """``(event name or None, data)`` of one frame exactly as the API writes them (an optional
+    ``event:`` line, one ``data:`` line, LF endings); ``None`` for anything else (comments,
+    ``id:`` lines, several data lines, CRLF), which must be kept byte for byte."""
+    match = _CANONICAL.fullmatch(raw)
+    if match is None:
+        return None
+    name = match.group(1)
+    return (name.decode(errors="replace") if name is not None else None), match.group(2)
 
 
 def events(body: bytes) -> list[tuple[str | None, bytes]]:

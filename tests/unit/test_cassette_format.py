@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes import importers, yamlio
-from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse, split_sse
+from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
+from mockserver.protocol.sse import split as split_sse
 
 REALWORLD = Path(__file__).resolve().parents[1] / "data" / "realworld"
 FILES = sorted(p for p in REALWORLD.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".har", ".json", ".httprr"))

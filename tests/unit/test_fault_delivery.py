@@ -1,5 +1,5 @@
 """The byte-level pieces of fault delivery: corrupting one SSE event, cutting replayed SSE bytes
-(``split_sse``, shared with cassettes)."""
+(``protocol.sse.split``, shared with cassettes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mockserver.faults.spec import Faults
-from mockserver.cassettes.model import split_sse
+from mockserver.protocol.sse import split as split_sse
 from mockserver.faults.transforms import corrupt
 
 EVENT = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n'
