@@ -38,7 +38,10 @@ def _text(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        try:  # the parser's escapes of bytes that were not UTF-8: one U+FFFD per byte run
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # other lone surrogates
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return value
 
 

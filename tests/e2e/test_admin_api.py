@@ -215,3 +215,26 @@ def test_the_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch) -
     (tmp_path / "empty").write_text("")
     with pytest.raises(SystemExit, match="is empty"):
         _admin_token(Namespace(admin_token_file=tmp_path / "empty", admin_token=None))
+
+
+def test_the_journal_is_bounded_by_bytes_too(make_server) -> None:
+    """Large exchanges push the oldest out long before the entry limit: the journal holds at
+    most its byte budget (bodies and a fixed cost per entry)."""
+    server = make_server(journal_limit=1000, journal_bytes=300_000)
+    big = "x" * 100_000
+    with server.client() as client:
+        for _ in range(6):
+            client.messages.count_tokens(model=HAIKU, messages=[{"role": "user", "content": big}])
+    entries = server.journal.entries()
+    assert 0 < len(entries) < 6
+    assert sum(e.size for e in entries) <= 300_000
+    assert [e.seq for e in entries] == list(range(7 - len(entries), 7))  # the newest kept, in order
+
+
+def test_a_non_utf8_header_byte_never_breaks_the_journal(mockserver) -> None:
+    raw = request("GET", "/v1/models", headers=[("x-api-key", "k"), ("anthropic-version", "2023-06-01"), (b"x-odd", b"caf\xe9")])
+    assert exchange(mockserver.url, raw).status == 200
+    with httpx2.Client(base_url=mockserver.url, timeout=10) as admin:
+        journal = admin.get("/_mock/journal")
+    assert journal.status_code == 200
+    assert journal.json()["data"][-1]["headers"]["x-odd"] == "caf\ufffd"
