@@ -213,3 +213,18 @@ def _bind(pattern: list[str], parts: list[str]) -> dict[str, str] | None:
         elif want != got:
             return None
     return params
+
+
+def markdown_table(endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> str:
+    """The table as docs/protocol.md shows it (a test keeps the two the same)."""
+    lines = ["| name | method and path | body limit | rate-limited | ratelimit headers | door |", "|---|---|---:|---|---|---|"]
+    for e in endpoints:
+        limit = f"{e.body_limit // MB} MB" if e.body_limit >= MB else f"{e.body_limit} B"
+        door = e.platform + (f" (as `{e.like}`)" if e.like else "")
+        lines.append(f"| `{e.name}` | `{e.method} {e.path}` | {limit} | {'yes' if e.rate_limited else 'no'} | "
+                     f"{'yes' if e.limit_headers else 'no'} | {door} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m mockserver.protocol.endpoints: the table for docs/protocol.md
+    print(markdown_table())

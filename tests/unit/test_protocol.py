@@ -377,3 +377,13 @@ def test_the_access_line_says_what_happened() -> None:
     assert " reset claude-haiku-4-5 " in reset and reset.endswith("(chaos)")
     proxied = access_line(entry(status=400, origin="upstream", response_bytes=b'{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}'))
     assert proxied.endswith("400 claude-haiku-4-5 12.3ms invalid_request_error: max_tokens: Field required (upstream)")
+
+
+def test_the_docs_show_the_endpoint_table_as_it_is() -> None:
+    from pathlib import Path
+
+    from mockserver.protocol.endpoints import markdown_table
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    shown = text.split("<!-- endpoints:start -->\n", 1)[1].split("\n<!-- endpoints:end -->", 1)[0]
+    assert shown == markdown_table(), "docs/protocol.md: paste the output of `python -m mockserver.protocol.endpoints`"
