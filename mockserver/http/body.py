@@ -22,8 +22,16 @@ def body_chunks(http: BaseRequest, timeout: float) -> Callable[[int], AsyncItera
         if length is not None and length > limit and "content-encoding" not in http.headers:
             raise too_large()
         size = 0
+        content = http.content
         try:
-            while chunk := await asyncio.wait_for(http.content.readany(), timeout):
+            while True:
+                chunk = content.read_nowait()  # what has arrived: a small body is all here already
+                if not chunk:
+                    if content.at_eof():
+                        return
+                    chunk = await asyncio.wait_for(content.readany(), timeout)  # wait (bounded) for more
+                    if not chunk:
+                        return
                 size += len(chunk)
                 if size > limit:
                     raise too_large()

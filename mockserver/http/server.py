@@ -140,6 +140,7 @@ class ApiServer(web.Server):
 
     def __init__(self, api: Api, handler: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         kwargs.setdefault("keepalive_timeout", limits.keepalive_timeout)
+        kwargs.setdefault("access_log", None)  # ours is mockserver.access, one line per exchange (root.py)
         # After an answer that did not read the whole body (a 413, a 408), the rest is read and
         # dropped for this long before closing, so the client still sees the answer.
         kwargs.setdefault("lingering_time", LINGER)
