@@ -188,9 +188,10 @@ def count_deltas(url: str, body: dict) -> int:
     return post(url, body)[1].count(b"event: content_block_delta")
 
 
-def instructions_per_request(argv: list[str], requests: int = 1000) -> float | None:
-    """Machine instructions the server executes per (repeated) non-streaming request, counted by
-    valgrind's callgrind: unlike wall-clock numbers, identical from run to run on any machine."""
+def instructions_per_request(argv: list[str], requests: int = 1000, template: dict = PLAIN) -> float | None:
+    """Machine instructions the server executes per non-streaming request, counted by valgrind's
+    callgrind: unlike wall-clock numbers, nearly identical from run to run on any machine.
+    ``template`` with ``{n}`` in its text varies the prompt per request, as DISTINCT does."""
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         return None
     port = free_port()
@@ -208,11 +209,14 @@ def instructions_per_request(argv: list[str], requests: int = 1000) -> float | N
         import http.client
 
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        body = json.dumps(PLAIN)
+        text = json.dumps(template)
+        sent = 0
 
         def send(n: int) -> None:
+            nonlocal sent
             for _ in range(n):
-                connection.request("POST", "/v1/messages", body=body, headers=HEADERS)
+                sent += 1
+                connection.request("POST", "/v1/messages", body=text.replace("{n}", str(sent)), headers=HEADERS)
                 connection.getresponse().read()
 
         send(300)  # warm up: imports, caches, the memo
