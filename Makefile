@@ -17,17 +17,23 @@ LEGACY_STAMP := $(LEGACY_VENV)/.installed-stamp
 AIOHTTP_LOW ?= aiohttp==3.10.11
 LOW_VENV := .venv-aiohttp-low
 LOW_STAMP := $(LOW_VENV)/.installed-stamp
+# mockserver as a user installs it (`pip install .`), with no SDK: the server and plugin need none.
+NOSDK_VENV := .venv-nosdk
+NOSDK_STAMP := $(NOSDK_VENV)/.installed-stamp
+# The plugin's own tests (tests/plugin), as a project runs them: an empty configuration.
+PLUGIN_TESTS := -m pytest -q -p no:cacheprovider -c /dev/null -o asyncio_default_fixture_loop_scope=function --rootdir tests/plugin tests/plugin/test_fixtures.py
 # SDK release lines whose own API tests run against `mockserver serve --lenient` (each in its own
 # .venv-contract-<version>): the newest 2.x, the 1.x line and a 0.x release (docs/protocol.md).
 CONTRACT_SDKS ?= 2.12.0 1.17.0 0.49.0
 PORT ?= 8787
 
-.PHONY: run test unit check aiohttp-low compat legacy contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
+.PHONY: run test unit check aiohttp-low compat legacy nosdk contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	@echo "mockserver: installing into $(VENV) (the first time takes a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip uninstall --quiet --yes mockserver 2>/dev/null || true  # the distribution's name until 0.1.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -38,17 +44,26 @@ $(LOW_STAMP): pyproject.toml
 	$(LOW_VENV)/bin/pip install --quiet -e '.[dev]' '$(AIOHTTP_LOW)'
 	touch $(LOW_STAMP)
 
-$(COMPAT_STAMP):
+# The older SDKs with mockserver installed beside them (one pip run: it refuses a conflict).
+$(COMPAT_STAMP): pyproject.toml
 	@echo "mockserver: installing $(COMPAT_SDK) into $(COMPAT_VENV) (first time only)..."
 	$(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8'
+	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8' 'pytest-asyncio>=0.23' -e .
 	touch $(COMPAT_STAMP)
 
-$(LEGACY_STAMP):
+$(LEGACY_STAMP): pyproject.toml
 	@echo "mockserver: installing $(LEGACY_SDK) into $(LEGACY_VENV) (first time only)..."
 	$(PYTHON) -m venv $(LEGACY_VENV)
-	$(LEGACY_VENV)/bin/pip install --quiet '$(LEGACY_SDK)' 'pytest>=8'
+	$(LEGACY_VENV)/bin/pip install --quiet '$(LEGACY_SDK)' 'pytest>=8' 'pytest-asyncio>=0.23' -e .
 	touch $(LEGACY_STAMP)
+
+# Rebuilt when the package changes (a plain install copies it); install.log is checked for banners.
+$(NOSDK_STAMP): pyproject.toml $(shell find mockserver -name '*.py' -o -name '*.json' -o -name '*.yaml' -o -name py.typed)
+	rm -rf $(NOSDK_VENV)
+	$(PYTHON) -m venv $(NOSDK_VENV)
+	$(NOSDK_VENV)/bin/pip install --quiet --upgrade pip  # a current pip shows the build backend's warnings
+	$(NOSDK_VENV)/bin/pip install . 'pytest>=8' > $(NOSDK_VENV)/install.log 2>&1 || { cat $(NOSDK_VENV)/install.log; exit 1; }
+	touch $(NOSDK_STAMP)
 
 ## The fake API on loopback with built-in defaults.
 run: $(STAMP)
@@ -57,7 +72,7 @@ run: $(STAMP)
 ## Everything CI runs: types and import contracts, unit + end-to-end tests, the lowest aiohttp,
 ## the older SDKs (1.x; 0.x for Text Completions and the platforms' own versions), the SDK's own
 ## API tests (3 lines).
-test: check unit aiohttp-low compat legacy contract
+test: check unit aiohttp-low compat legacy nosdk contract
 
 check: $(STAMP)
 	$(BIN)/mypy
@@ -71,9 +86,15 @@ unit: $(STAMP)
 
 compat: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(COMPAT_VENV)/bin/python
+	$(COMPAT_VENV)/bin/python $(PLUGIN_TESTS)
 
 legacy: $(STAMP) $(LEGACY_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(LEGACY_VENV)/bin/python --tests tests/legacy --serve-arg=--any-model
+	$(LEGACY_VENV)/bin/python $(PLUGIN_TESTS)
+
+## The package with no SDK installed: import, `mockserver serve` with a scenario, the plugin.
+nosdk: $(NOSDK_STAMP)
+	cd tests/plugin/nosdk && ../../../$(NOSDK_VENV)/bin/pytest -q -p no:cacheprovider -c /dev/null --rootdir . --import-mode=importlib test_no_sdk.py
 
 contract: $(STAMP)
 	$(BIN)/python -m tests.contract.run $(addprefix --sdk ,$(CONTRACT_SDKS))
@@ -106,4 +127,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) $(LEGACY_VENV) $(LOW_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(LEGACY_VENV) $(LOW_VENV) $(NOSDK_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info

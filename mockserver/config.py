@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from mockserver.ratelimit.limiter import RateLimitConfig
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
+DEFAULT_PORT = 8787  # the command line's default; a Config made in code takes a free port
+MEMORY = ":memory:"  # as mockserver.store.sqlite.MEMORY
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class ConnectionLimits:
 @dataclass
 class Config:
     host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+    # 0: a free port (``mockserver serve`` passes 8787 unless told otherwise).
+    port: int = 0
     seed: int | None = None
     # Contract mode: any schema-valid request gets a 2xx with a schema-valid body.
     lenient: bool = False
@@ -63,9 +65,10 @@ class Config:
     journal_limit: int = 1000
     journal_bytes: int = 64 * 1024 * 1024
     clock: Clock = field(default_factory=SystemClock)
-    # Message Batches: where their state lives. ``None`` = the per-user data folder
-    # (mockserver.store.sqlite.default_data_dir()); a directory; or ":memory:" (gone when the server stops).
-    data_dir: Path | str | None = None
+    # Message Batches: where their state lives. ":memory:" (the default in code: gone when the
+    # server stops); ``None`` = the per-user data folder (mockserver.store.sqlite.default_data_dir(),
+    # the command line's default); or a directory.
+    data_dir: Path | str | None = MEMORY
     # Items each batch finishes per second of ``clock`` time; 0 = as fast as possible.
     batch_pace: float = 0.0
     # Report request_counts as items finish (the real API reports them only once a batch ends).

@@ -11,7 +11,7 @@
 
 - :mod:`.strategies` — scenario rules drawn by Hypothesis (errors, faults, unusual replies and
   streams, sequences), in the scenario file format (needs ``hypothesis``: ``pip install
-  mockserver[fuzz]``).
+  claude-mockserver[fuzz]``).
 - :mod:`.install` — ``installed(server, scenario)``, ``to_yaml(scenario)``.
 - :mod:`.chaos` — ``mockserver serve --chaos SEED``: seeded faults for any client, and a report
   of how it behaved. Needs nothing beyond the server.

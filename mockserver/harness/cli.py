@@ -290,6 +290,19 @@ def _print_chaos(config: Config) -> None:
     print(f"mockserver: chaos mode on (seed {chaos.seed}, rate {chaos.rate}): report at GET /_mock/chaos/report{written}", flush=True)
 
 
+def _venv_hint() -> list[str]:
+    """When this install lives in a virtualenv the shell has not activated (``make run`` runs
+    .venv/bin/mockserver), the line that gives another shell its python and ``mockserver``."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix == sys.base_prefix or os.environ.get("VIRTUAL_ENV") == sys.prefix or not activate.exists():
+        return []
+    try:
+        shown = str(activate.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(activate)
+    return [f". {shown}   # in another shell: python (and the SDK) of this install, and the mockserver command"]
+
+
 async def _serve(config: Config) -> None:
     from mockserver.http.runner import serve_until_signalled
 
@@ -300,6 +313,8 @@ async def _serve(config: Config) -> None:
         _print_batch_store(api)
         _print_scenarios(api)
         _print_chaos(config)
+        for line in _venv_hint():
+            print(line, flush=True)
         print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
         if config.api_keys is None:
             print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)

@@ -1,8 +1,11 @@
-"""The handle tests hold: a running server's URL, its journal, and (as scenarios land) the
-Python API to script it. Used by the pytest plugin; usable on its own:
+"""The handle tests hold: a running server's URL, its journal, and the Python API to script it.
+Used by the pytest plugin; usable on its own:
 
     with MockServer() as server:
         client = anthropic.Anthropic(base_url=server.url, api_key="test")
+
+The server needs no SDK; ``client()`` and the other client helpers use whichever ``anthropic``
+release the project has installed (0.40 and later), imported when first asked for.
 """
 
 from __future__ import annotations
@@ -15,9 +18,23 @@ from mockserver.harness.transport import Transport
 from mockserver.http.runner import ServerThread
 from mockserver.journal import Journal
 from mockserver.root import Api
-from mockserver.store.sqlite import MEMORY
 
 DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
+NO_SDK = (
+    "the anthropic SDK is not installed: `pip install anthropic` (any release from 0.40 on) for "
+    "MockServer's clients and the anthropic_client fixtures; the server itself needs no SDK"
+)
+
+
+def sdk() -> Any:
+    """The project's ``anthropic`` module, or an ImportError that says what to install."""
+    try:
+        import anthropic
+    except ImportError as exc:
+        raise ImportError(NO_SDK, name="anthropic") from exc
+    return anthropic
+
+
 BEDROCK_TEST_CREDENTIALS = {"aws_access_key": "AKIAMOCKSERVERTEST", "aws_secret_key": "mock-secret", "aws_region": "us-east-1"}
 
 
@@ -27,10 +44,8 @@ class MockServer(ScenarioScripting):
 
     def __init__(self, config: Config | None = None, *, listen: bool = True, **options: Any) -> None:
         """``listen=False``: no socket; reach it through :meth:`transport` only."""
-        if config is None:
-            options.setdefault("port", 0)
+        if config is None:  # a free port, batches in memory (Config's defaults), no request log
             options.setdefault("log_requests", False)
-            options.setdefault("data_dir", MEMORY)  # batches in memory: a test suite writes no files
             config = Config(**options)
         self._thread = ServerThread(config, listen=listen)
 
@@ -74,15 +89,13 @@ class MockServer(ScenarioScripting):
         self._run(self.api.reset())
 
     def client(self, **kwargs: Any) -> Any:
-        import anthropic
-
+        anthropic = sdk()
         kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
         kwargs.setdefault("_strict_response_validation", True)
         return anthropic.Anthropic(base_url=self.url, **kwargs)
 
     def async_client(self, **kwargs: Any) -> Any:
-        import anthropic
-
+        anthropic = sdk()
         kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
         kwargs.setdefault("_strict_response_validation", True)
         return anthropic.AsyncAnthropic(base_url=self.url, **kwargs)
@@ -91,8 +104,7 @@ class MockServer(ScenarioScripting):
     def bedrock_client(self, *, async_: bool = False, **kwargs: Any) -> Any:
         """``AnthropicBedrock`` (or the async one) at this server, signing with dummy AWS keys
         (needs ``anthropic[bedrock]``, i.e. boto3, for SigV4 and the EventStream decoder)."""
-        import anthropic
-
+        anthropic = sdk()
         for key, value in BEDROCK_TEST_CREDENTIALS.items():
             kwargs.setdefault(key, value)
         kwargs.setdefault("_strict_response_validation", True)
@@ -102,8 +114,7 @@ class MockServer(ScenarioScripting):
     def vertex_client(self, *, async_: bool = False, **kwargs: Any) -> Any:
         """``AnthropicVertex`` (or the async one) at this server with a given access token, so
         no Google credentials are looked up (``base_url`` ends in ``/v1`` as the real hosts do)."""
-        import anthropic
-
+        anthropic = sdk()
         kwargs.setdefault("region", "us-east5")
         kwargs.setdefault("project_id", "mock-project")
         kwargs.setdefault("access_token", "mock-vertex-access-token")

@@ -1,4 +1,5 @@
-"""Validate request bodies against the schema generated from the SDK's request TypedDicts.
+"""Validate request bodies against the schema generated from the SDK's request TypedDicts (and
+scripted replies against the one generated from its response models, ``response-schema.json``).
 
 The schema is data (``mockserver/data/schema.json``, written by :mod:`.schema_gen`) because
 importing ``anthropic.types`` at runtime would cost the server ~1 s of start-up. Each node is
@@ -18,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
@@ -29,6 +31,7 @@ Errors = Optional[List[Tuple[Loc, str]]]
 Check = Callable[[Any], Errors]
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "schema.json"
+RESPONSE_PATH = DEFAULT_PATH.parent / "response-schema.json"
 
 MSG_STR = "Input should be a valid string"
 MSG_INT = "Input should be a valid integer"
@@ -41,6 +44,7 @@ MSG_DICT = "Input should be a valid dictionary"
 MSG_REQUIRED = "Field required"
 MSG_EXTRA = "Extra inputs are not permitted"
 MSG_SHAPE = "Input does not match the expected shape."
+MSG_DATETIME = "Input should be a valid datetime"
 
 # The order in which the real API reports problems with top-level Messages fields.
 API_FIELD_ORDER = (
@@ -51,6 +55,10 @@ API_FIELD_ORDER = (
 
 _NO_EXTRA: FrozenSet[str] = frozenset()
 _MISSING = object()
+
+
+class Tag(str):
+    """A tagged union's tag in an error loc (it names the member, not a key of the value)."""
 
 
 class _Never:
@@ -100,12 +108,27 @@ def _check_float(value: Any) -> Errors:
     return None if kind is float or kind is int else _one(MSG_FLOAT)
 
 
+def _check_datetime(value: Any) -> Errors:
+    """What pydantic takes for a ``datetime`` field: an ISO 8601 string or a Unix timestamp."""
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return None
+    if kind is str:
+        try:
+            datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+            return None
+        except ValueError:
+            pass
+    return _one(MSG_DATETIME)
+
+
 _PRIMITIVES: Mapping[str, Tuple[type, Check]] = MappingProxyType({
     "str": (str, _check_str),
     "int": (int, _check_int),
     "float": (float, _check_float),
     "bool": (bool, _check_bool),
     "any": (_Never, _ok),
+    "datetime": (_Never, _check_datetime),
 })
 
 
@@ -181,7 +204,11 @@ class RequestSchema:
 
     def errors(self, root: str, body: object, *, allow_extra: FrozenSet[str] = _NO_EXTRA) -> List[Tuple[str, str]]:
         """Every error as ``(dotted loc, message)``, in report order."""
-        return [(".".join(str(p) for p in loc), msg) for loc, msg in self._root(root)(body, allow_extra) or ()]
+        return [(".".join(str(p) for p in loc), msg) for loc, msg in self.check(root, body, allow_extra=allow_extra)]
+
+    def check(self, root: str, value: object, *, allow_extra: FrozenSet[str] = _NO_EXTRA) -> List[Tuple[Loc, str]]:
+        """Every error as ``(loc, message)``, in report order; a tagged union's tag is part of the loc."""
+        return self._root(root)(value, allow_extra) or []
 
     # -- compilation --------------------------------------------------------------------------
 
@@ -317,8 +344,8 @@ class RequestSchema:
     def _compile_tagged(self, node: Dict[str, Any]) -> Check:
         """pydantic's discriminated union: the tag picks the member and joins the error loc."""
         key: str = node["tagged"]
-        cases = {tag: (tag, self._def(name)) for tag, name in node["cases"]}
-        default = (node["default"][0], self._def(node["default"][1])) if "default" in node else None
+        cases = {tag: (Tag(tag), self._def(name)) for tag, name in node["cases"]}
+        default = (Tag(node["default"][0]), self._def(node["default"][1])) if "default" in node else None
         expected = ", ".join(f"'{tag}'" for tag in sorted(tag for tag, _ in node["cases"]))
 
         def check_tagged(value: Any) -> Errors:
@@ -397,6 +424,8 @@ class RequestSchema:
 def _kinds(node: Any) -> FrozenSet[str]:
     """The JSON kinds a node can accept, which route untagged-union inputs to members."""
     if isinstance(node, str):
+        if node == "datetime":
+            return frozenset({"str", "num"})
         return _ALL_KINDS if node == "any" else frozenset({"num" if node in ("int", "float") else node})
     if "nullable" in node:
         return _kinds(node["nullable"]) | {"null"}
@@ -413,3 +442,9 @@ def _kinds(node: Any) -> FrozenSet[str]:
 def default_schema() -> RequestSchema:
     """The packaged schema, loaded once per process."""
     return RequestSchema.load()
+
+
+@functools.lru_cache(maxsize=1)
+def response_schema() -> RequestSchema:
+    """The response models' schema (roots ``message`` and ``beta_message``), loaded once per process."""
+    return RequestSchema.load(RESPONSE_PATH)

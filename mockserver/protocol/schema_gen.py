@@ -1,5 +1,7 @@
 """Generate ``mockserver/data/schema.json`` from the installed ``anthropic`` SDK's request TypedDicts,
-and ``schema-anthropic-<release>.json`` from older SDK release lines (:data:`OLDER_RELEASES`).
+``schema-anthropic-<release>.json`` from older SDK release lines (:data:`OLDER_RELEASES`), and
+``response-schema.json`` from its response models (``Message``, ``BetaMessage``: what a scripted
+reply is checked against when a scenario loads, so the server needs no SDK at run time).
 
 Dev-time only: importing ``anthropic.types`` costs ~1 s, so the server never imports this module;
 it reads the committed JSON through :mod:`mockserver.protocol.schema`. Re-run after upgrading the
@@ -13,7 +15,7 @@ and read by this same module in a subprocess whose path puts that release first.
 
 Node encoding (interpreted by :mod:`mockserver.protocol.schema`):
 
-* ``"str" | "int" | "float" | "bool" | "any"``
+* ``"str" | "int" | "float" | "bool" | "any" | "datetime"`` (``datetime``: responses only)
 * ``{"ref": Name}``: a TypedDict in ``defs``
 * ``{"list": node}``, ``{"map": node}`` (string keys), ``{"enum": [values...]}``
 * ``{"nullable": node}``: ``None`` is accepted as well
@@ -26,13 +28,15 @@ Node encoding (interpreted by :mod:`mockserver.protocol.schema`):
   loc carries no tag
 
 A def is ``{"fields": {key: node}, "required": [keys in definition order], "open": true?}``;
-``open`` marks TypedDicts the SDK configures with pydantic ``extra="allow"``.
+``open`` marks TypedDicts the SDK configures with pydantic ``extra="allow"``, and every response
+model (the SDK's ``BaseModel`` allows extra fields).
 """
 
 from __future__ import annotations
 
 import ast
 import collections.abc
+import datetime
 import inspect
 import json
 import os
@@ -47,6 +51,7 @@ import typing_extensions as te
 Node = Any  # str | dict[str, Any]; JSON-ready
 
 OUTPUT = Path(__file__).resolve().parent.parent / "data" / "schema.json"
+RESPONSE_OUTPUT = OUTPUT.parent / "response-schema.json"
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE_CACHE = ROOT / ".cache" / "schema-sdks"
 # Older SDK release lines whose request types the API still accepts, by the ``anthropic-version``
@@ -57,6 +62,7 @@ TAG = "type"
 _LIST_ORIGINS = {list, collections.abc.Iterable, collections.abc.Sequence, collections.abc.Iterator, tuple, set, frozenset}
 _MAP_ORIGINS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
 _PRIMITIVES: Dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", object: "any", Any: "any"}
+_RESPONSE_PRIMITIVES: Dict[Any, str] = {**_PRIMITIVES, datetime.datetime: "datetime"}
 # Members the SDK accepts for convenience but never sends as such: file objects for base64 ``data``
 # (serialised to a string by the SDK) — they have no JSON form, so they drop out of unions.
 _NON_JSON = (bytes, os.PathLike, typing.IO)
@@ -72,6 +78,12 @@ class RootSpec:
     method: str
     extra_fields: Tuple[Tuple[str, Node], ...] = ()  # body keys the TypedDict lacks (``stream``)
 
+
+# Response models: the Message a scripted reply becomes, checked as the SDK's strict validation will.
+RESPONSE_ROOTS: Dict[str, str] = {
+    "message": "anthropic.types:Message",
+    "beta_message": "anthropic.types.beta:BetaMessage",
+}
 
 ROOTS: Dict[str, RootSpec] = {
     "messages": RootSpec(
@@ -190,14 +202,27 @@ class Generator:
     # (batch requests embed MessageCreateParamsNonStreaming, a subclass of the messages root).
     header_keys: Dict[type, frozenset[str]] = field(default_factory=dict)
     defs: Dict[type, Dict[str, Any]] = field(default_factory=dict)
+    # Response mode: the SDK's pydantic models are defs (in requests they drop out of unions).
+    models: bool = False
     _in_progress: set[type] = field(default_factory=set)
 
     def typeddict(self, cls: type) -> Node:
         if cls not in self.defs and cls not in self._in_progress:
             self._in_progress.add(cls)
-            self.defs[cls] = self._typeddict_def(cls)
+            self.defs[cls] = self._model_def(cls) if _is_model(cls) else self._typeddict_def(cls)
             self._in_progress.discard(cls)
         return {"ref": cls}  # replaced by the class's def name once all names are known
+
+    def _model_def(self, cls: type) -> Dict[str, Any]:
+        """A response model: its fields by wire name; required when pydantic requires them."""
+        fields: Dict[str, Node] = {}
+        required: List[str] = []
+        for key, info in _model_fields(cls).items():
+            name = info.alias or key
+            fields[name] = self.node(info.annotation)
+            if info.is_required():
+                required.append(name)
+        return {"fields": fields, "required": required, "open": True}
 
     def _excluded(self, cls: type) -> frozenset[str]:
         out: frozenset[str] = frozenset()
@@ -227,9 +252,10 @@ class Generator:
 
     def node(self, tp: Any) -> Node:
         tp, _, _ = _strip(tp)
-        if tp in _PRIMITIVES:
-            return _PRIMITIVES[tp]
-        if te.is_typeddict(tp):
+        primitives = _RESPONSE_PRIMITIVES if self.models else _PRIMITIVES
+        if tp in primitives:
+            return primitives[tp]
+        if te.is_typeddict(tp) or (self.models and _is_model(tp)):
             return self.typeddict(tp)
         origin, args = te.get_origin(tp), te.get_args(tp)
         if origin is typing.Literal or origin is te.Literal:
@@ -253,7 +279,7 @@ class Generator:
             arg, _, _ = _strip(arg)
             members.extend(te.get_args(arg) if te.get_origin(arg) is typing.Union else [arg])
         nullable = type(None) in members
-        members = [m for m in members if m is not type(None) and not _skip_member(m)]
+        members = [m for m in members if m is not type(None) and not _skip_member(m, self.models)]
         nodes = [self.node(m) for m in members]
         if "any" in nodes:
             return "any"
@@ -262,7 +288,7 @@ class Generator:
         if "any_map" in nodes:  # Union[SomeTypedDict, Dict[str, object]]: every object passes
             nodes = [n for n in nodes if not _is_object_node(n)]
             nodes.append("any_map")
-        typed = [m for m in members if te.is_typeddict(m)]
+        typed = [m for m in members if te.is_typeddict(m) or (self.models and _is_model(m))]
         if len(typed) >= 2 and not _has_object_nodes(nodes, typed):
             grouped = self._discriminated(typed)
             if grouped is not None:
@@ -297,7 +323,7 @@ class Generator:
             if default:
                 node["default"] = default
             return node
-        for key in typing.get_type_hints(members[0]):
+        for key in _field_hints(members[0]):
             keyed = [_literal_key(m, key) for m in members]
             if all(k is not None and not k[1] for k in keyed):
                 cases = [[v, m] for m, k in zip(members, keyed) if k is not None for v in k[0]]
@@ -309,13 +335,31 @@ class Generator:
         return None
 
 
+def _is_model(tp: Any) -> bool:
+    """An SDK response model (a pydantic ``BaseModel``)."""
+    return isinstance(tp, type) and any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in tp.__mro__)
+
+
+def _model_fields(cls: type) -> Dict[str, Any]:
+    return dict(getattr(cls, "model_fields"))
+
+
+def _field_hints(cls: type) -> Dict[str, Any]:
+    if _is_model(cls):
+        return {key: info.annotation for key, info in _model_fields(cls).items()}
+    return typing.get_type_hints(cls, include_extras=True)
+
+
 def _literal_key(cls: type, key: str) -> Tuple[List[Any], bool] | None:
     """(values of ``cls``'s Literal ``key``, whether the key may be absent or null) or None."""
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _field_hints(cls)
     if key not in hints:
         return None
     tp, explicit, _ = _strip(hints[key])
-    optional = not (explicit if explicit is not None else _declared_total(cls, key))
+    if _is_model(cls):
+        optional = not _model_fields(cls)[key].is_required()
+    else:
+        optional = not (explicit if explicit is not None else _declared_total(cls, key))
     if te.get_origin(tp) is typing.Union:  # ``type: Optional[Literal["custom"]]``
         args = [a for a in te.get_args(tp) if a is not type(None)]
         if len(args) != 1:
@@ -335,14 +379,14 @@ def _check_disjoint(cases: List[List[Any]], members: List[type]) -> None:
         raise TypeError(f"duplicate {TAG!r} tags among {members}")
 
 
-def _skip_member(tp: Any) -> bool:
-    """Union members with no request-JSON form of their own (see ``_NON_JSON``) and SDK response
-    models (pydantic ``BaseModel``: ``ContentBlock`` objects the SDK lets you pass back, which it
-    serialises to the matching ``*Param`` shape already in the union)."""
+def _skip_member(tp: Any, models: bool = False) -> bool:
+    """Union members with no request-JSON form of their own (see ``_NON_JSON``) and, in requests,
+    SDK response models (pydantic ``BaseModel``: ``ContentBlock`` objects the SDK lets you pass
+    back, which it serialises to the matching ``*Param`` shape already in the union)."""
     origin = te.get_origin(tp) or tp
     if isinstance(origin, type) and issubclass(origin, _NON_JSON):
         return True
-    return isinstance(tp, type) and any(c.__name__ == "BaseModel" and c.__module__.startswith("pydantic") for c in tp.__mro__)
+    return not models and _is_model(tp)
 
 
 def _is_str_enum(node: Node) -> bool:
@@ -481,6 +525,20 @@ def build() -> Dict[str, Any]:
     }
 
 
+def build_responses() -> Dict[str, Any]:
+    """The response schema document (:data:`RESPONSE_ROOTS`), JSON-ready."""
+    import anthropic
+
+    gen = Generator(models=True)
+    classes = {root: _import(path) for root, path in RESPONSE_ROOTS.items()}
+    for cls in classes.values():
+        gen.typeddict(cls)
+    names = _def_names(list(gen.defs))
+    defs = {names[cls]: dict(d, fields={k: _resolve(n, names) for k, n in d["fields"].items()}) for cls, d in gen.defs.items()}
+    roots = {root: {"ref": names[cls]} for root, cls in classes.items()}
+    return {"sdk_version": anthropic.__version__, "roots": roots, "defs": _reachable(roots, defs)}
+
+
 def dumps(doc: Dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
@@ -530,7 +588,7 @@ def build_release(release: str) -> str:
 
 
 def main(argv: List[str] | None = None) -> int:
-    outputs = [(OUTPUT, dumps(build()))]
+    outputs = [(OUTPUT, dumps(build())), (RESPONSE_OUTPUT, dumps(build_responses()))]
     for releases in OLDER_RELEASES.values():
         outputs.extend((OUTPUT.parent / older_file(r), build_release(r)) for r in releases)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)

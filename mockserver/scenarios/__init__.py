@@ -10,7 +10,7 @@ The format is documented in docs/scenarios.md.
 from __future__ import annotations
 
 from mockserver.scenarios.book import ScenarioBook
-from mockserver.scenarios.build import error, fault, json_body, passthrough, reply, rule, stream
+from mockserver.scenarios.build import error, fault, json_body, passthrough, reply, rule, sequence, stream
 from mockserver.scenarios.errors import ScenarioError
 from mockserver.scenarios.format import Document, Rule, load_file, parse_document, parse_text
 from mockserver.scenarios.stage import ScenarioStage
@@ -30,5 +30,6 @@ __all__ = [
     "passthrough",
     "reply",
     "rule",
+    "sequence",
     "stream",
 ]

@@ -6,9 +6,11 @@ per server tool block: ``{server_tool_use: …}``, ``{web_search_tool_result: {r
 ``{web_fetch_tool_result: {url: …}}``, ``{code_execution_tool_result: {stdout: …}}``,
 ``{mcp_tool_use: …}`` … or ``{…: {error_code: …}}`` for the tool's error; docs/scenarios.md).
 Blocks are expanded to the wire shape when the file loads, and a sample Message holding them
-is checked against the installed SDK's types (``anthropic.types.Message``, or ``BetaMessage``
-for beta-only blocks), exactly as ``_strict_response_validation=True`` will check the reply,
-so a typo fails at load time with the rule and field named rather than in the client.
+is checked against the SDK's response types (``anthropic.types.Message``, or ``BetaMessage``
+for beta-only blocks) as ``_strict_response_validation=True`` will check the reply, so a typo
+fails at load time with the rule and field named rather than in the client. Those types come
+as data (``mockserver/data/response-schema.json``, generated from the SDK at development time by
+:mod:`mockserver.protocol.schema_gen`): the server needs no SDK installed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from mockserver.emulation.server_tools import DIRECT_CALLER, ENCRYPTED_CONTENT, ENCRYPTED_INDEX, encrypted_field, server_usage
+from mockserver.protocol.schema import Tag, response_schema
 from mockserver.protocol.tokens import block_tokens, count_text
 from mockserver.documents import Node
 
@@ -283,31 +286,32 @@ def output_usage(content: list[dict[str, Any]]) -> tuple[int, int | None, dict[s
 
 
 def validate_message(node: Node, message: dict[str, Any]) -> None:
-    """Check a sample reply against the SDK's ``Message`` (then ``BetaMessage``) types."""
-    import pydantic
-    from anthropic._models import validate_type
-    from anthropic.types import Message
-    from anthropic.types.beta import BetaMessage
-
-    try:
-        validate_type(type_=Message, value=message)
+    """Check a sample reply against the SDK's ``Message`` (then ``BetaMessage``) model, as
+    generated into ``response-schema.json``; the first ``Message`` error names its field."""
+    schema = response_schema()
+    errors = schema.check("message", message)
+    if not errors or not schema.check("beta_message", message):
         return
-    except pydantic.ValidationError as exc:
-        first = exc
-    try:
-        validate_type(type_=BetaMessage, value=message)
-        return
-    except pydantic.ValidationError:
-        pass
-    error = first.errors()[0]
-    loc = [str(p) for p in error.get("loc", ())]
+    loc, msg = errors[0]
+    path = _value_path(message, loc)  # the loc without the tags of tagged unions
     where = node
-    if loc and loc[0] == "content" and len(loc) > 1 and loc[1].isdigit():
-        where = node.child("content").child(int(loc[1]))
-        loc = loc[2:]
-    elif loc:
-        where = node.child(loc[0])
-        loc = loc[1:]
-    loc = [part for part in loc if not part[:1].isupper()]  # union members' class names say little
-    detail = f" (at {'.'.join(loc)})" if loc else ""
-    raise where.error(f"not a valid reply for the SDK's Message type: {error.get('msg')}{detail}")
+    if len(path) > 1 and path[0] == "content" and isinstance(path[1], int):
+        where, path = node.child("content").child(path[1]), path[2:]
+    elif path:
+        where, path = node.child(str(path[0])), path[1:]
+    detail = f" (at {'.'.join(str(p) for p in path)})" if path else ""
+    raise where.error(f"not a valid reply for the SDK's Message type: {msg}{detail}")
+
+
+def _value_path(value: Any, loc: tuple[Any, ...]) -> list[Any]:
+    """``loc`` as keys and indexes into ``value``, without the tags of tagged unions."""
+    path: list[Any] = []
+    for part in loc:
+        if isinstance(part, Tag):
+            continue
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        path.append(part)
+    return path

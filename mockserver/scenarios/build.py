@@ -129,6 +129,12 @@ def fault(**faults: Any) -> dict[str, Any]:
     return {"fault": faults}
 
 
+def sequence(steps: Iterable[Any]) -> dict[str, Any]:
+    """Steps taken one per matching call (builders, an int for an error status, a str for a
+    reply's text); give it to :func:`rule` with ``then=`` to say what follows the last one."""
+    return {"sequence": list(steps)}
+
+
 def passthrough() -> dict[str, Any]:
     """Let the ordinary answer through unchanged (useful as a step of a sequence)."""
     return {"passthrough": True}

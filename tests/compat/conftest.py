@@ -1,7 +1,7 @@
 """Compatibility tests: an older SDK release line (which sends ``anthropic-version: 2023-06-01``)
 against a mockserver started from this project's venv. Run by ``tests/compat/run.py``; these
-files import only ``anthropic`` and ``pytest``, since mockserver is not installed next to the
-older SDK."""
+files import only ``anthropic`` and ``pytest``: they test the server over HTTP (mockserver is
+installed beside the older SDK too, for tests/plugin)."""
 
 from __future__ import annotations
 

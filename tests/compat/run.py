@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         # Run from tests/compat with its own (empty) config: the project root would put this
         # checkout's metadata, and with it mockserver's pytest plugin, on the older venv's path.
         here = Path(args.tests).resolve() if args.tests else Path(__file__).resolve().parent
-        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(here), "--confcutdir", str(here), str(here), *args.pytest_args]
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "-o", "asyncio_default_fixture_loop_scope=function", "--rootdir", str(here), "--confcutdir", str(here), str(here), *args.pytest_args]
         return subprocess.run(command, cwd=here, env=env).returncode
     finally:
         server.terminate()
