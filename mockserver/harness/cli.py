@@ -219,7 +219,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def _print_batch_store(api: Api) -> None:
     from mockserver.store.sqlite import DB_NAME, MEMORY
 
-    location = api.store.location
+    if api.store.shared:
+        print(f"mockserver: state (rules, limits, journal, cache, batches) shared in {getattr(api.store, 'description', '?')}", flush=True)
+        return
+    location = getattr(api.store, "location", MEMORY)
     shown = "in memory (lost on exit)" if location == MEMORY else f"in {Path(location) / DB_NAME}"
     print(f"mockserver: Message Batches kept {shown}", flush=True)
 
