@@ -24,9 +24,12 @@ process that shares a store shares the limits.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
+
+import orjson
 
 from mockserver.clock import Clock
 from mockserver.protocol.endpoints import COUNT_TOKENS
@@ -140,7 +143,6 @@ class RateLimiter:
         self.clock = clock
         self._resolve = resolve or (lambda model: model)
         self._base: InForce | None = None
-        self._generation = 0
         self._overrides: dict[str, InForce | None] = {}
         self.enabled = False  # on anywhere: the stage's one check while emulation is off
         self._seen: dict[str, None] = {}  # models whose buckets were used (for the admin API's view)
@@ -153,9 +155,11 @@ class RateLimiter:
         return self._base.config if self._base is not None else None
 
     def configure(self, config: RateLimitConfig | None) -> None:
-        """The server's limits: emulation on with these (buckets start full), or off with ``None``."""
-        self._generation += 1  # new bucket keys: every bucket starts full
-        self._base = self._in_force(config, f"b{self._generation}")
+        """The server's limits: emulation on with these (new limits: buckets start full), or off
+        with ``None``. The buckets are named after the limits, so every process that shares a
+        store and starts with the same limits (options, scenario files) uses the same ones."""
+        tag = "b" + hashlib.blake2b(orjson.dumps(config.to_json(), option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest() if config else ""
+        self._base = self._in_force(config, tag)
         self._seen.clear()
         self._update()
 

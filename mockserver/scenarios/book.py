@@ -16,12 +16,13 @@ All changes happen on the server's event loop (the admin API runs there; the Pyt
 onto it), and the lists :meth:`rules_for` returns are replaced, never mutated, so a request
 being matched always sees one consistent list. Each rule has a ``key`` (where the scenario stage
 counts its matches in the store, under the namespace): the same in every process that loads the
-same files or installs the same overlay, and new for a rule added, replaced or reloaded.
+same files or installs the same overlay, and new for a rule added or replaced, or a file changed.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.scenarios.errors import ScenarioError
-from mockserver.scenarios.format import Document, Rule, load_file, parse_document, parse_text
+from mockserver.scenarios.format import Document, Rule, parse_document, parse_text, read_file
 
 if TYPE_CHECKING:
     from mockserver.ratelimit.limiter import RateLimiter
@@ -49,12 +50,13 @@ class _Group:
     rules: list[Rule]
     path: Path | None = None
     stamp: tuple[float, int] | None = None
-    loads: int = 0
 
-    def keyed(self, rules: list[Rule]) -> list[Rule]:
-        self.loads += 1
+    def keyed(self, rules: list[Rule], text: str) -> list[Rule]:
+        """Keys from the file's place and content: every process that loads the same text counts
+        under the same keys, and a changed file's rules count afresh."""
+        digest = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
         for position, rule in enumerate(rules):
-            rule.key = f"{self.seq}.{self.loads}.{position}"
+            rule.key = f"{self.seq}.{digest}.{position}"
         return rules
 
 
@@ -112,6 +114,11 @@ def _stamp(path: Path) -> tuple[float, int] | None:
     return (st.st_mtime, st.st_size)
 
 
+def _load(path: Path) -> tuple[str, Document]:
+    text = read_file(path)
+    return text, parse_text(text, source=str(path), label=path.name)
+
+
 def _parse(document: Any, *, source: str, label: str, first_index: int) -> Document:
     if isinstance(document, str):
         return parse_text(document, source=source, label=label, first_index=first_index)
@@ -138,9 +145,9 @@ class ScenarioBook:
         loaded = []
         for path in map(Path, paths):
             stamp = _stamp(path)
-            loaded.append((path, stamp, load_file(path)))
-        for path, stamp, document in loaded:
-            self._install_file(path, stamp, document)
+            loaded.append((path, stamp, *_load(path)))
+        for path, stamp, text, document in loaded:
+            self._install_file(path, stamp, text, document)
         self._changed(None)
 
     def reload_changed(self) -> list[Path]:
@@ -153,26 +160,26 @@ class ScenarioBook:
             if stamp is None or stamp == group.stamp:
                 continue
             try:
-                document = load_file(group.path)
+                text, document = _load(group.path)
             except ScenarioError as exc:
                 group.stamp = stamp  # report a broken file once, not every poll
                 log.error("scenario reload failed, keeping the previous rules: %s", exc)
                 continue
-            self._install_file(group.path, stamp, document)
+            self._install_file(group.path, stamp, text, document)
             reloaded.append(group.path)
             log.info("scenario reloaded: %s (%d rules)", group.path, len(document.rules))
         if reloaded:
             self._changed(None)
         return reloaded
 
-    def _install_file(self, path: Path, stamp: tuple[float, int] | None, document: Document) -> None:
+    def _install_file(self, path: Path, stamp: tuple[float, int] | None, text: str, document: Document) -> None:
         for group in self._groups:
             if group.path == path:
-                group.rules, group.stamp = list(group.keyed(document.rules)), stamp
+                group.rules, group.stamp = list(group.keyed(document.rules, text)), stamp
                 break
         else:
             group = _Group(next(self._seq), str(path), [], path, stamp)
-            group.rules = list(group.keyed(document.rules))
+            group.rules = list(group.keyed(document.rules, text))
             self._groups.append(group)
         if document.rate_limits_given and self.ratelimits is not None:
             self.ratelimits.configure(document.rate_limits)  # the limits every namespace starts with

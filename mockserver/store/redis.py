@@ -154,8 +154,11 @@ return v
 # KEYS: the save count, the change log, the set of documents, the epoch; ARGV: since, a new epoch
 # -> {count, everything (0/1), epoch, names...}
 DOC_CHANGES = """
-redis.call('SET', KEYS[4], ARGV[2], 'NX')
 local epoch = redis.call('GET', KEYS[4])
+if not epoch then
+  redis.call('SET', KEYS[4], ARGV[2])
+  epoch = ARGV[2]
+end
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 local since = tonumber(ARGV[1])
 if count == since then return {count, 0, epoch} end
