@@ -43,7 +43,7 @@ from mockserver.clock import Clock
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.endpoints import BATCHES_CREATE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError, internal_error
-from mockserver.store.base import BatchRecords
+from mockserver.store.base import BatchRecords, StoreUnavailable
 from mockserver.store.records import BatchRow
 
 log = logging.getLogger("mockserver.batches")
@@ -184,6 +184,9 @@ class BatchProcessor:
             self._wake.clear()
             try:
                 progressed = await self._step()
+            except StoreUnavailable:  # the store said so in the log; try again shortly
+                progressed = False
+                await asyncio.sleep(IDLE)
             except Exception:  # a bug must not stop every batch for good: log, back off, go on
                 log.exception("batch processing step failed")
                 progressed = False
