@@ -273,8 +273,8 @@ class Api:
         namespace = self._default_namespace if namespace is None else namespace
         await self.admin.reset(namespace)
         await self.store.clear(f"{namespace}:")  # every count, bucket, cached prefix and journal entry
-        await self.scenarios.forget(namespace)
-        await self.limiter.reset(namespace)
+        await self.scenarios.forget(namespace, counts=False)  # (cleared just now)
+        await self.limiter.reset(namespace, buckets=False)
         if batches and self.batches.in_use:
             await self.batches.reset(namespace)
 

@@ -152,6 +152,13 @@ class BatchProcessor:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        store = self.records()
+        if store is not None and store.shared:  # a clean stop hands its batches over at once
+            for seq in list(self._active):
+                try:
+                    await store.release(seq, self.owner)
+                except StoreUnavailable:
+                    break
 
     def add(self, row: BatchRow, *, next_due: float | None = None) -> None:
         start = row.created_at if next_due is None else next_due

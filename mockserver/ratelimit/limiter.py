@@ -193,9 +193,11 @@ class RateLimiter:
     def active(self, namespace: str = "default") -> bool:
         return self.in_force(namespace) is not None
 
-    async def reset(self, namespace: str = "default") -> None:
-        """Refill every bucket (the limits stay)."""
-        await self.store.clear(self._prefix(namespace))
+    async def reset(self, namespace: str = "default", *, buckets: bool = True) -> None:
+        """Refill every bucket (the limits stay); ``buckets``: false when the caller already
+        cleared the namespace in the store."""
+        if buckets:
+            await self.store.clear(self._prefix(namespace))
         self._seen.clear()
 
     def _prefix(self, namespace: str) -> str:
