@@ -46,7 +46,18 @@ class AdminState:
         self.store = store
         self.shared = store.shared
         self._seen = 0  # the store's count of document saves when last synchronised
-        self._lock = asyncio.Lock()
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    @property
+    def _lock(self) -> asyncio.Lock:
+        """One change at a time from this process (per loop: a server not yet started is
+        scripted from a loop of its own)."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks = {loop: lock}
+        return lock
 
     # -- changes ---------------------------------------------------------------------------------
     async def add(self, data: Any, *, namespace: str, source: str, label: str, first_index: int | None = None) -> list[Rule]:
@@ -74,7 +85,7 @@ class AdminState:
         if not self.shared:
             return change()
         key = PREFIX + namespace
-        async with self._lock:  # one change at a time from this process: a retry never repeats another's
+        async with self._lock:  # a retry never repeats another change of this process
             for _ in range(TRIES):
                 await self._load(namespace)
                 expected = self.book.version(namespace)
