@@ -174,14 +174,21 @@ async def test_a_worker_killed_mid_stream_leaves_the_others_serving(servers: lis
     pids = served.worker_pids(2)
     served.admin("POST", "/rules", {"name": "slow-streams", "match": {"stream": True}, "fault": {"tokens_per_second": 8}})
     clients = [served.async_client() for _ in range(16)]
+    under_way: list[None] = []
+    all_under_way = asyncio.Event()
 
     async def stream(client: anthropic.AsyncAnthropic) -> str:
-        async with client.messages.stream(model=HAIKU, max_tokens=24, messages=[{"role": "user", "content": "tell me a story"}]) as events:
+        async with client.messages.stream(model=HAIKU, max_tokens=48, messages=[{"role": "user", "content": "tell me a story"}]) as events:
+            async for event in events:
+                if event.type == "message_start":
+                    under_way.append(None)
+                    if len(under_way) == len(clients):
+                        all_under_way.set()
             return (await events.get_final_message()).content[0].text
 
     try:
         streams = [asyncio.ensure_future(stream(c)) for c in clients]
-        await asyncio.sleep(1.0)  # every stream is under way
+        await asyncio.wait_for(all_under_way.wait(), 60)  # every stream has begun (each takes about 6 s)
         victim = max(pids)
         os.kill(victim, signal.SIGKILL)
         done = await asyncio.gather(*streams, return_exceptions=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator
+import time
+from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -258,8 +259,7 @@ async def test_batch_claims(store: Store) -> None:
     assert not await records.claim(created.seq, "two", 30)
     await records.release(created.seq, "one")
     assert await records.claim(created.seq, "two", 0.05)
-    await asyncio.sleep(0.2)  # the lease ran out: another may claim
-    assert await records.claim(created.seq, "one", 30)
+    await eventually(lambda: records.claim(created.seq, "one", 30))  # the lease ran out: another may claim
 
 
 # -- Redis only: its clock, and its absence ------------------------------------------------------------
@@ -272,11 +272,22 @@ async def test_redis_buckets_use_the_servers_clock(redis_server: RedisServer) ->
     assert (await store.take_buckets([spec], [1], [1], now=1e9)).taken  # a caller far in the future refills nothing
     refused = await store.take_buckets([spec], [1], [1], now=2e9)
     assert not refused.taken and refused.levels[0] < 1
-    await store.set_expiring([("ns:k", 0.1)], now=0.0)
-    assert await store.live(["ns:k"], now=1e12) == [0.1]
-    await asyncio.sleep(0.25)
-    assert await store.live(["ns:k"], now=0.0) == [None]  # gone on Redis's clock
+    await store.set_expiring([("ns:k", 2.0)], now=0.0)
+    assert await store.live(["ns:k"], now=1e12) == [2.0]  # the caller's time does not expire it
+
+    async def gone() -> bool:
+        return await store.live(["ns:k"], now=0.0) == [None]
+
+    await eventually(gone)  # Redis's clock does
     await store.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    """Wait (polling) until ``check`` is true: for what Redis's clock decides."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "still not so"
+        await asyncio.sleep(0.05)
 
 
 async def test_an_unreachable_redis_is_a_503_naming_it() -> None:
