@@ -46,6 +46,7 @@ class AdminState:
         self.store = store
         self.shared = store.shared
         self._seen = 0  # the store's count of document saves when last synchronised
+        self._waiting: "tuple[asyncio.Task[None], asyncio.Future[None]] | None" = None  # a look not yet sent
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @property
@@ -115,9 +116,34 @@ class AdminState:
 
     # -- synchronising ---------------------------------------------------------------------------
     async def sync(self) -> None:
-        """Install every namespace's overlay saved by any process since the last look."""
+        """Install every namespace's overlay saved by any process since the last look.
+
+        Calls that arrive while a look is waiting to be sent share it (they all arrived before
+        it asks, so it answers for each of them): under load one round trip serves many calls."""
         if not self.shared:
             return
+        waiting = self._waiting
+        if waiting is None or waiting[1].get_loop() is not asyncio.get_running_loop():
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[None] = loop.create_future()
+            done.add_done_callback(_retrieved)
+            waiting = self._waiting = (loop.create_task(self._look(done)), done)
+        await asyncio.shield(waiting[1])
+
+    async def _look(self, done: "asyncio.Future[None]") -> None:
+        self._waiting = None  # from now on, callers wait for the next look
+        try:
+            await self._sync_now()
+        except BaseException as exc:
+            if not done.done():
+                done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not done.done():
+                done.set_result(None)
+
+    async def _sync_now(self) -> None:
         count, keys, everything = await self.store.doc_changes(self._seen)
         if count == self._seen:
             return
@@ -128,6 +154,12 @@ class AdminState:
             for namespace in namespaces:
                 await self._load(namespace, force=everything)
             self._seen = count
+
+
+def _retrieved(future: "asyncio.Future[None]") -> None:
+    """Every caller may have gone (cancelled): the error is theirs, not the loop's to report."""
+    if not future.cancelled():
+        future.exception()
 
 
 class SyncStage:

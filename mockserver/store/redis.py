@@ -21,6 +21,7 @@ With a manual clock (tests), time comes from the caller, and nothing expires on 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import secrets
@@ -314,7 +315,8 @@ class RedisStore:
         self.server_time = server_time
         self.p = prefix
         self._down: str | None = None
-        self._epoch = secrets.token_hex(8)
+        self._appends: list[tuple[list[str], list[bytes | int], asyncio.Future[int]]] = []  # to send this turn
+        self._sending: set[asyncio.Task[None]] = set()
         client = self.client
         self._take = client.register_script(TAKE)
         self._take_buckets = client.register_script(TAKE_BUCKETS)
@@ -416,9 +418,43 @@ class RedisStore:
 
     # -- capped logs -------------------------------------------------------------------------------
     async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
+        """Appends made in one turn of the event loop go to Redis together (one pipeline: one
+        round trip for a busy server's many journal entries), in the order they were made."""
         key = self.p + log
         args: list[bytes | int] = [size, encode(item), limits.entries, limits.bytes]
-        return int(await self.call(self._append(keys=[key, key + ":bytes", self.p + "#seq"], args=args)))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        self._appends.append(([key, key + ":bytes", self.p + "#seq"], args, done))
+        if len(self._appends) == 1:
+            loop.call_soon(self._send_appends)
+        return await done
+
+    def _send_appends(self) -> None:
+        batch, self._appends = self._appends, []
+        task = asyncio.get_running_loop().create_task(self._append_all(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _append_all(self, batch: list[tuple[list[str], list[bytes | int], "asyncio.Future[int]"]]) -> None:
+        try:
+            if len(batch) == 1:
+                keys, args, _ = batch[0]
+                results: list[Any] = [await self.call(self._append(keys=keys, args=args))]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for keys, args, _ in batch:
+                    await self._append(keys=keys, args=args, client=pipe)
+                results = await self.call(pipe.execute())
+        except BaseException as exc:
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, _, done), seq in zip(batch, results):
+            if not done.done():
+                done.set_result(int(seq))
 
     async def read(self, log: str, since: int, limit: int | None, decode: Callable[[bytes], Any]) -> list[tuple[int, Any]]:
         raw = await self.call(self.client.lrange(self.p + log, 0, -1))

@@ -97,6 +97,16 @@ async def test_logs_have_one_global_order_and_are_capped(store: Store) -> None:
     assert await store.read("ns0:log", 0, 0, identity) == [] and await store.read("nothing:log", 0, None, identity) == []
 
 
+async def test_concurrent_appends_keep_one_order(store: Store) -> None:
+    limits = LogLimits(entries=100, bytes=100_000)
+    seqs = await asyncio.gather(*(store.append(f"ns{i % 2}:log", b"%d" % i, 1, limits, identity) for i in range(50)))
+    assert len(set(seqs)) == 50
+    for log in ("ns0:log", "ns1:log"):
+        read = await store.read(log, 0, None, identity)
+        assert [seq for seq, _ in read] == sorted(seq for seq, _ in read) and len(read) == 25
+        assert {seq: item for seq, item in read} == {seqs[i]: b"%d" % i for i in range(50) if f"ns{i % 2}:log" == log}
+
+
 async def test_logs_are_capped_in_bytes(store: Store) -> None:
     limits = LogLimits(entries=100, bytes=250)
     for i in range(5):
