@@ -322,6 +322,8 @@ def _check_scale(args: argparse.Namespace, config: Config) -> str | None:
         return "--workers needs SO_REUSEPORT, which this platform lacks"
     if args.workers > 1 and config.chaos is not None:
         return "--chaos judges clients from one process: use it with one worker"
+    if args.workers > 1 and not config.state and args.data_dir not in (None, ":memory:"):
+        return "--data-dir keeps one process's batches: with --workers, pass --state redis://HOST:PORT/DB to share them"
     return None
 
 

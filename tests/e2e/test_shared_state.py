@@ -166,6 +166,10 @@ def test_workers_without_shared_state_say_what_each_keeps(servers: list[Served])
         [sys.executable, "-m", "mockserver", "serve", "--workers", "2", "--chaos", "1"], cwd=ROOT, capture_output=True, text=True
     )
     assert refused.returncode == 2 and "--chaos judges clients from one process" in refused.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--workers", "2", "--data-dir", "/tmp/x"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "--data-dir keeps one process's batches" in refused.stderr
 
 
 async def test_a_worker_killed_mid_stream_leaves_the_others_serving(servers: list[Served], state: str) -> None:
