@@ -52,7 +52,35 @@ async def messages(request: web.Request) -> web.StreamResponse:
     return response
 
 
-if __name__ == "__main__":
+def serve(port: int, reuse_port: bool = False) -> None:
     app = web.Application()
     app.router.add_post("/v1/messages", messages)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, reuse_port=reuse_port or None)
+
+
+if __name__ == "__main__":
+    # baseline_server.py PORT [PROCESSES]: with more than one, forked processes share the port
+    # (SO_REUSEPORT), as `mockserver serve --workers N` does: the ceiling for its scaling.
+    port, processes = int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if processes == 1:
+        serve(port)
+    else:
+        import os
+        import signal
+
+        children = []
+        for _ in range(processes):
+            pid = os.fork()
+            if pid == 0:
+                serve(port, reuse_port=True)
+                os._exit(0)
+            children.append(pid)
+
+        def stop(signum: int, frame: object) -> None:
+            for child in children:
+                os.kill(child, signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for child in children:
+            os.waitpid(child, 0)

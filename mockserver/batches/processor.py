@@ -15,6 +15,13 @@ Pace: ``batch_pace`` items per second per batch, on the server's clock (so a ``M
 it: advance the clock, nudge, and the items due by then finish); ``0`` = as fast as possible.
 Time also ends batches: at ``expires_at`` the requests not yet processed end ``expired``; a
 canceled batch ends with its unprocessed requests ``canceled``.
+
+Shared records (``--state redis://``): every process runs a processor; each looks for active
+batches every ``IDLE`` seconds, and works one off only while it holds the batch's claim (a lease
+it renews every step, for ``lease`` seconds). A process that dies leaves its claims to expire
+and another takes the batch over; results are recorded only for items still pending, so an item
+answered twice is counted once. Each step reads the batch's row again, so a cancel or a delete
+made through another process is seen.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -33,12 +43,13 @@ from mockserver.clock import Clock
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.endpoints import BATCHES_CREATE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError, internal_error
-from mockserver.store.base import BatchRecords, StoreError
+from mockserver.store.base import BatchRecords, StoreError, StoreUnavailable
 from mockserver.store.records import BatchRow
 
 log = logging.getLogger("mockserver.batches")
 CHUNK = 64  # items answered (and committed) per step of one batch
-IDLE = 0.25  # longest real-time wait while some batch is waiting for its clock
+IDLE = 0.25  # longest real-time wait while some batch is waiting for its clock (or for others' batches)
+LEASE = 10.0  # seconds a claim on a shared batch lasts without renewal
 EPSILON = 1e-9
 NO_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 BETA_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict({"beta": "true"}))
@@ -75,6 +86,7 @@ def template_for(row: BatchRow) -> ApiRequest:
         api_version=row.api_version,
         received_at=row.created_at,
         beta=row.beta,
+        namespace=row.namespace,
     )
 
 
@@ -109,11 +121,16 @@ class BatchProcessor:
     """Works off the batches of ``records``; the service opens them (at start, or on the first
     batch) and closes them only after stopping this processor."""
 
-    def __init__(self, records: Callable[[], BatchRecords | None], run: Next, clock: Clock, *, pace: float) -> None:
+    def __init__(
+        self, records: Callable[[], BatchRecords | None], run: Next, clock: Clock, *, pace: float, lease: float = LEASE
+    ) -> None:
         self.records = records
         self.run = run
         self.clock = clock
         self.pace = pace
+        self.lease = lease
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # whose claims these are (shared records)
+        self._looked = 0.0  # when the shared records were last searched for active batches
         self._active: dict[int, Active] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -136,6 +153,13 @@ class BatchProcessor:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        store = self.records()
+        if store is not None and store.shared:  # a clean stop hands its batches over at once
+            for seq in list(self._active):
+                try:
+                    await store.release(seq, self.owner)
+                except StoreUnavailable:
+                    break
 
     def add(self, row: BatchRow, *, next_due: float | None = None) -> None:
         start = row.created_at if next_due is None else next_due
@@ -152,8 +176,12 @@ class BatchProcessor:
     def forget(self, seq: int) -> None:
         self._active.pop(seq, None)
 
-    def clear(self) -> None:
-        self._active.clear()
+    def clear(self, namespace: str | None = None) -> None:
+        if namespace is None:
+            self._active.clear()
+        else:
+            for seq in [seq for seq, active in self._active.items() if active.row.namespace == namespace]:
+                del self._active[seq]
 
     def nudge(self) -> None:
         self._wake.set()
@@ -164,6 +192,9 @@ class BatchProcessor:
             self._wake.clear()
             try:
                 progressed = await self._step()
+            except StoreUnavailable:  # the store said so in the log; try again shortly
+                progressed = False
+                await asyncio.sleep(IDLE)
             except StoreError as exc:  # a full disk, say: back off, try again; say so once a minute
                 now = asyncio.get_running_loop().time()
                 if str(exc) != self._problem or now - self._problem_at >= 60:
@@ -185,8 +216,14 @@ class BatchProcessor:
                 pass
 
     def _idle_timeout(self) -> float | None:
+        store = self.records()
+        if store is not None and store.shared:
+            return min(IDLE, self._busy_timeout()) if self._active else IDLE  # others' batches appear in the store
         if not self._active:
             return None
+        return self._busy_timeout()
+
+    def _busy_timeout(self) -> float:
         now = self.clock.now()
         wait = IDLE
         for active in self._active.values():
@@ -196,16 +233,40 @@ class BatchProcessor:
 
     async def _step(self) -> bool:
         progressed = False
+        store = self.records()
+        if store is not None and store.shared and time.monotonic() - self._looked >= IDLE:
+            await self._look(store)
         for seq in list(self._active):
             active = self._active.get(seq)
             if active is not None:
                 progressed |= await self._advance(active)
         return progressed
 
+    async def _look(self, store: BatchRecords) -> None:
+        """Shared records: take up the active batches other processes created (or left)."""
+        self._looked = time.monotonic()
+        now = self.clock.now()
+        found = await store.active()
+        for row in found:
+            if row.seq not in self._active:
+                self._active[row.seq] = Active(row, template_for(row), now + (1 / self.pace if self.pace else 0.0))
+        still = {row.seq for row in found}
+        for seq in [seq for seq in self._active if seq not in still]:
+            del self._active[seq]
+
     async def _advance(self, active: Active) -> bool:
         """Move one batch forward as far as the clock allows (at most one chunk of items)."""
         store, row = self.records(), active.row
         assert store is not None
+        if store.shared:
+            if not await store.claim(row.seq, self.owner, self.lease):
+                return False  # another process works this one off
+            fresh = await store.get(row.id)
+            if fresh is None or fresh.ended:
+                self.forget(row.seq)
+                await store.release(row.seq, self.owner)
+                return fresh is not None
+            row.status, row.cancel_initiated_at = fresh.status, fresh.cancel_initiated_at
         now = self.clock.now()
         if row.status == "canceling":
             await store.finish_remaining(row.seq, "canceled", ended_at=now)

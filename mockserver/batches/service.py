@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 
-from mockserver.batches.processor import BatchProcessor
+from mockserver.batches.processor import LEASE, BatchProcessor
 from mockserver.clock import Clock
 from mockserver.pipeline.exchange import Next
 from mockserver.store.base import BatchRecords, Store
 
 
 class BatchService:
-    def __init__(self, store: Store, run: Next, clock: Clock, *, pace: float, live_counts: bool) -> None:
+    def __init__(self, store: Store, run: Next, clock: Clock, *, pace: float, live_counts: bool, lease: float = LEASE) -> None:
         if not 0 <= pace < float("inf"):
             raise ValueError(f"batch_pace must be a number of items per second >= 0, not {pace!r}")
         self.store = store
         self.clock = clock
         self.pace = float(pace)
         self.live_counts = live_counts
-        self.processor = BatchProcessor(self.records, run, clock, pace=self.pace)
+        self.processor = BatchProcessor(self.records, run, clock, pace=self.pace, lease=lease)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifetime ------------------------------------------------------------------------------
@@ -55,12 +55,12 @@ class BatchService:
         elif not loop.is_closed():
             loop.call_soon_threadsafe(self.processor.nudge)
 
-    async def reset(self) -> None:
-        """Forget every batch (the pytest fixture's reset between tests)."""
-        self.processor.clear()
+    async def reset(self, namespace: str | None = None) -> None:
+        """Forget the batches of a namespace, or every batch (``None``)."""
+        self.processor.clear(namespace)
         records = self.records()
         if records is not None:
-            await records.clear()
+            await records.clear(namespace)
 
     @property
     def in_use(self) -> bool:

@@ -38,7 +38,7 @@ from mockserver.clock import Clock
 log = logging.getLogger("mockserver.record")
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 # Not forwarded: hop-by-hop, and what aiohttp sets for the upstream hop itself.
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding"}
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding", "x-mock-namespace"}  # the last is this server's own
 
 Capture = Callable[[Interaction], object]
 """Takes a finished interaction; may return an awaitable, which is awaited before the client

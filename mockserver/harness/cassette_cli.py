@@ -168,7 +168,7 @@ def run(args: argparse.Namespace, config_from_args: Callable[[argparse.Namespace
                 print(f"mockserver: {exc}", file=sys.stderr)
                 return 1
             except ListenError as exc:
-                print(listen_advice(config, exc), file=sys.stderr)
+                print(f"mockserver: {listen_advice(config, exc)}", file=sys.stderr)
                 return 1
             except StoreError as exc:
                 print(f"mockserver: {exc}", file=sys.stderr)

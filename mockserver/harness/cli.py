@@ -68,6 +68,10 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
         "--batch-live-counts", action="store_true",
         help="report request_counts as items finish (the real API reports them when the batch ends)",
     )
+    group.add_argument(
+        "--batch-lease", type=_positive_float, default=10.0, metavar="SECONDS",
+        help="with --state: how long a worker's claim on a batch lasts unrenewed before another takes it over (default 10)",
+    )
 
 
 def _header_value(raw: str) -> str:
@@ -87,7 +91,32 @@ def _non_negative(raw: str) -> float:
 
 
 def _batch_config(args: argparse.Namespace) -> dict[str, object]:
-    return {"data_dir": args.data_dir, "batch_pace": args.batch_pace, "batch_live_counts": args.batch_live_counts}
+    return {
+        "data_dir": args.data_dir, "batch_pace": args.batch_pace, "batch_live_counts": args.batch_live_counts,
+        "batch_lease": args.batch_lease,
+    }
+
+
+def _add_scale_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Workers and shared state (docs/deployment.md)")
+    group.add_argument(
+        "--workers", type=_positive_int, default=1, metavar="N",
+        help="serve with N processes on one port (SO_REUSEPORT; default 1)",
+    )
+    group.add_argument(
+        "--state", default=None, metavar="URL",
+        help="keep rules, counts, limits, journal, prompt cache and batches in this Redis or Valkey "
+        "(redis://HOST:PORT/DB), shared by every worker and replica (needs claude-mockserver[redis])",
+    )
+    group.add_argument(
+        "--fail-open", action="store_true",
+        help="while the --state store is unreachable, serve without rate limits and with the last known rules "
+        "(default: answer 503 naming the store)",
+    )
+
+
+def _scale_config(args: argparse.Namespace) -> dict[str, object]:
+    return {"state": getattr(args, "state", None), "store_fail_open": getattr(args, "fail_open", False)}
 
 
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
@@ -256,6 +285,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more
         **_scenario_config(args),  # type: ignore[arg-type]  # (as above)
         **_chaos_config(args),  # type: ignore[arg-type]  # (as above)
+        **_scale_config(args),  # type: ignore[arg-type]  # (as above)
     )
 
 
@@ -266,28 +296,43 @@ def _connections(args: argparse.Namespace) -> ConnectionLimits:
         raise SystemExit(f"mockserver: {exc}") from None
 
 
-def _print_batch_store(api: Api) -> None:
+def _batch_store_lines(api: Api) -> list[str]:
     from mockserver.store.sqlite import DB_NAME, MEMORY
 
-    location = api.store.location
+    if api.store.shared:
+        where = getattr(api.store, "description", "the shared store")
+        return [f"mockserver: state (rules, counts, limits, journal, prompt cache, batches) shared in {where}"]
+    location = getattr(api.store, "location", MEMORY)
     shown = "in memory (lost on exit)" if location == MEMORY else f"in {Path(location) / DB_NAME}"
-    print(f"mockserver: Message Batches kept {shown}", flush=True)
+    return [f"mockserver: Message Batches kept {shown}"]
 
 
-def _print_scenarios(api: Api) -> None:
+def _scenario_lines(api: Api) -> list[str]:
+    lines = []
     for path in api.book.files:
         count = sum(1 for rule in api.book.rules if rule.source == str(path))
-        print(f"mockserver: {count} scenario rule(s) from {path} (reloaded when it changes)", flush=True)
+        lines.append(f"mockserver: {count} scenario rule(s) from {path} (reloaded when it changes)")
     if api.limiter.enabled:
-        print("mockserver: rate-limit emulation on (GET /_mock/ratelimits)", flush=True)
+        lines.append("mockserver: rate-limit emulation on (GET /_mock/ratelimits)")
+    return lines
 
 
-def _print_chaos(config: Config) -> None:
+def _chaos_lines(config: Config) -> list[str]:
     chaos = config.chaos
     if chaos is None:
-        return
+        return []
     written = f", written to {chaos.report} on exit" if chaos.report is not None else ""
-    print(f"mockserver: chaos mode on (seed {chaos.seed}, rate {chaos.rate}): report at GET /_mock/chaos/report{written}", flush=True)
+    return [f"mockserver: chaos mode on (seed {chaos.seed}, rate {chaos.rate}): report at GET /_mock/chaos/report{written}"]
+
+
+def announcement(api: Api, url: str) -> list[str]:
+    """What ``serve`` prints once it listens."""
+    lines = [f"mockserver: fake Claude API listening on {url}", *_batch_store_lines(api), *_scenario_lines(api), *_chaos_lines(api.config)]
+    lines += _venv_hint()
+    lines.append(f"export ANTHROPIC_BASE_URL={url}")
+    if api.config.api_keys is None:
+        lines.append("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted")
+    return lines
 
 
 def _venv_hint() -> list[str]:
@@ -309,17 +354,41 @@ async def _serve(config: Config) -> None:
     api = Api(config)
 
     def announce(url: str) -> None:
-        print(f"mockserver: fake Claude API listening on {url}", flush=True)
-        _print_batch_store(api)
-        _print_scenarios(api)
-        _print_chaos(config)
-        for line in _venv_hint():
+        for line in announcement(api, url):
             print(line, flush=True)
-        print(f"export ANTHROPIC_BASE_URL={url}", flush=True)
-        if config.api_keys is None:
-            print("export ANTHROPIC_API_KEY=sk-ant-mock-key   # any non-empty key is accepted", flush=True)
 
     await serve_until_signalled(api, config.host, config.port, announce)
+
+
+def explain(exc: BaseException, config: Config) -> tuple[str, int] | None:
+    """The message and exit status for a server that could not start; ``None``: not foreseen."""
+    from mockserver.store.base import StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        return f"cannot use --state: {exc.message}", 1
+    if isinstance(exc, ListenError):
+        return listen_advice(config, exc), 1
+    if isinstance(exc, StoreError):  # the data dir: held by another server, too new, corrupt, not writable
+        return str(exc), 2
+    if isinstance(exc, ScenarioError):  # names the file, the rule and the field
+        return f"scenario rejected: {exc}", 2
+    if isinstance(exc, ImportError) and config.state and exc.name is not None and exc.name.split(".")[0] == "redis":
+        return "--state needs the redis package: pip install 'claude-mockserver[redis]'", 2
+    if isinstance(exc, ValueError) and config.state and str(exc).startswith("--state"):
+        return str(exc), 2
+    return None
+
+
+def _check_scale(args: argparse.Namespace, config: Config) -> str | None:
+    from mockserver.harness.workers import can_share_port
+
+    if args.workers > 1 and not can_share_port():
+        return "--workers needs SO_REUSEPORT, which this platform lacks"
+    if args.workers > 1 and config.chaos is not None:
+        return "--chaos judges clients from one process: use it with one worker"
+    if args.workers > 1 and not config.state and args.data_dir not in (None, ":memory:"):
+        return "--data-dir keeps one process's batches: with --workers, pass --state redis://HOST:PORT/DB to share them"
+    return None
 
 
 CASSETTE_COMMANDS = ("record", "replay", "cassette")
@@ -358,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mockserver {_version()}")
     serve = commands.add_parser("serve", help="run the fake API")
     add_all_server_options(serve)
+    _add_scale_options(serve)
     _add_cassette_commands(commands)
     return parser
 
@@ -368,19 +438,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if args.command == "serve":
         config = config_from_args(args)
+        refusal = _check_scale(args, config)
+        if refusal is not None:
+            print(f"mockserver: {refusal}", file=sys.stderr)
+            return 2
+        if args.workers > 1:
+            from mockserver.harness.workers import run_workers
+
+            return run_workers(config, args.workers, announcement, explain)
         try:
             asyncio.run(_serve(config))
-        except ListenError as exc:
-            print(listen_advice(config, exc), file=sys.stderr)
-            return 1
         except KeyboardInterrupt:
             pass
-        except StoreError as exc:  # the data dir: held by another server, too new, corrupt, not writable
-            print(f"mockserver: {exc}", file=sys.stderr)
-            return 2
-        except ScenarioError as exc:  # names the file, the rule and the field
-            print(f"mockserver: scenario rejected: {exc}", file=sys.stderr)
-            return 2
+        except Exception as exc:
+            explained = explain(exc, config)
+            if explained is None:
+                raise
+            print(f"mockserver: {explained[0]}", file=sys.stderr)
+            return explained[1]
         return 0
     if args.command in CASSETTE_COMMANDS:
         from mockserver.harness.cassette_cli import run

@@ -4,13 +4,19 @@
         reply = anthropic_client.messages.create(model="claude-haiku-4-5", max_tokens=64,
                                                  messages=[{"role": "user", "content": "Hi"}])
 
-``mockserver`` is one server per test session (started on first use, on a free loopback port),
-reset before each test; override ``mockserver_config`` to configure it.
+``mockserver`` is one server per test session (started on first use, on a free loopback port);
+each test gets a namespace of its own (``x-mock-namespace``): the fixture's clients send it,
+calls that name none land in it while the test runs, and it is reset when the test ends. So
+tests never see each other's rules, journal, limits, cache or batches — even when many
+sessions (pytest-xdist workers, CI jobs) share one store (``--mockserver-state redis://…``).
+Override ``mockserver_config`` to configure the server.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 from typing import Any, AsyncIterator, Iterator
 
 import pytest
@@ -29,6 +35,10 @@ except ImportError:  # pragma: no cover - async fixtures then need another async
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "offline Claude API (mockserver)")
     group.addoption("--mockserver-seed", type=int, default=None, help="seed for the mockserver fixture's ids and content")
+    group.addoption(
+        "--mockserver-state", default=None, metavar="URL",
+        help="keep the mockserver fixture's state in this Redis/Valkey (redis://HOST:PORT/DB), shared with other sessions",
+    )
     cassettes.add_options(group)
 
 
@@ -39,7 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def mockserver_config(request: pytest.FixtureRequest) -> Config:
     """Override in a conftest.py to configure the session's server."""
-    return Config(port=0, seed=request.config.getoption("--mockserver-seed"), log_requests=False, data_dir=MEMORY)
+    return Config(
+        port=0, seed=request.config.getoption("--mockserver-seed"), log_requests=False, data_dir=MEMORY,
+        state=request.config.getoption("--mockserver-state"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +61,25 @@ def mockserver_session(mockserver_config: Config) -> Iterator[MockServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def _mockserver_namespaces() -> Iterator[str]:
+    """Namespace names for this session's tests: unique across sessions and xdist workers."""
+    prefix = f"t{secrets.token_hex(4)}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    return (f"{prefix}-{n}" for n in itertools.count(1))
+
+
 @pytest.fixture
-def mockserver(mockserver_session: MockServer) -> Iterator[MockServer]:
-    """The running fake API, with a clean journal (and no scripted rules) for this test."""
-    mockserver_session.reset()
-    yield mockserver_session
+def mockserver(mockserver_session: MockServer, _mockserver_namespaces: Iterator[str]) -> Iterator[MockServer]:
+    """The running fake API, in a namespace of this test's own (clean journal, no scripted rules)."""
+    namespace = next(_mockserver_namespaces)
+    api = mockserver_session.api
+    api.default_namespace = namespace  # clients that send no header (code under test, raw HTTP) land here too
+    view = mockserver_session.namespaced(namespace)
+    try:
+        yield view
+    finally:
+        api.default_namespace = "default"
+        view.reset()  # what the test left is freed (in a shared store too)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@
 
 Each method writes the scenario file format's mapping (see :mod:`.build`) and adds it through
 the same loader as files and the admin API, on the server's event loop (the server runs in a
-background thread), and returns the :class:`Rule`, whose ``hits`` a test can read.
+background thread), in this handle's namespace, and returns the :class:`Rule`, whose ``hits`` a
+test can read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterable, Mapping, TypeVar
 
 from mockserver.scenarios import build
-from mockserver.scenarios.format import Rule, load_file
+from mockserver.scenarios.format import Rule, read_file
 
 if TYPE_CHECKING:
     from mockserver.http.runner import ServerThread
@@ -28,6 +29,7 @@ T = TypeVar("T")
 
 class ScenarioScripting:
     _thread: "ServerThread"
+    _namespace: str | None = None  # None: the server's default namespace
 
     @property
     def api(self) -> "Api":  # pragma: no cover - MockServer defines it
@@ -50,12 +52,12 @@ class ScenarioScripting:
     # -- rules -----------------------------------------------------------------------------------
     def add_rules(self, document: Any) -> list[Rule]:
         """Add rules written as in a scenario file: a mapping, a list, or YAML text."""
-        return self._on_loop(self.api.book.add, document, source="<python>", label="python")
+        return self._run(self.api.add_rules(document, namespace=self._namespace, source="<python>", label="python"))
 
     def load_scenario(self, path: str | Path) -> list[Rule]:
         """Add the rules of a scenario file (checked now; not watched for changes)."""
-        document = load_file(path)
-        return self._on_loop(self.api.book.add_document, document, source=str(path))
+        text = read_file(path)
+        return self._run(self.api.add_rules(text, namespace=self._namespace, source=str(path), label=Path(path).name, first_index=0))
 
     def _add_one(self, action: Mapping[str, Any], options: dict[str, Any]) -> Rule:
         return self.add_rules(build.rule(action, **options))[0]
@@ -151,10 +153,10 @@ class ScenarioScripting:
     @property
     def rules(self) -> list[Rule]:
         """The rules in evaluation order."""
-        return list(self.api.book.rules)
+        return list(self._run(self.api.rules_for(self._namespace)))
 
     def remove_rule(self, name: str) -> bool:
-        return self._on_loop(self.api.book.remove, name)
+        return self._run(self.api.remove_rule(name, namespace=self._namespace))
 
     # -- rate limits -------------------------------------------------------------------------------
     def set_rate_limits(self, limits: Mapping[str, Any] | None = None, **per_minute: Any) -> None:
@@ -162,8 +164,5 @@ class ScenarioScripting:
         as in a scenario file's ``rate_limits``), or off with ``set_rate_limits(None)``."""
         from mockserver.ratelimit.limiter import RateLimitConfig
 
-        if limits is None and not per_minute:
-            self._on_loop(self.api.limiter.configure, None)
-            return
-        config = RateLimitConfig.parse({**(limits or {}), **per_minute})
-        self._on_loop(self.api.limiter.configure, config)
+        config = None if limits is None and not per_minute else RateLimitConfig.parse({**(limits or {}), **per_minute})
+        self._run(self.api.set_rate_limits(config, namespace=self._namespace))

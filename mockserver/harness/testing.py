@@ -6,10 +6,15 @@ Used by the pytest plugin; usable on its own:
 
 The server needs no SDK; ``client()`` and the other client helpers use whichever ``anthropic``
 release the project has installed (0.40 and later), imported when first asked for.
+
+Namespaces keep tests that share a server (or a store: ``MockServer(state="redis://…")``) apart:
+``server.namespaced("run-1")`` is a handle on the same server whose clients send
+``x-mock-namespace: run-1`` and whose rules, journal, limits and reset are that namespace's.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from mockserver.config import Config
@@ -17,6 +22,7 @@ from mockserver.harness.scripting import ScenarioScripting
 from mockserver.harness.transport import Transport
 from mockserver.http.runner import ServerThread
 from mockserver.journal import Journal
+from mockserver.pipeline.parse import NAMESPACE_HEADER, check_namespace
 from mockserver.root import Api
 
 DEFAULT_TEST_KEY = "sk-ant-mock-test-key"
@@ -63,6 +69,24 @@ class MockServer(ScenarioScripting):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- namespaces --------------------------------------------------------------------------------
+    def namespaced(self, namespace: str) -> "MockServer":
+        """A handle on this server acting in ``namespace``: its clients send the header, its
+        rules, journal, rate limits and reset are that namespace's."""
+        view = copy.copy(self)
+        view._namespace = check_namespace(namespace, "namespace")
+        return view
+
+    @property
+    def namespace(self) -> str:
+        """The namespace this handle acts in (the server's default unless ``namespaced``)."""
+        return self._namespace if self._namespace is not None else self.api.default_namespace
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers a client of your own sends to act in this handle's namespace."""
+        return {NAMESPACE_HEADER: self.namespace}
+
     # -- what tests use ----------------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -75,8 +99,9 @@ class MockServer(ScenarioScripting):
 
     @property
     def journal(self) -> Journal:
-        """What clients sent and were answered, read from the server each time it is asked."""
-        return Journal(lambda: self._run(self.api.journal.read()), lambda: self._run(self.api.journal.clear()))
+        """What clients sent and were answered (in this namespace), read from the server each
+        time it is asked."""
+        return Journal(lambda: self._run(self.api.journal.read(self.namespace)), lambda: self._run(self.api.journal.clear(self.namespace)))
 
     def transport(self) -> Transport:
         """An httpx/httpx2 transport into this server, without a socket (sync and async clients:
@@ -84,21 +109,23 @@ class MockServer(ScenarioScripting):
         return Transport(self.api, self._thread.loop)
 
     def reset(self) -> None:
-        """Forget what earlier tests did: the journal, scripted rules (file rules start over),
-        the prompt cache, rate-limit buckets and batches."""
-        self._run(self.api.reset())
+        """Forget what earlier tests did in this namespace: the journal, scripted rules (file
+        rules start over), rate limits, the prompt cache, rate-limit buckets, batches and files."""
+        self._run(self.api.reset(self.namespace))
+
+    def _client_options(self, kwargs: dict[str, Any], *, api_key: bool = True) -> dict[str, Any]:
+        if api_key:
+            kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
+        kwargs.setdefault("_strict_response_validation", True)
+        if self._namespace is not None:
+            kwargs["default_headers"] = {**self.headers, **(kwargs.get("default_headers") or {})}
+        return kwargs
 
     def client(self, **kwargs: Any) -> Any:
-        anthropic = sdk()
-        kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
-        kwargs.setdefault("_strict_response_validation", True)
-        return anthropic.Anthropic(base_url=self.url, **kwargs)
+        return sdk().Anthropic(base_url=self.url, **self._client_options(kwargs))
 
     def async_client(self, **kwargs: Any) -> Any:
-        anthropic = sdk()
-        kwargs.setdefault("api_key", DEFAULT_TEST_KEY)
-        kwargs.setdefault("_strict_response_validation", True)
-        return anthropic.AsyncAnthropic(base_url=self.url, **kwargs)
+        return sdk().AsyncAnthropic(base_url=self.url, **self._client_options(kwargs))
 
     # -- the platform clients (docs/protocol.md "Platforms"), with credentials that go nowhere --
     def bedrock_client(self, *, async_: bool = False, **kwargs: Any) -> Any:
@@ -107,7 +134,7 @@ class MockServer(ScenarioScripting):
         anthropic = sdk()
         for key, value in BEDROCK_TEST_CREDENTIALS.items():
             kwargs.setdefault(key, value)
-        kwargs.setdefault("_strict_response_validation", True)
+        kwargs = self._client_options(kwargs, api_key=False)
         cls = anthropic.AsyncAnthropicBedrock if async_ else anthropic.AnthropicBedrock
         return cls(base_url=self.url, **kwargs)
 
@@ -118,7 +145,7 @@ class MockServer(ScenarioScripting):
         kwargs.setdefault("region", "us-east5")
         kwargs.setdefault("project_id", "mock-project")
         kwargs.setdefault("access_token", "mock-vertex-access-token")
-        kwargs.setdefault("_strict_response_validation", True)
+        kwargs = self._client_options(kwargs, api_key=False)
         cls = anthropic.AsyncAnthropicVertex if async_ else anthropic.AnthropicVertex
         return cls(base_url=self.url + "/v1", **kwargs)
 

@@ -11,9 +11,10 @@
     GET    /_mock/ratelimits         rate-limit settings and bucket levels
     PUT    /_mock/ratelimits         turn emulation on with these limits
     DELETE /_mock/ratelimits         turn it off
-    GET    /_mock/chaos/report       chaos mode's report so far (?format=markdown)
+    GET    /_mock/chaos/report       chaos mode's report so far (?format=markdown; this worker's)
 
-Who may call it:
+Every call acts on one namespace: the one ``x-mock-namespace`` (or ``?namespace=``) names,
+else the server's default. Who may call it:
 
 - with an admin token (``--admin-token-file``, ``$MOCKSERVER_ADMIN_TOKEN``), every call must
   carry it (``Authorization: Bearer <token>`` or ``x-admin-token``), from anywhere;
@@ -23,14 +24,16 @@ Who may call it:
 
 A body must be JSON or YAML by its content type: a web page can send ``text/plain`` or a form
 across sites without asking first, but not those. Admin calls are not journaled: the journal is
-what the client under test sent. Everything acts through the :class:`~mockserver.root.Api`'s
-services.
+what the client under test sent. Everything acts through the :class:`~mockserver.root.Api`, so
+with a shared store a change made here is in force in every worker and replica once the call has
+answered.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -40,6 +43,7 @@ from aiohttp.web_request import BaseRequest
 
 from mockserver.http.body import body_reader
 from mockserver.http.sink import whole_response
+from mockserver.pipeline.parse import NAMESPACE_HEADER, check_namespace
 from mockserver.protocol.endpoints import MB
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.ratelimit.limiter import RateLimitConfig
@@ -142,18 +146,34 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body, default=str), content_type="application/json")
 
 
+def namespace_of(http: BaseRequest, api: Api) -> str:
+    """The namespace an admin call acts on: its header, else ``?namespace=``, else the default."""
+    given = http.headers.get(NAMESPACE_HEADER)
+    if given is not None:
+        return check_namespace(given)
+    given = http.query.get("namespace")
+    if given is not None:
+        return check_namespace(given, "namespace")
+    return api.default_namespace
+
+
 async def _index(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    namespace = namespace_of(http, api)
+    await api.admin.sync()
     return _json({
         "endpoints": [f"{PREFIX}/rules", f"{PREFIX}/reset", f"{PREFIX}/journal", f"{PREFIX}/ratelimits"],
-        "rules": len(api.book.rules),
-        "journal": len(await api.journal.read()),
+        "namespace": namespace,
+        "rules": len(api.book.rules_for(namespace)),
+        "journal": len(await api.journal.read(namespace)),
         "scenario_files": [str(p) for p in api.book.files],
-        "rate_limits": api.limiter.enabled,
+        "rate_limits": api.limiter.active(namespace),
+        "state": getattr(api.store, "description", "local"),
+        "worker": {"index": api.config.worker, "pid": os.getpid()},
     })
 
 
 async def _list_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    return _json({"data": api.book.to_json()})
+    return _json({"data": [rule.to_json() for rule in await api.rules_for(namespace_of(http, api))]})
 
 
 async def _read_document(http: BaseRequest, api: Api) -> Any:
@@ -179,76 +199,78 @@ async def _read_document(http: BaseRequest, api: Api) -> Any:
 
 
 async def _add_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    namespace = namespace_of(http, api)
     document = await _read_document(http, api)
     try:
-        rules = api.book.add(document, source="<admin>", label="admin")
+        rules = await api.add_rules(document, namespace=namespace, source="<admin>", label="admin")
     except ScenarioError as exc:
         raise invalid_request(str(exc)) from None
     return _json({"data": [rule.to_json() for rule in rules]}, status=201)
 
 
 async def _clear_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    before = len(api.book.rules)
-    api.book.clear()
-    await api.scenarios.forget()
-    return _json({"deleted": before - len(api.book.rules)})
+    return _json({"deleted": await api.clear_rules(namespace=namespace_of(http, api))})
 
 
 async def _get_rule(http: BaseRequest, api: Api, name: str) -> web.StreamResponse:
-    rule = api.book.get(name)
+    rule = next((r for r in await api.rules_for(namespace_of(http, api)) if r.name == name), None)
     if rule is None:
         raise not_found(f"admin API: no rule named {name!r}")
     return _json(rule.to_json())
 
 
 async def _delete_rule(http: BaseRequest, api: Api, name: str) -> web.StreamResponse:
-    if not api.book.remove(name):
+    if not await api.remove_rule(name, namespace=namespace_of(http, api)):
         raise not_found(f"admin API: no rule named {name!r}")
     return _json({"deleted": 1})
 
 
 async def _reset(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    await api.reset()
+    await api.reset(namespace_of(http, api))
     return _json({"reset": True})
 
 
 async def _journal(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     query = http.query
+    namespace = namespace_of(http, api)
     try:
         since = int(query.get("since", "0"))
         limit = int(query["limit"]) if "limit" in query else None
     except ValueError:
         raise invalid_request("admin API: since and limit must be integers") from None
     endpoint = query.get("endpoint")
-    entries = [e for e in await api.journal.read(since=since) if endpoint is None or e.endpoint == endpoint]
+    entries = [e for e in await api.journal.read(namespace, since=since) if endpoint is None or e.endpoint == endpoint]
     if limit is not None:
         entries = entries[-limit:] if limit > 0 else []
     return _json({"data": [entry.to_json() for entry in entries]})
 
 
 async def _clear_journal(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    await api.journal.clear()
+    await api.journal.clear(namespace_of(http, api))
     return _json({"cleared": True})
 
 
 async def _get_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    return _json(await api.limiter.to_json())
+    await api.admin.sync()
+    return _json(await api.limiter.to_json(namespace_of(http, api)))
 
 
 async def _put_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
+    namespace = namespace_of(http, api)
     document = await _read_document(http, api)
     try:
         check_document(document, source="<admin>")
         config = RateLimitConfig.parse(document, source="<admin>", path="ratelimits")
     except DocumentError as exc:
         raise invalid_request(f"admin API: {exc}") from None
-    api.limiter.configure(config)
-    return _json(await api.limiter.to_json())
+    await api.set_rate_limits(config, namespace=namespace)
+    return _json(await api.limiter.to_json(namespace))
 
 
 async def _delete_limits(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
-    api.limiter.configure(None)
-    return _json(await api.limiter.to_json())
+    namespace = namespace_of(http, api)
+    await api.set_rate_limits(None, namespace=namespace)
+    return _json(await api.limiter.to_json(namespace))
 
 
 async def _chaos_report(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:

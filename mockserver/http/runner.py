@@ -27,23 +27,24 @@ class ListenError(OSError):
 
 
 def listen_advice(config: Config, exc: OSError) -> str:
-    """The one line a command prints when it cannot listen."""
-    return (f"mockserver: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; is another server using it? "
+    """The one line a command prints (after ``mockserver: ``) when it cannot listen."""
+    return (f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}; is another server using it? "
             "Pick another port: --port N (make run PORT=N), or 0 for any free one")
 
 
 MAX_FIELD_SIZE = 65536  # header lines up to 64 KiB (long anthropic-beta lists, big cookies)
 
 
-async def start_site(api: Api, host: str, port: int) -> tuple[web.ServerRunner, str]:
+async def start_site(api: Api, host: str, port: int, *, reuse_port: bool = False) -> tuple[web.ServerRunner, str]:
     """Start the API's services, bind and serve; returns the runner and the base URL (the real
-    port when ``port`` is 0)."""
+    port when ``port`` is 0). ``reuse_port``: share the port with other processes (SO_REUSEPORT:
+    the kernel spreads connections over the workers of ``mockserver serve --workers N``)."""
     await api.start()
     try:
         server = ApiServer(api, Edge(api), api.config.connections, max_field_size=MAX_FIELD_SIZE)
         runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
         try:
             await site.start()
         except OSError as exc:
@@ -67,10 +68,12 @@ async def stop_site(api: Api, runner: web.ServerRunner) -> None:
     await api.stop()
 
 
-async def serve_until_signalled(api: Api, host: str, port: int, announce: Callable[[str], None]) -> None:
+async def serve_until_signalled(
+    api: Api, host: str, port: int, announce: Callable[[str], None], *, reuse_port: bool = False
+) -> None:
     """The foreground server of the CLI: bind, ``announce(url)``, serve until SIGINT or SIGTERM,
     then shut down cleanly (the API's services stop before this returns)."""
-    runner, url = await start_site(api, host, port)
+    runner, url = await start_site(api, host, port, reuse_port=reuse_port)
     announce(url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

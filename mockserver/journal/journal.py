@@ -245,7 +245,11 @@ class JournalLog:
         return entry
 
     async def read(self, namespace: str = "default", since: int = 0, limit: int | None = None) -> list[JournalEntry]:
-        return [entry for _, entry in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes)]
+        entries = []
+        for seq, entry in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes):
+            entry.seq = seq  # an entry kept outside this process was encoded before it had its number
+            entries.append(entry)
+        return entries
 
     async def clear(self, namespace: str = "default") -> None:
         await self.store.clear(self.key(namespace))

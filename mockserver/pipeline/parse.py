@@ -32,6 +32,22 @@ from mockserver.protocol.versions import KNOWN_VERSIONS
 
 EMPTY_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 UNKNOWN_PATH_BODY = MB  # a body sent to a path nobody answers is read (and dropped) up to this
+NAMESPACE_HEADER = "x-mock-namespace"
+"""Selects the namespace a call reads and changes (rules, journal, limits, cache, batches)."""
+DEFAULT_NAMESPACE = "default"
+_NAMESPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+MAX_NAMESPACE = 64
+
+
+def valid_namespace(name: str) -> bool:
+    """1 to 64 letters, digits, ``.``, ``_`` or ``-`` (no ``:``: store keys start ``<namespace>:``)."""
+    return 0 < len(name) <= MAX_NAMESPACE and _NAMESPACE_CHARS.issuperset(name)
+
+
+def check_namespace(name: str, where: str = NAMESPACE_HEADER) -> str:
+    if not valid_namespace(name):
+        raise invalid_request(f"{where}: a namespace is 1 to {MAX_NAMESPACE} letters, digits, '.', '_' or '-'")
+    return name
 
 
 @dataclass(slots=True)
@@ -79,6 +95,7 @@ class Parser:
     def __init__(
         self, table: EndpointTable, *, strict: bool, api_keys: frozenset[str] | None = None, lenient: bool = False,
         models: Lookup | None = None,
+        default_namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.table = table
         self.strict = strict
@@ -86,6 +103,8 @@ class Parser:
         self.lenient = lenient
         self.models = models
         """Model id -> lifecycle, for the models platform paths name (``None``: any model)."""
+        # The namespace of calls without the header (the pytest plugin moves it from test to test).
+        self.default_namespace = default_namespace
 
     async def parse(self, incoming: Incoming, request_id: str, received_at: float) -> ApiRequest:
         match = self.table.match(incoming.method, incoming.path)
@@ -157,16 +176,24 @@ class Parser:
         version = incoming.headers.get("anthropic-version")
         return self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
 
-    @staticmethod
     def _request(
-        incoming: Incoming, endpoint: Endpoint, params: Any, raw: bytes, body: Any, version: str | None, request_id: str, received_at: float
+        self, incoming: Incoming, endpoint: Endpoint, params: Any, raw: bytes, body: Any, version: str | None, request_id: str,
+        received_at: float,
     ) -> ApiRequest:
         query = incoming.query
-        beta = endpoint.beta and (query.get("beta") == "true" or "anthropic-beta" in incoming.headers)
+        headers = incoming.headers
+        beta = endpoint.beta and (query.get("beta") == "true" or "anthropic-beta" in headers)
+        namespace = headers.get(NAMESPACE_HEADER)
         return ApiRequest(
-            incoming.method, incoming.path, query, incoming.headers, raw, body, endpoint.name, params, request_id, version,
+            incoming.method, incoming.path, query, headers, raw, body, endpoint.name, params, request_id, version,
             received_at, beta, raw_target=incoming.raw_target,
+            namespace=self.default_namespace if namespace is None else check_namespace(namespace),
         )
+
+    def namespace_of(self, incoming: Incoming) -> str:
+        """The namespace a call that failed before parsing ended is journaled under."""
+        namespace = incoming.headers.get(NAMESPACE_HEADER)
+        return namespace if namespace is not None and valid_namespace(namespace) else self.default_namespace
 
 
 async def _strict_form(incoming: Incoming, endpoint: Endpoint) -> Form:

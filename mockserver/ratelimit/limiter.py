@@ -25,9 +25,12 @@ process that shares a store shares the limits.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
+
+import orjson
 
 from mockserver.clock import Clock
 from mockserver.documents import Node, Where
@@ -112,8 +115,19 @@ def wait_for(spec: BucketSpec, level: float, amount: float) -> float:
     return max(0.0, (min(amount, spec.capacity) - level) / (spec.capacity / PERIOD))
 
 
+@dataclass(frozen=True)
+class InForce:
+    """Limits in force: the configuration, its models resolved, and the tag its buckets carry
+    (a new configuration gets new buckets, which start full)."""
+
+    config: RateLimitConfig
+    models: Mapping[str, Limits]
+    tag: str
+
+
 class RateLimiter:
-    """The limits in force (configuration, in this process) and the buckets (in the store)."""
+    """The limits in force (configuration, in this process: the server's, and per namespace the
+    ones set at run time) and the buckets (in the store)."""
 
     def __init__(
         self,
@@ -126,25 +140,62 @@ class RateLimiter:
         self.store = store
         self.clock = clock
         self._resolve = resolve or (lambda model: model)
-        self.config: RateLimitConfig | None = None
-        self.enabled = False
-        self._models: dict[str, Limits] = {}
-        self._generation = 0
+        self._base: InForce | None = None
+        self._overrides: dict[str, InForce | None] = {}
+        self.enabled = False  # on anywhere: the stage's one check while emulation is off
         self._seen: dict[str, None] = {}  # models whose buckets were used (for the admin API's view)
         self.configure(config)
 
     # -- configuration -------------------------------------------------------------------------
-    def configure(self, config: RateLimitConfig | None) -> None:
-        """Turn emulation on with these limits (buckets start full), or off with ``None``."""
-        self.config = config
-        self.enabled = config is not None
-        self._models = {self._resolve(m): limits for m, limits in config.models.items()} if config else {}
-        self._generation += 1  # new bucket keys: every bucket starts full
-        self._seen.clear()
+    @property
+    def config(self) -> RateLimitConfig | None:
+        """The server's limits (configuration and scenario files), what every namespace starts with."""
+        return self._base.config if self._base is not None else None
 
-    async def reset(self, namespace: str = "default") -> None:
-        """Refill every bucket (the limits stay)."""
-        await self.store.clear(self._prefix(namespace))
+    def configure(self, config: RateLimitConfig | None) -> None:
+        """The server's limits: emulation on with these (new limits: buckets start full), or off
+        with ``None``. The buckets are named after the limits, so every process that shares a
+        store and starts with the same limits (options, scenario files) uses the same ones."""
+        tag = "b" + hashlib.blake2b(orjson.dumps(config.to_json(), option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest() if config else ""
+        self._base = self._in_force(config, tag)
+        self._seen.clear()
+        self._update()
+
+    def override(self, namespace: str, config: RateLimitConfig | None, generation: int) -> None:
+        """Limits set at run time in one namespace (``None``: off there); ``generation`` counts
+        the settings of that namespace, so every process gives them the same buckets."""
+        self._overrides[namespace] = self._in_force(config, f"o{generation}")
+        self._update()
+
+    def drop_override(self, namespace: str) -> None:
+        """The namespace goes back to the server's limits."""
+        if self._overrides.pop(namespace, 0) != 0:
+            self._update()
+
+    def _in_force(self, config: RateLimitConfig | None, tag: str) -> InForce | None:
+        if config is None:
+            return None
+        return InForce(config, {self._resolve(m): limits for m, limits in config.models.items()}, tag)
+
+    def _update(self) -> None:
+        self.enabled = self._base is not None or any(o is not None for o in self._overrides.values())
+
+    def in_force(self, namespace: str = "default") -> InForce | None:
+        overrides = self._overrides
+        return overrides[namespace] if namespace in overrides else self._base
+
+    def config_for(self, namespace: str = "default") -> RateLimitConfig | None:
+        found = self.in_force(namespace)
+        return found.config if found is not None else None
+
+    def active(self, namespace: str = "default") -> bool:
+        return self.in_force(namespace) is not None
+
+    async def reset(self, namespace: str = "default", *, buckets: bool = True) -> None:
+        """Refill every bucket (the limits stay); ``buckets``: false when the caller already
+        cleared the namespace in the store."""
+        if buckets:
+            await self.store.clear(self._prefix(namespace))
         self._seen.clear()
 
     def _prefix(self, namespace: str) -> str:
@@ -154,11 +205,12 @@ class RateLimiter:
         return self._specs_of(self._resolve(model) if model else "", namespace)
 
     def _specs_of(self, key: str, namespace: str) -> tuple[BucketSpec, BucketSpec, BucketSpec, BucketSpec]:
-        assert self.config is not None
+        in_force = self.in_force(namespace)
+        assert in_force is not None
         if key not in self._seen and len(self._seen) < 1000:
             self._seen[key] = None
-        limits = self._models.get(key, self.config.limits)
-        base = f"{self._prefix(namespace)}{self._generation}:{key}:"
+        limits = in_force.models.get(key, in_force.config.limits)
+        base = f"{self._prefix(namespace)}{in_force.tag}:{key}:"
         return (
             BucketSpec(base + "requests", limits.requests, PERIOD),
             BucketSpec(base + "input", limits.input_tokens, PERIOD),
@@ -171,8 +223,9 @@ class RateLimiter:
         """Take this call from the buckets, or the 429 that refuses it (nothing taken then)."""
         now = self.clock.now()
         if endpoint in FILES_ENDPOINTS:
-            assert self.config is not None
-            files = BucketSpec(f"{self._prefix(namespace)}{self._generation}:files", self.config.limits.files_requests, PERIOD)
+            in_force = self.in_force(namespace)
+            assert in_force is not None
+            files = BucketSpec(f"{self._prefix(namespace)}{in_force.tag}:files", in_force.config.limits.files_requests, PERIOD)
             took = await self.store.take_buckets([files], [1], [1], now)
             return None if took.taken else _refusal(files, took.levels[0], 1, "requests", organization)
         requests, input_bucket, output, count_tokens = self._specs(model, namespace)
@@ -206,7 +259,8 @@ class RateLimiter:
         return ratelimit_headers(*(report(spec, level, now) for spec, level in zip((requests, input_bucket, output), levels)))
 
     async def to_json(self, namespace: str = "default") -> dict[str, Any]:
-        if self.config is None:
+        in_force = self.in_force(namespace)
+        if in_force is None:
             return {"enabled": False}
         now = self.clock.now()
         state = {}
@@ -217,7 +271,7 @@ class RateLimiter:
                 name: {"limit": int(spec.capacity), "remaining": math.floor(level)}
                 for name, spec, level in zip(("requests", "input_tokens", "output_tokens", "count_tokens"), specs, levels)
             }
-        return {"enabled": True, **self.config.to_json(), "buckets": state}
+        return {"enabled": True, **in_force.config.to_json(), "buckets": state}
 
 
 def _refusal(spec: BucketSpec, level: float, needed: float, unit: str, organization: str) -> ApiError:

@@ -1,9 +1,12 @@
 """The rate-limit stage: admit (or 429) before ``next``, charge the output after, report the buckets.
 
-It acts only while emulation is on, on the endpoints the table marks rate-limited, and only for
+It acts only while emulation is on (in the request's namespace), on the endpoints the table marks rate-limited, and only for
 calls from clients (batch items have limits of their own on the real API). Its answers carry
 the buckets' ``anthropic-ratelimit-*`` headers; with emulation off the renderer shows
 never-exhausted ones.
+
+With a shared store that cannot be reached, the stage fails closed by default (the store's 503
+answers the call) or, with ``fail_open``, lets calls through unlimited until the store is back.
 """
 
 from __future__ import annotations
@@ -14,30 +17,48 @@ from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.endpoints import BY_NAME, MESSAGES_CREATE
 from mockserver.protocol.tokens import count_request
 from mockserver.ratelimit.limiter import RateLimiter
+from mockserver.store.base import StoreUnavailable
 
 
 class RateLimitStage:
-    def __init__(self, limiter: RateLimiter, catalog: ModelCatalog, prompt_cache: PromptCache, organization_id: str) -> None:
+    def __init__(
+        self, limiter: RateLimiter, catalog: ModelCatalog, prompt_cache: PromptCache, organization_id: str, *, fail_open: bool = False
+    ) -> None:
         self.limiter = limiter
         self.catalog = catalog
         self.prompt_cache = prompt_cache
         self.organization_id = organization_id
+        self.fail_open = fail_open
 
     async def __call__(self, request: ApiRequest, next: Next) -> Reply:
-        if not self.limiter.enabled or request.custom_id is not None:
+        if not self.limiter.enabled or request.custom_id is not None or not self.limiter.active(request.namespace):
             return await next(request)
         endpoint = BY_NAME.get(request.endpoint)
         if endpoint is None or not endpoint.rate_limited:
             return await next(request)
-        estimate = await self._estimate(request)
-        refusal = await self.limiter.admit(request.endpoint, request.model, estimate, self.organization_id, request.namespace)
+        try:
+            estimate = await self._estimate(request)
+            refusal = await self.limiter.admit(request.endpoint, request.model, estimate, self.organization_id, request.namespace)
+        except StoreUnavailable:
+            if not self.fail_open:
+                raise
+            return await next(request)  # open: unlimited while the store is away
         if refusal is not None:
             reply: Reply = ErrorReply(error=refusal, origin="ratelimit")
         else:
             reply = await next(request)
-            await self._settle(request, reply, estimate)
+            try:
+                await self._settle(request, reply, estimate)
+            except StoreUnavailable:
+                if not self.fail_open:
+                    raise
+                return reply
         if endpoint.limit_headers:
-            reply.limit_headers = await self.limiter.headers(request.model, request.namespace)
+            try:
+                reply.limit_headers = await self.limiter.headers(request.model, request.namespace)
+            except StoreUnavailable:
+                if not self.fail_open:
+                    raise
         return reply
 
     async def _estimate(self, request: ApiRequest) -> int:

@@ -100,14 +100,17 @@ class Document:
 # -- entry points --------------------------------------------------------------------------------
 def load_file(path: str | Path) -> Document:
     path = Path(path)
-    source = str(path)
+    return parse_text(read_file(path), source=str(path), label=path.name)
+
+
+def read_file(path: str | Path) -> str:
+    """A scenario file's text; a :class:`ScenarioError` naming it when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror or exc}", source=source) from None
+        raise ScenarioError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text: {exc}", source=source) from None
-    return parse_text(text, source=source, label=path.name)
+        raise ScenarioError(f"not UTF-8 text: {exc}", source=str(path)) from None
 
 
 def parse_text(text: str, *, source: str, label: str | None = None, first_index: int = 0) -> Document:

@@ -1,6 +1,6 @@
 """The scenario stage: a rule whose ``match`` accepts the request answers it; otherwise ``next``.
 
-With no rules it passes at once (one length check), so an unscripted server pays nothing. What
+With no rules it passes at once (one check), so an unscripted server pays nothing. What
 rules count (matches for ``nth``, answers for ``times``, the step of a sequence) is kept in the
 store, per namespace, and taken atomically: with a shared store, "fail once, then succeed" fails
 once however many processes serve.
@@ -46,16 +46,25 @@ class ScenarioStage:
     def prefix(namespace: str) -> str:
         return f"{namespace}:rules:"
 
-    async def forget(self, namespace: str = "default") -> None:
-        """Every rule's counts start over (with the book's ``clear`` or ``reset``)."""
-        await self.store.clear(self.prefix(namespace))
-        for rule in self.book.rules:
+    async def forget(self, namespace: str = "default", *, counts: bool = True) -> None:
+        """Every rule's counts start over (with the book's ``clear`` or ``reset``); ``counts``:
+        in the store too (false when the caller cleared the whole namespace)."""
+        if counts:
+            await self.store.clear(self.prefix(namespace))
+        for rule in self.book.rules_for(namespace):
             rule.reset()
 
+    async def recount(self, rules: list[Rule], namespace: str) -> None:
+        """Set each rule's ``seen`` and ``hits`` to what every process counted (a shared store)."""
+        prefix = self.prefix(namespace)
+        counts = await self.store.get_ints([prefix + rule.key + suffix for rule in rules for suffix in (":seen", ":hits")])
+        for index, rule in enumerate(rules):
+            rule.seen, rule.hits = counts[2 * index], counts[2 * index + 1]
+
     async def __call__(self, request: ApiRequest, next: Next) -> Reply:
-        rules = self.book.rules
-        if not rules:
+        if not self.book.any:
             return await next(request)
+        rules = self.book.rules_for(request.namespace)
         view = RequestView(request, self.catalog)
         prefix = self.prefix(request.namespace)
         for rule in rules:

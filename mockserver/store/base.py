@@ -8,8 +8,14 @@ atomically in a shared engine (one script or one command each in Redis):
 - token buckets refilled over time, taken all-or-nothing — rate limits;
 - keys that expire — the prompt cache;
 - capped logs with one global order, bounded in entries and in bytes — the journal;
-- batch records with their pending requests and results (:class:`BatchRecords`);
+- versioned documents, replaced only by whoever saw the latest version, with a log of which
+  changed — the rules and limits set at run time, per namespace, when processes share a store;
+- batch records with their pending requests and results (:class:`BatchRecords`), which a
+  processor claims before working a batch off;
 - files with their content, per namespace (:class:`FileRecords`).
+
+Implementations: :mod:`.local` (one process: memory, and SQLite for batches) and :mod:`.redis`
+(Redis or Valkey, shared by every worker and replica; imported only when asked for).
 
 Keys are strings a feature builds, starting with the namespace of the request they serve
 (``<namespace>:<feature>:…``), so :meth:`Store.clear` can forget one namespace. Values in logs
@@ -22,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Protocol, Sequence
 
+from mockserver.protocol.errors import ApiError
 from mockserver.store.records import BatchRow, FileRow
 
 
@@ -53,7 +60,22 @@ class LogLimits:
     bytes: int
 
 
+class StoreUnavailable(ApiError):
+    """The store cannot be reached: answered as the API's 503 ``api_error``, naming the store."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(503, f"mockserver's state store ({where}) is unavailable: {detail}", type="api_error")
+        self.where = where
+
+
 class Store(Protocol):
+    shared: bool
+    """Whether other processes use the same state (then run-time changes must be synchronised)."""
+
+    async def open(self) -> None:
+        """Connect (a shared store); raises :class:`StoreUnavailable` when it cannot."""
+        ...
+
     # -- counters ----------------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1) -> int:
         """Add ``amount`` (from 0) and return the new value."""
@@ -64,6 +86,10 @@ class Store(Protocol):
         ...
 
     async def get_int(self, key: str) -> int: ...
+
+    async def get_ints(self, keys: Sequence[str]) -> list[int]:
+        """Several counters at once (0 for those never set)."""
+        ...
 
     # -- token buckets -----------------------------------------------------------------------------
     async def take_buckets(self, specs: Sequence[BucketSpec], amounts: Sequence[float], needs: Sequence[float], now: float) -> BucketTake:
@@ -96,6 +122,22 @@ class Store(Protocol):
         """``(seq, item)`` of the entries after ``since``, oldest first (the newest ``limit``)."""
         ...
 
+    # -- versioned documents ------------------------------------------------------------------------
+    async def load_doc(self, key: str) -> tuple[int, bytes | None]:
+        """``(version, value)``; ``(0, None)`` when there is none."""
+        ...
+
+    async def save_doc(self, key: str, expected: int, value: bytes | None) -> int | None:
+        """Replace (``None``: delete) the document if its version is still ``expected``; its new
+        version (every save takes the next number of one store-wide count), or ``None`` when
+        someone else saved it first."""
+        ...
+
+    async def doc_changes(self, since: int) -> tuple[int, list[str], bool]:
+        """The store-wide count of saves now, and the documents saved after ``since``; when that
+        is too far back to tell, every document there is (and ``True``)."""
+        ...
+
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:
         """Forget every counter, bucket, expiring key and log whose key starts with ``prefix``."""
@@ -119,7 +161,11 @@ class Store(Protocol):
 
 class BatchRecords(Protocol):
     """Message Batches: a batch row, its pending requests and its results; each method is one
-    atomic step, so a result that was ever counted (and reported) is stored."""
+    atomic step, so a result that was ever counted (and reported) is stored. Rows carry their
+    namespace; ids are unique across namespaces."""
+
+    shared: bool
+    """Other processes work batches off too: a processor claims a batch before working on it."""
 
     async def has_id(self, batch_id: str) -> bool: ...
 
@@ -133,16 +179,27 @@ class BatchRecords(Protocol):
         """Batches still processing (or canceling), oldest first."""
         ...
 
-    async def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
-        """Newest first by creation; ``after_id``: the page after that batch, ``before_id``: the
-        page before it; ``None`` for an unknown cursor."""
+    async def page(
+        self, *, limit: int, after_id: str | None, before_id: str | None, namespace: str = "default"
+    ) -> tuple[list[BatchRow], bool] | None:
+        """The namespace's batches, newest first by creation; ``after_id``: the page after that
+        batch, ``before_id``: the page before it; ``None`` for an unknown cursor."""
         ...
 
     async def set_canceling(self, seq: int, at: float) -> None: ...
 
     async def delete(self, seq: int) -> None: ...
 
-    async def clear(self) -> None: ...
+    async def clear(self, namespace: str | None = None) -> None:
+        """Forget the batches of one namespace (``None``: every batch)."""
+        ...
+
+    async def claim(self, seq: int, owner: str, ttl: float) -> bool:
+        """Hold (or keep holding) the right to work batch ``seq`` off for ``ttl`` seconds; false
+        while another owner holds it. A local store has one processor: always true."""
+        ...
+
+    async def release(self, seq: int, owner: str) -> None: ...
 
     async def pending(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
         """The next ``limit`` unprocessed requests ``(index, custom_id, params)``, in order."""

@@ -21,6 +21,7 @@ from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
 log = logging.getLogger("mockserver.store")
 SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
+CHANGES_KEPT = 1000  # document changes remembered for doc_changes
 
 
 class _Bucket:
@@ -48,8 +49,13 @@ class _Log:
 
 
 class LocalStore:
+    shared = False
+
     def __init__(self, data_dir: Path | str | None = None) -> None:
         self._counters: dict[str, int] = {}
+        self._docs: dict[str, tuple[int, bytes]] = {}
+        self._doc_count = 0
+        self._doc_log: deque[tuple[int, str]] = deque(maxlen=CHANGES_KEPT)
         self._buckets: dict[str, _Bucket] = {}
         self._expiring: dict[str, tuple[float, float]] = {}
         self._logs: dict[str, _Log] = {}
@@ -76,6 +82,13 @@ class LocalStore:
 
     async def get_int(self, key: str) -> int:
         return self._counters.get(key, 0)
+
+    async def get_ints(self, keys: Sequence[str]) -> list[int]:
+        counters = self._counters
+        return [counters.get(key, 0) for key in keys]
+
+    async def open(self) -> None:
+        return None
 
     # -- token buckets -----------------------------------------------------------------------------
     def _bucket(self, spec: BucketSpec, now: float) -> _Bucket:
@@ -141,6 +154,31 @@ class LocalStore:
         if limit is not None:
             items = items[-limit:] if limit > 0 else []
         return items
+
+    # -- versioned documents ------------------------------------------------------------------------
+    async def load_doc(self, key: str) -> tuple[int, bytes | None]:
+        found = self._docs.get(key)
+        return found if found is not None else (0, None)
+
+    async def save_doc(self, key: str, expected: int, value: bytes | None) -> int | None:
+        found = self._docs.get(key)
+        if (found[0] if found is not None else 0) != expected:
+            return None
+        self._doc_count += 1
+        if value is None:
+            self._docs.pop(key, None)
+        else:
+            self._docs[key] = (self._doc_count, value)
+        self._doc_log.append((self._doc_count, key))
+        return self._doc_count
+
+    async def doc_changes(self, since: int) -> tuple[int, list[str], bool]:
+        log = self._doc_log
+        if since >= self._doc_count:
+            return self._doc_count, [], False
+        if not log or log[0][0] > since + 1:
+            return self._doc_count, list(self._docs), True
+        return self._doc_count, list(dict.fromkeys(key for version, key in log if version > since)), False
 
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:

@@ -28,6 +28,7 @@ class BatchRow:
     errored: int = 0
     canceled: int = 0
     expired: int = 0
+    namespace: str = "default"
 
     @property
     def finished(self) -> int:

@@ -27,7 +27,7 @@ from mockserver.store.records import RESULT_KINDS, BatchRow
 MEMORY = ":memory:"
 DB_NAME = "batches.sqlite3"
 LOCK_NAME = "batches.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: batches carry their namespace (a version 1 file gains the column, "default")
 PAGE = 500  # rows per read when streaming results
 
 SCHEMA = """
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS batches (
     succeeded INTEGER NOT NULL DEFAULT 0,
     errored INTEGER NOT NULL DEFAULT 0,
     canceled INTEGER NOT NULL DEFAULT 0,
-    expired INTEGER NOT NULL DEFAULT 0
+    expired INTEGER NOT NULL DEFAULT 0,
+    namespace TEXT NOT NULL DEFAULT 'default'
 );
 CREATE INDEX IF NOT EXISTS batches_active ON batches(status) WHERE status != 'ended';
 CREATE TABLE IF NOT EXISTS requests (
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (batch_seq, idx)
 );
 """
+INDEXES = "CREATE INDEX IF NOT EXISTS batches_namespace ON batches(namespace, seq);"
 _COLUMNS = ", ".join(f.name for f in fields(BatchRow))  # the batches table's columns, in BatchRow's order
 
 
@@ -82,8 +84,8 @@ def default_data_dir() -> Path:
 
 
 def _row(values: tuple[Any, ...]) -> BatchRow:
-    (seq, id_, beta, version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x) = values
-    return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x)
+    (seq, id_, beta, version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x, ns) = values
+    return BatchRow(seq, id_, bool(beta), version, betas, request_id, created, expires, ended, cancel, status, total, s, e, c, x, ns)
 
 
 def storage_problem(exc: sqlite3.Error) -> str:
@@ -114,7 +116,10 @@ def _guarded(method: Any) -> Any:
 
 class SqliteBatches:
     """The batches of one server. Every method is one short (or paged) transaction on the
-    server's loop; they are ``async`` to fit the store interface (mockserver/store/base.py)."""
+    server's loop; they are ``async`` to fit the store interface (mockserver/store/base.py).
+    One processor works them off (the data dir's lock sees to it), so claims always succeed."""
+
+    shared = False
 
     def __init__(self, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None = None) -> None:
         self.conn = conn
@@ -152,10 +157,13 @@ class SqliteBatches:
     @classmethod
     def _init(cls, conn: sqlite3.Connection, path: Path | None, lock: IO[bytes] | None) -> "SqliteBatches":
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             conn.close()
             raise StoreError(f"{path}: batch store version {version} is newer than this mockserver understands")
         conn.executescript(SCHEMA)
+        if version == 1:
+            conn.execute("ALTER TABLE batches ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'")
+        conn.executescript(INDEXES)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return cls(conn, path, lock)
 
@@ -193,9 +201,9 @@ class SqliteBatches:
         with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO batches (id, beta, api_version, anthropic_beta, request_id, created_at, expires_at,"
-                " status, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, total, namespace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.id, int(row.beta), row.api_version, row.anthropic_beta, row.request_id, row.created_at,
-                 row.expires_at, row.status, row.total),
+                 row.expires_at, row.status, row.total, row.namespace),
             )
             seq = cur.lastrowid
             assert seq is not None
@@ -218,23 +226,29 @@ class SqliteBatches:
         return [_row(v) for v in rows]
 
     @_guarded
-    async def page(self, *, limit: int, after_id: str | None, before_id: str | None) -> tuple[list[BatchRow], bool] | None:
-        """A page of batches, newest first, by keyset on the creation order; ``None`` for an unknown cursor.
+    async def page(
+        self, *, limit: int, after_id: str | None, before_id: str | None, namespace: str = "default"
+    ) -> tuple[list[BatchRow], bool] | None:
+        """A page of the namespace's batches, newest first, by keyset on the creation order;
+        ``None`` for an unknown cursor.
 
         ``after_id``: the ``limit`` batches created just before that one (the next page);
         ``before_id``: the ``limit`` batches created just after it (the previous page)."""
         conn = self.conn
         args: tuple[Any, ...]
         if after_id is not None or before_id is not None:
-            cursor = conn.execute("SELECT seq FROM batches WHERE id = ?", (after_id or before_id,)).fetchone()
+            cursor = conn.execute(
+                "SELECT seq FROM batches WHERE id = ? AND namespace = ?", (after_id or before_id, namespace)
+            ).fetchone()
             if cursor is None:
                 return None
             if after_id is not None:
-                sql, args = f"SELECT {_COLUMNS} FROM batches WHERE seq < ? ORDER BY seq DESC LIMIT ?", (cursor[0], limit + 1)
+                sql = f"SELECT {_COLUMNS} FROM batches WHERE namespace = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
             else:
-                sql, args = f"SELECT {_COLUMNS} FROM batches WHERE seq > ? ORDER BY seq ASC LIMIT ?", (cursor[0], limit + 1)
+                sql = f"SELECT {_COLUMNS} FROM batches WHERE namespace = ? AND seq > ? ORDER BY seq ASC LIMIT ?"
+            args = (namespace, cursor[0], limit + 1)
         else:
-            sql, args = f"SELECT {_COLUMNS} FROM batches ORDER BY seq DESC LIMIT ?", (limit + 1,)
+            sql, args = f"SELECT {_COLUMNS} FROM batches WHERE namespace = ? ORDER BY seq DESC LIMIT ?", (namespace, limit + 1)
         rows = [_row(v) for v in conn.execute(sql, args).fetchall()]
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -257,11 +271,23 @@ class SqliteBatches:
             conn.execute("DELETE FROM batches WHERE seq = ?", (seq,))
 
     @_guarded
-    async def clear(self) -> None:
-        """Forget every batch (a test's reset)."""
+    async def clear(self, namespace: str | None = None) -> None:
+        """Forget the batches of a namespace, or every batch (a test's reset)."""
         with self._transaction() as conn:
-            for table in ("requests", "results", "batches"):
-                conn.execute(f"DELETE FROM {table}")
+            if namespace is None:
+                for table in ("requests", "results", "batches"):
+                    conn.execute(f"DELETE FROM {table}")
+                return
+            chosen = "SELECT seq FROM batches WHERE namespace = ?"
+            conn.execute(f"DELETE FROM requests WHERE batch_seq IN ({chosen})", (namespace,))
+            conn.execute(f"DELETE FROM results WHERE batch_seq IN ({chosen})", (namespace,))
+            conn.execute("DELETE FROM batches WHERE namespace = ?", (namespace,))
+
+    async def claim(self, seq: int, owner: str, ttl: float) -> bool:
+        return True
+
+    async def release(self, seq: int, owner: str) -> None:
+        return None
 
     # -- processing ------------------------------------------------------------------------------
     @_guarded

@@ -19,6 +19,7 @@ By language:
   "first shell": the next one stops it with SIGINT, as Ctrl-C does); a block without one gets a
   ``mockserver serve`` started first, as ``make run`` does. ``mockserver record`` records from a
   fake upstream ($MOCKSERVER_RECORD_UPSTREAM). ``expect=TEXT``: the output must contain TEXT.
+  ``redis``: ``redis://127.0.0.1:6379/0`` names an empty database of a Valkey the tests started.
 - ``yaml``: a scenario document (a list of rules, ``rules``/``rate_limits``, or one rule's
   mapping), or a cassette (``interactions``, or a list of ``request``/``response`` items), loaded
   by the server's own loaders; ``alternatives``: each top-level key is a rule of its own.
@@ -111,7 +112,7 @@ def _show(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=[u.id for u in UNITS])
-def test_block(unit: Unit, tmp_path: Path, server: MockServer) -> None:
+def test_block(unit: Unit, tmp_path: Path, server: MockServer, request: pytest.FixtureRequest) -> None:
     server.reset()
     if unit.lang == "python" and re.search(r"^(async )?def test_", unit.text, re.MULTILINE):
         run_pytest(unit, tmp_path, server)
@@ -120,7 +121,8 @@ def test_block(unit: Unit, tmp_path: Path, server: MockServer) -> None:
         assert done.returncode == 0, _show(done)
         _expect(unit, done.stdout)
     elif unit.lang == "sh":
-        run_sh(unit, tmp_path, server)
+        redis_url = request.getfixturevalue("redis_server").fresh_url() if "redis" in unit.options else None
+        run_sh(unit, tmp_path, server, redis_url)
     elif unit.lang == "yaml":
         load_yaml_block(unit)
     elif unit.lang == "json":
@@ -157,7 +159,7 @@ def run_pytest(unit: Unit, tmp_path: Path, server: MockServer) -> None:
         _expect(unit, done.stdout)
 
 
-def run_sh(unit: Unit, tmp_path: Path, server: MockServer) -> None:
+def run_sh(unit: Unit, tmp_path: Path, server: MockServer, redis_url: str | None = None) -> None:
     work, logs = tmp_path / "project", tmp_path / "logs"
     logs.mkdir()
     shutil.copytree(ROOT / "fixtures", work / "fixtures")
@@ -167,6 +169,8 @@ def run_sh(unit: Unit, tmp_path: Path, server: MockServer) -> None:
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     port = free_port()
     text = re.sub(r"\b8787\b", str(port), unit.text)
+    if redis_url is not None:
+        text = text.replace("redis://127.0.0.1:6379/0", redis_url)
     text = _SERVER_LINE.sub(r"\1__serve \2", text)
     if "__serve" not in text:
         text = "__serve mockserver serve\n" + text

@@ -169,15 +169,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_record_and_replay_take_the_options_serve_takes() -> None:
-    """One set of server options: a scenario rule answers in front of the cassette, chaos and
-    rate limits and the admin token are accepted."""
+    """One set of server options (less workers and shared state: a cassette is one process's): a
+    scenario rule answers in front of the cassette, chaos and rate limits and the admin token are
+    accepted."""
     from mockserver.harness import cli
 
     parser = cli.build_parser()
     serve = {a.dest for a in parser._subparsers._group_actions[0].choices["serve"]._actions}  # type: ignore[union-attr]
     for command in ("record", "replay"):
         taken = {a.dest for a in parser._subparsers._group_actions[0].choices[command]._actions}  # type: ignore[union-attr]
-        assert serve - taken == set(), command
+        assert serve - taken == {"workers", "state", "fail_open"}, command  # a cassette is one process's
 
 
 def test_replay_with_a_scenario_rule_in_front(tmp_path: Path) -> None:

@@ -224,7 +224,7 @@ def test_only_files_a_tool_made_download(mockserver: MockServer, anthropic_clien
     assert refused.value.body["error"]["details"] == {"error_code": "file_not_downloadable"}
     assert getattr(refused.value, "error_code", None) == "file_not_downloadable"  # SDK 2.12: FileNotDownloadableError
     content = bytes(range(256)) * 12_000  # 3 MB: three chunks in the store
-    made = mockserver._run(mockserver.api.files.add_generated("default", content, filename="chart.bin"))
+    made = mockserver._run(mockserver.api.files.add_generated(mockserver.namespace, content, filename="chart.bin"))
     meta = anthropic_client.beta.files.retrieve_metadata(made.id)
     assert meta.downloadable is True and meta.size_bytes == len(content)
     response = anthropic_client.beta.files.with_raw_response.download(made.id)
@@ -263,7 +263,7 @@ def test_big_files_go_through_in_bounded_memory(mockserver: MockServer, tmp_path
         with path.open("rb") as handle:
             uploaded = client.beta.files.upload(file=("big.bin", handle, "application/octet-stream"))
         made = mockserver._run(mockserver.api.files.add(
-            "default", lambda: (bytes([i]) * CHUNK for i in range(48)), filename="out.bin", declared_type=None, downloadable=True))
+            mockserver.namespace, lambda: (bytes([i]) * CHUNK for i in range(48)), filename="out.bin", declared_type=None, downloadable=True))
         digest = hashlib.sha256()
         with client.beta.files.with_streaming_response.download(made.id) as response:
             for piece in response.iter_bytes():

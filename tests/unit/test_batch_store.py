@@ -171,3 +171,31 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="version 99"):
         BatchStore.open(tmp_path)
+
+
+async def test_a_version_1_store_gains_namespaces(tmp_path: Path) -> None:
+    """A data dir written before namespaces opens with every batch in the default namespace."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(
+        "CREATE TABLE batches (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, beta INTEGER NOT NULL,"
+        " api_version TEXT, anthropic_beta TEXT, request_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,"
+        " ended_at REAL, cancel_initiated_at REAL, status TEXT NOT NULL, total INTEGER NOT NULL,"
+        " succeeded INTEGER NOT NULL DEFAULT 0, errored INTEGER NOT NULL DEFAULT 0, canceled INTEGER NOT NULL DEFAULT 0,"
+        " expired INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO batches (id, beta, request_id, created_at, expires_at, status, total) VALUES ('old', 0, 'r', 1, 2, 'ended', 0);"
+        "PRAGMA user_version = 1;"
+    )
+    conn.close()
+    store = BatchStore.open(tmp_path)
+    old = await store.get("old")
+    assert old is not None and old.namespace == "default"
+    new = await store.create(_in("ns", new_row("new", 1)), [])
+    assert new.namespace == "ns" and store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    found = await store.page(limit=5, after_id=None, before_id=None, namespace="ns")
+    assert found is not None and [r.id for r in found[0]] == ["new"]
+    store.close()
+
+
+def _in(namespace: str, row: BatchRow) -> BatchRow:
+    row.namespace = namespace
+    return row

@@ -1,6 +1,7 @@
 """The file records (mockserver/store/base.py ``FileRecords``): content in chunks both ways,
 namespaces, keyset pages, atomic creates and deletes, and what a failed upload leaves (nothing),
-for every implementation in ``RECORDS``; then what is SQLite's own (reopening a data dir, the
+for every implementation (SQLite in memory, and Redis: a real Valkey server the tests start);
+then what is SQLite's own (reopening a data dir, the
 lock, leftovers of a killed server)."""
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from mockserver.store.files import CHUNK, DB_NAME, SqliteFiles
 from mockserver.store.local import LocalStore
 from mockserver.store.records import FileRow
 from mockserver.store.sqlite import MEMORY, StoreError
+from tests.redis_support import RedisServer
 
 
-RECORDS = {"sqlite-memory": lambda: SqliteFiles.open(MEMORY)}
-"""How to make each implementation (another store adds itself here)."""
+@pytest.fixture(params=["sqlite-memory", "redis"])
+async def records(request: pytest.FixtureRequest) -> AsyncIterator[FileRecords]:
+    if request.param == "sqlite-memory":
+        yield SqliteFiles.open(MEMORY)
+        return
+    from mockserver.store.redis import RedisStore
 
-
-@pytest.fixture(params=sorted(RECORDS))
-def records(request: pytest.FixtureRequest) -> FileRecords:
-    made: FileRecords = RECORDS[request.param]()
-    return made
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    store = RedisStore(redis.fresh_url(), server_time=False)
+    await store.open()
+    made = store.file_records(create=True)
+    assert made is not None
+    yield made
+    await store.close()
 
 
 def row(file_id: str, size: int = 0, created: float = 1000.0) -> FileRow:
@@ -113,6 +121,11 @@ async def test_delete_takes_the_content_with_it(records: FileRecords) -> None:
     assert await content(store, "file_a") == [] and not await store.has_id("file_a")
     if isinstance(store, SqliteFiles):
         assert store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 0
+    else:  # Redis: no key of the file is left
+        from mockserver.store.redis import RedisFiles
+
+        assert isinstance(store, RedisFiles)
+        assert [key async for key in store.store.client.scan_iter(match=store.p + ":*")] == []
 
 
 async def test_a_data_dir_keeps_files_across_reopening_and_drops_unfinished_ones(tmp_path: Path) -> None:
