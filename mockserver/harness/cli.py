@@ -421,10 +421,23 @@ def _version() -> str:
     return "(not installed)"
 
 
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked: scanning the installed distributions cost every
+    start-up a tenth of a second or more (issue 16)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, default: str = argparse.SUPPRESS,
+                 help: str = "show the installed version and exit") -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option_string: str | None = None) -> None:
+        print(f"mockserver {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
     commands = parser.add_subparsers(dest="command", required=True, help="what to run")
-    parser.add_argument("--version", action="version", version=f"mockserver {_version()}")
+    parser.add_argument("--version", action=_Version)
     serve = commands.add_parser("serve", help="run the fake API")
     add_all_server_options(serve)
     _add_scale_options(serve)

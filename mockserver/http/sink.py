@@ -8,6 +8,11 @@ writer (mockserver/render/deliver.py) with this sink.
 As the real API's edge does, a success this server wrote is sent chunked, and gzipped when the
 client accepts gzip (``Config.gzip``); an event stream is flushed after every write so each event
 arrives when it is sent. Errors keep a ``Content-Length``; recorded bytes go out as recorded.
+
+An event stream whose events are all due at once (nothing paced, no fault that counts or times
+events) is such a whole body too: status line, headers, every event and the chunked body's end
+leave in one write, byte for byte what writing it event by event sends (the events' boundaries
+are in the bytes, not in how they are cut into writes).
 """
 
 from __future__ import annotations
@@ -98,9 +103,9 @@ async def respond(http: BaseRequest, plan: Plan, *, gzip: bool = True) -> tuple[
     compress what the client accepts compressed."""
     compress = gzip and _edge_encoded(plan) and accepts_gzip(http.headers.get("Accept-Encoding", ""))
     if not plan.wait and not plan.reset:
-        body = whole_body(plan)
+        body = whole_body(plan, streams=True)
         if body is not None:
-            return response_for(plan, body, gzip=compress), Outcome(plan.status, body, False, tuple(plan.notes))
+            return response_for(plan, body, gzip=compress), Outcome(plan.status, body, plan.streamed, tuple(plan.notes))
     sink = AiohttpSink(http, gzip=compress)
     outcome = await deliver(plan, sink)
     if sink.response is None:  # the client left (or was reset) before anything was written

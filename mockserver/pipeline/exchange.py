@@ -140,6 +140,10 @@ class EventsReply(_ReplyBase):
 
     events: list[SseEvent]
     status: int = 200
+    prepared: dict[str, Any] | None = None
+    """Where the renderer keeps what it works out from ``events`` once (their bytes on each wire),
+    for the next reply with the same events: a scripted stream's action passes the same dict to
+    every reply it makes (mockserver/render/scripted.py). ``None``: worked out for this reply."""
 
 
 @dataclass(kw_only=True)

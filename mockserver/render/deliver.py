@@ -30,9 +30,10 @@ async def pause(sink: Sink, seconds: float) -> None:
         await asyncio.sleep(min(left, POLL_SECONDS))
 
 
-def whole_body(plan: Plan) -> bytes | None:
-    """The body in one piece when nothing has to be timed or cut (``None`` otherwise)."""
-    if plan.streamed or plan.paced or not isinstance(plan.frames, list):
+def whole_body(plan: Plan, *, streams: bool = False) -> bytes | None:
+    """The body in one piece when nothing has to be timed or cut (``None`` otherwise);
+    ``streams``: an event stream whose frames are all due now too."""
+    if (plan.streamed and not streams) or plan.paced or not isinstance(plan.frames, list):
         return None
     frames = plan.frames
     if len(frames) == 1 and isinstance(frames[0], Frame):

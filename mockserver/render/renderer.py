@@ -18,11 +18,11 @@ import orjson
 from multidict import CIMultiDict
 
 from mockserver.pipeline.exchange import (
-    ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply, SseEvent,
+    ApiRequest, BytesReply, ErrorReply, EventsReply, JsonReply, MessageReply, Reply,
 )
 from mockserver.protocol import eventstream, sse
 from mockserver.protocol.endpoints import BY_NAME, Endpoint
-from mockserver.protocol.tokens import count_text
+from mockserver.render import scripted
 from mockserver.render.headers import JSON, ResponseHeaders
 from mockserver.render.plan import Frame, Plan
 from mockserver.render.wire import SSE as SSE_WIRE
@@ -74,10 +74,14 @@ class Renderer:
         if isinstance(reply, JsonReply):
             return self._json(request_id, reply.status, endpoint, reply, reply.body)
         if isinstance(reply, EventsReply):
-            rng = self.wire_rng if self.sse_padding else None
-            frames = [Frame(_scripted(e, padding(wire, rng), wire), _event_tokens(e), e.delay) for e in reply.events]
+            script = scripted.script_for(reply, wire)
+            rng = padding(wire, self.wire_rng if self.sse_padding else None)
+            if reply.faults is None and not script.paced:  # nothing counts or times its events: one piece
+                frames = [Frame(scripted.joined(script, rng))]
+            else:
+                frames = scripted.frames(script, rng)
             plan = self._events(request_id, reply.status, endpoint, reply, frames)
-            plan.paced = any(e.delay for e in reply.events)
+            plan.paced = script.paced
             return plan
         if isinstance(reply, BytesReply):
             return self._bytes(request_id, endpoint, reply)
@@ -156,28 +160,3 @@ def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:
 async def _chunks(body: Any) -> Any:
     async for chunk in body:
         yield Frame(chunk)
-
-
-def _scripted(event: SseEvent, rng: random.Random | None, wire: Wire = SSE_WIRE) -> bytes:
-    """A scripted event as given: JSON data is encoded (and padded) as the API would; text and
-    bytes go out verbatim (inside the wire's framing), so a script can send broken events on purpose."""
-    data = event.data
-    if isinstance(data, (str, bytes)):
-        return wire.event(event.event, data.encode() if isinstance(data, str) else data)
-    if event.event == "ping" and data == {"type": "ping"}:
-        return wire.ping()
-    return wire.event(event.event, sse.pad(sse.dumps(data), rng))
-
-
-def _event_tokens(event: SseEvent) -> int:
-    """Output tokens a scripted event carries (for pacing): the text of its delta."""
-    data = event.data
-    if not isinstance(data, dict) or data.get("type") != "content_block_delta":
-        return 0
-    delta = data.get("delta")
-    if not isinstance(delta, dict):
-        return 0
-    text = delta.get("text") or delta.get("thinking") or ""
-    if isinstance(text, str) and text:
-        return count_text(text)
-    return 1 if delta.get("partial_json") else 0

@@ -135,9 +135,11 @@ class StreamAction(Action):
     events: list[SseEvent]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    prepared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """The events' bytes, worked out by the renderer on the first answer (EventsReply.prepared)."""
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
-        return EventsReply(events=list(self.events), status=self.status, headers=dict(self.headers))
+        return EventsReply(events=self.events, status=self.status, headers=dict(self.headers), prepared=self.prepared)
 
 
 @dataclass

@@ -12,10 +12,12 @@ from typing import Any, AsyncIterator, Callable
 
 import anthropic
 import httpx2
+import orjson
 import pytest
 
 from mockserver.harness.testing import DEFAULT_TEST_KEY, MockServer
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, Next, Reply
+from mockserver.protocol import sse
 from tests.conftest import HAIKU, USER_HI
 from tests.fuzz.wire import API_HEADERS, address, exchange, request
 
@@ -163,3 +165,55 @@ def test_recorded_bytes_are_never_re_encoded(make_server: Callable[..., MockServ
         answer = client.post("/v1/messages", json=ASK, headers=headers)
     assert "content-encoding" not in answer.headers and answer.content == b'{"type":"message"}'
     assert answer.headers["content-length"] == "18"
+
+
+SCRIPT = [
+    {"event": "message_start", "data": {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+                                                                       "model": HAIKU, "stop_reason": None, "stop_sequence": None,
+                                                                       "usage": {"input_tokens": 3, "output_tokens": 1}}}},
+    {"event": "content_block_start", "data": {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}},
+    *[{"event": "content_block_delta", "data": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" w{i}"}}}
+      for i in range(50)],
+    {"event": "content_block_stop", "data": {"type": "content_block_stop", "index": 0}},
+    {"event": "message_delta", "data": {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 50}}},
+    {"event": "message_stop", "data": {"type": "message_stop"}},
+]
+
+
+def _raw_stream(url: str, *extra: tuple[str, str]) -> tuple[bytes, bytes]:
+    """The head and the still chunk-framed body of one streamed call, read to the last chunk."""
+    body = b'{"model":"%s","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}' % HAIKU.encode()
+    with socket.create_connection(address(url), timeout=10) as sock:
+        sock.sendall(request("POST", "/v1/messages", headers=[*API_HEADERS, *extra], body=body))
+        received = b""
+        while not received.endswith(b"\r\n0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, "the connection closed before the end of the body"
+            received += chunk
+    head, _, framed = received.partition(b"\r\n\r\n")
+    return head, framed
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_scripted_stream_due_at_once_keeps_its_framing_and_its_events(mockserver: MockServer, gzip: bool) -> None:
+    """Events due together leave together (one write), yet the chunked framing is whole and the
+    events arrive as scripted, in order, each ending with its blank line; gzipped the same."""
+    mockserver.stream(SCRIPT)
+    head, framed = _raw_stream(mockserver.url, *([("accept-encoding", "gzip")] if gzip else []))
+    assert b"transfer-encoding: chunked" in head.lower() and (b"content-encoding: gzip" in head.lower()) == gzip
+    payload = _dechunk(framed)
+    assert framed.endswith(b"\r\n0\r\n\r\n") and len(framed) > len(payload)
+    body = zlib.decompress(payload, 31) if gzip else payload
+    assert body == mockserver.journal.last_request().response_bytes
+    events = sse.split(body)
+    assert len(events) == len(SCRIPT) and all(e.endswith(b"\n\n") for e in events)
+    assert [sse.canonical(e)[0] for e in events] == [item["event"] for item in SCRIPT]  # type: ignore[index]
+    assert [orjson.loads(sse.canonical(e)[1]) for e in events] == [item["data"] for item in SCRIPT]  # type: ignore[index]
+    assert mockserver.journal.last_request().streamed
+
+
+def test_the_sdk_reads_a_scripted_stream_due_at_once(mockserver: MockServer, anthropic_client: anthropic.Anthropic) -> None:
+    mockserver.stream(SCRIPT)
+    with anthropic_client.messages.stream(**ASK) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == "".join(f" w{i}" for i in range(50)) and final.usage.output_tokens == 50

@@ -1,0 +1,130 @@
+"""A scripted event stream (an :class:`~mockserver.pipeline.exchange.EventsReply`) as frames,
+with the work done once per script rather than once per request.
+
+Encoding a scripted event (JSON, framing, the tokens it carries) gives the same bytes every time;
+only the SSE padding differs between answers, and it is drawn per request from the wire's seeded
+rng exactly as :func:`mockserver.protocol.sse.pad` draws it (the same draws, in the same order,
+for the same events), so a seeded run sends the very bytes it sent before this cache existed.
+The cache lives on the scenario action that owns the script (``EventsReply.prepared``); a reply
+without one (a completion's stream, built per call) is prepared for that one answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any, Sequence
+
+from mockserver.pipeline.exchange import EventsReply, SseEvent
+from mockserver.protocol import sse
+from mockserver.protocol.tokens import count_text
+from mockserver.render.plan import Frame
+from mockserver.render.wire import Wire
+
+SPACES = tuple(b" " * n for n in range(sse.MAX_PAD + 1))
+
+Prepared = tuple[bytes, bytes | None, int, float]
+"""One event: ``(head, tail, tokens, delay)``. ``tail is None``: ``head`` is the whole event (no
+padding); otherwise the event is ``head + padding + tail``."""
+
+
+def prepare(events: Sequence[SseEvent], wire: Wire) -> list[Prepared]:
+    """Everything about ``events`` on ``wire`` that does not change from answer to answer."""
+    out: list[Prepared] = []
+    for event in events:
+        data, tokens, delay = event.data, event_tokens(event), float(event.delay)
+        if isinstance(data, (str, bytes)):  # verbatim, so a script can send broken events on purpose
+            out.append((wire.event(event.event, data.encode() if isinstance(data, str) else data), None, tokens, delay))
+        elif event.event == "ping" and data == {"type": "ping"}:
+            out.append((wire.ping(), None, tokens, delay))
+        else:
+            payload = sse.dumps(data)
+            whole = wire.event(event.event, payload)
+            if not wire.pads or not payload.endswith(b"}"):  # no padding drawn (sse.pad's rule)
+                out.append((whole, None, tokens, delay))
+                continue
+            # The padding goes right before the data's closing brace; a padding wire frames the
+            # data verbatim (as SSE does), so the event splits there.
+            at = whole.rfind(payload)
+            head, tail = whole[: at + len(payload) - 1], whole[at + len(payload) - 1 :]
+            if at < 0 or wire.event(event.event, payload[:-1] + b" }") != head + b" " + tail:
+                raise TypeError(f"{type(wire).__name__} pads, so it must frame event data verbatim")
+            out.append((head, tail, tokens, delay))
+    return out
+
+
+class Script:
+    """A script's events on one wire, prepared: per event (for faults and pacing), and as the
+    whole stream cut at its padding slots (to answer all of it at once)."""
+
+    __slots__ = ("events", "glue", "paced")
+
+    def __init__(self, events: list[Prepared]) -> None:
+        self.events = events
+        self.paced = any(delay for _, _, _, delay in events)
+        """Some event carries a delay: the stream is written event by event, each when due."""
+        glue: list[bytes] = []
+        run: list[bytes] = []
+        for head, tail, _, _ in events:
+            run.append(head)
+            if tail is not None:
+                glue.append(b"".join(run))
+                run = [tail]
+        glue.append(b"".join(run))
+        self.glue = glue
+        """The stream is ``glue[0] + padding + glue[1] + padding + ... + glue[-1]``."""
+
+
+def script_for(reply: EventsReply, wire: Wire) -> Script:
+    """``reply``'s events on ``wire``, prepared; from the script's cache when it has one."""
+    cache = reply.prepared
+    if cache is None:
+        return Script(prepare(reply.events, wire))
+    found: Script | None = cache.get(wire.platform)
+    if found is None:
+        found = cache[wire.platform] = Script(prepare(reply.events, wire))
+    return found
+
+
+def frames(script: Script, rng: random.Random | None) -> list[Frame]:
+    """One frame per event (faults count them, pacing times them). ``rng``: the padding's, or
+    ``None`` for none."""
+    if rng is None:
+        return [Frame(head if tail is None else head + tail, tokens, delay) for head, tail, tokens, delay in script.events]
+    pad_width = sse.pad_width
+    return [
+        Frame(head if tail is None else head + SPACES[pad_width(rng)] + tail, tokens, delay)
+        for head, tail, tokens, delay in script.events
+    ]
+
+
+def joined(script: Script, rng: random.Random | None) -> bytes:
+    """All the events as one body: the bytes of :func:`frames` joined, from the same draws."""
+    glue = script.glue
+    if rng is None:
+        return b"".join(glue)
+    parts = [glue[0]]
+    append = parts.append
+    draw, bits = rng.random, rng.getrandbits
+    for piece in itertools.islice(glue, 1, None):
+        if draw() < sse.PADDED_SHARE:  # sse.pad_width, inline: a stream has hundreds of these
+            width = bits(4)
+            while width >= sse.MAX_PAD:
+                width = bits(4)
+            append(SPACES[width + 1])
+        append(piece)
+    return b"".join(parts)
+
+
+def event_tokens(event: SseEvent) -> int:
+    """Output tokens a scripted event carries (for pacing): the text of its delta."""
+    data: Any = event.data
+    if not isinstance(data, dict) or data.get("type") != "content_block_delta":
+        return 0
+    delta = data.get("delta")
+    if not isinstance(delta, dict):
+        return 0
+    text = delta.get("text") or delta.get("thinking") or ""
+    if isinstance(text, str) and text:
+        return count_text(text)
+    return 1 if delta.get("partial_json") else 0
