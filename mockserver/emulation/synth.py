@@ -70,11 +70,41 @@ REASONING = (
     "I will keep the reply consistent with the context given.",
     "Nothing in the request calls for a tool right now.",
 )
+# Tokens of each sentence at the start of a text and after the space that joins it to the one
+# before: a filler's count is their sum (docs/default-responder.md), so a reply within max_tokens
+# is never split into pieces just to be counted.
+SENTENCE_TOKENS = tuple(count_text(sentence) for sentence in SENTENCES)
+JOINED_TOKENS = tuple(count_text(" " + sentence) for sentence in SENTENCES)
 MAX_ECHO_CHARS = 400
 SIGNATURE_MAGIC = b"MCKS"
 # ``caller`` of a tool_use block the model emitted itself (not a server tool's programmatic call):
 # on every tool_use in the 2026 recordings, after ``input`` (docs/protocol.md "Tool use blocks").
 DIRECT_CALLER = {"type": "direct"}
+
+
+class Seeded:
+    """One request's seeded choices: a plain reply's few straight from its digest, and a full
+    generator only for what needs more (thinking, tools, structured output), made on first use:
+    seeding a Mersenne Twister costs more than the rest of a plain reply."""
+
+    __slots__ = ("digest", "_rng")
+
+    def __init__(self, digest: bytes) -> None:
+        self.digest = digest
+        self._rng: random.Random | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(int.from_bytes(self.digest, "big"))
+        return self._rng
+
+    def filler(self, fewest: int, most: int) -> tuple[str, int]:
+        """``fewest`` to ``most`` sentences (at most 15) and their tokens."""
+        digest = self.digest
+        chosen = [digest[1 + i] % len(SENTENCES) for i in range(fewest + digest[0] % (most - fewest + 1))]
+        text = " ".join([SENTENCES[i] for i in chosen])
+        return text, SENTENCE_TOKENS[chosen[0]] + sum([JOINED_TOKENS[i] for i in chosen[1:]])
 
 
 @dataclass
@@ -175,10 +205,10 @@ class Synthesizer:
         self.server_turns = ServerTurns(hashlib.sha256(f"mockserver-tools:{seed}".encode()).digest()[:32])
 
     # -- determinism -------------------------------------------------------------------------
-    def rng_for(self, body: dict[str, Any]) -> random.Random:
+    def seeded(self, body: dict[str, Any]) -> Seeded:
+        """The choices for ``body``: a pure function of the seed and the body (``stream`` aside)."""
         canonical = orjson.dumps({k: v for k, v in body.items() if k != "stream"}, option=orjson.OPT_SORT_KEYS)
-        digest = hashlib.blake2b(canonical, digest_size=16, key=self._seed_key).digest()
-        return random.Random(int.from_bytes(digest, "big"))
+        return Seeded(hashlib.blake2b(canonical, digest_size=16, key=self._seed_key).digest())
 
     # -- thinking signatures -----------------------------------------------------------------
     def sign(self, thinking: str, *, hidden: str | None = None) -> str:
@@ -208,7 +238,7 @@ class Synthesizer:
     # -- generation --------------------------------------------------------------------------
     def generate(self, body: dict[str, Any]) -> Generated:
         """The answer to ``body``; ``tool_use`` ids are left empty for the caller to issue."""
-        rng = self.rng_for(body)
+        seeded = self.seeded(body)
         _check_output_schema(body)
         max_tokens = int(body.get("max_tokens", 0))
         messages = body.get("messages") or []
@@ -222,12 +252,12 @@ class Synthesizer:
         planned: list[dict[str, Any]] = []
         thinking: dict[str, Any] = body["thinking"] if isinstance(body.get("thinking"), dict) else {}
         if thinking.get("type") in ("enabled", "adaptive") and not prefill:
-            planned.append(self._thinking_block(thinking, user_text, max_tokens, rng))
+            planned.append(self._thinking_block(thinking, user_text, max_tokens, seeded.rng))
 
         tool, servers, mcp = self._chosen_tools(body, user_text, results)
         turn: Turn | None = None
         if servers or mcp or prior:
-            turn = self.server_turns.plan(body, user_text, context_text(messages), prior, servers, mcp, rng)
+            turn = self.server_turns.plan(body, user_text, context_text(messages), prior, servers, mcp, seeded.rng)
         forced = isinstance(body.get("tool_choice"), dict) and body["tool_choice"].get("type") in ("any", "tool")
         if turn is not None:
             planned.extend(turn.blocks)
@@ -237,12 +267,12 @@ class Synthesizer:
             if not forced:
                 planned.append({"type": "text", "text": f"I'll use the {tool['name']} tool for this."})
             planned.append(
-                {"type": "tool_use", "id": "", "name": tool["name"], "input": instance(tool.get("input_schema"), rng)}
+                {"type": "tool_use", "id": "", "name": tool["name"], "input": instance(tool.get("input_schema"), seeded.rng)}
             )
         elif turn is not None:
-            planned.extend(self._after_tools(body, turn, rng))
+            planned.extend(self._after_tools(body, turn, seeded))
         else:
-            planned.append({"type": "text", "text": self._reply_text(body, user_text, results, prefill, rng)})
+            planned.append(self._reply(body, user_text, results, prefill, seeded))
         out = self._fit(planned, body, max_tokens)
         if turn is not None and turn.paused and out.stop_reason == "end_turn":
             out.stop_reason = "pause_turn"
@@ -278,41 +308,43 @@ class Synthesizer:
         client = mentioned[0] if mentioned and (kind == "any" or not results) else None
         return client, named, mcp
 
-    def _after_tools(self, body: dict[str, Any], turn: Turn, rng: random.Random) -> list[dict[str, Any]]:
+    def _after_tools(self, body: dict[str, Any], turn: Turn, seeded: Seeded) -> list[dict[str, Any]]:
         """The text that ends a completed server tool turn: the findings with their citations and
         seeded prose, or a JSON document when structured output is asked for."""
-        schema = _output_schema(body)
-        if schema is not None:
-            return [{"type": "text", "text": self._reply_text(body, "", [], False, rng)}]
+        if _output_schema(body) is not None:
+            return [self._reply(body, "", [], False, seeded)]
         blocks = [dict(b) for b in turn.answer]
-        filler = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(1, 3)))
+        filler, _ = seeded.filler(1, 3)
         if blocks and not blocks[-1].get("citations"):
             blocks[-1]["text"] += "\n\n" + filler
         else:
             blocks.append({"type": "text", "text": (" " if blocks else "") + filler})
         return blocks
 
-    def _reply_text(
-        self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]], prefill: bool, rng: random.Random
-    ) -> str:
+    def _reply(
+        self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]], prefill: bool, seeded: Seeded
+    ) -> dict[str, Any]:
+        """The reply's text block, with its tokens (``_tokens``) where they are known without
+        splitting it: a line ending in a blank line, then the filler, counts as the two apart."""
         schema = _output_schema(body)
         if schema is not None:
-            made = generate(schema, rng)
+            made = generate(schema, seeded.rng)
             if made.cut is not None:  # the check in generate() drew other random choices
                 raise invalid_request(f"output_config.format.schema: {made.cut}")
-            return json.dumps(made.value, ensure_ascii=False)
-        filler = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 4)))
+            return {"type": "text", "text": json.dumps(made.value, ensure_ascii=False)}
+        filler, tokens = seeded.filler(2, 4)
         if prefill:
-            return " " + filler
+            return {"type": "text", "text": " " + filler, "_tokens": count_text(" " + filler)}
         if results:
             excerpt = _text_of(results[0].get("content")) or str(results[0].get("content") or "")
-            lead = f"The tool returned: {excerpt[:MAX_ECHO_CHARS]}" if excerpt else "The tool finished without output."
-            return f"{lead}\n\n{filler}"
-        if user_text.strip():
+            head = f"The tool returned: {excerpt[:MAX_ECHO_CHARS]}\n\n" if excerpt else "The tool finished without output.\n\n"
+        elif user_text.strip():
             echo = user_text.strip()
             echo = echo if len(echo) <= MAX_ECHO_CHARS else echo[:MAX_ECHO_CHARS] + "…"
-            return f'You said: "{echo}"\n\n{filler}'
-        return filler
+            head = f'You said: "{echo}"\n\n'
+        else:
+            head = ""
+        return {"type": "text", "text": head + filler, "_tokens": (count_text(head) if head else 0) + tokens}
 
     def _thinking_block(self, thinking: dict[str, Any], user_text: str, max_tokens: int, rng: random.Random) -> dict[str, Any]:
         excerpt = user_text.strip()[:120]
@@ -348,6 +380,11 @@ class Synthesizer:
                 remaining -= used
             elif kind == "text":
                 text = block["text"]
+                known = block.pop("_tokens", None)
+                if known is not None and known <= remaining and not stops:  # whole: no need to split it
+                    out.content.append(block)
+                    remaining -= known
+                    continue
                 hit = min(((text.find(s), s) for s in stops if s in text), default=None)
                 if hit is not None:
                     text = text[: hit[0]]

@@ -76,7 +76,7 @@ def test_completion_faults_and_scenarios(legacy: MockServer) -> None:
 
 def test_completion_through_bedrock(legacy: MockServer) -> None:
     auth = {"authorization": "Bearer bedrock-key"}
-    body = {"anthropic_version": "bedrock-2023-05-31", "prompt": PROMPT, "max_tokens_to_sample": 50}
+    body = {"anthropic_version": "bedrock-2023-05-31", "prompt": PROMPT, "max_tokens_to_sample": 300}
     whole = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke", json=body, headers=auth).json()
     assert list(whole) == ["completion", "stop_reason", "stop"] and whole["completion"].startswith(" ")
     streamed = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke-with-response-stream", json=body, headers=auth)

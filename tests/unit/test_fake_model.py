@@ -151,6 +151,34 @@ def test_same_seed_and_body_same_answer_stream_flag_ignored() -> None:
     assert a == b and a.content != c.content
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(max_size=60),
+    turn=st.sampled_from(["user", "prefill", "tool_result"]),
+    max_tokens=st.integers(min_value=1, max_value=120),
+    seed=st.integers(min_value=0, max_value=50),
+)
+def test_output_tokens_are_the_reply_text_counted(text: str, turn: str, max_tokens: int, seed: int) -> None:
+    """The reply's tokens are known without splitting it (head and filler counted apart): they
+    must be what counting the whole text gives, whatever the text, the turn and the cut."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": text or "x"}]
+    if turn == "prefill":
+        messages.append({"role": "assistant", "content": text or "y"})
+    elif turn == "tool_result":
+        messages = [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": text}]},
+        ]
+    out = Synthesizer(seed=seed).generate({"model": "m", "max_tokens": max_tokens, "messages": messages})
+    (block,) = out.content
+    assert set(block) == {"type", "text"}  # the count it carried is not part of the reply
+    assert out.output_tokens == max(1, count_text(block["text"]))
+    assert out.stop_reason in ("end_turn", "max_tokens") and out.output_tokens <= max_tokens
+    if out.stop_reason == "max_tokens":
+        assert out.output_tokens == max_tokens
+
+
 @pytest.mark.parametrize("limit", [1, 2, 7, 13])
 def test_max_tokens_cuts_exactly(limit: int) -> None:
     out = Synthesizer(seed=3).generate(body(max_tokens=limit))
