@@ -53,6 +53,7 @@ class FakeModel:
         self.memo_size = memo_size
         self.clock: Clock = clock or SystemClock()
         self._memo: OrderedDict[tuple[Any, ...], Draft] = OrderedDict()
+        self._counts: OrderedDict[tuple[Any, ...], int] = OrderedDict()
 
     def draft(
         self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False,
@@ -101,6 +102,19 @@ class FakeModel:
             if len(self._memo) > self.memo_size:
                 self._memo.popitem(last=False)
         return draft
+
+    def count_tokens(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, files: Files | None = None) -> int:
+        """Validate a count_tokens body and count it, memoised by its bytes (``raw``) as :meth:`draft` is."""
+        key = (version, beta, raw, tuple(sorted(files.items())) if files else None) if raw else None
+        if key is not None and (counted := self._counts.get(key)) is not None:
+            self._counts.move_to_end(key)
+            return counted
+        counted = self.rules.count_tokens(body, version=version, beta=beta, files=files).tokens.total
+        if key is not None:
+            self._counts[key] = counted
+            if len(self._counts) > self.memo_size:
+                self._counts.popitem(last=False)
+        return counted
 
     def message(self, draft: Draft, ids: IdGenerator, *, usage: dict[str, Any] | None = None) -> dict[str, Any]:
         """A fresh Message for ``draft``: its own ``msg_`` id, ``toolu_``/``srvtoolu_``/``mcptoolu_``

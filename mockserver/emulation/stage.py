@@ -36,6 +36,15 @@ async def resolve_files(lookup: FileLookup | None, request: ApiRequest) -> Files
     return await lookup(request.namespace, ids) if ids else None
 
 
+def _memo_key(request: ApiRequest) -> bytes | None:
+    """The bytes that decide the answer, keying the fake model's memos: behind a platform's door
+    the model is in the path, so the path is part of the key. ``None``: no bytes (an in-process
+    caller's body), no memo."""
+    if not request.raw_body:
+        return None
+    return request.raw_body if request.endpoint == request.kind else request.path.encode() + b"\0" + request.raw_body
+
+
 class Emulation:
     """The last link: ``await emulation(request)`` answers anything the stages before passed on."""
 
@@ -64,9 +73,7 @@ class Messages:
 
     async def message(self, request: ApiRequest) -> dict[str, Any]:
         """Validate a Messages body and write the fake model's answer to it (batch items too)."""
-        # The memo is keyed by the bytes that decide the answer: behind a platform's door the
-        # model is in the path, so the path is part of the key.
-        raw = request.raw_body if request.endpoint == request.kind else request.path.encode() + b"\0" + request.raw_body
+        raw = _memo_key(request)
         files = await resolve_files(self.files, request)
         draft = self.model.draft(
             request.body, version=request.api_version, beta=request.beta, raw=raw, batch_item=request.custom_id is not None,
@@ -83,10 +90,10 @@ class Messages:
 
     async def count_tokens(self, request: ApiRequest) -> Reply:
         files = await resolve_files(self.files, request)
-        checked = self.model.rules.count_tokens(request.body, version=request.api_version, beta=request.beta, files=files)
+        total = self.model.count_tokens(request.body, version=request.api_version, beta=request.beta, raw=_memo_key(request), files=files)
         if request.endpoint == BEDROCK_COUNT_TOKENS:  # Bedrock's CountTokens output (botocore's model)
-            return JsonReply(body={"inputTokens": checked.tokens.total})
-        return JsonReply(body={"input_tokens": checked.tokens.total})
+            return JsonReply(body={"inputTokens": total})
+        return JsonReply(body={"input_tokens": total})
 
 
 class Models:

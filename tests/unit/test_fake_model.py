@@ -276,3 +276,33 @@ def test_prefill_and_structured_output() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
     out = synth.generate(body(output_config={"format": {"type": "json_schema", "schema": schema}}))
     jsonschema.validate(json.loads(out.content[0]["text"]), schema)
+
+
+def test_count_tokens_memo_is_keyed_by_bytes_and_the_files_they_name() -> None:
+    """The memo answers a repeated body from its bytes, but the same bytes naming a file count
+    what that file holds now (a file uploaded under the id later counts differently)."""
+    from mockserver.clock import ManualClock
+    from mockserver.emulation.fake_model import FakeModel
+    from mockserver.protocol.catalog import ModelCatalog
+    from mockserver.protocol.media import FileFacts
+    from mockserver.protocol.schema import RequestSchema
+    from mockserver.protocol.validate import Rules
+
+    model = FakeModel(Rules(RequestSchema.load(), ModelCatalog.load()), Synthesizer(seed=1), clock=ManualClock())
+    doc = {"type": "document", "source": {"type": "file", "file_id": "file_1"}}
+    body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": [doc, {"type": "text", "text": "sum up"}]}]}
+    raw = json.dumps(body).encode()
+
+    def count(text_tokens: int) -> int:
+        files = {"file_1": FileFacts("file_1", "text/plain", 10 * text_tokens, text_tokens=text_tokens, text_sentences=1)}
+        return model.count_tokens(body, version="2023-06-01", beta=True, raw=raw, files=files)
+
+    small, large = count(10), count(1000)
+    assert large - small == 990 and count(10) == small and count(1000) == large
+    plain = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi there"}]}
+    once = model.count_tokens(plain, version="2023-06-01", beta=False, raw=json.dumps(plain).encode())
+    assert model.count_tokens(plain, version="2023-06-01", beta=False, raw=json.dumps(plain).encode()) == once
+    with pytest.raises(ApiError):  # an invalid body is refused every time, never memoised
+        model.count_tokens({"model": "claude-sonnet-4-5"}, version="2023-06-01", beta=False, raw=b"{}")
+    with pytest.raises(ApiError):
+        model.count_tokens({"model": "claude-sonnet-4-5"}, version="2023-06-01", beta=False, raw=b"{}")
