@@ -71,34 +71,45 @@ class ApiRequestHandler(web.RequestHandler):
         super().__init__(manager, loop=loop, **kwargs)
         self.api = manager.api
         self.server = manager
+        self.event_loop = loop
         self.answering = False
         self.last_active = loop.time()
+        self._waiting_since: float | None = None  # when the first byte of unanswered headers came
         self._headers_due: asyncio.TimerHandle | None = None
 
     # -- the header timeout ------------------------------------------------------------------------
+    # One timer per connection, not per request: it is armed when bytes arrive with none armed,
+    # and when it fires it closes the connection only if headers have been awaited that long,
+    # else it re-arms for the time left (or stays off until more bytes come). A keep-alive client
+    # sending call after call costs no timer per call.
     def data_received(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        self.last_active = loop.time()
-        if not self.answering and self._headers_due is None:
-            self._headers_due = loop.call_later(self.server.limits.header_timeout, self._headers_late)
+        self.last_active = now = self.event_loop.time()
+        if not self.answering and self._waiting_since is None:
+            self._waiting_since = now
+            if self._headers_due is None:
+                self._headers_due = self.event_loop.call_at(now + self.server.limits.header_timeout, self._headers_late)
         super().data_received(data)
 
     def _headers_late(self) -> None:
         self._headers_due = None
-        if not self.answering and self.transport is not None:
-            self.server.warn(f"closed connections whose request headers did not arrive within {self.server.limits.header_timeout:g} s")
-            self.transport.close()
+        since = self._waiting_since
+        if since is None or self.answering or self.transport is None:
+            return
+        due = since + self.server.limits.header_timeout
+        if self.event_loop.time() < due:
+            self._headers_due = self.event_loop.call_at(due, self._headers_late)
+            return
+        self.server.warn(f"closed connections whose request headers did not arrive within {self.server.limits.header_timeout:g} s")
+        self.transport.close()
 
     def request_started(self) -> None:
         """The edge calls this once a request's headers are in."""
         self.answering = True
-        if self._headers_due is not None:
-            self._headers_due.cancel()
-            self._headers_due = None
+        self._waiting_since = None
 
     def request_finished(self) -> None:
         self.answering = False
-        self.last_active = asyncio.get_running_loop().time()
+        self.last_active = self.event_loop.time()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._headers_due is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 from typing import Callable
@@ -35,6 +36,21 @@ def test_headers_that_never_finish_are_cut_off(make_server: Callable[..., MockSe
         sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nx-api-key: k\r\n")  # ... and nothing more
         assert _closed_by_server(sock)
     assert _ask(server) == "message"
+
+
+def test_a_keep_alive_connection_answered_then_stalled_mid_headers_is_cut_off(make_server: Callable[..., MockServer]) -> None:
+    """The header timer is armed once per connection, not per call: after answered calls, a
+    second request's headers that stop arriving still close the connection; calls that keep
+    coming on it are answered all the while."""
+    server = make_server(connections=ConnectionLimits(header_timeout=0.5, keepalive_timeout=60))
+    with socket.create_connection(address(server.url), timeout=10) as sock:
+        for _ in range(3):
+            sock.sendall(request("GET", "/v1/models", headers=API_HEADERS))
+            answer = http.client.HTTPResponse(sock, method="GET")
+            answer.begin()
+            assert answer.status == 200 and json.loads(answer.read())["data"]
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n")  # ... and nothing more
+        assert _closed_by_server(sock)
 
 
 def test_a_body_that_stops_arriving_is_a_408_and_the_connection_closes(make_server: Callable[..., MockServer]) -> None:
