@@ -54,6 +54,15 @@ def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[
 
     async def read(limit: int) -> bytes:
         """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
+        content = http.content
+        if content.is_eof() and content.exception() is None:  # all here already: the usual small body
+            length = http.content_length
+            if length is not None and length > limit and "content-encoding" not in http.headers:
+                raise too_large()
+            body = content.read_nowait()
+            if len(body) > limit:
+                raise too_large()
+            return body
         return b"".join([chunk async for chunk in chunks(limit)])
 
     return read
