@@ -1,9 +1,18 @@
-"""The baseline: a bare aiohttp app answering a canned Message, and a canned 200-delta stream."""
+"""The baseline: a bare aiohttp app answering a canned Message, a canned 200-delta stream and a
+token count: the ceiling each mockserver number is compared with (bench/run.py).
+
+A streamed request's ``x-bench-mode`` header picks how the stream goes out, as the benchmark's
+scenario file scripts it for mockserver: absent, every event at once (one write per event);
+``paced``, a pause of :data:`PACE_SECONDS` before each delta; ``held``, the stream stops for
+:data:`HOLD_SECONDS` before its second delta (an open stream, for memory per stream).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -22,7 +31,7 @@ MESSAGE = json.dumps(
 ).encode()
 
 
-def _event(name: str, data: dict) -> bytes:
+def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
@@ -39,23 +48,49 @@ STREAM = (
 )
 
 
+PACE_SECONDS = 0.001  # before each delta of a paced stream
+HOLD_SECONDS = 600.0  # before the second delta of a held stream
+FIRST_DELTA = 2  # STREAM's index of its first delta
+
+
+def delay_before(index: int, mode: str | None) -> float:
+    """Seconds to wait before writing ``STREAM[index]`` in this mode."""
+    is_delta = FIRST_DELTA <= index < FIRST_DELTA + 200
+    if mode == "paced" and is_delta:
+        return PACE_SECONDS
+    if mode == "held" and index == FIRST_DELTA + 1:
+        return HOLD_SECONDS
+    return 0.0
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     if not json.loads(body).get("stream"):
         return web.Response(body=MESSAGE, content_type="application/json")
+    mode = request.headers.get("x-bench-mode")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    for event in STREAM:
+    for index, event in enumerate(STREAM):
+        delay = delay_before(index, mode)
+        if delay:
+            await asyncio.sleep(delay)
         await response.write(event)
     await response.write_eof()
     return response
 
 
+async def count_tokens(request: web.Request) -> web.Response:
+    body = await request.read()
+    json.loads(body)  # parsed, as any server must
+    return web.Response(body=b'{"input_tokens":%d}' % (len(body) // 4), content_type="application/json")
+
+
 def serve(port: int, reuse_port: bool = False) -> None:
     app = web.Application()
     app.router.add_post("/v1/messages", messages)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, reuse_port=reuse_port or None)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, reuse_port=reuse_port or None, shutdown_timeout=1)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ so neither grows with N.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import subprocess
 import tempfile
 import time
@@ -46,7 +47,7 @@ def run(n: int, data_dir: str) -> dict[str, float | None]:
     try:
         idle = rss_mb(proc.pid, "VmRSS")
         client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="sk-ant-bench", timeout=600, max_retries=0)
-        requests = [
+        requests: list[Any] = [
             {"custom_id": f"req-{i}", "params": {"model": "claude-haiku-4-5", "max_tokens": 128,
                                                  "messages": [{"role": "user", "content": f"Summarise item {i} of the report."}]}}
             for i in range(n)
@@ -71,7 +72,7 @@ def run(n: int, data_dir: str) -> dict[str, float | None]:
         return {
             "create_s": t1 - t0, "process_s": t2 - t1, "results_s": t3 - t2, "total_s": t3 - t0,
             "results_mb": size / 1e6, "rss_idle_mb": idle, "rss_create_mb": after_create,
-            "rss_peak_mb": rss_mb(proc.pid, "VmHWM"),
+            "rss_peak_mb": rss_mb(proc.pid, "VmHWM"), "rss_end_mb": rss_mb(proc.pid, "VmRSS"),
         }
     finally:
         proc.terminate()
@@ -93,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     print("| phase | time |")
     print("|---|---:|")
     print(f"| create (upload, validate, store) | {r['create_s']:.2f} s |")
-    print(f"| processing, until `ended` | {r['process_s']:.2f} s ({args.requests / r['process_s']:,.0f} items/s) |")  # type: ignore[operator]
+    print(f"| processing, until `ended` | {r['process_s']:.2f} s ({args.requests / (r['process_s'] or 1):,.0f} items/s) |")
     print(f"| results streamed ({r['results_mb']:.1f} MB JSONL) | {r['results_s']:.2f} s |")
     print(f"| total | {r['total_s']:.2f} s |")
     print(
         f"\nserver memory: {mb(r['rss_idle_mb'])} after start-up; peak {mb(r['rss_create_mb'])} once the batch was "
-        f"created, {mb(r['rss_peak_mb'])} at the end (processing and streaming add what the difference shows)"
+        f"created, {mb(r['rss_peak_mb'])} at the end (processing and streaming add what the difference shows); "
+        f"{mb(r['rss_end_mb'])} resident at the end"
     )
     return 0
 

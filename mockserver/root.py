@@ -25,12 +25,11 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.batches.handlers import BatchEndpoints
 from mockserver.batches.service import BatchService
 from mockserver.cache.prompt_cache import PromptCache
-from mockserver.cassettes.install import CassetteOptions, Installed, install
 from mockserver.config import Config
 from mockserver.emulation.completions import Completions, either
 from mockserver.emulation.fake_model import FakeModel
@@ -63,6 +62,9 @@ from mockserver.scenarios.stage import ScenarioStage
 from mockserver.scenarios.watch import watch
 from mockserver.store.base import LogLimits, Store, StoreError, StoreUnavailable
 from mockserver.store.local import LocalStore
+
+if TYPE_CHECKING:  # cassettes load when one is put on, not with every server
+    from mockserver.cassettes.install import CassetteOptions, Installed
 
 log = logging.getLogger("mockserver")
 access_log = logging.getLogger("mockserver.access")
@@ -186,6 +188,8 @@ class Api:
 
     def put_cassette(self, options: CassetteOptions) -> Installed:
         """Serve from a cassette (replay, record or both) until :meth:`take_cassette`."""
+        from mockserver.cassettes.install import install
+
         installed = install(options, clock=self.clock, base_url=lambda: self.base_url)
         self.cassette = installed
         self._link()

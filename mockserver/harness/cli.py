@@ -380,10 +380,11 @@ def explain(exc: BaseException, config: Config) -> tuple[str, int] | None:
 
 
 def _check_scale(args: argparse.Namespace, config: Config) -> str | None:
-    from mockserver.harness.workers import can_share_port
+    if args.workers > 1:
+        from mockserver.harness.workers import can_share_port  # multiprocessing: only for workers
 
-    if args.workers > 1 and not can_share_port():
-        return "--workers needs SO_REUSEPORT, which this platform lacks"
+        if not can_share_port():
+            return "--workers needs SO_REUSEPORT, which this platform lacks"
     if args.workers > 1 and config.chaos is not None:
         return "--chaos judges clients from one process: use it with one worker"
     if args.workers > 1 and not config.state and args.data_dir not in (None, ":memory:"):
@@ -434,19 +435,23 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, cassette_commands: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``cassette_commands=False`` leaves out record, replay and cassette (their
+    options need the cassette modules, which a plain ``serve`` does not load)."""
     parser = argparse.ArgumentParser(prog="mockserver", description="An offline stand-in for the Anthropic Claude API.")
     commands = parser.add_subparsers(dest="command", required=True, help="what to run")
     parser.add_argument("--version", action=_Version)
     serve = commands.add_parser("serve", help="run the fake API")
     add_all_server_options(serve)
     _add_scale_options(serve)
-    _add_cassette_commands(commands)
+    if cassette_commands:
+        _add_cassette_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(cassette_commands=arguments[:1] != ["serve"]).parse_args(arguments)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if args.command == "serve":

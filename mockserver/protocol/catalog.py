@@ -13,7 +13,6 @@ import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
@@ -45,6 +44,7 @@ DEFAULT_LIST_LIFECYCLES: frozenset[str] = frozenset({"active", "deprecated"})
 
 # ModelInfo.created_at docs: "May be set to an epoch value if the release date is unknown."
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "models.yaml"  # as protocol/schema.py finds its data
 
 _FLAG: Mapping[str, Any] = MappingProxyType({"supported": bool})
 
@@ -221,7 +221,7 @@ class ModelCatalog:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> ModelCatalog:
         """Read a catalog file; ``None`` means the one shipped in ``mockserver/data``."""
-        resource = resources.files("mockserver") / "data" / "models.yaml" if path is None else Path(path)
+        resource = DEFAULT_PATH if path is None else Path(path)
         source = str(resource)
         try:
             text = resource.read_text(encoding="utf-8")

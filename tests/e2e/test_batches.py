@@ -100,6 +100,16 @@ async def test_async_beta_variant(async_anthropic_client: anthropic.AsyncAnthrop
 # -- results file -------------------------------------------------------------------------------
 
 
+def test_the_journal_keeps_the_first_64_kib_of_a_results_download(anthropic_client: anthropic.Anthropic, mockserver) -> None:
+    batch = anthropic_client.messages.batches.create(requests=[item(f"item-{i}", f"Question {i}") for i in range(200)])
+    wait_ended(anthropic_client, batch.id)
+    _, body = raw_results(anthropic_client, batch.id)
+    assert len(body) > 64 * 1024 and body.count(b"\n") == 200
+    kept = mockserver.journal.calls(endpoint="batches.results")[-1].response_bytes
+    assert kept == body[: 64 * 1024]  # the rest was sent, not kept
+
+
+
 def test_results_are_the_real_jsonl(anthropic_client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as single:  # what the same params get as one request
         anthropic_client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[])

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx2
@@ -115,3 +116,34 @@ def test_admin_token_and_rate_limit_options(tmp_path: Path) -> None:
                 raise AssertionError("the third request in a minute should be refused")
     finally:
         served.stop()
+
+
+# Modules a plain `serve` has no use for: the SDK and pydantic (replies are checked against the
+# schema as data), the cassette modules (loaded when a cassette is put on), multiprocessing (for
+# --workers) and zipfile (importlib.resources' zip reader). Start-up time itself is the benchmark's.
+NOT_FOR_SERVING = ("anthropic", "pydantic", "mockserver.cassettes", "multiprocessing", "zipfile")
+
+
+def test_serving_scenario_files_imports_nothing_heavy(tmp_path: Path, monkeypatch: Any) -> None:
+    from tests.process_support import ROOT, free_port, serve
+
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # every import, one line each, on stderr
+    fixtures = [str(ROOT / "fixtures" / name) for name in ("replies.yaml", "streams.yaml", "server-tools.yaml")]
+    port = free_port()
+    with (tmp_path / "imports.txt").open("w+") as log:
+        proc = serve(port, "--quiet", "--data-dir", ":memory:", "--scenario", *fixtures, stderr=log.fileno())
+        try:
+            client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="sk-ant-test", max_retries=0)
+            client.messages.create(model=HAIKU, max_tokens=16, messages=[{"role": "user", "content": "What is the weather?"}],
+                                   tools=[{"name": "get_weather", "input_schema": {"type": "object"}}])
+            with client.messages.stream(model=HAIKU, max_tokens=16, messages=[{"role": "user", "content": "by hand"}]) as stream:
+                assert stream.get_final_text() == "Hello world"
+            client.messages.count_tokens(model=HAIKU, messages=[{"role": "user", "content": "hi"}])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        log.seek(0)
+        imported = {line.split("|")[-1].strip() for line in log if line.startswith("import time:")}
+    assert "mockserver.scenarios" in imported  # the log is the server's
+    heavy = sorted(name for name in imported if name.split(".")[0] in NOT_FOR_SERVING or name.startswith(NOT_FOR_SERVING))
+    assert heavy == []
