@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 COMPAT_SDK ?= anthropic==1.17.0
 COMPAT_VENV := .venv-compat
 COMPAT_STAMP := $(COMPAT_VENV)/.installed-stamp
+# The newest SDK release: the plugin's tests run with it too (the dev environment pins the
+# release the schemas were generated from: mockserver/protocol/schema_gen.py).
+NEWEST_SDK ?= anthropic==2.17.0
+NEWEST_VENV := .venv-newest
+NEWEST_STAMP := $(NEWEST_VENV)/.installed-stamp
 # The 0.x line (Text Completions, and platform clients that send bedrock-2023-05-31 / vertex-2023-10-16).
 LEGACY_SDK ?= anthropic[bedrock]==0.49.0
 LEGACY_VENV := .venv-legacy
@@ -27,7 +32,7 @@ PLUGIN_TESTS := -m pytest -q -p no:cacheprovider -c /dev/null -o asyncio_default
 CONTRACT_SDKS ?= 2.12.0 1.17.0 0.49.0
 PORT ?= 8787
 
-.PHONY: run test unit check aiohttp-low compat legacy nosdk contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
+.PHONY: run test unit check aiohttp-low compat newest legacy nosdk contract bench bench-batches token-accuracy token-accuracy-legacy schema clean fuzz-long
 
 $(STAMP): pyproject.toml
 	@echo "mockserver: installing into $(VENV) (the first time takes a minute or two)..."
@@ -51,6 +56,12 @@ $(COMPAT_STAMP): pyproject.toml
 	$(COMPAT_VENV)/bin/pip install --quiet '$(COMPAT_SDK)' 'pytest>=8' 'pytest-asyncio>=0.23' -e .
 	touch $(COMPAT_STAMP)
 
+$(NEWEST_STAMP): pyproject.toml
+	@echo "mockserver: installing $(NEWEST_SDK) into $(NEWEST_VENV) (first time only)..."
+	$(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/pip install --quiet '$(NEWEST_SDK)' 'pytest>=8' 'pytest-asyncio>=0.23' -e .
+	touch $(NEWEST_STAMP)
+
 $(LEGACY_STAMP): pyproject.toml
 	@echo "mockserver: installing $(LEGACY_SDK) into $(LEGACY_VENV) (first time only)..."
 	$(PYTHON) -m venv $(LEGACY_VENV)
@@ -70,9 +81,9 @@ run: $(STAMP)
 	$(BIN)/mockserver serve --port $(PORT)
 
 ## Everything CI runs: types and import contracts, unit + end-to-end tests, the lowest aiohttp,
-## the older SDKs (1.x; 0.x for Text Completions and the platforms' own versions), the SDK's own
+## the plugin with the newest SDK, the older SDKs (1.x; 0.x for Text Completions and the platforms' own versions), the SDK's own
 ## API tests (3 lines).
-test: check unit aiohttp-low compat legacy nosdk contract
+test: check unit aiohttp-low compat newest legacy nosdk contract
 
 check: $(STAMP)
 	$(BIN)/mypy
@@ -87,6 +98,9 @@ unit: $(STAMP)
 compat: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(COMPAT_VENV)/bin/python
 	$(COMPAT_VENV)/bin/python $(PLUGIN_TESTS)
+
+newest: $(NEWEST_STAMP)
+	$(NEWEST_VENV)/bin/python $(PLUGIN_TESTS)
 
 legacy: $(STAMP) $(LEGACY_STAMP)
 	$(BIN)/python -m tests.compat.run --python $(LEGACY_VENV)/bin/python --tests tests/legacy --serve-arg=--any-model
@@ -127,4 +141,4 @@ schema: $(STAMP)
 	$(BIN)/python -m mockserver.protocol.schema_gen
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) $(LEGACY_VENV) $(LOW_VENV) $(NOSDK_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) $(NEWEST_VENV) $(LEGACY_VENV) $(LOW_VENV) $(NOSDK_VENV) .venv-contract* .venv-tokenizer .cache .pytest_cache .hypothesis build *.egg-info
