@@ -1,7 +1,9 @@
-"""The baseline: a bare aiohttp app answering a canned Message, and a canned 200-delta stream."""
+"""The baseline: a bare aiohttp app answering a canned Message, and a canned 200-delta stream
+(``?paced=1``: with a sleep before every tenth event, as a scenario's per-event delays pace it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
@@ -38,6 +40,10 @@ STREAM = (
     + [_event("message_stop", {"type": "message_stop"})]
 )
 
+PACED_DELAYS = [0.001 if i and i % 10 == 0 else 0.0 for i in range(len(STREAM))]
+"""``?paced=1``: seconds to sleep before each event (a 1 ms pause every tenth event), the
+schedule a scenario's per-event ``delay`` gives the same stream."""
+
 
 async def messages(request: web.Request) -> web.StreamResponse:
     body = await request.read()
@@ -46,8 +52,14 @@ async def messages(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    for event in STREAM:
-        await response.write(event)
+    if request.query.get("paced"):
+        for event, delay in zip(STREAM, PACED_DELAYS):
+            if delay:
+                await asyncio.sleep(delay)
+            await response.write(event)
+    else:
+        for event in STREAM:
+            await response.write(event)
     await response.write_eof()
     return response
 
