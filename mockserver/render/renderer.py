@@ -76,10 +76,12 @@ class Renderer:
         if isinstance(reply, EventsReply):
             script = scripted.script_for(reply, wire)
             rng = padding(wire, self.wire_rng if self.sse_padding else None)
-            if reply.faults is None and not script.paced:  # nothing counts or times its events: one piece
-                frames = [Frame(scripted.joined(script, rng))]
-            else:
+            if reply.faults is not None:  # a fault counts or times events: one frame each
                 frames = scripted.frames(script, rng)
+            elif script.paced:  # one frame per run of events due together, each when due
+                frames = scripted.runs(script, rng)
+            else:  # all due at once: one piece
+                frames = [Frame(scripted.joined(script, rng))]
             plan = self._events(request_id, reply.status, endpoint, reply, frames)
             plan.paced = script.paced
             return plan
