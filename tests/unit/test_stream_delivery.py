@@ -222,3 +222,38 @@ async def test_a_drop_after_events_still_counts_events(sink: RecordingSink) -> N
     outcome = await deliver(plan, sink)
     assert len(sink.writes) == 4 and sink.log[-1] == ("abort", False)
     assert outcome.raw == b"".join(sse.split(at_once(EVENTS))[:4])
+
+
+# -- a Message's stream (the fake model's, no scenario) -------------------------------------------
+MESSAGES = [
+    {"id": "msg_a", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn", "stop_sequence": None,
+     "content": [{"type": "text", "text": "Hello there! " * 30}], "usage": {"input_tokens": 5, "output_tokens": 90}},
+    {"id": "msg_b", "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use", "stop_sequence": None,
+     "content": [{"type": "thinking", "thinking": "Let me think " * 10, "signature": "sig"},
+                 {"type": "text", "text": "Checking.", "citations": [{"type": "char_location", "cited_text": "x"}]},
+                 {"type": "tool_use", "id": "toolu_1", "name": "get", "input": {"city": "Paris", "n": [1, 2, 3]}}],
+     "usage": {"input_tokens": 5, "output_tokens": 40}},
+    {"id": "msg_c", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn", "stop_sequence": None,
+     "content": [], "usage": {"input_tokens": 5, "output_tokens": 0}},
+]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m["id"])
+def test_a_message_stream_encoded_at_once_is_its_events_encoded_one_by_one(message: dict[str, Any], seed: int) -> None:
+    events = sse.message_events(message, random.Random(seed))
+    one_rng, all_rng = random.Random(seed + 1), random.Random(seed + 1)
+    assert sse.encode_all(events, all_rng) == b"".join(e.encode(one_rng) for e in events)
+    assert all_rng.random() == one_rng.random()  # the same draws
+    assert sse.encode_all(events, None) == b"".join(e.encode(None) for e in events)
+
+
+@pytest.mark.parametrize("platform", sorted(WIRES))
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m["id"])
+def test_the_renderer_sends_a_message_stream_whole_as_it_sends_it_event_by_event(platform: str, message: dict[str, Any]) -> None:
+    renderer = Api(Config(seed=9)).renderer.renderer
+    wire = WIRES[platform]
+    whole = renderer._message_frames(wire.message(message), wire, whole=True)
+    each_event = renderer._message_frames(wire.message(message), wire)
+    assert len(whole) == 1 and len(each_event) >= 3
+    assert whole[0].raw == b"".join(f.raw for f in each_event)
