@@ -3,8 +3,10 @@ token count: the ceiling each mockserver number is compared with (bench/run.py).
 
 A streamed request's ``x-bench-mode`` header picks how the stream goes out, as the benchmark's
 scenario file scripts it for mockserver: absent, every event at once (one write per event);
-``paced``, a pause of :data:`PACE_SECONDS` before each delta; ``held``, the stream stops for
-:data:`HOLD_SECONDS` before its second delta (an open stream, for memory per stream).
+``paced``, a pause of :data:`PACE_SECONDS` before each delta; ``bursts``, the same pause before
+every tenth event only (the events between are due together, as tokens arrive in bursts);
+``held``, the stream stops for :data:`HOLD_SECONDS` before its second delta (an open stream, for
+memory per stream).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def delay_before(index: int, mode: str | None) -> float:
     """Seconds to wait before writing ``STREAM[index]`` in this mode."""
     is_delta = FIRST_DELTA <= index < FIRST_DELTA + 200
     if mode == "paced" and is_delta:
+        return PACE_SECONDS
+    if mode == "bursts" and index and index % 10 == 0:
         return PACE_SECONDS
     if mode == "held" and index == FIRST_DELTA + 1:
         return HOLD_SECONDS

@@ -8,7 +8,7 @@ Load comes from ``wrk`` (a separate C process) when it is installed, else from a
 client; the table says which. Every number for mockserver is reported next to the same number
 for the baseline (bench/baseline_server.py: a handler returning a canned Message, a canned
 200-delta stream, paced or held open, and a token count), and as a ratio. Rows: throughput and
-latency (non-streaming, every prompt different, count_tokens, streams unpaced and paced),
+latency (non-streaming, every prompt different, count_tokens, streams unpaced, paced and in bursts),
 start-up time and peak memory with and without scenario files, memory per open stream
 (bench/open_streams.py), a 10,000-item Message Batch (bench/batches.py), CPU instructions per
 request (callgrind) and 1 against 2 worker processes.
@@ -48,6 +48,7 @@ DISTINCT = {**PLAIN, "messages": [{"role": "user", "content": "Hello, how are yo
 COUNT = {"model": MODEL, "messages": [{"role": "user", "content": "Hello, how are you today? How many tokens is this?"}]}
 STREAM_BODY = {**PLAIN, "stream": True}
 PACED = {"x-bench-mode": "paced"}
+BURSTS = {"x-bench-mode": "bursts"}
 # Realistic scenario files for the start-up and memory rows: replies checked against the
 # response schema when they load, raw streams, server tools.
 SCENARIO_FIXTURES = [ROOT / "fixtures" / name for name in ("replies.yaml", "streams.yaml", "server-tools.yaml")]
@@ -150,6 +151,8 @@ WORKLOADS = [
     Workload("rps_streams_c16", "full 200-delta streams, unpaced", STREAM_BODY, 16, streams=True),
     Workload("rps_streams_paced_c16", f"full 200-delta streams, paced ({PACE_SECONDS * 1000:g} ms before each delta)",
              STREAM_BODY, 16, headers=PACED, streams=True),
+    Workload("rps_streams_bursts_c16", f"full 200-delta streams, paced in bursts ({PACE_SECONDS * 1000:g} ms before every tenth event)",
+             STREAM_BODY, 16, headers=BURSTS, streams=True),
 ]
 
 
@@ -288,7 +291,7 @@ def stream_scenario() -> Path:
 
     rules = [
         {"name": f"bench-200-deltas-{mode}", "match": {"stream": True, "headers": {"x-bench-mode": mode}}, "stream": events(mode)}
-        for mode in ("paced", "held")
+        for mode in ("paced", "bursts", "held")
     ]
     rules.append({"name": "bench-200-deltas", "match": {"stream": True}, "stream": events(None)})
     path = Path(tempfile.mkstemp(suffix=".yaml", prefix="bench-stream-")[1])
@@ -311,7 +314,7 @@ def compare_events(base_url: str, mock_url: str) -> dict[str, dict[str, float]]:
     """Events each side sends, unpaced and paced, and whether mockserver's are the baseline's,
     one by one (event boundaries kept)."""
     out = {}
-    for mode, headers in (("unpaced", {}), ("paced", PACED)):
+    for mode, headers in (("unpaced", {}), ("paced", PACED), ("in bursts", BURSTS)):
         base, mock = sse_events(base_url, headers), sse_events(mock_url, headers)
         out[mode] = {"baseline": len(base), "mockserver": len(mock), "same": float(base == mock)}
     return out

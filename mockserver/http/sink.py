@@ -42,6 +42,19 @@ def headers_of(plan: Plan) -> CIMultiDict[str]:
 
 
 GZIP = 31  # zlib's wbits for a gzip container
+STREAM_GZIP = 16 + 11
+"""A gzip container with a 2 KiB window, for answers written piece by piece: their compressor
+lives as long as the response (an open stream may be held for minutes), and zlib's defaults hold
+about 256 KiB per compressor; a 2 KiB window and ``memLevel`` 3 hold about 12 KiB (SSE events
+repeat within a few hundred bytes, so they compress nearly as well). Any gzip reader reads it."""
+STREAM_MEM_LEVEL = 3
+
+
+def stream_compressor() -> "zlib._Compress":
+    """The compressor of an answer written piece by piece (:data:`STREAM_GZIP`)."""
+    return zlib.compressobj(6, zlib.DEFLATED, STREAM_GZIP, STREAM_MEM_LEVEL)
+
+
 VARY = "Accept-Encoding"
 
 
@@ -131,7 +144,7 @@ class AiohttpSink:
     async def start(self, plan: Plan) -> None:
         headers = headers_of(plan)
         if self.gzip and _edge_encoded(plan):
-            self._compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
+            self._compressor = stream_compressor()
             headers["Content-Encoding"] = "gzip"
             headers["Vary"] = VARY
         response = web.StreamResponse(status=plan.status, reason=plan.reason, headers=headers)

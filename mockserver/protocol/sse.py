@@ -129,6 +129,39 @@ class PlannedEvent:
         return frame(self.name, pad(dumps(self.data), rng))
 
 
+PING_FRAME = frame("ping", PING_DATA)
+_SPACES = tuple(b" " * n for n in range(MAX_PAD + 1))
+_HEADS = {name: b"event: " + name.encode() + b"\ndata: " for name in (
+    "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+)}
+
+
+def encode_all(events: list[PlannedEvent], rng: random.Random | None = None) -> bytes:
+    """``b"".join(event.encode(rng) for event in events)``, in one pass: the same bytes from the
+    same draws, without a frame per event (a Message's stream when nothing counts its events)."""
+    parts: list[bytes] = []
+    append = parts.append
+    heads = _HEADS
+    for event in events:
+        name = event.name
+        if name == "ping":
+            append(PING_FRAME)
+            continue
+        head = heads.get(name)
+        append(head if head is not None else b"event: " + name.encode() + b"\ndata: ")
+        payload = orjson.dumps(event.data)
+        if rng is not None and payload.endswith(b"}"):
+            width = pad_width(rng)
+            if width:
+                append(payload[:-1])
+                append(_SPACES[width])
+                append(b"}\n\n")
+                continue
+        append(payload)
+        append(b"\n\n")
+    return b"".join(parts)
+
+
 def _chunks(pieces: list[str], rng: random.Random, low: int, high: int) -> Iterator[tuple[str, int]]:
     i = 0
     while i < len(pieces):

@@ -64,7 +64,8 @@ class Renderer:
         if isinstance(reply, MessageReply):
             message = wire.message(reply.message)
             if request is not None and request.stream:
-                return self._events(request_id, 200, endpoint, reply, self._message_frames(message, wire))
+                frames = self._message_frames(message, wire, whole=reply.faults is None)
+                return self._events(request_id, 200, endpoint, reply, frames)
             plan = self._json(request_id, 200, endpoint, reply, message)
             usage = reply.message.get("usage") or {}
             plan.output_tokens = int(usage.get("output_tokens") or 0)
@@ -76,10 +77,12 @@ class Renderer:
         if isinstance(reply, EventsReply):
             script = scripted.script_for(reply, wire)
             rng = padding(wire, self.wire_rng if self.sse_padding else None)
-            if reply.faults is None and not script.paced:  # nothing counts or times its events: one piece
-                frames = [Frame(scripted.joined(script, rng))]
-            else:
+            if reply.faults is not None:  # a fault counts or times events: one frame each
                 frames = scripted.frames(script, rng)
+            elif script.paced:  # one frame per run of events due together, each when due
+                frames = scripted.runs(script, rng)
+            else:  # all due at once: one piece
+                frames = [Frame(scripted.joined(script, rng))]
             plan = self._events(request_id, reply.status, endpoint, reply, frames)
             plan.paced = script.paced
             return plan
@@ -119,14 +122,18 @@ class Renderer:
         headers.update(reply.headers)
         return Plan(status, headers, frames, streamed=True, wire=wire, ours=True)
 
-    def _message_frames(self, message: Mapping[str, Any], wire: Wire = SSE_WIRE) -> list[Frame]:
-        """A Message's events, padded by an rng seeded with the Message's id (a seeded run repeats)."""
+    def _message_frames(self, message: Mapping[str, Any], wire: Wire = SSE_WIRE, *, whole: bool = False) -> list[Frame]:
+        """A Message's events, padded by an rng seeded with the Message's id (a seeded run repeats).
+        ``whole``: nothing counts or times them (no faults), so all of them as one frame."""
         rng = random.Random(f"{self.seed}:{message.get('id')}")
         pad = padding(wire, rng if self.sse_padding else None)
         events = wire.finish(sse.message_events(dict(message), rng), message)
         if wire is SSE_WIRE:
+            if whole:
+                return [Frame(sse.encode_all(events, pad))]
             return [Frame(event.encode(pad), event.tokens) for event in events]
-        return [Frame(wire.ping() if e.name == "ping" else wire.event(e.name, sse.pad(sse.dumps(e.data), pad)), e.tokens) for e in events]
+        frames = [Frame(wire.ping() if e.name == "ping" else wire.event(e.name, sse.pad(sse.dumps(e.data), pad)), e.tokens) for e in events]
+        return [Frame(b"".join(f.raw for f in frames))] if whole else frames
 
     def _bytes(self, request_id: str, endpoint: Endpoint | None, reply: BytesReply) -> Plan:
         if reply.api_headers:  # a body of ours (JSONL results): the headers every answer carries

@@ -54,25 +54,42 @@ def prepare(events: Sequence[SseEvent], wire: Wire) -> list[Prepared]:
 
 
 class Script:
-    """A script's events on one wire, prepared: per event (for faults and pacing), and as the
-    whole stream cut at its padding slots (to answer all of it at once)."""
+    """A script's events on one wire, prepared: per event (for faults), cut into the runs that are
+    due at the same instant (to pace it: one write per run), and as the whole stream (to answer
+    all of it at once); the runs and the whole are cut at their padding slots."""
 
-    __slots__ = ("events", "glue", "paced")
+    __slots__ = ("events", "glue", "paced", "runs")
 
     def __init__(self, events: list[Prepared]) -> None:
         self.events = events
         self.paced = any(delay for _, _, _, delay in events)
-        """Some event carries a delay: the stream is written event by event, each when due."""
-        glue: list[bytes] = []
-        run: list[bytes] = []
-        for head, tail, _, _ in events:
-            run.append(head)
-            if tail is not None:
-                glue.append(b"".join(run))
-                run = [tail]
-        glue.append(b"".join(run))
-        self.glue = glue
+        """Some event carries a delay: the stream is written run by run, each when due."""
+        self.glue = _glue(events)
         """The stream is ``glue[0] + padding + glue[1] + padding + ... + glue[-1]``."""
+        runs: list[tuple[float, int, list[bytes]]] = []
+        if self.paced:
+            start = 0
+            for i in range(1, len(events) + 1):
+                if i == len(events) or events[i][3]:
+                    run = events[start:i]
+                    runs.append((run[0][3], sum(tokens for _, _, tokens, _ in run), _glue(run)))
+                    start = i
+        self.runs = runs
+        """Paced: ``(delay, tokens, glue)`` per run of events due together: an event with a delay
+        and the events without one that follow it (the first event starts the first run)."""
+
+
+def _glue(events: list[Prepared]) -> list[bytes]:
+    """``events`` joined, cut at their padding slots."""
+    glue: list[bytes] = []
+    run: list[bytes] = []
+    for head, tail, _, _ in events:
+        run.append(head)
+        if tail is not None:
+            glue.append(b"".join(run))
+            run = [tail]
+    glue.append(b"".join(run))
+    return glue
 
 
 def script_for(reply: EventsReply, wire: Wire) -> Script:
@@ -100,8 +117,19 @@ def frames(script: Script, rng: random.Random | None) -> list[Frame]:
 
 def joined(script: Script, rng: random.Random | None) -> bytes:
     """All the events as one body: the bytes of :func:`frames` joined, from the same draws."""
-    glue = script.glue
-    if rng is None:
+    return _padded(script.glue, rng)
+
+
+def runs(script: Script, rng: random.Random | None) -> list[Frame]:
+    """A paced script as one frame per run of events due together (:attr:`Script.runs`): the
+    bytes of :func:`frames` joined run by run, from the same draws; each run's delay is its first
+    event's. Nothing counts events here (a fault that does gets :func:`frames`)."""
+    return [Frame(_padded(glue, rng), tokens, delay) for delay, tokens, glue in script.runs]
+
+
+def _padded(glue: list[bytes], rng: random.Random | None) -> bytes:
+    """``glue`` joined with a padding drawn for each slot (as :func:`sse.pad_width` draws it)."""
+    if rng is None or len(glue) == 1:
         return b"".join(glue)
     parts = [glue[0]]
     append = parts.append

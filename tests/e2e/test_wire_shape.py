@@ -194,11 +194,16 @@ def _raw_stream(url: str, *extra: tuple[str, str]) -> tuple[bytes, bytes]:
     return head, framed
 
 
+PACED = [{**event, "delay": 0.01} if i % 10 == 5 else event for i, event in enumerate(SCRIPT)]
+
+
 @pytest.mark.parametrize("gzip", [False, True])
-def test_a_scripted_stream_due_at_once_keeps_its_framing_and_its_events(mockserver: MockServer, gzip: bool) -> None:
+@pytest.mark.parametrize("script", [SCRIPT, PACED], ids=["due at once", "paced"])
+def test_a_scripted_stream_keeps_its_framing_and_its_events(mockserver: MockServer, gzip: bool, script: list[dict[str, Any]]) -> None:
     """Events due together leave together (one write), yet the chunked framing is whole and the
-    events arrive as scripted, in order, each ending with its blank line; gzipped the same."""
-    mockserver.stream(SCRIPT)
+    events arrive as scripted, in order, each ending with its blank line; gzipped the same (a
+    paced stream through the streaming compressor, with its small window)."""
+    mockserver.stream(script)
     head, framed = _raw_stream(mockserver.url, *([("accept-encoding", "gzip")] if gzip else []))
     assert b"transfer-encoding: chunked" in head.lower() and (b"content-encoding: gzip" in head.lower()) == gzip
     payload = _dechunk(framed)

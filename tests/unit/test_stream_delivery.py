@@ -5,6 +5,7 @@ writer's waits are recorded instead of slept."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -166,14 +167,45 @@ async def test_the_cache_changes_nothing_on_the_wire() -> None:
     assert cache and first.frames == again.frames == render(EVENTS).frames
 
 
-async def test_scripted_delays_still_send_each_event_when_due(sink: RecordingSink) -> None:
+async def test_scripted_delays_send_each_run_of_events_when_due_in_one_write(sink: RecordingSink) -> None:
     events = [SseEvent("a", {"n": 1}), SseEvent("b", {"n": 2}, delay=0.25), SseEvent("c", {"n": 3}), SseEvent("d", {"n": 4}, delay=0.5)]
     plan = render(events)
     assert plan.paced
     await deliver(plan, sink)
-    log = [(kind, value if kind != "write" else sse.canonical(value)[0]) for kind, value in sink.log]  # type: ignore[index]
-    assert log == [("write", "a"), ("wait", 0.25), ("write", "b"), ("write", "c"), ("wait", 0.5), ("write", "d"), ("finish", None)]
+    log = [(kind, value if kind != "write" else names(value)) for kind, value in sink.log]
+    # "c" has no delay of its own: it is due with "b", and goes out in the same write
+    assert log == [("write", ["a"]), ("wait", 0.25), ("write", ["b", "c"]), ("wait", 0.5), ("write", ["d"]), ("finish", None)]
     assert b"".join(sink.writes) == at_once([SseEvent(e.event, e.data) for e in events])
+
+
+def names(data: bytes) -> list[str | None]:
+    return [sse.canonical(event)[0] for event in sse.split(data)]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_no_event_of_a_paced_script_goes_out_before_it_is_due(sink: RecordingSink, seed: int) -> None:
+    """Each event is due when the delays up to it have passed (the writer's clock is the waits it
+    made); every event is written then, with the events due at the same instant, and the bytes
+    are those of the events written one by one, from the same padding draws."""
+    draw = random.Random(seed)
+    events = [SseEvent(e.event, e.data, delay=draw.choice([0, 0, 0, 0.1, 0.3]) if i else 0) for i, e in enumerate(EVENTS)]
+    events[draw.randrange(1, len(events))].delay = 0.2  # paced, whatever the draws
+    plan = render(events, seed=seed)
+    await deliver(plan, sink)
+    now, written = 0.0, []
+    for kind, value in sink.log:
+        if kind == "wait":
+            now += value
+        elif kind == "write":
+            written += [(now, event) for event in sse.split(value)]
+    due = list(itertools.accumulate(e.delay for e in events))
+    assert [at for at, _ in written] == pytest.approx(due)  # not before, and not after either
+    writes_expected = 1 + sum(1 for e in events[1:] if e.delay)
+    assert len(sink.writes) == writes_expected
+    one_by_one = RecordingSink()
+    await deliver(render(events, Faults(drop_after_events=len(events) + 1), seed=seed), one_by_one)
+    assert [event for _, event in written] == one_by_one.writes
+    assert b"".join(sink.writes) == at_once([SseEvent(e.event, e.data) for e in events], seed=seed)
 
 
 async def test_token_pacing_still_times_each_delta(sink: RecordingSink) -> None:
@@ -190,3 +222,38 @@ async def test_a_drop_after_events_still_counts_events(sink: RecordingSink) -> N
     outcome = await deliver(plan, sink)
     assert len(sink.writes) == 4 and sink.log[-1] == ("abort", False)
     assert outcome.raw == b"".join(sse.split(at_once(EVENTS))[:4])
+
+
+# -- a Message's stream (the fake model's, no scenario) -------------------------------------------
+MESSAGES = [
+    {"id": "msg_a", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn", "stop_sequence": None,
+     "content": [{"type": "text", "text": "Hello there! " * 30}], "usage": {"input_tokens": 5, "output_tokens": 90}},
+    {"id": "msg_b", "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use", "stop_sequence": None,
+     "content": [{"type": "thinking", "thinking": "Let me think " * 10, "signature": "sig"},
+                 {"type": "text", "text": "Checking.", "citations": [{"type": "char_location", "cited_text": "x"}]},
+                 {"type": "tool_use", "id": "toolu_1", "name": "get", "input": {"city": "Paris", "n": [1, 2, 3]}}],
+     "usage": {"input_tokens": 5, "output_tokens": 40}},
+    {"id": "msg_c", "type": "message", "role": "assistant", "model": "m", "stop_reason": "end_turn", "stop_sequence": None,
+     "content": [], "usage": {"input_tokens": 5, "output_tokens": 0}},
+]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m["id"])
+def test_a_message_stream_encoded_at_once_is_its_events_encoded_one_by_one(message: dict[str, Any], seed: int) -> None:
+    events = sse.message_events(message, random.Random(seed))
+    one_rng, all_rng = random.Random(seed + 1), random.Random(seed + 1)
+    assert sse.encode_all(events, all_rng) == b"".join(e.encode(one_rng) for e in events)
+    assert all_rng.random() == one_rng.random()  # the same draws
+    assert sse.encode_all(events, None) == b"".join(e.encode(None) for e in events)
+
+
+@pytest.mark.parametrize("platform", sorted(WIRES))
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m["id"])
+def test_the_renderer_sends_a_message_stream_whole_as_it_sends_it_event_by_event(platform: str, message: dict[str, Any]) -> None:
+    renderer = Api(Config(seed=9)).renderer.renderer
+    wire = WIRES[platform]
+    whole = renderer._message_frames(wire.message(message), wire, whole=True)
+    each_event = renderer._message_frames(wire.message(message), wire)
+    assert len(whole) == 1 and len(each_event) >= 3
+    assert whole[0].raw == b"".join(f.raw for f in each_event)
