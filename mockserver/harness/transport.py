@@ -82,6 +82,9 @@ class _QueueSink:
     async def finish(self) -> None:
         pass
 
+    def hangup(self) -> None:
+        return None  # the client's side closes a response on its own thread or loop: pauses poll
+
     def abort(self, *, rst: bool) -> None:
         self._put(("reset" if not self.head_sent else "drop", None))
 

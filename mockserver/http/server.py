@@ -76,6 +76,7 @@ class ApiRequestHandler(web.RequestHandler):
         self.last_active = loop.time()
         self._waiting_since: float | None = None  # when the first byte of unanswered headers came
         self._headers_due: asyncio.TimerHandle | None = None
+        self._lost: asyncio.Future[None] | None = None
 
     # -- the header timeout ------------------------------------------------------------------------
     # One timer per connection, not per request: it is armed when bytes arrive with none armed,
@@ -111,7 +112,17 @@ class ApiRequestHandler(web.RequestHandler):
         self.answering = False
         self.last_active = self.event_loop.time()
 
+    def hangup(self) -> asyncio.Future[None]:
+        """Done once the connection is lost: a paused answer waits on it (render/deliver.py)."""
+        if self._lost is None:
+            self._lost = self.event_loop.create_future()
+            if self.transport is None:
+                self._lost.set_result(None)
+        return self._lost
+
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
         if self._headers_due is not None:
             self._headers_due.cancel()
             self._headers_due = None

@@ -17,6 +17,7 @@ are in the bytes, not in how they are cut into writes).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import zlib
@@ -164,6 +165,12 @@ class AiohttpSink:
     async def finish(self) -> None:
         if self._compressor is not None and self.response is not None:
             await self.response.write(self._compressor.flush())
+
+    def hangup(self) -> "asyncio.Future[None] | None":
+        # mockserver's connections (http/server.py ApiRequestHandler) say when they are lost; a
+        # plain aiohttp server's do not, and pauses poll.
+        hangup = getattr(self.http.protocol, "hangup", None)
+        return hangup() if hangup is not None else None
 
     def abort(self, *, rst: bool) -> None:
         """Close the client's connection now. ``rst`` makes it a TCP reset (SO_LINGER 0), which a

@@ -8,6 +8,7 @@ writes it (:mod:`.deliver`).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
 
@@ -111,4 +112,9 @@ class Sink(Protocol):
 
     def abort(self, *, rst: bool) -> None:
         """Close the connection now (``rst``: a TCP reset)."""
+        ...
+
+    def hangup(self) -> asyncio.Future[None] | None:
+        """Done once the client has gone away, for a pause to wait on; ``None``: the sink cannot
+        tell, and a pause polls :attr:`closed` instead."""
         ...

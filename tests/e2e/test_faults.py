@@ -138,6 +138,20 @@ def test_slow_body_trips_the_client_timeout(mockserver: MockServer) -> None:
     assert time.monotonic() - started >= 0.3
 
 
+def test_a_long_pause_ends_when_the_client_leaves(mockserver: MockServer) -> None:
+    """A minute of latency, a client that gives up after 0.3 s: the server learns of the hang-up
+    at once (the pause waits on the connection), journals it and is free again."""
+    mockserver.fault(latency=60)
+    with mockserver.client(max_retries=0, timeout=0.3) as client, pytest.raises(anthropic.APITimeoutError):
+        client.messages.create(**ask())
+    for _ in range(200):  # until the journal has it (journaled once the pause ends), at most ~10 s of the minute
+        left = [entry for entry in mockserver.journal.calls() if "client disconnected" in entry.faults]
+        if left:
+            break
+        time.sleep(0.05)
+    assert left and left[-1].status == 0, list(mockserver.journal)
+
+
 def test_slow_body_within_the_timeout_arrives_whole(mockserver: MockServer, anthropic_client: anthropic.Anthropic) -> None:
     mockserver.reply("slow but complete", faults={"slow_body": {"chunk_bytes": 256, "interval": 0.05}})
     started = time.monotonic()

@@ -5,6 +5,7 @@ writer's waits are recorded instead of slept."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from typing import Any
@@ -117,6 +118,9 @@ class RecordingSink:
 
     def abort(self, *, rst: bool) -> None:
         self.log.append(("abort", rst))
+
+    def hangup(self) -> None:
+        return None
 
     @property
     def writes(self) -> list[bytes]:
@@ -257,3 +261,32 @@ def test_the_renderer_sends_a_message_stream_whole_as_it_sends_it_event_by_event
     each_event = renderer._message_frames(wire.message(message), wire)
     assert len(whole) == 1 and len(each_event) >= 3
     assert whole[0].raw == b"".join(f.raw for f in each_event)
+
+
+async def test_a_pause_waits_on_the_hangup_instead_of_polling() -> None:
+    """With a sink that says when its client leaves, a pause looks at ``closed`` only after the
+    wait (a held stream costs no wake-ups), and ends as soon as the client is gone."""
+    from mockserver.render.deliver import pause
+
+    class Watched(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.looks = 0
+            self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        @property
+        def closed(self) -> bool:
+            self.looks += 1
+            return self.lost.done()
+
+        def hangup(self) -> asyncio.Future[None]:  # type: ignore[override]
+            return self.lost
+
+    sink = Watched()
+    asyncio.get_running_loop().call_later(0.1, sink.lost.set_result, None)
+    with pytest.raises(ConnectionResetError):
+        await pause(sink, 30)
+    assert sink.looks <= 1
+    quiet = Watched()
+    await pause(quiet, 0.05)  # nobody left: the pause simply ends
+    assert quiet.looks <= 1
