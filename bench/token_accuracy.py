@@ -28,7 +28,10 @@ import orjson
 
 from mockserver.cassettes.format import CassetteError
 from mockserver.cassettes.importers import load_any
-from mockserver.cassettes.model import RecordedResponse
+from mockserver.cassettes.model import RecordedRequest, RecordedResponse, header
+from mockserver.pipeline.multipart import FormError, MultipartParser, boundary_of
+from mockserver.protocol.files import FileReader, declared_type
+from mockserver.protocol.media import FileFacts
 from mockserver.protocol.sse import split as split_sse
 from mockserver.protocol import tokens
 
@@ -36,6 +39,7 @@ CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "realworld"
 TARGET_MEDIAN = 0.05
 TARGET_P90 = 0.15
 ENDPOINTS = ("/v1/messages", "/v1/messages/count_tokens")
+FILES_UPLOAD = "/v1/files"
 
 
 @dataclass(frozen=True)
@@ -191,9 +195,40 @@ def features(body: dict[str, Any]) -> str:
     return " ".join(tags)
 
 
+def uploaded_file(request: RecordedRequest, response: RecordedResponse) -> FileFacts | None:
+    """What the server would know of a recorded ``POST /v1/files`` upload: its multipart body read
+    by the server's own parser and :class:`FileReader`, as the Files endpoint reads an upload, under
+    the id the API answered. ``None`` when the recording kept no bytes or the upload failed."""
+    if request.origin or request.method != "POST" or request.path != FILES_UPLOAD or response.status != 200:
+        return None
+    answer = orjson.loads(response.body) if response.body.lstrip().startswith(b"{") else None
+    file_id = answer.get("id") if isinstance(answer, dict) else None
+    boundary = boundary_of(header(request.headers, "content-type"))
+    if not isinstance(file_id, str) or boundary is None:
+        return None
+    parser = MultipartParser(boundary, keep_files=True)
+    try:
+        parser.feed(request.body)
+        form = parser.finish()
+    except FormError:
+        return None
+    try:
+        part = form.file()
+        if part is None or not part.size:
+            return None
+        reader = FileReader(declared_type(part.content_type), part.filename)
+        for chunk in part.chunks():
+            reader.feed(chunk)
+        return reader.finish(file_id)
+    finally:
+        form.close()
+
+
 def load_cases(corpus: Path = CORPUS) -> tuple[list[Case], list[Excluded]]:
     """Every Messages and count_tokens request in the corpus that was answered with real input
-    tokens, estimated now; and the ones left out, with the reason."""
+    tokens, estimated now; and the ones left out, with the reason. A file that a recording
+    uploaded earlier (``POST /v1/files``) is known when a later request names it by ``file_id``,
+    as it is to a server that took the same upload."""
     cases: list[Case] = []
     excluded: list[Excluded] = []
     for file in sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix != ".md"):
@@ -202,8 +237,12 @@ def load_cases(corpus: Path = CORPUS) -> tuple[list[Case], list[Excluded]]:
             interactions = load_any(file).interactions
         except CassetteError:
             continue
+        files: dict[str, FileFacts] = {}
         for index, interaction in enumerate(interactions):
             request, response = interaction.request, interaction.response
+            if (upload := uploaded_file(request, response)) is not None:
+                files[upload.id] = upload
+                continue
             if request.origin or request.method != "POST" or request.path not in ENDPOINTS or response.status != 200:
                 continue
             body = request.json
@@ -216,7 +255,8 @@ def load_cases(corpus: Path = CORPUS) -> tuple[list[Case], list[Excluded]]:
                 continue
             cases.append(
                 Case(rel, index, request.path.removeprefix("/v1/messages").lstrip("/") or "messages",
-                     str(body.get("model")), features(body), total_input(usage), tokens.count_request(body).total)
+                     str(body.get("model")), features(body), total_input(usage),
+                     tokens.count_request(body, files=files).total)
             )
     return cases, excluded
 

@@ -1,25 +1,30 @@
 """Text Completions (``POST /v1/complete``) over a real socket: the recorded JSON shape, the SSE
-framing (``completion`` events, one ``ping``), the refusal for Messages-only models, and the
-same body through Bedrock's invoke. SDK 0.x's ``completions.create`` is in tests/legacy."""
+framing (``completion`` events, one ``ping``), the refusal for Messages-only models, faults,
+scenarios, rate limits, record and replay, and the same body through Bedrock's invoke. SDK 0.x's
+``completions.create`` is in tests/legacy."""
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
+from mockserver.cassettes import format as fmt
+from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
 from mockserver.journal import parse_sse
 from mockserver.protocol import eventstream
+from tests.cassette_support import Proxy
 
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
 PROMPT = "\n\nHuman: Hello world\n\nAssistant:"
 
 
-def complete(server: MockServer, **body: Any) -> httpx2.Response:
+def complete(server: MockServer | Proxy, **body: Any) -> httpx2.Response:
     payload = {"model": "claude-2.1", "prompt": PROMPT, "max_tokens_to_sample": 200, **body}
     return httpx2.post(f"{server.url}/v1/complete", json=payload, headers=HEADERS)
 
@@ -72,6 +77,43 @@ def test_completion_faults_and_scenarios(legacy: MockServer) -> None:
     assert [e["event"] for e in events] == ["completion", "error"]
     legacy.error(529, match={"endpoint": "completions.create"})
     assert complete(legacy).status_code == 529
+
+
+def test_completion_rate_limits(make_server: Any) -> None:
+    clock = ManualClock()
+    server: MockServer = make_server(any_model=True, clock=clock)
+    server.set_rate_limits(requests_per_minute=1)
+    first, second = complete(server), complete(server)
+    assert first.status_code == 200 and first.json()["type"] == "completion"
+    assert second.status_code == 429 and second.headers["retry-after"] == "60"  # the clock stands still
+    assert second.json()["error"]["type"] == "rate_limit_error" and "of 1 requests per minute" in second.json()["error"]["message"]
+    assert [(e.status, e.origin) for e in server.journal.calls(endpoint="completions.create")] == [(200, "default"), (429, "ratelimit")]
+    clock.advance(60)
+    assert complete(server).status_code == 200
+
+
+def test_completion_record_and_replay(make_server: Any, tmp_path: Path) -> None:
+    upstream: MockServer = make_server(any_model=True, seed=11)
+    path = tmp_path / "complete.yaml"
+    recorder = Proxy(path, record_mode="all", upstream=upstream.url)
+    try:
+        recorded = [complete(recorder), complete(recorder, stream=True)]
+    finally:
+        recorder.stop()
+    assert [r.status_code for r in recorded] == [200, 200]
+    saved = fmt.load(path)
+    assert [(i.request.path, i.response.status) for i in saved] == [("/v1/complete", 200)] * 2
+    assert [e.status for e in upstream.journal.calls(endpoint="completions.create")] == [200, 200]  # both reached the upstream
+    replayer = Proxy(path, record_mode="none")
+    try:
+        replayed = [complete(replayer), complete(replayer, stream=True)]
+        assert [e.origin for e in replayer.server.journal.calls(endpoint="completions.create")] == ["cassette"] * 2
+    finally:
+        replayer.stop()
+    for got, want in zip(replayed, recorded):
+        assert got.status_code == 200 and got.content == want.content  # byte for byte, the SSE framing included
+        assert got.headers["content-type"] == want.headers["content-type"]
+    assert [e["event"] for e in parse_sse(replayed[1].content)].count("completion") >= 2
 
 
 def test_completion_through_bedrock(legacy: MockServer) -> None:

@@ -1,8 +1,8 @@
 """The Files API end to end through the official SDK over a real socket (strict response
 validation): upload, list (both cursor styles), retrieve, download, delete, the real errors,
-file_id sources in Messages counted from the file's bytes, expiry, bounded memory, durability
-across a restart, the recorded uploads, and scenarios, faults, the journal and cassettes on these
-endpoints."""
+file_id sources in Messages counted from the file's bytes, container uploads, expiry, bounded
+memory, durability across a restart, the recorded uploads, and scenarios, faults, the journal and
+cassettes on these endpoints."""
 
 from __future__ import annotations
 
@@ -212,6 +212,47 @@ def test_a_batch_item_resolves_its_files(mockserver: MockServer, anthropic_clien
     results = {r.custom_id: r.result for r in anthropic_client.messages.batches.results(batch.id)}
     assert results["ok"].type == "succeeded" and results["gone"].type == "errored"
     assert results["gone"].error.error.message == "File not found: file_gone"
+
+
+CODE_EXECUTION = {"type": "code_execution_20250825", "name": "code_execution"}
+CONTAINER_BETAS = ["code-execution-2025-08-25", "files-api-2025-04-14"]  # code execution (as test_server_tools.py) and Files
+
+
+def test_a_container_upload_names_an_uploaded_file(mockserver: MockServer, anthropic_client: anthropic.Anthropic) -> None:
+    client = anthropic_client
+    data = client.beta.files.upload(file=("sales.csv", b"region,revenue\nnorth,10\nsouth,32\n", "text/csv"))
+    message = client.beta.messages.create(
+        model=HAIKU, max_tokens=500, betas=CONTAINER_BETAS, tools=[CODE_EXECUTION],
+        messages=ask({"type": "container_upload", "file_id": data.id}, text="Run this with code_execution: `head sales.csv`"),
+    )
+    assert message.content[0].type == "server_tool_use" and message.content[0].name.endswith("code_execution")
+    assert message.container is not None and message.container.id.startswith("container_011C")
+    sent = mockserver.journal.last()
+    assert sent.status == 200 and sent.header("anthropic-beta") == ",".join(CONTAINER_BETAS)
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        client.beta.messages.create(
+            model=HAIKU, max_tokens=500, betas=CONTAINER_BETAS, tools=[CODE_EXECUTION],
+            messages=ask({"type": "container_upload", "file_id": "file_011CNha8iCJcU1wXNR6q4V8w"}),
+        )
+    assert missing.value.status_code == 404
+    assert missing.value.body["error"] == {"type": "not_found_error", "message": "File not found: file_011CNha8iCJcU1wXNR6q4V8w"}
+
+
+async def test_a_container_upload_names_an_uploaded_file_async(async_anthropic_client: anthropic.AsyncAnthropic) -> None:
+    client = async_anthropic_client
+    data = await client.beta.files.upload(file=("sales.csv", b"region,revenue\nnorth,10\nsouth,32\n", "text/csv"))
+    params: dict[str, Any] = {"model": HAIKU, "max_tokens": 500, "betas": CONTAINER_BETAS, "tools": [CODE_EXECUTION]}
+    block = {"type": "container_upload", "file_id": data.id}
+    asked = ask(block, text="Run this with code_execution: `head sales.csv`")
+    message = await client.beta.messages.create(**params, messages=asked)
+    assert message.content[0].type == "server_tool_use" and message.container is not None
+    async with client.beta.messages.stream(**params, messages=asked) as stream:
+        streamed = await stream.get_final_message()
+    assert [b.type for b in streamed.content] == [b.type for b in message.content]
+    await client.beta.files.delete(data.id)
+    with pytest.raises(anthropic.NotFoundError) as missing:  # a deleted file is as unknown as one never uploaded
+        await client.beta.messages.create(**params, messages=ask(block))
+    assert missing.value.body["error"]["message"] == f"File not found: {data.id}"
 
 
 # -- downloads and expiry -------------------------------------------------------------------------------
