@@ -6,6 +6,9 @@
         server.sequence([error(529), reply("Recovered.")])
         client = server.client()                      # the project's anthropic SDK
 
+    # no socket at all: the same server as an httpx transport for the SDK's http_client
+    http_client = anthropic.DefaultHttpxClient(transport=mockserver.transport())
+
 The names below load on first use, so ``import mockserver`` imports nothing else (the server,
 aiohttp and the scenario loader come with the first name that needs them).
 """
@@ -36,6 +39,7 @@ _EXPORTS = {
     "json_body": "mockserver.scenarios.build",
     "passthrough": "mockserver.scenarios.build",
     "rule": "mockserver.scenarios.build",
+    "transport": "mockserver.harness.testing",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
@@ -44,7 +48,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from mockserver.chaos.stage import ChaosConfig as ChaosConfig
     from mockserver.clock import ManualClock as ManualClock, SystemClock as SystemClock
     from mockserver.config import Config as Config, ConnectionLimits as ConnectionLimits
-    from mockserver.harness.testing import MockServer as MockServer
+    from mockserver.harness.testing import MockServer as MockServer, transport as transport
     from mockserver.journal import Journal as Journal
     from mockserver.ratelimit.limiter import RateLimitConfig as RateLimitConfig
     from mockserver.scenarios.build import (

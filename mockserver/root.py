@@ -41,7 +41,7 @@ from mockserver.files.service import FileService
 from mockserver.ids import IdGenerator
 from mockserver.journal.journal import JournalEntry, JournalLog, access_line
 from mockserver.faults.transforms import FaultedRenderer
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
+from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser, check_namespace
 from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.endpoints import BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, EndpointTable
@@ -261,6 +261,8 @@ class Api:
             output_tokens=usage["output_tokens"] if usage else None,
             faults=[*faults, *outcome.notes],
             error=reply.error.message if isinstance(reply, ErrorReply) else None,
+            # bytes as recorded (upstream, a cassette): their usage is read when asked for, not here
+            usage_in_body=isinstance(reply, BytesReply) and not reply.api_headers,
         )
         namespace = request.namespace if request is not None else self.parser.namespace_of(incoming)
         try:

@@ -25,8 +25,8 @@ def hello(text: str = "Hello, Claude", **params: Any) -> dict[str, Any]:
 class Proxy:
     """A mockserver with a cassette installed (recording, replaying or both), started."""
 
-    def __init__(self, path: Path, **options: Any) -> None:
-        self.server = MockServer()
+    def __init__(self, path: Path, *, server: dict[str, Any] | None = None, **options: Any) -> None:
+        self.server = MockServer(**(server or {}))  # server: MockServer's options (log_requests=True, …)
         self.installed: Installed = self.server.api.put_cassette(CassetteOptions([path], **options))
         self.server.start()
         self.path = path

@@ -61,13 +61,43 @@ def parse_sse(raw: bytes) -> list[dict[str, Any]]:
     return events
 
 
+def usage_tokens(raw: bytes, *, streamed: bool) -> tuple[int | None, int | None]:
+    """``(input_tokens, output_tokens)`` of a Message answered as ``raw`` bytes: the JSON body's
+    ``usage``, or for an event stream ``message_start``'s usage updated by each ``message_delta``'s
+    (as the SDK accumulates them); ``None`` where the body does not say."""
+    counts: list[int | None] = [None, None]
+
+    def take(usage: Any) -> None:
+        if isinstance(usage, dict):
+            for i, key in enumerate(("input_tokens", "output_tokens")):
+                if isinstance(usage.get(key), int):
+                    counts[i] = usage[key]
+
+    if not streamed:
+        body = _json_or_none(raw)
+        take(body.get("usage") if isinstance(body, dict) else None)
+        return counts[0], counts[1]
+    for name, data in sse.events(raw):
+        if name not in ("message_start", "message_delta"):
+            continue
+        event = _json_or_none(data)
+        if not isinstance(event, dict):
+            continue
+        if name == "message_start":
+            message = event.get("message")
+            take(message.get("usage") if isinstance(message, dict) else None)
+        else:
+            take(event.get("usage"))
+    return counts[0], counts[1]
+
+
 class JournalEntry:
     """One exchange. Built on every request, so it is a plain slotted class: cheap to make."""
 
     __slots__ = (
         "seq", "request_id", "method", "path", "query", "raw_headers", "request_bytes", "endpoint", "received_at",
-        "status", "origin", "response_bytes", "streamed", "duration_ms", "model", "input_tokens", "output_tokens",
-        "faults", "error", "__dict__",
+        "status", "origin", "response_bytes", "streamed", "duration_ms", "model", "_input_tokens", "_output_tokens",
+        "usage_in_body", "faults", "error", "__dict__",
     )
 
     def __init__(
@@ -91,7 +121,11 @@ class JournalEntry:
         output_tokens: int | None = None,
         faults: list[str] | None = None,
         error: str | None = None,
+        usage_in_body: bool = False,
     ) -> None:
+        """``input_tokens``/``output_tokens``: the counts of a Message the server made. For bytes
+        answered as recorded (upstream, a cassette) they are ``None`` with ``usage_in_body``: read
+        from the response's ``usage`` when first asked for (the access line, a test), not here."""
         self.seq = seq
         self.request_id = request_id
         self.method = method
@@ -107,8 +141,9 @@ class JournalEntry:
         self.streamed = streamed
         self.duration_ms = duration_ms
         self.model = model
-        self.input_tokens = input_tokens
-        self.output_tokens = output_tokens
+        self._input_tokens = input_tokens
+        self._output_tokens = output_tokens
+        self.usage_in_body = usage_in_body
         self.faults = faults or []
         self.error = error
 
@@ -136,6 +171,23 @@ class JournalEntry:
         return parse_sse(self.response_bytes) if self.streamed else None
 
     @property
+    def tokens(self) -> tuple[int | None, int | None]:
+        """``(input_tokens, output_tokens)`` answered, or ``None`` where unknown."""
+        if self.usage_in_body:  # once: the counts are kept, as if the server had known them
+            if self.status == 200 and self._input_tokens is None and self._output_tokens is None:
+                self._input_tokens, self._output_tokens = usage_tokens(self.response_bytes, streamed=self.streamed)
+            self.usage_in_body = False
+        return self._input_tokens, self._output_tokens
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self.tokens[0]
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self.tokens[1]
+
+    @property
     def messages(self) -> list[Any]:
         return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
 
@@ -148,8 +200,8 @@ class JournalEntry:
         return len(self.request_bytes) + len(self.response_bytes) + ENTRY_OVERHEAD
 
     def to_json(self) -> dict[str, Any]:
-        skip = {"raw_headers", "request_bytes", "response_bytes", "query", "__dict__"}
-        data = {name: getattr(self, name) for name in self.__slots__ if name not in skip}
+        skip = {"raw_headers", "request_bytes", "response_bytes", "query", "usage_in_body", "__dict__"}
+        data = {name.lstrip("_"): getattr(self, name.lstrip("_")) for name in self.__slots__ if name not in skip}
         data.update(
             path=_text(self.path),
             headers=self.headers,
@@ -162,7 +214,8 @@ class JournalEntry:
 
     def to_bytes(self) -> bytes:
         """For stores that keep entries outside this process."""
-        data = {name: getattr(self, name) for name in self.__slots__ if name not in ("raw_headers", "query", "request_bytes", "response_bytes", "__dict__")}
+        # as kept: counts not yet read from the body stay unread (usage_in_body), for the reader
+        data = {name.lstrip("_"): getattr(self, name) for name in self.__slots__ if name not in ("raw_headers", "query", "request_bytes", "response_bytes", "__dict__")}
         data.update(
             raw_headers=[[_text(k), _text(v)] for k, v in self.raw_headers.items()],
             query=[[_text(k), _text(v)] for k, v in self.query.items()],

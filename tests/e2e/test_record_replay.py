@@ -104,6 +104,33 @@ async def test_async_streams_record_and_replay_event_for_event(tmp_path: Path, u
     assert again == live and final == live_final
 
 
+def test_the_request_log_shows_the_tokens_of_recorded_and_replayed_calls(
+    tmp_path: Path, upstream: MockServer, proxies: Callable[..., Proxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mockserver.access")
+    path = tmp_path / "tokens.yaml"
+
+    def run(proxy: Proxy) -> list[tuple[int | None, int | None]]:
+        with proxy.client(max_retries=0) as client:
+            plain = client.messages.create(**hello())
+            with client.messages.stream(**hello("Stream me", max_tokens=60)) as stream:
+                streamed = stream.get_final_message()
+        return [(plain.usage.input_tokens, plain.usage.output_tokens), (streamed.usage.input_tokens, streamed.usage.output_tokens)]
+
+    answered = run(proxies(path, record_mode="all", upstream=upstream.url, server={"log_requests": True}))
+    replayer = proxies(path, record_mode="none", server={"log_requests": True})
+    assert run(replayer) == answered
+    lines = [r.getMessage() for r in caplog.records if r.name == "mockserver.access"]
+    expected = [f"in={i} out={o} " for i, o in answered]
+    recorded, replayed = lines[:2], lines[2:]
+    assert len(lines) == 4 and all(line.endswith("(upstream)") for line in recorded), lines
+    assert all(line.endswith("(from the cassette)") for line in replayed), lines
+    for line, tokens in zip(recorded + replayed, expected * 2):
+        assert tokens in line, (tokens, line)
+    journaled = [(e.input_tokens, e.output_tokens) for e in replayer.server.journal]
+    assert journaled == answered and replayer.server.journal.last().streamed  # type: ignore[union-attr]
+
+
 def test_the_cassette_is_readable_yaml_with_bodies_as_mappings(tmp_path: Path, upstream: MockServer, proxies: Callable[..., Proxy]) -> None:
     path = tmp_path / "readable.yaml"
     recorder = proxies(path, record_mode="all", upstream=upstream.url)

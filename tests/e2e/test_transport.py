@@ -110,3 +110,14 @@ async def test_plain_httpx_async(offline: MockServer) -> None:
     async with httpx.AsyncClient(transport=offline.transport(), base_url="http://mockserver") as client:  # type: ignore[arg-type]
         answer = await client.get("/v1/models", headers=headers)
         assert answer.status_code == 200 and answer.json()["data"]
+
+
+def test_the_public_facade_names_it() -> None:
+    """``from mockserver import transport``: a server of its own, for the SDK's own client class
+    (httpx2 on this SDK line, httpx on 0.x), as the README shows."""
+    import mockserver
+
+    assert "transport" in mockserver.__all__ and mockserver.transport is transport
+    http_client = anthropic.DefaultHttpxClient(transport=mockserver.transport(seed=3))
+    with anthropic.Anthropic(api_key=DEFAULT_TEST_KEY, base_url="http://mockserver", http_client=http_client) as client:
+        assert client.messages.create(**ASK).type == "message"

@@ -378,6 +378,31 @@ def test_the_access_line_says_what_happened() -> None:
     proxied = access_line(entry(status=400, origin="upstream", response_bytes=b'{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}'))
     assert proxied.endswith("400 claude-haiku-4-5 12.3ms invalid_request_error: max_tokens: Field required (upstream)")
 
+    # bytes as recorded: the tokens are the answer's usage, read when the line is made
+    body = b'{"type":"message","content":[],"usage":{"input_tokens":14,"output_tokens":52}}'
+    recorded = entry(origin="upstream", response_bytes=body, usage_in_body=True)
+    assert recorded.usage_in_body and recorded._input_tokens is None  # nothing parsed until asked
+    assert access_line(recorded).endswith("200 claude-haiku-4-5 in=14 out=52 12.3ms (upstream)")
+    stream = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":14,"output_tokens":1}}}\n\n'
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"usage"}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"output_tokens":30}}\n\n'
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{},"usage":{"input_tokens":20,"output_tokens":52}}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    replayed = access_line(entry(origin="cassette", response_bytes=stream, streamed=True, usage_in_body=True))
+    assert replayed.endswith("200 claude-haiku-4-5 in=20 out=52 12.3ms stream (from the cassette)")
+    cut = access_line(entry(origin="cassette", response_bytes=stream.split(b"event: message_delta")[0], streamed=True, usage_in_body=True))
+    assert "in=14 out=1 " in cut
+    for other in (b'{"type":"model","id":"claude-haiku-4-5"}', b"not json", b""):
+        assert " in=" not in access_line(entry(origin="upstream", response_bytes=other, usage_in_body=True))
+    refused = entry(status=429, origin="upstream", response_bytes=b'{"usage":{"input_tokens":1,"output_tokens":2}}', usage_in_body=True)
+    assert (refused.input_tokens, refused.output_tokens) == (None, None)  # an error has no usage
+    again = JournalEntry.from_bytes(entry(origin="upstream", response_bytes=body, usage_in_body=True).to_bytes())
+    assert (again.input_tokens, again.output_tokens) == (14, 52)  # an entry kept in Redis reads them too
+    made = entry(input_tokens=3, output_tokens=4)
+    assert JournalEntry.from_bytes(made.to_bytes()).tokens == (3, 4) and made.to_json()["output_tokens"] == 4
+
 
 def test_the_docs_show_the_endpoint_table_as_it_is() -> None:
     from pathlib import Path

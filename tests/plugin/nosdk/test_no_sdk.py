@@ -67,7 +67,7 @@ def test_import_is_light_and_the_facade_is_complete() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     names = set(eval(done.stdout))
-    assert {"MockServer", "Config", "ManualClock", "reply", "error", "sequence", "fault", "stream", "json_body", "rule"} <= names
+    assert {"MockServer", "Config", "ManualClock", "reply", "error", "sequence", "fault", "stream", "json_body", "rule", "transport"} <= names
 
 
 def test_serve_loads_a_scenario_and_answers(tmp_path: Path) -> None:
