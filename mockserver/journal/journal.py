@@ -24,6 +24,8 @@ REDACTED = "[REDACTED]"
 DEFAULT_ENTRIES = 1000
 DEFAULT_BYTES = 64 * 1024 * 1024
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its bodies (headers, fields), as the cap counts
+TEXT_LIMIT = 64 * 1024
+"""Characters of a body an entry shows as text when it cannot show it as JSON."""
 
 
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
@@ -50,6 +52,11 @@ def _json_or_none(raw: bytes) -> Any:
         return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         return None
+
+
+def _cut_text(raw: bytes) -> str:
+    text = raw[:TEXT_LIMIT].decode("utf-8", "replace")
+    return text if len(raw) <= TEXT_LIMIT else f"{text}… ({len(raw) - TEXT_LIMIT} more bytes)"
 
 
 def parse_sse(raw: bytes) -> list[dict[str, Any]]:
@@ -159,6 +166,22 @@ class JournalEntry:
             events=self.events,
         )
         return data
+
+    def render(self) -> bytes:
+        """:meth:`to_json` as JSON bytes, whatever the bodies hold: a body orjson can read but not
+        write back (nested past its 254 levels, as an open parser or a cassette may keep one) is
+        shown as text instead, cut to :data:`TEXT_LIMIT` characters."""
+        data = self.to_json()
+        try:
+            return orjson.dumps(data, default=str)
+        except orjson.JSONEncodeError:
+            pass
+        for name, raw in (("body", self.request_bytes), ("response", self.response_bytes), ("events", self.response_bytes)):
+            try:
+                orjson.dumps([data[name]])  # as deep as it sits in the entry
+            except orjson.JSONEncodeError:
+                data[name] = _cut_text(raw)
+        return orjson.dumps(data, default=str)
 
     def to_bytes(self) -> bytes:
         """For stores that keep entries outside this process."""

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from mockserver.harness.testing import MockServer
+from mockserver.journal.journal import TEXT_LIMIT, JournalEntry
 MAX_JSON_DEPTH = 200
 from mockserver.pipeline.parse import *  # noqa
 from tests.conftest import HAIKU
@@ -143,3 +144,37 @@ def test_the_depth_check_counts_exactly() -> None:
     assert not too_deep(orjson.loads(nested(MAX_JSON_DEPTH)))
     assert too_deep(orjson.loads(nested(MAX_JSON_DEPTH + 1)))
     assert not too_deep({"a": [1, {"b": "c"}] * 1000})
+
+
+def _entry(request: bytes, response: bytes, *, streamed: bool = False) -> JournalEntry:
+    return JournalEntry(
+        0, "req_deep", "POST", "/v1/messages", {}, {"content-type": "application/json"}, request, "messages.create",
+        1_767_225_600.0, status=200, origin="cassette", response_bytes=response, streamed=streamed,
+    )
+
+
+def test_an_entry_orjson_cannot_write_back_renders_as_text() -> None:
+    """An open parser (a cassette) keeps a body as sent: orjson reads it, cannot write it back."""
+    deep = nested(1000).encode()
+    entry = _entry(deep, deep)
+    data = json.loads(entry.render())
+    assert data["body"] == deep.decode() and data["response"] == deep.decode()
+    streamed = _entry(deep, b"event: x\ndata: " + deep + b"\n\n", streamed=True)
+    data = json.loads(streamed.render())
+    assert data["body"] == deep.decode() and data["events"].startswith("event: x\ndata: [")
+    long = b"[" * 300 + b"1" + b"]" * 300 + b" " * (TEXT_LIMIT * 2)
+    shown = json.loads(_entry(long, b"").render())["body"]
+    assert len(shown) < TEXT_LIMIT + 100 and shown.endswith(f"… ({TEXT_LIMIT + 601} more bytes)")
+    shallow = json.loads(_entry(b'{"a":[1]}', b'{"b":2}').render())  # the usual case: JSON as JSON
+    assert shallow["body"] == {"a": [1]} and shallow["response"] == {"b": 2}
+
+
+def test_the_admin_journal_renders_an_entry_nested_past_the_encoder(mockserver: MockServer) -> None:
+    deep = nested(1000).encode()
+    mockserver._run(mockserver.api.journal.append(_entry(deep, deep), mockserver.namespace))
+    status, raw = post(mockserver.url, "/v1/messages", text(with_tool_use(10)))
+    assert status == 200
+    status, raw = journal(mockserver.url)
+    assert status == 200, raw[:300]
+    first, second = json.loads(raw)["data"]
+    assert first["body"] == deep.decode() and second["body"]["model"] == HAIKU
