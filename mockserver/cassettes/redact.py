@@ -22,19 +22,16 @@ every real response but grants nothing (see docs/cassettes.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Iterable
 
 import orjson
 
 from mockserver.protocol import sse
 from mockserver.protocol.secrets import (  # (re-exported: what redaction was known by before the detector moved)
     DEFAULT_REDACTED_HEADERS as DEFAULT_REDACTED_HEADERS, REDACTED as REDACTED, Detector as Detector, Span,
-    detector_for, is_placeholder as is_placeholder, known_credentials, mask as mask,
+    detector_for, is_placeholder as is_placeholder, known_credentials, mask as mask, redact_stream_text,
 )
 from mockserver.cassettes.model import Frame, Headers, Interaction, RecordedRequest, RecordedResponse
-
-_DELTA_TEXT = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
-
 
 # -- findings ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -161,58 +158,12 @@ class _Scrub:
     def reassembled(self, frames: list[Frame]) -> list[Frame]:
         """Search each content block's deltas joined, and cut what is found out of every event it
         spans (the first keeps ``[REDACTED]`` in its place)."""
-        blocks: dict[Any, list[tuple[int, dict[str, Any], bytes]]] = {}
-        for i, frame in enumerate(frames):
-            parts = sse.canonical(frame.raw)
-            if parts is None:
-                continue
-            try:
-                data = orjson.loads(parts[1])
-            except orjson.JSONDecodeError:
-                continue
-            delta = data.get("delta") if isinstance(data, dict) and data.get("type") == "content_block_delta" else None
-            if not isinstance(delta, dict):
-                continue
-            key = _DELTA_TEXT.get(str(delta.get("type")))
-            if key is not None and isinstance(delta.get(key), str):
-                head = b"event: " + parts[0].encode() + b"\n" if parts[0] is not None else b""
-                blocks.setdefault((data.get("index"), key), []).append((i, data, head))
-        out = list(frames)
-        for (index, key), pieces in blocks.items():
-            texts = [data["delta"][key] for _, data, _ in pieces]
-            joined = "".join(texts)
-            spans = self.detector.spans(joined)
-            if not spans:
-                continue
-            bounds, at = [], 0
-            for text in texts:
-                bounds.append((at, at + len(text)))
-                at += len(text)
-            touched = [n for n, (a, b) in enumerate(bounds) if any(s.start < b and s.end > a for s in spans)]
-            events = sorted({pieces[n][0] for n in touched})
-            self._found("response.body", f"{_describe(spans, joined)} in the text of content block {index}"
+        raws, found = redact_stream_text([frame.raw for frame in frames], self.detector)
+        for block in found:
+            events = block.events
+            self._found("response.body", f"{_describe(block.spans, block.text)} in the text of content block {block.index}"
                         + (f", split across events {events[0]}-{events[-1]}" if len(events) > 1 else f", event {events[0]}"))
-            for n in touched:
-                i, data, head = pieces[n]
-                data["delta"][key] = _cut(joined, bounds[n], spans)
-                out[i] = Frame(head + b"data: " + orjson.dumps(data) + b"\n\n", frames[i].at)
-        return out
-
-
-def _cut(joined: str, bound: tuple[int, int], spans: list[Span]) -> str:
-    """The piece of ``joined`` at ``bound`` without the parts of ``spans`` in it; a span that
-    starts in this piece leaves ``[REDACTED]`` where it started."""
-    start, end = bound
-    parts, at = [], start
-    for span in spans:
-        if span.end <= start or span.start >= end:
-            continue
-        parts.append(joined[at : max(span.start, start)])
-        if span.start >= start:
-            parts.append(REDACTED)
-        at = min(span.end, end)
-    parts.append(joined[at:end])
-    return "".join(parts)
+        return [frame if raw is frame.raw else Frame(raw, frame.at) for raw, frame in zip(raws, frames)]
 
 
 # -- finding leaks in cassettes ----------------------------------------------------------------

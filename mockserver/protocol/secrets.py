@@ -14,7 +14,12 @@ import base64
 import bisect
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable, NamedTuple
+
+import orjson
+
+from mockserver.protocol import sse
 
 DEFAULT_REDACTED_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 REDACTED = "[REDACTED]"
@@ -26,6 +31,7 @@ _PLACEHOLDER = re.compile(r"^\s*$|^<[^<>]*>$|^\[[^\[\]]*\]$|redacted|filtered|xx
 _SHAPES = re.compile(r"(?P<key>sk-ant-[A-Za-z0-9_\-]+)|(?i:\bbearer[ \t]+)(?P<bearer>[A-Za-z0-9\-._~+/]{16,}=*)")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{12,}={0,2}")
 _ESCAPE = re.compile(r"\\+(?:u[0-9a-fA-F]{4}|/)")  # a run of backslashes: escapes escaped again count too
+_DELTA_TEXT = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
 
 
 def is_placeholder(value: str) -> bool:
@@ -200,3 +206,79 @@ def mask(text: str, known: Iterable[str] = ()) -> str:
 def detector_for(known: frozenset[str]) -> Detector:
     """The detector for these credentials (kept: building one compiles a regex)."""
     return Detector(known)
+
+
+# -- streams -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BlockFinding:
+    """Secrets found in one content block's text, its deltas joined."""
+
+    index: Any
+    text: str
+    spans: list[Span]
+    events: list[int]
+    """The frames the secrets span."""
+
+
+def redact_stream(body: bytes, detector: Detector) -> bytes:
+    """An event stream without its secrets: each content block's text searched joined (a key
+    split across deltas is found), then each event's bytes."""
+    frames, _ = redact_stream_text(sse.split(body), detector)
+    return b"".join(detector.redact_bytes(frame)[0] for frame in frames)
+
+
+def redact_stream_text(frames: list[bytes], detector: Detector) -> tuple[list[bytes], list[BlockFinding]]:
+    """Search each content block's deltas joined, and cut what is found out of every event it
+    spans (the first keeps ``[REDACTED]`` in its place). Frames left alone are returned as they
+    were (the same objects)."""
+    blocks: dict[Any, list[tuple[int, dict[str, Any], bytes]]] = {}
+    for i, raw in enumerate(frames):
+        parts = sse.canonical(raw)
+        if parts is None:
+            continue
+        try:
+            data = orjson.loads(parts[1])
+        except orjson.JSONDecodeError:
+            continue
+        delta = data.get("delta") if isinstance(data, dict) and data.get("type") == "content_block_delta" else None
+        if not isinstance(delta, dict):
+            continue
+        key = _DELTA_TEXT.get(str(delta.get("type")))
+        if key is not None and isinstance(delta.get(key), str):
+            head = b"event: " + parts[0].encode() + b"\n" if parts[0] is not None else b""
+            blocks.setdefault((data.get("index"), key), []).append((i, data, head))
+    out = list(frames)
+    found = []
+    for (index, key), pieces in blocks.items():
+        texts = [data["delta"][key] for _, data, _ in pieces]
+        joined = "".join(texts)
+        spans = detector.spans(joined)
+        if not spans:
+            continue
+        bounds, at = [], 0
+        for text in texts:
+            bounds.append((at, at + len(text)))
+            at += len(text)
+        touched = [n for n, (a, b) in enumerate(bounds) if any(s.start < b and s.end > a for s in spans)]
+        found.append(BlockFinding(index, joined, spans, sorted({pieces[n][0] for n in touched})))
+        for n in touched:
+            i, data, head = pieces[n]
+            data["delta"][key] = _cut(joined, bounds[n], spans)
+            out[i] = head + b"data: " + orjson.dumps(data) + b"\n\n"
+    return out, found
+
+
+def _cut(joined: str, bound: tuple[int, int], spans: list[Span]) -> str:
+    """The piece of ``joined`` at ``bound`` without the parts of ``spans`` in it; a span that
+    starts in this piece leaves ``[REDACTED]`` where it started."""
+    start, end = bound
+    parts, at = [], start
+    for span in spans:
+        if span.end <= start or span.start >= end:
+            continue
+        parts.append(joined[at : max(span.start, start)])
+        if span.start >= start:
+            parts.append(REDACTED)
+        at = min(span.end, end)
+    parts.append(joined[at:end])
+    return "".join(parts)
