@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,15 +27,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, *args: str, stderr: int | None = None, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+def serve(
+    port: int, *args: str, stderr: int | IO[bytes] | None = None, timeout: float = 30.0,
+    preexec_fn: Callable[[], object] | None = None, stdout: int | IO[bytes] | None = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
     """``mockserver serve --port PORT ARGS…`` with this interpreter, returned once it answers
     HTTP on ``127.0.0.1:PORT`` (``GET /v1/models`` without a key: any status will do).
 
+    The server logs to stdout (dropped unless ``stdout`` is given). ``preexec_fn`` runs in the child before it starts (a lower ``RLIMIT_NOFILE``, say).
     Raises ``RuntimeError`` (with its stderr, when ``stderr=subprocess.PIPE``) if the server
     exits first or does not answer within ``timeout`` seconds; it is killed then.
     """
     argv = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=stdout, stderr=stderr, preexec_fn=preexec_fn)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

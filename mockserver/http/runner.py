@@ -16,7 +16,7 @@ from aiohttp import web
 
 from mockserver.config import Config
 from mockserver.http.edge import Edge
-from mockserver.http.server import ApiServer
+from mockserver.http.server import BACKLOG, ApiServer
 from mockserver.root import Api
 
 T = TypeVar("T")
@@ -44,13 +44,16 @@ async def start_site(api: Api, host: str, port: int, *, reuse_port: bool = False
         server = ApiServer(api, Edge(api), api.config.connections, max_field_size=MAX_FIELD_SIZE)
         runner = web.ServerRunner(server, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
+        site = web.TCPSite(runner, host, port, backlog=BACKLOG, reuse_address=True, reuse_port=reuse_port or None)
+        server.install_loop_handler()
         try:
             await site.start()
         except OSError as exc:
+            server.remove_loop_handler()
             await runner.cleanup()
             raise ListenError(exc.errno, exc.strerror or str(exc)) from None
         except BaseException:
+            server.remove_loop_handler()
             await runner.cleanup()
             raise
     except BaseException:
@@ -64,6 +67,8 @@ async def start_site(api: Api, host: str, port: int, *, reuse_port: bool = False
 
 
 async def stop_site(api: Api, runner: web.ServerRunner) -> None:
+    if isinstance(runner.server, ApiServer):
+        runner.server.remove_loop_handler()
     await runner.cleanup()
     await api.stop()
 

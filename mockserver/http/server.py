@@ -11,8 +11,11 @@ headers must arrive within ``header_timeout`` of its first byte; a body must kee
 (``body_timeout`` between chunks, enforced where it is read: mockserver/http/body.py); an idle
 keep-alive connection closes after ``keepalive_timeout``; and at most ``max_connections`` are
 open — at the cap, the longest-idle connection makes room (one that is not being answered), so
-a flood of slow connections cannot lock others out. Nothing here logs more than one line per
-connection problem.
+a flood of slow connections cannot lock others out. The cap leaves room below the
+file-descriptor limit for one burst of accepts (the listen backlog) and more; should the process
+run out of descriptors anyway, asyncio's report of it (a traceback per failed accept) becomes one
+warning line a minute (:meth:`ApiServer.handle_loop_exception`). Nothing here logs more than one
+line a minute per kind of connection problem.
 
 Both classes subclass aiohttp's public ``aiohttp.web.Server`` and ``aiohttp.web.RequestHandler``.
 """
@@ -23,7 +26,7 @@ import asyncio
 import logging
 import re
 import resource
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -35,9 +38,14 @@ from mockserver.root import Api
 
 log = logging.getLogger("mockserver")
 _ECHOED = re.compile(r":? (?:b|bytearray\(b)['\"].*$")  # aiohttp quotes the bytes it choked on
-FD_MARGIN = 64  # file descriptors kept free for the store, logs, and accepting a connection to close it
+BACKLOG = 128
+"""The listen backlog (aiohttp's default, passed explicitly): asyncio accepts up to this many
+connections in one go, before the cap can close any of them."""
+FD_MARGIN = BACKLOG + 64
+"""File descriptors the cap leaves free: one accept burst, then the store, logs and the like."""
 FD_WANTED = 65536  # the soft limit is raised towards this (never past the hard limit)
 LINGER = 2.0
+ACCEPT_OUT_OF_RESOURCES = "socket.accept() out of system resource"  # asyncio's message (selector_events.py)
 
 
 def connection_cap(wanted: int | None) -> int:
@@ -174,6 +182,7 @@ class ApiServer(web.Server):
         self._handler_kwargs = kwargs
         self._handler_loop = asyncio.get_running_loop()
         self._warnings: dict[str, tuple[float, int]] = {}  # what -> (when last logged, how many since)
+        self._previous_handler: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None = None
 
     def __call__(self) -> web.RequestHandler:
         return ApiRequestHandler(self, loop=self._handler_loop, **self._handler_kwargs)
@@ -204,6 +213,30 @@ class ApiServer(web.Server):
         assert oldest.transport is not None
         oldest.transport.close()
         return True
+
+    def install_loop_handler(self) -> None:
+        """Route the loop's own reports through :meth:`handle_loop_exception` (until
+        :meth:`remove_loop_handler`)."""
+        self._previous_handler = self._handler_loop.get_exception_handler()
+        self._handler_loop.set_exception_handler(self.handle_loop_exception)
+
+    def remove_loop_handler(self) -> None:
+        if self._handler_loop.get_exception_handler() == self.handle_loop_exception:
+            self._handler_loop.set_exception_handler(self._previous_handler)
+
+    def handle_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's report of an accept that ran out of file descriptors (or memory), which it
+        logs with a traceback each time, becomes one warning line a minute; asyncio itself stops
+        accepting for a second and tries again. Anything else goes where it went before."""
+        exc = context.get("exception")
+        if context.get("message") == ACCEPT_OUT_OF_RESOURCES and isinstance(exc, OSError):
+            self.warn(f"could not accept connections: {exc.strerror or exc} (retrying each second; raise the "
+                      "file-descriptor limit, ulimit -n, or lower --max-connections)")
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
     def warn(self, what: str) -> None:
         """One log line a minute for each kind of connection problem, with how many there were."""

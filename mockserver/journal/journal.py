@@ -4,8 +4,12 @@ The server appends each exchange to a capped log in the store (:class:`JournalLo
 entries and in bytes, oldest dropped first; tests read it through :class:`Journal`, a
 synchronous view with assertion helpers. Entries keep the bytes that crossed the wire and decode
 them only when read, so a busy server keeps no large graphs of small objects alive (which would
-make every garbage collection slow). Headers are redacted when read, so a journal can be printed
-or saved safely, and every entry renders as JSON whatever bytes a client sent.
+make every garbage collection slow). Secrets are redacted when read, so a journal can be printed
+or saved safely: credential headers whole, and in everything else an entry shows (bodies, stream
+events, path, query, other headers) whatever the cassette redactor's detector finds — key and
+bearer shapes and the request's own credentials, raw, base64-encoded or JSON-escaped
+(mockserver/protocol/secrets.py). The bytes themselves are kept as they crossed the wire
+(``request_bytes``, ``response_bytes``). Every entry renders as JSON whatever bytes a client sent.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 import orjson
 
 from mockserver.protocol import sse
+from mockserver.protocol.secrets import Detector, detector_for, known_credentials, redact_stream
 from mockserver.store.base import LogLimits, Store
 
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "cookie", "set-cookie", "proxy-authorization"})
@@ -24,6 +29,8 @@ REDACTED = "[REDACTED]"
 DEFAULT_ENTRIES = 1000
 DEFAULT_BYTES = 64 * 1024 * 1024
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its bodies (headers, fields), as the cap counts
+TEXT_LIMIT = 64 * 1024
+"""Characters of a body an entry shows as text when it cannot show it as JSON."""
 
 
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
@@ -50,6 +57,11 @@ def _json_or_none(raw: bytes) -> Any:
         return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         return None
+
+
+def _cut_text(raw: bytes) -> str:
+    text = raw[:TEXT_LIMIT].decode("utf-8", "replace")
+    return text if len(raw) <= TEXT_LIMIT else f"{text}… ({len(raw) - TEXT_LIMIT} more bytes)"
 
 
 def parse_sse(raw: bytes) -> list[dict[str, Any]]:
@@ -151,24 +163,34 @@ class JournalEntry:
         return f"<JournalEntry #{self.seq} {self.method} {self.path} -> {self.status} ({self.origin})>"
 
     @functools.cached_property
+    def detector(self) -> Detector:
+        """What finds secrets in this entry: key and bearer shapes, and the credentials its
+        request carried (``x-api-key``, a bearer token, cookie values)."""
+        return detector_for(known_credentials(self.raw_headers.items(), SECRET_HEADERS))
+
+    def _clean(self, raw: bytes) -> bytes:
+        return self.detector.redact_bytes(raw)[0] if raw else raw
+
+    @functools.cached_property
     def headers(self) -> dict[str, str]:
         """Request headers, lowercase, with secrets redacted."""
-        return redact_headers(self.raw_headers)
+        return {name: self.detector.redact(value)[0] for name, value in redact_headers(self.raw_headers).items()}
 
     @functools.cached_property
     def body(self) -> Any:
-        """The request body as decoded JSON (``None`` when there was none or it was not JSON)."""
-        return _json_or_none(self.request_bytes)
+        """The request body as decoded JSON, secrets redacted (``None`` when there was none or
+        it was not JSON)."""
+        return _json_or_none(self._clean(self.request_bytes))
 
     @functools.cached_property
     def response(self) -> Any:
-        """The JSON body answered; ``None`` for streams (see ``events``)."""
-        return None if self.streamed else _json_or_none(self.response_bytes)
+        """The JSON body answered, secrets redacted; ``None`` for streams (see ``events``)."""
+        return None if self.streamed else _json_or_none(self._clean(self.response_bytes))
 
     @functools.cached_property
     def events(self) -> list[dict[str, Any]] | None:
-        """For streamed answers, the SSE events as sent (after any faults)."""
-        return parse_sse(self.response_bytes) if self.streamed else None
+        """For streamed answers, the SSE events as sent (after any faults), secrets redacted."""
+        return parse_sse(redact_stream(self.response_bytes, self.detector)) if self.streamed else None
 
     @property
     def tokens(self) -> tuple[int | None, int | None]:
@@ -200,17 +222,35 @@ class JournalEntry:
         return len(self.request_bytes) + len(self.response_bytes) + ENTRY_OVERHEAD
 
     def to_json(self) -> dict[str, Any]:
-        skip = {"raw_headers", "request_bytes", "response_bytes", "query", "usage_in_body", "__dict__"}
+        skip = {"raw_headers", "request_bytes", "response_bytes", "query", "usage_in_body", "error", "__dict__"}
         data = {name.lstrip("_"): getattr(self, name.lstrip("_")) for name in self.__slots__ if name not in skip}
+        mask = self.detector.redact
         data.update(
-            path=_text(self.path),
+            path=mask(_text(self.path))[0],
             headers=self.headers,
-            query={_text(k): _text(v) for k, v in self.query.items()},
+            query={_text(k): mask(_text(v))[0] for k, v in self.query.items()},
             body=self.body,
             response=self.response,
             events=self.events,
+            error=mask(self.error)[0] if self.error else self.error,
         )
         return data
+
+    def render(self) -> bytes:
+        """:meth:`to_json` as JSON bytes, whatever the bodies hold: a body orjson can read but not
+        write back (nested past its 254 levels, as an open parser or a cassette may keep one) is
+        shown as text instead, cut to :data:`TEXT_LIMIT` characters."""
+        data = self.to_json()
+        try:
+            return orjson.dumps(data, default=str)
+        except orjson.JSONEncodeError:
+            pass
+        for name, raw in (("body", self.request_bytes), ("response", self.response_bytes), ("events", self.response_bytes)):
+            try:
+                orjson.dumps([data[name]])  # as deep as it sits in the entry
+            except orjson.JSONEncodeError:
+                data[name] = _cut_text(redact_stream(raw, self.detector) if name == "events" else self._clean(raw))
+        return orjson.dumps(data, default=str)
 
     def to_bytes(self) -> bytes:
         """For stores that keep entries outside this process."""
@@ -251,7 +291,7 @@ def access_line(entry: JournalEntry) -> str:
     a replayed one, ``(rule NAME)`` a scripted answer."""
     at = time.strftime("%H:%M:%S", time.gmtime(entry.received_at)) + f".{int(entry.received_at * 1000) % 1000:03d}"
     status = str(entry.status) if entry.status else next((BROKEN[f] for f in entry.faults if f in BROKEN), "no answer")
-    parts = [at, entry.method, _text(entry.path), status, entry.model or "-"]
+    parts = [at, entry.method, detector_for(frozenset()).redact(_text(entry.path))[0], status, entry.model or "-"]
     if entry.input_tokens is not None:
         parts.append(f"in={entry.input_tokens} out={entry.output_tokens}")
     parts.append(f"{entry.duration_ms:.1f}ms")
@@ -260,6 +300,7 @@ def access_line(entry: JournalEntry) -> str:
     if entry.status >= 400:
         kind, message = _error_of(entry)
         if message:
+            message = entry.detector.redact(message)[0]  # an upstream's message may quote a key
             reason = message if len(message) <= REASON_WIDTH else message[: REASON_WIDTH - 1] + "…"
             parts.append(f"{kind}: {reason}" if kind else reason)
     if entry.faults:

@@ -37,6 +37,12 @@ NAMESPACE_HEADER = "x-mock-namespace"
 DEFAULT_NAMESPACE = "default"
 _NAMESPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 MAX_NAMESPACE = 64
+MAX_JSON_DEPTH = 200
+"""Arrays and objects a JSON body may nest (the body's own object is level 1). orjson reads
+1,024 levels but writes only 254, and the server re-encodes what it was sent (a reply's seed, a
+batch item, the journal): deeper is refused with a 400 (the real API's limit and wording are
+unconfirmed: docs/protocol.md)."""
+_ORJSON_WRITE_DEPTH = 254  # orjson.dumps raises "Recursion limit reached" past this many levels
 
 
 def valid_namespace(name: str) -> bool:
@@ -226,6 +232,24 @@ def _decode_json(headers: CIMultiDictProxy[str], raw: bytes) -> Any:
         if mime != "application/json" and not mime.endswith("+json"):
             raise invalid_request(f'Unsupported Content-Type "{mime or "application/octet-stream"}": the request body must be JSON sent as application/json.')
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise invalid_request(f"The request body is not valid JSON: {exc}") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(body):
+        raise invalid_request(f"The request body is nested too deeply: JSON arrays and objects may nest at most {MAX_JSON_DEPTH} levels.")
+    return body
+
+
+def too_deep(value: Any) -> bool:
+    """Whether decoded JSON nests more than :data:`MAX_JSON_DEPTH` levels. Asked only when the
+    body has that many ``[`` and ``{`` bytes at all (a count at memory speed), and answered by
+    orjson's own encoder, which refuses more than 254 levels: the value wrapped in enough lists
+    to pass that exactly when it is too deep (a walk in Python would cost 50 times as much on
+    a body of many small arrays). JSON orjson decoded has nothing else it could refuse."""
+    for _ in range(_ORJSON_WRITE_DEPTH - MAX_JSON_DEPTH):
+        value = [value]
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return True
+    return False

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
+import logging
+import resource
+import signal
 import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Callable
+
+import pytest
 
 from mockserver.config import ConnectionLimits
 from mockserver.harness.testing import MockServer
+from mockserver.http.server import ACCEPT_OUT_OF_RESOURCES, ApiServer
 from tests.conftest import HAIKU, USER_HI
 from tests.fuzz.wire import API_HEADERS, address, exchange, request
+from tests.process_support import free_port, serve
 
 
 def _closed_by_server(sock: socket.socket) -> bool:
@@ -106,3 +117,71 @@ def test_many_slow_connections_do_not_lock_others_out(make_server: Callable[...,
     finally:
         for sock in slow:
             sock.close()
+
+
+FD_LIMIT = 256
+BURST = 120  # connections the kernel completes while the server is stopped: under the listen backlog (128)
+
+
+def _low_fd_limit() -> None:  # in the child: soft and hard, so the server cannot raise it
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+def test_at_the_file_descriptor_limit_others_are_answered_and_the_log_has_no_traceback(tmp_path: Path) -> None:
+    """With ``ulimit -n 1024`` and 1,500 slow connections the log had ~1,900 "Too many open
+    files" tracebacks in 2 s, and the server stopped accepting: asyncio accepts up to the listen
+    backlog at once, more than the cap's margin left room for, and logs each failure with a
+    traceback. Here the server runs with 256 descriptors and takes slow connections in bursts
+    of 120 (stopped while the kernel completes them), four times."""
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:  # the log (stdout) and anything else (stderr)
+        proc = serve(port, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_low_fd_limit)
+    url = f"http://127.0.0.1:{port}"
+    slow: list[socket.socket] = []
+    unanswered = 0
+    try:
+        for _ in range(4):
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                for _ in range(BURST):
+                    try:
+                        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    except OSError:  # the server no longer accepts: its backlog stays full
+                        unanswered += 1
+                        break
+                    sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nx-slow: ")
+                    slow.append(sock)
+            finally:
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(1.2)  # (asyncio retries an accept that ran out of descriptors after 1 s)
+        assert unanswered == 0, "the server stopped accepting connections"
+        for _ in range(3):
+            assert exchange(url, request("GET", "/v1/models", headers=API_HEADERS), timeout=10).status == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    logged = log_path.read_text(errors="replace")
+    assert "Traceback" not in logged and "Too many open files" not in logged, logged[:3000]
+
+
+def test_asyncio_running_out_of_descriptors_on_accept_is_one_warning_a_minute(
+    make_server: Callable[..., MockServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_server()
+    runner = server._thread._runner
+    assert runner is not None and isinstance(runner.server, ApiServer)
+    loop = server._thread.loop
+    assert loop.get_exception_handler() == runner.server.handle_loop_exception
+    emfile = OSError(errno.EMFILE, "Too many open files")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):  # what asyncio reports, once per failed accept burst
+            loop.call_exception_handler({"message": ACCEPT_OUT_OF_RESOURCES, "exception": emfile})
+        loop.call_exception_handler({"message": "something else", "exception": ValueError("x")})
+    ours = [r for r in caplog.records if r.name == "mockserver"]
+    assert len(ours) == 1 and ours[0].exc_info is None
+    assert ours[0].getMessage().startswith("could not accept connections: Too many open files (retrying each second")
+    others = [r for r in caplog.records if r.name == "asyncio"]  # anything else: asyncio's own handler, as before
+    assert len(others) == 1 and others[0].getMessage() == "something else"

@@ -215,6 +215,48 @@ def test_schemas_asking_for_huge_values_cost_bounded_work(
     healthy(server, errors_logged, answer)
 
 
+def _nested_schema(levels: int) -> bytes:
+    """A valid schema ``levels`` JSON levels deep: arrays of arrays … of strings."""
+    return b'{"type":"array","items":' * (levels - 1) + b'{"type":"string"}' + b"}" * (levels - 1)
+
+
+def _nested_value(levels: int, lists: bool) -> bytes:
+    return (b"[" * levels + b"1" + b"]" * levels) if lists else (b'{"a":' * (levels - 1) + b'{"a":1' + b"}" * levels)
+
+
+@budget(30)
+@given(levels=st.integers(256, 1_015), lists=st.booleans(), where=st.sampled_from(["input_schema", "tool_use.input"]),
+       send=st.sampled_from(["plain", "stream", "batch"]))
+def test_json_nested_past_what_the_server_can_write_back_is_a_400_and_the_journal_renders(
+    server: MockServer, errors_logged: ErrorLog, levels: int, lists: bool, where: str, send: str
+) -> None:
+    """orjson reads 1,024 levels and writes 254: such a body was a 500 with a traceback (the
+    reply's seed, batch create), and once journaled every GET /_mock/journal was a 500 too."""
+    body: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "x"}]}
+    if where == "input_schema":
+        body["tools"] = [{"name": "t", "input_schema": {"type": "object", "properties": {"v": "@deep@"}}}]
+        deep = _nested_schema(levels)
+    else:
+        body["tools"] = [{"name": "t", "input_schema": {"type": "object"}}]
+        body["messages"] += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "t", "input": {"v": "@deep@"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "ok"}]},
+        ]
+        deep = _nested_value(levels, lists)
+    path = "/v1/messages"
+    if send == "batch":
+        path, body = "/v1/messages/batches", {"requests": [{"custom_id": "a", "params": body}]}
+    elif send == "stream":
+        body["stream"] = True
+    raw = json.dumps(body).encode().replace(b'"@deep@"', deep)
+    answer = exchange(server.url, request("POST", path, headers=API_HEADERS, body=raw), method="POST", timeout=30)
+    assert answer.status == 400, (answer.status, answer.body[:300])
+    assert "nested too deeply" in answer.json["error"]["message"], answer.body[:300]
+    healthy(server, errors_logged, answer)
+    listed = exchange(server.url, request("GET", "/_mock/journal?limit=3"), timeout=30)
+    assert listed.status == 200, listed.body[:300]
+
+
 def _admin(server: MockServer, body: bytes, content_type: str = "application/json") -> Answer:
     return exchange(server.url, request("POST", "/_mock/rules", headers=[("content-type", content_type)], body=body), method="POST")
 
