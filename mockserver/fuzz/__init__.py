@@ -24,14 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockserver.fuzz.install import Installation, as_rules, installed, to_yaml
-
-# The public names of .strategies (its __all__ is this list): here, so that listing them needs no Hypothesis.
-_STRATEGIES = (
-    "AWKWARD_PIECES", "BLOCK_KINDS", "FAULT_KINDS", "REAL_MESSAGES", "RETRYABLE_STATUSES", "RETRY_AFTER_FORMS", "STATUSES",
-    "blocks", "byte_splits", "errors", "fault_steps", "faults", "http_date", "messages", "replies", "retry_after",
-    "scenarios", "sequences", "should_retry", "steps", "stream_of", "streams", "texts", "tool_inputs", "wire_blocks",
-    "with_faults",
-)
+from mockserver.fuzz.names import STRATEGIES as _STRATEGIES
 
 
 def __getattr__(name: str) -> Any:

@@ -33,7 +33,7 @@ from mockserver.faults.spec import FAULT_FIELDS, MALFORMED_KINDS
 from mockserver.protocol.errors import DEFAULT_MESSAGES, error_type_for_status
 from mockserver.protocol.headers import http_date, sdk_retries
 from mockserver.protocol.message import build_message, build_usage
-from mockserver.fuzz import _STRATEGIES
+from mockserver.fuzz.names import STRATEGIES
 
 # -- errors ----------------------------------------------------------------------------------------
 STATUSES: tuple[int, ...] = (400, 401, 402, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
@@ -471,4 +471,4 @@ def with_faults(step: SearchStrategy[dict[str, Any]], faults_: SearchStrategy[di
     return st.tuples(step, chosen).map(lambda t: {**t[0], "faults": {**t[0].get("faults", {}), **t[1]}})
 
 
-__all__ = list(_STRATEGIES)  # listed in mockserver.fuzz, which loads them from here on first use
+__all__ = list(STRATEGIES)  # listed in mockserver.fuzz, which loads them from here on first use

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from mockserver.config import Config
 from mockserver.http.runner import ListenError, listen_advice
@@ -315,9 +315,3 @@ def _convert(args: argparse.Namespace) -> int:
 TOOLS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": _list, "show": _show, "diff": _diff, "redact": _redact, "check": _check, "convert": _convert,
 }
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - mockserver.harness.cli.main is the entry point
-    from mockserver.harness.cli import main as cli_main
-
-    return cli_main(argv)
