@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.ids import IdGenerator
@@ -22,6 +22,26 @@ from mockserver.emulation.server_tools import container_for, issue, needs_issuin
 from mockserver.emulation.synth import Synthesizer
 
 MEMO_SIZE = 1024
+V = TypeVar("V")
+
+
+class Memo(Generic[V]):
+    """The latest ``size`` answers by key, the least recently used going first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], V] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> V | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], value: V) -> None:
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +70,9 @@ class FakeModel:
     def __init__(self, rules: Rules, synth: Synthesizer, memo_size: int = MEMO_SIZE, clock: Clock | None = None) -> None:
         self.rules = rules
         self.synth = synth
-        self.memo_size = memo_size
         self.clock: Clock = clock or SystemClock()
-        self._memo: OrderedDict[tuple[Any, ...], Draft] = OrderedDict()
-        self._counts: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        self._drafts: Memo[Draft] = Memo(memo_size)
+        self._counts: Memo[int] = Memo(memo_size)
 
     def draft(
         self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, batch_item: bool = False,
@@ -63,11 +82,8 @@ class FakeModel:
         answer; ``raw`` bytes, when given, key the memo (with the stored files the body names,
         whose state is part of the answer)."""
         key = (version, beta, batch_item, raw, tuple(sorted(files.items())) if files else None) if raw else None
-        if key is not None:
-            hit = self._memo.get(key)
-            if hit is not None:
-                self._memo.move_to_end(key)
-                return hit
+        if key is not None and (hit := self._drafts.get(key)) is not None:
+            return hit
         check = self.rules.batch_item if batch_item else self.rules.messages
         checked = check(body, version=version, beta=beta, files=files)
         generated = self.synth.generate(checked.body)
@@ -98,22 +114,17 @@ class FakeModel:
             runs_code=code,
         )
         if key is not None:
-            self._memo[key] = draft
-            if len(self._memo) > self.memo_size:
-                self._memo.popitem(last=False)
+            self._drafts.put(key, draft)
         return draft
 
     def count_tokens(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, files: Files | None = None) -> int:
         """Validate a count_tokens body and count it, memoised by its bytes (``raw``) as :meth:`draft` is."""
         key = (version, beta, raw, tuple(sorted(files.items())) if files else None) if raw else None
         if key is not None and (counted := self._counts.get(key)) is not None:
-            self._counts.move_to_end(key)
             return counted
         counted = self.rules.count_tokens(body, version=version, beta=beta, files=files).tokens.total
         if key is not None:
-            self._counts[key] = counted
-            if len(self._counts) > self.memo_size:
-                self._counts.popitem(last=False)
+            self._counts.put(key, counted)
         return counted
 
     def message(self, draft: Draft, ids: IdGenerator, *, usage: dict[str, Any] | None = None) -> dict[str, Any]:

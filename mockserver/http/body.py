@@ -15,11 +15,17 @@ from mockserver.pipeline.parse import too_large
 from mockserver.protocol.errors import ApiError, invalid_request
 
 
+def _declared_too_large(http: BaseRequest, limit: int) -> bool:
+    """A plain body whose ``Content-Length`` already passes ``limit`` (a compressed one is counted
+    as it inflates)."""
+    length = http.content_length
+    return length is not None and length > limit and "content-encoding" not in http.headers
+
+
 def body_chunks(http: BaseRequest, timeout: float) -> Callable[[int], AsyncIterator[bytes]]:
     async def chunks(limit: int) -> AsyncIterator[bytes]:
         """The body, decoded, as it arrives, refusing (413) as soon as it passes ``limit``."""
-        length = http.content_length
-        if length is not None and length > limit and "content-encoding" not in http.headers:
+        if _declared_too_large(http, limit):
             raise too_large()
         size = 0
         content = http.content
@@ -56,8 +62,7 @@ def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[
         """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
         content = http.content
         if content.is_eof() and content.exception() is None:  # all here already: the usual small body
-            length = http.content_length
-            if length is not None and length > limit and "content-encoding" not in http.headers:
+            if _declared_too_large(http, limit):
                 raise too_large()
             body = content.read_nowait()
             if len(body) > limit:

@@ -21,11 +21,10 @@ from typing import Any, Callable, Iterator, Mapping
 import orjson
 
 from mockserver.protocol import sse
-from mockserver.protocol.secrets import Detector, detector_for, known_credentials, redact_stream
+from mockserver.protocol.secrets import DEFAULT_REDACTED_HEADERS, REDACTED, Detector, detector_for, known_credentials, redact_stream
 from mockserver.store.base import LogLimits, Store
 
-SECRET_HEADERS = frozenset({"x-api-key", "authorization", "cookie", "set-cookie", "proxy-authorization"})
-REDACTED = "[REDACTED]"
+SECRET_HEADERS = DEFAULT_REDACTED_HEADERS  # replaced whole when an entry is read, as cassettes do
 DEFAULT_ENTRIES = 1000
 DEFAULT_BYTES = 64 * 1024 * 1024
 ENTRY_OVERHEAD = 512  # bytes an entry costs beyond its bodies (headers, fields), as the cap counts
