@@ -19,22 +19,19 @@ from typing import Any
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import anthropic
 
+from bench.open_streams import rss_kib
 from tests.process_support import free_port, serve
 
 
 def rss_mb(pid: int, field: str) -> float | None:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, in MB; Linux only."""
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, in MB; ``None`` where there is no /proc."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
+        return rss_kib(pid, field) / 1024
+    except (OSError, ValueError):
         return None
-    return None
 
 
 def start(port: int, data_dir: str) -> subprocess.Popen[bytes]:
