@@ -22,9 +22,19 @@ def _declared_too_large(http: BaseRequest, limit: int) -> bool:
     return length is not None and length > limit and "content-encoding" not in http.headers
 
 
-def body_chunks(http: BaseRequest, timeout: float) -> Callable[[int], AsyncIterator[bytes]]:
-    async def chunks(limit: int) -> AsyncIterator[bytes]:
+class Body:
+    """A request's body as aiohttp receives it: :meth:`read` whole or :meth:`chunks` as it
+    arrives, decoded, refused (413) as soon as it passes the limit given."""
+
+    __slots__ = ("http", "timeout")
+
+    def __init__(self, http: BaseRequest, timeout: float) -> None:
+        self.http = http
+        self.timeout = timeout
+
+    async def chunks(self, limit: int) -> AsyncIterator[bytes]:
         """The body, decoded, as it arrives, refusing (413) as soon as it passes ``limit``."""
+        http, timeout = self.http, self.timeout
         if _declared_too_large(http, limit):
             raise too_large()
         size = 0
@@ -52,22 +62,19 @@ def body_chunks(http: BaseRequest, timeout: float) -> Callable[[int], AsyncItera
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection lost"
             raise invalid_request(f"The request body is incomplete or malformed: {reason}") from None
 
-    return chunks
-
-
-def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[bytes]]:
-    chunks = body_chunks(http, timeout)
-
-    async def read(limit: int) -> bytes:
+    async def read(self, limit: int) -> bytes:
         """The whole body, decoded, refusing (413) as soon as it passes ``limit``."""
-        content = http.content
+        content = self.http.content
         if content.is_eof() and content.exception() is None:  # all here already: the usual small body
-            if _declared_too_large(http, limit):
+            if _declared_too_large(self.http, limit):
                 raise too_large()
             body = content.read_nowait()
             if len(body) > limit:
                 raise too_large()
             return body
-        return b"".join([chunk async for chunk in chunks(limit)])
+        return b"".join([chunk async for chunk in self.chunks(limit)])
 
-    return read
+
+def body_reader(http: BaseRequest, timeout: float) -> Callable[[int], Awaitable[bytes]]:
+    """The whole body's reader (:meth:`Body.read`)."""
+    return Body(http, timeout).read

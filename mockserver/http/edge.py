@@ -15,7 +15,7 @@ from aiohttp import hdrs, web
 from aiohttp.web_request import BaseRequest
 
 from mockserver.http import admin
-from mockserver.http.body import body_chunks, body_reader
+from mockserver.http.body import Body
 from mockserver.http.server import ApiRequestHandler, error_for
 from mockserver.http.sink import respond, whole_response
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming
@@ -49,19 +49,22 @@ class Edge:
             refusal.headers["Connection"] = "close"
             refusal.force_close()
             return refusal
-        if http.path.startswith(admin.PREFIX) and (len(http.path) == len(admin.PREFIX) or http.path[len(admin.PREFIX)] == "/"):
+        path = http.path
+        if path.startswith(admin.PREFIX) and (len(path) == len(admin.PREFIX) or path[len(admin.PREFIX)] == "/"):
             return await admin.handle(http, self.api)
-        expect = http.headers.get(hdrs.EXPECT)
+        headers = http.headers
+        expect = headers.get(hdrs.EXPECT)
         if expect is not None:
             if expect.lower() != "100-continue":
                 return whole_response(self.api.error_plan(ApiError(417, "Expectation Failed")))
             await http.writer.write(CONTINUE)
-        timeout = self.api.config.connections.body_timeout
+        body = Body(http, self.api.config.connections.body_timeout)
         incoming = Incoming(
-            http.method, http.path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, http.headers,
-            body_reader(http, timeout), http.can_read_body, chunks=body_chunks(http, timeout),
+            http.method, path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, headers,
+            body.read, http.can_read_body, chunks=body.chunks,
         )
-        exchange = await self.api.handle(incoming)
-        response, outcome = await respond(http, exchange.plan, gzip=self.api.config.gzip)
-        await self.api.finish(exchange, outcome)
+        api = self.api
+        exchange = await api.handle(incoming)
+        response, outcome = await respond(http, exchange.plan, gzip=api.config.gzip)
+        await api.finish(exchange, outcome)
         return response
