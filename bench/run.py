@@ -138,6 +138,7 @@ class Workload:
     streams: bool = False  # served by mockserver with the benchmark's stream scenario loaded
     compare: bool = False  # also run on the --compare checkout
     latency: bool = False  # also report p50 and p99
+    floor: bool = False  # also run on the floor (bench/floor_server.py)
 
     def label(self, measure: str = "req/s") -> str:
         return f"{self.name}: {measure}, concurrency {self.connections}"
@@ -145,7 +146,7 @@ class Workload:
 
 WORKLOADS = [
     Workload("rps_c1", "non-streaming, one repeated request", PLAIN, 1, compare=True, latency=True),
-    Workload("rps_c64", "non-streaming, one repeated request", PLAIN, 64, compare=True, latency=True),
+    Workload("rps_c64", "non-streaming, one repeated request", PLAIN, 64, compare=True, latency=True, floor=True),
     Workload("rps_distinct_c64", "non-streaming, every prompt different", DISTINCT, 64, compare=True, latency=True),
     Workload("rps_count_tokens_c64", "count_tokens", COUNT, 64, COUNT_TOKENS, compare=True, latency=True),
     Workload("rps_streams_c16", "full 200-delta streams, unpaced", STREAM_BODY, 16, streams=True),
@@ -454,28 +455,69 @@ def callgrind_rows(base_argv: list[str], mock_argv: list[str]) -> dict[str, Row]
     return {key: lower_is_better(label, base[key], mock[key]) for key, (label, _, _) in CALLGRIND.items() if key in base and key in mock}
 
 
-def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) -> tuple[dict[str, Row], dict[str, dict[str, float]]]:
-    """Every workload, the servers taking turns; the events each side streams."""
+def capture(url: str, body: Body) -> dict[str, Any]:
+    """Status, headers and body of mockserver's answer to ``body``, for the floor to send."""
+    request = urllib.request.Request(url + MESSAGES, data=json.dumps(body).encode(), headers=HEADERS)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return {"status": response.status, "headers": list(response.headers.items()), "body": response.read().decode()}
+
+
+@dataclass
+class Floor:
+    """One workload on the baseline, mockserver and the floor; ratios are to the baseline."""
+
+    label: str
+    baseline: float
+    mockserver: float
+    floor: float
+    ratio: float
+    floor_ratio: float
+
+    def print(self, target: float = 0.85) -> None:
+        """Per request, as the server is saturated: microseconds are 1e6 / req/s."""
+        floor_us, mock_us, target_us = 1e6 / self.floor, 1e6 / self.mockserver, 1e6 / (self.baseline * target)
+        print(f"\nWhere the time goes ({self.label}): the floor, aiohttp's web.Server sending mockserver's own reply and "
+              f"doing nothing else (bench/floor_server.py), serves {self.floor:,.0f} req/s, {self.floor_ratio:.2f}x the "
+              f"baseline. Per request that is {floor_us:.0f} µs; mockserver takes {mock_us:.0f} µs, so its own work "
+              f"(the edge, the pipeline, the journal) costs {mock_us - floor_us:.0f} µs. {target:.2f}x the baseline "
+              f"would leave it {target_us - floor_us:.0f} µs.")
+
+
+def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) -> tuple[dict[str, Row], dict[str, dict[str, float]], dict[str, Floor]]:
+    """Every workload, the servers taking turns; the events each side streams; the floor where
+    a workload asks for it."""
     scenario = stream_scenario()
+    reply = Path(tempfile.mkstemp(suffix=".json", prefix="bench-reply-")[1])
     base = Server("baseline", [PY, "bench/baseline_server.py", "{port}"])
     mock = Server("mockserver", mock_argv)
     streams = Server("mockserver-streams", [*mock_argv, "--scenario", str(scenario)])
+    floor = Server("floor", [PY, "bench/floor_server.py", "{port}", str(reply)])
     before = compare_server(args.compare, mock_argv) if args.compare else None
     servers = [s for s in (base, mock, streams, before) if s is not None]
     rows: dict[str, Row] = {}
+    floors: dict[str, Floor] = {}
     try:
         for server in servers:
             server.start()
+        reply.write_text(json.dumps(capture(mock.url, PLAIN)))
+        servers.append(floor)
+        floor.start()
         events = compare_events(base.url, streams.url)
         for workload in WORKLOADS:
             sides = [base, streams if workload.streams else mock, *([before] if before and workload.compare else [])]
-            loads, ratios = interleaved(args.runs, [_measure(side.url, workload, args.seconds, use_wrk) for side in sides])
-            rows.update(throughput_rows(workload, loads, ratios))
+            measures = [_measure(side.url, workload, args.seconds, use_wrk) for side in sides]
+            if workload.floor:
+                measures.append(_measure(floor.url, workload, args.seconds, use_wrk))
+            loads, ratios = interleaved(args.runs, measures)
+            rows.update(throughput_rows(workload, loads[:len(sides)], ratios[:len(sides)]))
+            if workload.floor:
+                floors[workload.key] = Floor(workload.label(), loads[0].rps, loads[1].rps, loads[-1].rps, ratios[1], ratios[-1])
     finally:
         for server in servers:
             server.stop()
         scenario.unlink()
-    return rows, events
+        reply.unlink()
+    return rows, events, floors
 
 
 def _measure(url: str, workload: Workload, seconds: float, use_wrk: bool) -> Callable[[], Load]:
@@ -549,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     use_wrk = shutil.which("wrk") is not None
     base_argv = [PY, "bench/baseline_server.py", "{port}"]
     mock_argv = [PY, "-m", "mockserver", "serve", "--port", "{port}", "--quiet", "--seed", "1"]
-    rows, events = throughput(args, use_wrk, mock_argv)
+    rows, events, floors = throughput(args, use_wrk, mock_argv)
     rows.update(startup_rows(Server("baseline", base_argv), mock_argv))
     scenario = stream_scenario()
     try:
@@ -572,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, args.compare is not None)
     print("\nratio: mockserver (before: that checkout's) relative to the baseline (throughput: the median of the alternating\n"
           "runs' ratios; latencies, start-up, memory and instructions: baseline / mockserver), so above 1 is better for mockserver.")
+    for floor in floors.values():
+        floor.print()
     if batch:
         print_batch(batch, args.batch_requests)
     if scaling:
@@ -579,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         results = {"rows": {key: asdict(row) for key, row in rows.items()}, "stream_events": events,
-                   "open_streams": held, "batch": batch, "workers": scaling}
+                   "open_streams": held, "batch": batch, "workers": scaling, "floor": {k: asdict(f) for k, f in floors.items()}}
         args.json.write_text(json.dumps(results, indent=2))
     return 0
 
