@@ -26,11 +26,16 @@ V = TypeVar("V")
 
 
 class Memo(Generic[V]):
-    """The latest ``size`` answers by key, the least recently used going first."""
+    """The latest ``size`` answers by key, the least recently used going first.
+
+    An answer is kept from the second time its key is seen; the first time only the key's hash
+    is remembered (among the latest ``size``). Traffic whose requests never repeat (every prompt
+    different) then keeps no answers it will not use, and does not pay to drop them again."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[tuple[Any, ...], V] = OrderedDict()
+        self._seen: OrderedDict[int, None] = OrderedDict()  # hashes of keys seen once
 
     def get(self, key: tuple[Any, ...]) -> V | None:
         found = self._items.get(key)
@@ -39,6 +44,13 @@ class Memo(Generic[V]):
         return found
 
     def put(self, key: tuple[Any, ...], value: V) -> None:
+        digest = hash(key)
+        if digest not in self._seen:  # the first time: only remember that it came
+            self._seen[digest] = None
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return
+        del self._seen[digest]
         self._items[key] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)
