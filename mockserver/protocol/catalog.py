@@ -9,6 +9,7 @@ and field, rather than make the mock quietly disagree with the real API.
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +143,11 @@ class ModelEntry:
     line: ModelLine | None = None
     max_input_tokens: int | None = None
     max_tokens: int | None = None
+
+    @functools.cached_property
+    def released(self) -> str:
+        """``created_at``'s date in ISO form, which the validator compares with cut-off dates."""
+        return self.created_at.date().isoformat()
 
     @property
     def ids(self) -> tuple[str, ...]:

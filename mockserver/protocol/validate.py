@@ -136,7 +136,7 @@ class Rules:
         thinking = body.get("thinking") or {}
         if thinking.get("type") in ("enabled", "adaptive") and body.get("temperature", 1) != 1:
             raise invalid_request("`temperature` may only be set to 1 when thinking is enabled")
-        newer = model.created_at.date().isoformat() >= SAMPLING_REJECTING_SINCE
+        newer = model.released >= SAMPLING_REJECTING_SINCE
         if newer and "temperature" in body and "top_p" in body:
             raise invalid_request("`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
 
@@ -294,7 +294,7 @@ class Rules:
         limit = 600 if (model.max_input_tokens or 0) >= 1_000_000 else 100
         if images + documents > limit:
             raise invalid_request(f"too many images and documents: {images} + {documents} > {limit}")
-        if model.created_at.date().isoformat() >= PAIRING_CHECKED_SINCE:
+        if model.released >= PAIRING_CHECKED_SINCE:
             self._tool_pairing(messages)
         self._prefill(messages, model)
         self._thinking_blocks(messages)
