@@ -61,6 +61,8 @@ VARY = "Accept-Encoding"
 
 def accepts_gzip(value: str) -> bool:
     """Whether an ``Accept-Encoding`` header allows gzip (``gzip``, or ``*``, without ``q=0``)."""
+    if not value:
+        return False
     for part in value.split(","):
         name, _, params = part.partition(";")
         if name.strip().lower() in ("gzip", "*"):
@@ -85,9 +87,11 @@ def _edge_encoded(plan: Plan) -> bool:
     return content_type.startswith(COMPRESSIBLE) or "+json" in content_type
 
 
-def response_for(plan: Plan, body: bytes, *, gzip: bool = False) -> web.Response:
-    """A whole body as a response aiohttp sends once the handler returns."""
-    edge = _edge_encoded(plan)
+def response_for(plan: Plan, body: bytes, *, gzip: bool = False, edge: bool | None = None) -> web.Response:
+    """A whole body as a response aiohttp sends once the handler returns (``edge``: whether
+    :func:`_edge_encoded`, when the caller knows)."""
+    if edge is None:
+        edge = _edge_encoded(plan)
     if edge and gzip:
         compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP)
         body = compressor.compress(body) + compressor.flush()
@@ -115,11 +119,12 @@ async def respond(http: BaseRequest, plan: Plan, *, gzip: bool = True) -> tuple[
     """The response for ``plan`` and what went out (streams are written before this returns,
     all but their end, which aiohttp writes after the handler: after the journal). ``gzip``:
     compress what the client accepts compressed."""
-    compress = gzip and _edge_encoded(plan) and accepts_gzip(http.headers.get("Accept-Encoding", ""))
+    edge = _edge_encoded(plan)
+    compress = edge and gzip and accepts_gzip(http.headers.get("Accept-Encoding", ""))
     if not plan.wait and not plan.reset:
         body = whole_body(plan, streams=True)
         if body is not None:
-            return response_for(plan, body, gzip=compress), Outcome(plan.status, body, plan.streamed, tuple(plan.notes))
+            return response_for(plan, body, gzip=compress, edge=edge), Outcome(plan.status, body, plan.streamed, tuple(plan.notes))
     sink = AiohttpSink(http, gzip=compress)
     outcome = await deliver(plan, sink)
     if sink.response is None:  # the client left (or was reset) before anything was written
