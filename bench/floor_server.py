@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -23,9 +24,9 @@ from multidict import CIMultiDict
 DROPPED = frozenset({"transfer-encoding", "content-length", "date", "connection"})  # aiohttp writes these itself
 
 
-def handler_for(reply: dict[str, object]) -> web.Server:
-    status = int(reply["status"])  # type: ignore[call-overload]
-    headers = CIMultiDict((k, v) for k, v in reply["headers"] if k.lower() not in DROPPED)  # type: ignore[attr-defined]
+def handler_for(reply: dict[str, Any]) -> web.Server:
+    status = int(reply["status"])
+    headers = CIMultiDict((k, v) for k, v in reply["headers"] if k.lower() not in DROPPED)
     body = str(reply["body"]).encode()
 
     async def answer(request: web.BaseRequest) -> web.Response:
@@ -37,7 +38,7 @@ def handler_for(reply: dict[str, object]) -> web.Server:
     return web.Server(answer, access_log=None)
 
 
-async def serve(port: int, reply: dict[str, object]) -> None:
+async def serve(port: int, reply: dict[str, Any]) -> None:
     runner = web.ServerRunner(handler_for(reply))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -464,13 +464,12 @@ def capture(url: str, body: Body) -> dict[str, Any]:
 
 @dataclass
 class Floor:
-    """One workload on the baseline, mockserver and the floor; ratios are to the baseline."""
+    """One workload on the baseline, mockserver and the floor, in req/s; ``floor_ratio``: the floor's to the baseline's."""
 
     label: str
     baseline: float
     mockserver: float
     floor: float
-    ratio: float
     floor_ratio: float
 
     def print(self, target: float = 0.85) -> None:
@@ -511,7 +510,7 @@ def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) ->
             loads, ratios = interleaved(args.runs, measures)
             rows.update(throughput_rows(workload, loads[:len(sides)], ratios[:len(sides)]))
             if workload.floor:
-                floors[workload.key] = Floor(workload.label(), loads[0].rps, loads[1].rps, loads[-1].rps, ratios[1], ratios[-1])
+                floors[workload.key] = Floor(workload.label(), loads[0].rps, loads[1].rps, loads[-1].rps, ratios[-1])
     finally:
         for server in servers:
             server.stop()

@@ -306,3 +306,22 @@ def test_count_tokens_memo_is_keyed_by_bytes_and_the_files_they_name() -> None:
         model.count_tokens({"model": "claude-sonnet-4-5"}, version="2023-06-01", beta=False, raw=b"{}")
     with pytest.raises(ApiError):
         model.count_tokens({"model": "claude-sonnet-4-5"}, version="2023-06-01", beta=False, raw=b"{}")
+
+
+def test_memo_keeps_an_answer_from_its_second_sighting_and_only_the_latest() -> None:
+    """A key seen once keeps nothing (a stream of distinct prompts evicts no answers); seen again,
+    its answer is kept, least recently used first out."""
+    from mockserver.emulation.fake_model import Memo
+
+    memo: Memo[int] = Memo(2)
+    memo.put(("a",), 1)
+    assert memo.get(("a",)) is None
+    memo.put(("a",), 1)
+    assert memo.get(("a",)) == 1
+    for key in ("b", "c"):
+        memo.put((key,), 2)
+        memo.put((key,), 2)
+    assert memo.get(("a",)) is None and memo.get(("b",)) == 2 and memo.get(("c",)) == 2
+    for n in range(10):  # distinct keys, each once: the kept answers stay
+        memo.put((f"once-{n}",), 0)
+    assert memo.get(("b",)) == 2 and memo.get(("c",)) == 2
