@@ -34,6 +34,7 @@ from mockserver.protocol.sse import PING_DATA
 from mockserver.cassettes import yamlio
 from mockserver.protocol import sse
 from mockserver.cassettes.model import Frame, Interaction, RecordedRequest, RecordedResponse
+from mockserver.pipeline.parse import writable_json
 
 log = logging.getLogger("mockserver.cassette")
 FORMAT_NAME = "mockserver-cassette"
@@ -63,11 +64,8 @@ def _flow(value: Any) -> Any:
 
 def _exact_json(raw: bytes) -> tuple[bool, Any]:
     """``(True, value)`` when compact JSON of ``value`` is exactly ``raw`` (the API's own form)."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False, None
-    return orjson.dumps(value) == raw, value
+    ok, value = writable_json(raw)
+    return ok and orjson.dumps(value) == raw, value
 
 
 def _pad_of(payload: bytes, compact: bytes) -> int | None:
@@ -95,9 +93,8 @@ def encode_event(raw: bytes, at: float | None) -> dict[str, Any] | None:
         name, payload = parts[0], parts[1].decode("utf-8")
         if name is not None:
             item["event"] = name
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
+        ok, data = writable_json(parts[1])
+        if not ok:
             item["raw"] = payload
         else:
             encoded = payload.encode()
@@ -199,13 +196,12 @@ def decode_body(data: dict[str, Any], where: str) -> tuple[bytes, list[Frame] | 
 
 
 def encode_request_body(raw: bytes) -> dict[str, Any]:
-    """Requests are matched on their JSON value, so a JSON body is always kept as a mapping."""
+    """Requests are matched on their JSON value, so a JSON body is always kept as a mapping
+    (unless it nests too deeply to write back: then as text, matched by its bytes)."""
     if not raw:
         return {}
-    try:
-        return {"body": orjson.loads(raw)}
-    except orjson.JSONDecodeError:
-        return _encode_text(raw)
+    ok, value = writable_json(raw)
+    return {"body": value} if ok else _encode_text(raw)
 
 
 # -- headers and query -------------------------------------------------------------------------

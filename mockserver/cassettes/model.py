@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import orjson
 
 from mockserver.pipeline.multipart import summarize
+from mockserver.pipeline.parse import writable_json
 from mockserver.protocol import sse
 
 Headers = list[tuple[str, str]]
@@ -88,13 +89,9 @@ class RecordedRequest:
 
     @property
     def json(self) -> Any:
-        """The body as JSON, or ``None`` when empty or not JSON."""
-        if not self.body:
-            return None
-        try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError:
-            return None
+        """The body as JSON, or ``None`` when empty, not JSON, or nested too deeply to write
+        back (matched by its bytes then, as a body that is not JSON)."""
+        return writable_json(self.body)[1] if self.body else None
 
     def target(self) -> str:
         query = "&".join(f"{k}={v}" if v != "" else k for k, v in self.query)

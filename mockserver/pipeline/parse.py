@@ -175,10 +175,7 @@ class Parser:
             form.close()
         if raw is None:
             raw = await incoming.read(max(endpoint.body_limit, UNKNOWN.body_limit)) if incoming.has_body else b""
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            body = None
+        body = writable_json(raw)[1] if raw else None  # deeper JSON stays bytes, as any other body
         version = incoming.headers.get("anthropic-version")
         return self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
 
@@ -238,6 +235,19 @@ def _decode_json(headers: CIMultiDictProxy[str], raw: bytes) -> Any:
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(body):
         raise invalid_request(f"The request body is nested too deeply: JSON arrays and objects may nest at most {MAX_JSON_DEPTH} levels.")
     return body
+
+
+def writable_json(raw: bytes) -> tuple[bool, Any]:
+    """``(True, value)`` for JSON text that nests at most :data:`MAX_JSON_DEPTH` levels, which
+    this server can write back (a cassette, a match key, the journal); ``(False, None)`` for
+    anything else, which the open parser and cassettes keep as bytes or text."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False, None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(value):
+        return False, None
+    return True, value
 
 
 def too_deep(value: Any) -> bool:

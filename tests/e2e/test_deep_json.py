@@ -5,18 +5,23 @@ body used to be a 500 with a traceback on Messages (plain and streamed) and batc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
+import anthropic
 import orjson
 import pytest
+import yaml
 
+from mockserver.cassettes import format as fmt
 from mockserver.harness.testing import MockServer
 from mockserver.journal.journal import TEXT_LIMIT, JournalEntry
-MAX_JSON_DEPTH = 200
-from mockserver.pipeline.parse import *  # noqa
+from mockserver.pipeline.parse import MAX_JSON_DEPTH, too_deep
+from tests.cassette_support import Proxy
 from tests.conftest import HAIKU
 
 HEADERS = {"x-api-key": "sk-ant-mock-test-key", "anthropic-version": "2023-06-01", "content-type": "application/json"}
@@ -178,3 +183,38 @@ def test_the_admin_journal_renders_an_entry_nested_past_the_encoder(mockserver: 
     assert status == 200, raw[:300]
     first, second = json.loads(raw)["data"]
     assert first["body"] == deep.decode() and second["body"]["model"] == HAIKU
+
+
+@pytest.mark.parametrize("levels", [230, 300, 900])
+def test_a_recorder_keeps_a_body_nested_too_deeply_as_text_and_replays_it(
+    tmp_path: Path, make_server: Callable[..., MockServer], levels: int
+) -> None:
+    """A cassette's open door takes any body: one nested past what the server can write back
+    used to be a 500 with a traceback, and left a cassette that would no longer load. It is
+    recorded as text (matched by its bytes), and the upstream's answer replays."""
+    upstream = make_server(seed=3)
+    path = tmp_path / "deep.yaml"
+    deep = orjson.loads(nested(levels))
+    params: dict[str, Any] = {"model": HAIKU, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "extra_body": {"deep": deep}}
+    recorder = Proxy(path, record_mode="all", upstream=upstream.url)
+    try:
+        with pytest.raises(anthropic.BadRequestError) as recorded:
+            recorder.client(max_retries=0).messages.create(**params)
+    finally:
+        recorder.stop()
+    assert recorded.value.status_code == 400 and TOO_DEEP in str(recorded.value)
+    [item] = yaml.safe_load(path.read_text())["interactions"]
+    assert '"deep":[{"a":[' in item["request"]["text"] and "body" not in item["request"]
+    assert len(fmt.load(path)) == 1  # the file loads again
+
+    replayer = Proxy(path, record_mode="none")
+    try:
+        async def replay() -> anthropic.BadRequestError:
+            with pytest.raises(anthropic.BadRequestError) as replayed:
+                await replayer.async_client(max_retries=0).messages.create(**params)
+            return replayed.value
+
+        error = asyncio.run(replay())
+    finally:
+        replayer.stop()
+    assert error.body == recorded.value.body and error.response.content == recorded.value.response.content

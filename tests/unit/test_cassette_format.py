@@ -91,6 +91,26 @@ def test_other_bodies_are_stored_so_they_come_back_exactly(raw: bytes, key: str)
     assert back.body == raw
 
 
+@pytest.mark.parametrize("levels", [201, 254, 255, 1000])
+def test_json_nested_past_what_can_be_written_back_is_kept_as_text(levels: int) -> None:
+    """orjson reads 1,024 levels but writes 254: a body, answer or event deeper than the
+    server's limit (200) is kept as text, and comes back byte for byte."""
+    deep = b"[" * levels + b"1" + b"]" * levels
+    stream = b"event: x\ndata: " + deep + b"\n\n"
+    interaction = Interaction(
+        RecordedRequest("POST", "/v1/messages", headers=[("content-type", "application/json")], body=deep),
+        RecordedResponse(200, [("content-type", "text/event-stream")], stream, frames=[Frame(stream)]),
+    )
+    assert interaction.request.json is None  # matched by its bytes
+    assert "text" in fmt.encode_request_body(deep)
+    assert "text" in fmt.encode_response_body(RecordedResponse(200, [("content-type", "application/json")], deep))
+    assert fmt.encode_event(stream, None) == {"event": "x", "raw": deep.decode()}
+    [back] = fmt.loads(fmt.dumps([interaction]))
+    assert (back.request.body, back.response.body) == (deep, stream)
+    [appended] = fmt.loads(fmt.HEADER_COMMENT + "format: mockserver-cassette\nversion: 1\ninteractions:\n" + fmt.dump_appended(interaction))
+    assert appended.request.body == deep
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_realworld_cassette_converts_saves_loads_and_replays_byte_for_byte(path: Path, tmp_path: Path) -> None:
     original = importers.load_any(path).interactions
