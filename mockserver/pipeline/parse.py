@@ -121,7 +121,7 @@ class Parser:
         if not self.strict:
             return await self._open(incoming, endpoint, params, request_id, received_at)
         if match is None:
-            if self.table.allowed(incoming.path):
+            if self.table.allowed(incoming.path, incoming.method):
                 raise ApiError(405, "Method Not Allowed", type="invalid_request_error")
             raise not_found("Not Found")
         if endpoint.platform != "anthropic":

@@ -147,7 +147,7 @@ class EndpointTable:
     def __init__(self, endpoints: tuple[Endpoint, ...] = ENDPOINTS, prefixes: tuple[str, ...] = PREFIXES) -> None:
         self._fixed = {(e.method, e.path): Match(e, NO_PARAMS) for e in endpoints if e.fixed}
         self._patterns = [(e, e.path.strip("/").split("/")) for e in endpoints if not e.fixed]
-        self._shapes = [e.path.strip("/").split("/") for e in endpoints]
+        self._methods = sorted({e.method for e in endpoints})
         self._prefixes = [p.strip("/").split("/") for p in prefixes]
 
     def match(self, method: str, path: str) -> Match | None:
@@ -179,11 +179,11 @@ class EndpointTable:
                 return "/" + "/".join(parts[len(prefix) :])
         return None
 
-    def allowed(self, path: str) -> bool:
-        """Whether some endpoint has this path (with another method: a 405, not a 404)."""
-        rest = self._unprefixed(path)
-        paths = [path] if rest is None else [path, rest]
-        return any(_bind(shape, p.strip("/").split("/")) is not None for shape in self._shapes for p in paths)
+    def allowed(self, path: str, method: str | None = None) -> bool:
+        """Whether another method than ``method`` is routed on this path (a 405, not a 404).
+        The path is matched as routing matches it, so a path no method answers (``//v1/messages``,
+        ``/v1/messages/``) is a 404 for every method, not a 405 for the one it documents."""
+        return any(other != method and self.match(other, path) is not None for other in self._methods)
 
 
 def _bind(pattern: list[str], parts: list[str]) -> dict[str, str] | None:

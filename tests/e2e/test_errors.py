@@ -233,3 +233,9 @@ async def test_unknown_path_and_wrong_method(mockserver) -> None:
             assert (await response.json())["error"]["type"] == "invalid_request_error"
         async with session.delete(mockserver.url + "/v1/models", headers=_headers()) as response:
             assert response.status == 405
+        # A path no method is routed on is a 404 for the method its look-alike takes too: a
+        # client that doubles or adds a slash is told the path is unknown, not that POST is wrong.
+        for path in ("//v1/messages", "/v1/messages/", "/v1//messages"):
+            async with session.post(mockserver.url + path, headers=_headers(), json=body()) as response:
+                assert response.status == 404, path
+                assert (await response.json())["error"] == {"type": "not_found_error", "message": "Not Found"}

@@ -113,7 +113,10 @@ def test_unknown_routes() -> None:
     assert table.match("POST", "/anthropic/model/x/invoke") is None  # a prefix leads only to first-party paths
     assert table.match("POST", "/model//invoke") is None
     assert table.match("POST", "/v1/projects/p/locations/r/publishers/anthropic/models/x:predict") is None
-    assert table.match("GET", "/model/x/invoke") is None and table.allowed("/model/x/invoke")
+    assert table.match("GET", "/model/x/invoke") is None and table.allowed("/model/x/invoke", "GET")
+    assert not table.allowed("/model/x/invoke", "POST")  # routed for POST: not a 405
+    assert not table.allowed("/v1/messages/", "POST") and not table.allowed("//v1/messages", "GET")
+    assert table.allowed("/v1/messages", "GET") and table.allowed("/v1/models", "DELETE")
 
 
 # -- the Bedrock wire's faults -----------------------------------------------------------------
