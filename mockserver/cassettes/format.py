@@ -332,12 +332,16 @@ def decode_document(data: Any, source: str = "cassette") -> list[Interaction]:
 
 
 def dumps(interactions: Iterable[Interaction]) -> str:
+    """The whole document, without the ``...`` end marker libyaml writes after a block scalar
+    that keeps its trailing newlines (``|+``): items are appended after it, and past that marker
+    they would no longer be part of the document (the next column-0 item ends the scalar anyway)."""
     document = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "interactions": [encode_interaction(i) for i in interactions],
     }
-    return HEADER_COMMENT + yamlio.dump(document)
+    text = yamlio.dump(document)
+    return HEADER_COMMENT + (text[: -len("...\n")] if text.endswith("\n...\n") else text)
 
 
 def dump_appended(interaction: Interaction) -> str:

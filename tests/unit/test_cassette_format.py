@@ -194,6 +194,22 @@ def test_appended_items_read_back_as_written_and_compaction_restores_block_style
     assert [i.response.body for i in fmt.load(path)] == [i.response.body for i in items]
 
 
+@pytest.mark.parametrize("content", ["Summarize the text below.\n\n", "\n", "a\n\n\n"])
+def test_items_appended_after_a_text_ending_in_blank_lines_still_load(tmp_path: Path, content: str) -> None:
+    """libyaml ends a document whose last block scalar keeps trailing newlines (``|+``) with
+    ``...``; an item appended after that marker made the file unreadable (or, with one item,
+    silently dropped it as "cut short")."""
+    from mockserver.cassettes.cassette import Cassette
+
+    path = tmp_path / "c.yaml"
+    cassette = Cassette(path=path)
+    bodies = [orjson.dumps({"messages": [{"role": "user", "content": content}]}), b'{"n":1}', b'{"n":2}']
+    for body in bodies:
+        cassette.append(Interaction(RecordedRequest("POST", "/v1/messages", body=body),
+                                    RecordedResponse(200, [("content-type", "application/json")], b'{"ok":1}')))
+    assert [i.request.body for i in fmt.load(path)] == bodies
+
+
 STEP = 13  # every byte passes too (checked with 1; slower)
 
 
