@@ -8,7 +8,8 @@ What counts as a secret:
 - the value of a credential header — ``x-api-key``, ``authorization``, ``proxy-authorization``,
   ``cookie``, ``set-cookie`` (configurable) — replaced whole, in requests and responses;
 - anything shaped like an Anthropic key (``sk-ant-…``) and a bearer token (``Bearer`` followed by
-  16 or more token characters, one a digit), in any header, query value, path or body;
+  16 or more token characters, one a digit), in any header (its name too), query name or value,
+  path, body or reason phrase;
 - the credentials this session's requests carried (the key, the bearer token, each cookie value,
   at least 8 characters), wherever an upstream echoes them: raw, or base64-encoded.
 
@@ -109,7 +110,8 @@ class _Scrub:
 
     def headers(self, headers: Headers, side: str) -> Headers:
         out = []
-        for name, value in headers:
+        for i, (name, value) in enumerate(headers):
+            name = self.name(name, f"{side}.headers[{i}]")
             if name.lower() in self.redactor.headers and not is_placeholder(value):
                 self._found(f"{side}.headers.{name}", f"credential header holds a value ({len(value)} characters)")
                 value = REDACTED
@@ -119,6 +121,17 @@ class _Scrub:
                     self._found(f"{side}.headers.{name}", _describe(spans, value))
                     value = clean
             out.append((name, value))
+        return out
+
+    def name(self, name: str, place: str) -> str:
+        """A header or query name without a key in it: the place names its index, not the secret."""
+        return self.text(name, f"{place} name")
+
+    def query(self, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out = []
+        for i, (name, value) in enumerate(query):
+            name = self.name(name, f"request.query[{i}]")
+            out.append((name, self.text(value, f"request.query.{name}")))
         return out
 
     def text(self, value: str, place: str) -> str:
@@ -138,7 +151,7 @@ class _Scrub:
         request = replace(
             req,
             headers=self.headers(req.headers, "request"),
-            query=[(k, self.text(v, f"request.query.{k}")) for k, v in req.query],
+            query=self.query(req.query),
             body=self.body(req.body, "request.body"),
             path=self.text(req.path, "request.path"),
             form=orjson.loads(self.body(orjson.dumps(req.form), "request.form")) if req.form is not None else None,
@@ -148,6 +161,8 @@ class _Scrub:
 
     def response(self, resp: RecordedResponse) -> RecordedResponse:
         headers = self.headers(resp.headers, "response")
+        if resp.reason:
+            resp = replace(resp, reason=self.text(resp.reason, "response.reason"))
         if not resp.is_stream:
             return replace(resp, headers=headers, body=self.body(resp.body, "response.body"))
         frames = resp.frames if resp.frames is not None else [Frame(raw) for raw in sse.split(resp.body)]

@@ -195,3 +195,21 @@ def test_a_replay_miss_never_quotes_a_secret() -> None:
     assert "closest is #0" in message and "messages" in message
     for trace in (key[:8], "S3cr3t", token[:6], "Tok3n"):
         assert trace not in message, (trace, message)
+
+
+def test_a_key_in_a_query_name_a_header_name_or_the_reason_is_gone_and_reported() -> None:
+    """``?sk-ant-…`` (the key pasted as the whole query), a header named by a key, a reason phrase
+    holding one: each reached the file as it was, and ``check`` said nothing of it."""
+    item = Interaction(RecordedRequest("GET", "/v1/models", [(KEY, "")], [(KEY, "1")]),
+                       RecordedResponse(401, [(f"x-{KEY}", "1")], b"", reason=f"Unauthorized {KEY}"))
+    clean = Redactor().interaction(item)
+    text = fmt.dumps([clean])
+    assert "sk-ant-" not in text and "Zx9_Yw8" not in text
+    assert clean.request.query == [(REDACTED, "")] and clean.request.headers == [(REDACTED, "1")]
+    assert clean.response.reason == f"Unauthorized {REDACTED}"
+    found = [str(f) for f in scan_interactions([item], "c.yaml")]
+    assert found == ["c.yaml: interactions[0].request.headers[0] name: Anthropic key (47 characters)",
+                     "c.yaml: interactions[0].request.query[0] name: Anthropic key (47 characters)",
+                     "c.yaml: interactions[0].response.headers[0] name: Anthropic key (47 characters)",
+                     "c.yaml: interactions[0].response.reason: Anthropic key (47 characters)"], found
+    assert not any("Zx9" in f for f in found)
