@@ -29,7 +29,7 @@ from yarl import URL
 
 from mockserver.protocol.urls import reachable_base_url
 from mockserver.protocol import sse
-from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse
+from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, wire_text
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.cassettes.replay import request_from_api, rewrite_results_url
@@ -112,7 +112,8 @@ class Recorder:
             log.error("%s", message)
             return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
         latency = loop.time() - started
-        recorded_headers = [(str(k), v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+        recorded_headers = [(str(k), wire_text(v)) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+        reason = wire_text(upstream.reason) if upstream.reason is not None else None
         if api.method == "HEAD":
             length = upstream.headers.get("content-length")
             if length is not None:
@@ -123,7 +124,7 @@ class Recorder:
         async def finish(body: bytes, arrivals: list[tuple[int, float]] | None) -> str | None:
             """Capture the interaction; ``None`` once it is saved, else why it was not."""
             response = RecordedResponse(
-                status=upstream.status, headers=recorded_headers, body=body, reason=upstream.reason, latency=latency,
+                status=upstream.status, headers=recorded_headers, body=body, reason=reason, latency=latency,
                 frames=_frames(body, arrivals) if arrivals is not None and content_type == "text/event-stream" else None,
             )
             try:
@@ -144,7 +145,7 @@ class Recorder:
                 return ErrorReply(error=ApiError(500, unsaved, type="api_error", headers={"x-should-retry": "false"}), origin="upstream")
             relayed_body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))
             return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,
-                              reason=upstream.reason, origin="upstream")
+                              reason=reason, origin="upstream")
 
         async def relay() -> AsyncIterator[bytes]:
             chunks: list[bytes] = []
@@ -171,7 +172,7 @@ class Recorder:
                     error = {"type": "error", "error": {"type": "api_error", "message": unsaved}}
                     yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
 
-        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=upstream.reason, origin="upstream")
+        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=reason, origin="upstream")
 
     async def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
         if self.capture is None:

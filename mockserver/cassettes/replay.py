@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from mockserver.protocol.urls import reachable_base_url
 from mockserver.cassettes.cassette import Cassette
-from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
+from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers, wire_text
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 
@@ -31,7 +31,7 @@ def request_from_api(api: ApiRequest) -> RecordedRequest:
         method=api.method,
         path=api.path,
         query=[(str(k), v) for k, v in api.query.items()],
-        headers=[(str(k), v) for k, v in api.headers.items() if keep_request_header(k)],
+        headers=[(str(k), wire_text(v)) for k, v in api.headers.items() if keep_request_header(k)],
         body=api.raw_body if api.upload is None else b"",
         form=api.upload.summary() if api.upload is not None else None,
     )

@@ -437,3 +437,34 @@ def test_results_url_behind_a_wildcard_host_names_the_address_the_client_used(tm
     run(record_mode="all", upstream=upstream.url)  # the upstream responder
     assert fmt.load(path)
     run(record_mode="none")  # the replay responder
+
+
+def test_header_bytes_that_are_not_utf8_are_recorded_as_replacement_characters(tmp_path: Path, proxies: Callable[..., Proxy]) -> None:
+    """A request header or an upstream header or reason phrase with bytes that are not UTF-8 (the
+    HTTP parser keeps them as lone surrogates) made the recorder a 500 with a traceback, as the
+    cassette could not be written; they are recorded as U+FFFD, and the interaction replays."""
+    import socketserver
+
+    answer = (b'HTTP/1.1 200 Ok\xe9\r\ncontent-type: application/json\r\nx-odd: caf\xe9 \xff\r\n'
+              b'content-length: 8\r\nconnection: close\r\n\r\n{"ok":1}')
+
+    class Raw(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            self.rfile.read(len(orjson.dumps(hello())))
+            self.wfile.write(answer)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw) as origin:
+        threading.Thread(target=origin.serve_forever, daemon=True).start()
+        path = tmp_path / "bytes.yaml"
+        recorder = proxies(path, record_mode="all", upstream=f"http://127.0.0.1:{origin.server_address[1]}")
+        headers = {"content-type": "application/json", "x-note": "\xff\xfe ok"}  # sent as latin-1: raw bytes
+        assert _post(recorder.url + "/v1/messages", orjson.dumps(hello()), headers) == (200, b'{"ok":1}')
+        recorder.stop()
+        origin.shutdown()
+    (item,) = fmt.load(path)
+    assert ("X-Note", "\ufffd\ufffd ok") in item.request.headers
+    assert ("x-odd", "caf\ufffd \ufffd") in item.response.headers and item.response.reason == "Ok\ufffd"
+    replayer = proxies(path)
+    assert _post(replayer.url + "/v1/messages", orjson.dumps(hello()), headers) == (200, b'{"ok":1}')
