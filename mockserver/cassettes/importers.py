@@ -18,9 +18,10 @@ import base64
 import binascii
 import gzip
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -152,12 +153,39 @@ def _vcrpy_one(request: dict[str, Any], response: dict[str, Any]) -> Interaction
     )
 
 
+def _each(items: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """The items of a list with their place (``interactions[3]``), for errors that say where."""
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise CassetteError(f"{where} must be a list, not {type(items).__name__}")
+    for i, item in enumerate(items):
+        yield f"{where}[{i}]", item
+
+
+@contextmanager
+def _at(where: str) -> Iterator[None]:
+    """A malformed field of one item reported with the item's place."""
+    try:
+        yield
+    except CassetteError as exc:
+        raise CassetteError(f"{where}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CassetteError(f"{where}: malformed: {exc!r}") from None
+
+
 def from_vcrpy(data: dict[str, Any]) -> list[Interaction]:
     if "interactions" in data:
-        pairs = [(i.get("request") or {}, i.get("response") or {}) for i in data["interactions"] or []]
+        pairs = list(_each(data["interactions"], "interactions"))
     else:  # vcrpy's internal form, as langchain stores it (gzipped)
-        pairs = list(zip(data.get("requests") or [], data.get("responses") or []))
-    return [_vcrpy_one(req, resp) for req, resp in pairs]
+        responses = [resp for _, resp in _each(data.get("responses"), "responses")]
+        pairs = [(where, {"request": req, "response": resp})
+                 for (where, req), resp in zip(_each(data.get("requests"), "requests"), responses)]
+    out = []
+    for where, item in pairs:
+        with _at(where):
+            out.append(_vcrpy_one(item.get("request") or {}, item.get("response") or {}))
+    return out
 
 
 # -- Ruby VCR ----------------------------------------------------------------------------------
@@ -165,19 +193,22 @@ def from_vcrpy(data: dict[str, Any]) -> list[Interaction]:
 
 def from_ruby_vcr(data: dict[str, Any]) -> list[Interaction]:
     out = []
-    for item in data.get("http_interactions") or []:
-        req, resp = item.get("request") or {}, item.get("response") or {}
-        status = resp.get("status") or {}
-        out.append(
-            _interaction(
-                str(req.get("method", "get")), str(req.get("uri", "/")),
-                _header_lists(req.get("headers")), _vcrpy_body(req),
-                int(status.get("code") or 200), status.get("message"),
-                _header_lists(resp.get("headers")), _vcrpy_body(resp),
-                str(item["recorded_at"]) if item.get("recorded_at") else None,
-            )
-        )
+    for where, item in _each(data.get("http_interactions"), "http_interactions"):
+        with _at(where):
+            out.append(_ruby_vcr_one(item))
     return out
+
+
+def _ruby_vcr_one(item: dict[str, Any]) -> Interaction:
+    req, resp = item.get("request") or {}, item.get("response") or {}
+    status = resp.get("status") or {}
+    return _interaction(
+        str(req.get("method", "get")), str(req.get("uri", "/")),
+        _header_lists(req.get("headers")), _vcrpy_body(req),
+        int(status.get("code") or 200), status.get("message"),
+        _header_lists(resp.get("headers")), _vcrpy_body(resp),
+        str(item["recorded_at"]) if item.get("recorded_at") else None,
+    )
 
 
 # -- HAR 1.2 -----------------------------------------------------------------------------------
@@ -194,20 +225,22 @@ def _har_text(holder: dict[str, Any] | None) -> bytes:
 
 def from_har(data: dict[str, Any]) -> list[Interaction]:
     out = []
-    for entry in (data.get("log") or {}).get("entries") or []:
-        req, resp = entry.get("request") or {}, entry.get("response") or {}
-        status = int(resp.get("status") or 0)
-        if status <= 0:  # aborted or blocked in the browser: nothing was answered
-            continue
-        out.append(
-            _interaction(
-                str(req.get("method", "GET")), str(req.get("url", "/")),
-                _header_lists(req.get("headers")), _har_text(req.get("postData")),
-                status, resp.get("statusText"), _header_lists(resp.get("headers")), _har_text(resp.get("content")),
-                entry.get("startedDateTime"),
-            )
-        )
+    for where, entry in _each((data.get("log") or {}).get("entries"), "log.entries"):
+        with _at(where):
+            status = int((entry.get("response") or {}).get("status") or 0)
+            if status > 0:  # else aborted or blocked in the browser: nothing was answered
+                out.append(_har_one(entry, status))
     return out
+
+
+def _har_one(entry: dict[str, Any], status: int) -> Interaction:
+    req, resp = entry.get("request") or {}, entry.get("response") or {}
+    return _interaction(
+        str(req.get("method", "GET")), str(req.get("url", "/")),
+        _header_lists(req.get("headers")), _har_text(req.get("postData")),
+        status, resp.get("statusText"), _header_lists(resp.get("headers")), _har_text(resp.get("content")),
+        entry.get("startedDateTime"),
+    )
 
 
 # -- ddapm-test-agent JSON ---------------------------------------------------------------------
@@ -247,17 +280,26 @@ def from_httprr(raw: bytes) -> list[Interaction]:
     out = []
     pos = len(HTTPRR_MAGIC)
     while pos < len(raw):
-        end = raw.index(b"\n", pos)
-        req_len, resp_len = (int(x) for x in raw[pos:end].split())
-        pos = end + 1
-        req_raw, resp_raw = raw[pos : pos + req_len], raw[pos + req_len : pos + req_len + resp_len]
-        pos += req_len + resp_len
-        start, req_headers, req_body = _http_message(req_raw)
-        method, url = start.split(" ")[:2]
-        status_line, resp_headers, resp_body = _http_message(resp_raw)
-        _, code, *reason = status_line.split(" ", 2)
-        out.append(_interaction(method, url, req_headers, req_body, int(code), reason[0] if reason else None, resp_headers, resp_body))
+        start = pos
+        try:
+            end = raw.index(b"\n", pos)
+            req_len, resp_len = (int(x) for x in raw[pos:end].split())
+            pos = end + 1
+            if req_len < 0 or resp_len < 0 or pos + req_len + resp_len > len(raw):
+                raise ValueError(f"the lengths {req_len} {resp_len} run past the end of the file")
+            out.append(_httprr_one(raw[pos : pos + req_len], raw[pos + req_len : pos + req_len + resp_len]))
+            pos += req_len + resp_len
+        except ValueError as exc:
+            raise CassetteError(f"httprr record {len(out)} (at byte {start}): malformed: {exc}") from None
     return out
+
+
+def _httprr_one(req_raw: bytes, resp_raw: bytes) -> Interaction:
+    start, req_headers, req_body = _http_message(req_raw)
+    method, url = start.split(" ")[:2]
+    status_line, resp_headers, resp_body = _http_message(resp_raw)
+    _, code, *reason = status_line.split(" ", 2)
+    return _interaction(method, url, req_headers, req_body, int(code), reason[0] if reason else None, resp_headers, resp_body)
 
 
 # -- detection ---------------------------------------------------------------------------------
@@ -266,9 +308,15 @@ def from_httprr(raw: bytes) -> list[Interaction]:
 def parse(raw: bytes, source: str = "cassette") -> Loaded:
     """Recognise the format from the content (not the file name) and read it."""
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CassetteError(f"{source}: a gzip file that does not decompress: {exc}") from None
     if raw.startswith(HTTPRR_MAGIC):
-        return Loaded("httprr", from_httprr(raw))
+        try:
+            return Loaded("httprr", from_httprr(raw))
+        except CassetteError as exc:
+            raise CassetteError(f"{source}: {exc}") from None
     data: Any
     if raw.lstrip()[:1] == b"{":
         try:
@@ -284,8 +332,9 @@ def parse(raw: bytes, source: str = "cassette") -> Loaded:
             raise CassetteError(f"{source}: neither JSON nor YAML: {str(exc).split(': not valid YAML: ', 1)[-1]}") from None
     if not isinstance(data, dict):
         raise CassetteError(f"{source}: not a cassette (top level is not a mapping)")
+    ours = fmt.is_our_format(data)
     try:
-        if fmt.is_our_format(data):
+        if ours:
             return Loaded("mockserver", fmt.decode_document(data, source))
         if "http_interactions" in data:
             return Loaded("ruby-vcr", from_ruby_vcr(data))
@@ -295,8 +344,10 @@ def parse(raw: bytes, source: str = "cassette") -> Loaded:
             return Loaded("vcrpy", from_vcrpy(data))
         if isinstance(data.get("request"), dict) and isinstance(data.get("response"), dict):
             return Loaded("ddapm", from_ddapm(data))
-    except CassetteError:
-        raise
+    except CassetteError as exc:
+        if ours:  # its errors name the file already
+            raise
+        raise CassetteError(f"{source}: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CassetteError(f"{source}: malformed cassette: {exc!r}") from None
     raise CassetteError(f"{source}: unrecognised cassette format (keys: {', '.join(map(str, list(data)[:6]))})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import signal
 import subprocess
 import sys
@@ -139,6 +140,11 @@ def test_tools_report_errors_without_tracebacks(tmp_path: Path, capsys: pytest.C
     assert main(["cassette", "list", str(bad)]) == 1
     assert "mockserver:" in capsys.readouterr().err
     assert main(["cassette", "show", str(bad), "0"]) == 1
+    capsys.readouterr()
+    cut = tmp_path / "cut.yaml.gz"  # a gzipped cassette cut short: was an EOFError traceback
+    cut.write_bytes(gzip.compress(PROMPT.read_bytes())[:40])
+    assert main(["cassette", "list", str(cut)]) == 1
+    assert f"mockserver: {cut}: a gzip file that does not decompress" in capsys.readouterr().err
 
 
 def test_every_command_and_argument_has_help() -> None:

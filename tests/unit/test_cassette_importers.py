@@ -99,3 +99,25 @@ def test_non_anthropic_hosts_keep_their_origin() -> None:
     (item,) = importers.parse(text.encode()).interactions
     assert item.request.origin == "https://static.example.net"
     assert item.response.headers == [("Content-Length", "12345")]  # kept: a HEAD answer describes the resource
+
+
+def test_a_damaged_file_is_a_cassette_error_naming_the_file_and_the_place() -> None:
+    """A gzip file cut short was an ``EOFError`` traceback, a broken httprr trace a bare
+    ``subsection not found``; a malformed vcrpy/VCR/HAR item did not say which it was."""
+    import pytest
+
+    from mockserver.cassettes.format import CassetteError
+
+    cases = {
+        gzip.compress(b"interactions: []\n")[:12]: "x.yaml: a gzip file that does not decompress",
+        b"httprr trace v1\n12 3": "x.yaml: httprr record 0 \\(at byte 16\\): malformed",
+        b"httprr trace v1\n5 99999\nGET / HTTP/1.1": "x.yaml: httprr record 0 \\(at byte 16\\): malformed: the lengths 5 99999 run past",
+        b"interactions:\n- request: {uri: /}\n  response: {status: {code: 200}}\n- request: {uri: /}\n  response: {status: {code: abc}}\n":
+            "x.yaml: interactions\\[1\\]: malformed: ValueError",
+        b"interactions: 5\n": "x.yaml: interactions must be a list, not int",
+        b"http_interactions:\n- request: {uri: /, headers: oops}\n  response: {}\n": "x.yaml: http_interactions\\[0\\]: malformed",
+        b'{"log": {"entries": [{"request": {"url": "/"}, "response": {"status": "x"}}]}}': "x.yaml: log.entries\\[0\\]: malformed",
+    }
+    for raw, message in cases.items():
+        with pytest.raises(CassetteError, match=message):
+            importers.parse(raw, "x.yaml")
