@@ -130,11 +130,36 @@ def render_event(item: dict[str, Any]) -> bytes:
     elif name == "ping" and item["data"] == {"type": "ping"} and not item.get("pad"):
         payload = PING_DATA
     else:
-        payload = orjson.dumps(item["data"])
-        pad = int(item.get("pad") or 0)
+        payload = _json(item["data"], "data")
+        pad = item.get("pad") or 0
+        if not isinstance(pad, int) or isinstance(pad, bool) or not 0 <= pad <= _MAX_PAD:
+            raise CassetteError(f"pad must be a whole number of spaces, not {pad!r}")
         if pad:
+            if not isinstance(item["data"], dict):
+                raise CassetteError("pad needs data that is a mapping (the spaces go before its final '}')")
             payload = payload[:-1] + b" " * pad + b"}"
     return head + b"data: " + payload + b"\n\n"
+
+
+_MAX_PAD = 1 << 20  # the API pads by at most 15; this only keeps a typo from costing gigabytes
+
+
+def _json(value: Any, what: str) -> bytes:
+    """``value`` as compact JSON, or a :class:`CassetteError` saying why it is none (a YAML
+    ``!!binary`` or set, an integer past 64 bits, a key that is not text)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise CassetteError(f"{what} is not JSON: {exc}") from None
+
+
+def _seconds(value: Any, what: str) -> float | None:
+    """A time in seconds (``latency``, ``at``): absent, or a finite number not below zero."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise CassetteError(f"{what} must be a number of seconds, not {value!r}")
+    return float(value)
 
 
 def _encode_text(raw: bytes) -> dict[str, Any]:
@@ -174,25 +199,41 @@ def decode_body(data: dict[str, Any], where: str) -> tuple[bytes, list[Frame] | 
     """A stored body as bytes, plus its frames when it is an event stream."""
     if "events" in data:
         frames = []
-        for i, item in enumerate(data["events"] or []):
+        for i, item in enumerate(_list(data["events"], f"{where}.events")):
             if not isinstance(item, dict):
-                raise CassetteError(f"{where}: events[{i}] must be a mapping")
+                raise CassetteError(f"{where}.events[{i}] must be a mapping")
             try:
                 raw = render_event(item)
+                at = _seconds(item.get("at"), "at")
             except CassetteError as exc:
-                raise CassetteError(f"{where}: events[{i}]: {exc}") from None
-            at = item.get("at")
-            frames.append(Frame(raw, float(at) if at is not None else None))
+                raise CassetteError(f"{where}.events[{i}]: {exc}") from None
+            frames.append(Frame(raw, at))
         return b"".join(f.raw for f in frames), frames
-    if "body" in data:  # present means JSON, so ``body: null`` is the JSON null
-        return orjson.dumps(data["body"]), None
-    if "jsonl" in data:
-        return b"".join(orjson.dumps(v) + b"\n" for v in data["jsonl"] or []), None
+    try:
+        if "body" in data:  # present means JSON, so ``body: null`` is the JSON null
+            return _json(data["body"], "body"), None
+        if "jsonl" in data:
+            return b"".join(_json(v, f"jsonl[{i}]") + b"\n" for i, v in enumerate(_list(data["jsonl"], "jsonl"))), None
+    except CassetteError as exc:
+        raise CassetteError(f"{where}.{exc}") from None
     if "text" in data:
-        return str(data["text"]).encode("utf-8"), None
+        if not isinstance(data["text"], str):
+            raise CassetteError(f"{where}.text must be text, not {type(data['text']).__name__}")
+        return data["text"].encode("utf-8"), None
     if "base64" in data:
-        return base64.b64decode(str(data["base64"])), None
+        try:
+            return base64.b64decode("".join(str(data["base64"]).split()), validate=True), None
+        except ValueError as exc:
+            raise CassetteError(f"{where}.base64 is not base64: {exc}") from None
     return b"", None
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CassetteError(f"{what} must be a list, not {type(value).__name__}")
+    return value
 
 
 def encode_request_body(raw: bytes) -> dict[str, Any]:
@@ -227,8 +268,16 @@ def decode_pairs(data: Any, where: str) -> list[tuple[str, str]]:
     pairs = []
     for key, value in data.items():
         for one in value if isinstance(value, list) else [value]:
-            pairs.append((str(key), "" if one is None else _scalar_text(one)))
+            if isinstance(one, (dict, list)):
+                raise CassetteError(f"{where}.{key} must be text (or a list of texts), not a {type(one).__name__}")
+            text = "" if one is None else _scalar_text(one)
+            if _CONTROL.search(str(key)) or _CONTROL.search(text):
+                raise CassetteError(f"{where}.{key} holds a line break or NUL, which no HTTP header can carry")
+            pairs.append((str(key), text))
     return pairs
+
+
+_CONTROL = re.compile("[\r\n\x00]")
 
 
 def _scalar_text(value: Any) -> str:
@@ -280,6 +329,8 @@ def decode_interaction(item: Any, where: str) -> Interaction:
     method, path = req.get("method"), req.get("path")
     if not isinstance(method, str) or not isinstance(path, str):
         raise CassetteError(f"{where}: request needs method and path")
+    if req.get("origin") is not None and not isinstance(req["origin"], str):
+        raise CassetteError(f"{where}.request.origin must be a URL like https://example.com")
     request_body, _ = decode_body(req, f"{where}.request")
     request = RecordedRequest(
         method=method.upper(),
@@ -291,17 +342,25 @@ def decode_interaction(item: Any, where: str) -> Interaction:
         form=_form(req.get("form"), f"{where}.request.form"),
     )
     status = resp.get("status")
-    if not isinstance(status, int):
+    if not isinstance(status, int) or isinstance(status, bool):
         raise CassetteError(f"{where}: response needs an integer status")
+    if not 100 <= status <= 599:
+        raise CassetteError(f"{where}.response.status: {status} is not an HTTP status (100-599)")
+    reason = resp.get("reason")
+    if reason is not None and (not isinstance(reason, str) or _CONTROL.search(reason)):
+        raise CassetteError(f"{where}.response.reason must be one line of text, not {reason!r}")
     body, frames = decode_body(resp, f"{where}.response")
-    latency = resp.get("latency")
+    try:
+        latency = _seconds(resp.get("latency"), "latency")
+    except CassetteError as exc:
+        raise CassetteError(f"{where}.response.{exc}") from None
     response = RecordedResponse(
         status=status,
         headers=decode_pairs(resp.get("headers"), f"{where}.response.headers"),
         body=body,
-        reason=resp.get("reason"),
+        reason=reason,
         frames=frames,
-        latency=float(latency) if latency is not None else None,
+        latency=latency,
     )
     recorded_at = item.get("recorded_at")
     return Interaction(request, response, str(recorded_at) if recorded_at is not None else None)
@@ -312,7 +371,12 @@ def _form(data: Any, where: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         raise CassetteError(f"{where} must be a mapping of part names to text or file summaries")
-    return {str(k): v for k, v in data.items()}
+    form = {str(k): v for k, v in data.items()}
+    try:
+        _json(form, "it")  # matched (and redacted) as JSON
+    except CassetteError as exc:
+        raise CassetteError(f"{where}: {exc}") from None
+    return form
 
 
 def is_our_format(data: Any) -> bool:

@@ -156,6 +156,41 @@ def test_bad_documents_are_reported_with_their_place() -> None:
         fmt.loads("format: mockserver-cassette\nversion: 9\n")
 
 
+
+BAD_FIELDS = [  # (request, response) as YAML flow mappings, and what the error must say
+    ("{method: GET, path: /}", "{status: 200, reason: 5}", r"\.response\.reason must be one line of text"),
+    ("{method: GET, path: /}", "{status: 200, reason: \"OK\\r\\nX-Injected: 1\"}", r"\.response\.reason must be one line"),
+    ("{method: GET, path: /}", "{status: 200, headers: {x-a: \"a\\r\\nX-Injected: 1\"}}", r"\.response\.headers\.x-a holds a line break"),
+    ("{method: GET, path: /}", "{status: 200, headers: {x-a: {b: 1}}}", r"\.response\.headers\.x-a must be text"),
+    ("{method: GET, path: /, query: {q: [[1]]}}", "{status: 200}", r"\.request\.query\.q must be text"),
+    ("{method: GET, path: /}", "{status: 1}", r"\.response\.status: 1 is not an HTTP status"),
+    ("{method: GET, path: /}", "{status: true}", r": response needs an integer status"),
+    ("{method: GET, path: /}", "{status: 200, latency: soon}", r"\.response\.latency must be a number of seconds"),
+    ("{method: GET, path: /}", "{status: 200, latency: .inf}", r"\.response\.latency must be a number of seconds"),
+    ("{method: GET, path: /}", "{status: 200, events: 5}", r"\.response\.events must be a list"),
+    ("{method: GET, path: /}", "{status: 200, events: [{data: {a: 1}, at: x}]}", r"\.response\.events\[0\]: at must be a number"),
+    ("{method: GET, path: /}", "{status: 200, events: [{data: {a: 1}, pad: x}]}", r"\.response\.events\[0\]: pad must be a whole number"),
+    ("{method: GET, path: /}", "{status: 200, events: [{data: [1], pad: 2}]}", r"\.response\.events\[0\]: pad needs data that is a mapping"),
+    ("{method: GET, path: /}", "{status: 200, events: [{data: !!binary aGk=}]}", r"\.response\.events\[0\]: data is not JSON"),
+    ("{method: GET, path: /}", "{status: 200, jsonl: 5}", r"\.response\.jsonl must be a list"),
+    ("{method: GET, path: /}", "{status: 200, jsonl: [1, !!set {a}]}", r"\.response\.jsonl\[1\] is not JSON"),
+    ("{method: GET, path: /}", "{status: 200, base64: '!!'}", r"\.response\.base64 is not base64"),
+    ("{method: GET, path: /}", "{status: 200, text: [1]}", r"\.response\.text must be text"),
+    ("{method: GET, path: /, body: {n: 123456789012345678901234567890}}", "{status: 200}", r"\.request\.body is not JSON"),
+    ("{method: GET, path: /, origin: 5}", "{status: 200}", r"\.request\.origin must be a URL"),
+    ("{method: POST, path: /v1/files, form: {file: !!binary aGk=}}", "{status: 200}", r"\.request\.form: it is not JSON"),
+]
+
+
+@pytest.mark.parametrize(("request_", "response", "message"), BAD_FIELDS)
+def test_a_wrong_type_in_any_field_is_an_error_naming_the_file_and_the_field(request_: str, response: str, message: str) -> None:
+    """Such files gave ``malformed cassette: TypeError(...)`` naming no field, or loaded and then
+    made every replay of the interaction a 500 with a traceback (a reason or header that is not one
+    line of text, a status no HTTP client reads) or hang (``latency: .inf`` in realtime replay)."""
+    text = f"format: mockserver-cassette\nversion: 1\ninteractions:\n- request: {request_}\n  response: {response}\n"
+    with pytest.raises(fmt.CassetteError, match="^c.yaml: interactions\\[0\\]" + ".*" + message):
+        importers.parse(text.encode(), "c.yaml")
+
 # -- appending, and what a kill or a full disk leaves ---------------------------------------------
 def _interaction(n: int, stream: bool = False) -> Interaction:
     if stream:
