@@ -54,6 +54,7 @@ def parse_block(node: Node) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise node.error("a content block must be a string or a mapping")
     if "type" in value:
+        node.child("type").string()  # replies dispatch on it (a list or mapping there was a TypeError, a 500)
         block = copy.deepcopy(value)
         if block.get("type") == "web_search_tool_result" and isinstance(block.get("content"), list):
             block["content"] = [_search_result(node.child("content").child(i), r) for i, r in enumerate(block["content"])]

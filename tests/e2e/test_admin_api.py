@@ -67,6 +67,14 @@ def test_a_rule_with_a_mistake_is_refused_naming_rule_and_field(admin: httpx2.Cl
     assert admin.get("/_mock/rules").json()["data"] == []  # nothing of the document was added
 
 
+def test_a_content_block_whose_type_is_not_a_string_is_a_400(admin: httpx2.Client) -> None:
+    for kind in ([], {}, ["text"]):  # the reply builder dispatches on it: an unhashable one was a 500
+        bad = admin.post("/_mock/rules", json={"name": "odd", "reply": {"content": [{"type": kind, "text": "hi"}]}})
+        assert bad.status_code == 400, bad.text
+        assert bad.json()["error"]["message"].startswith('<admin>: rules[0] ("odd"): reply.content[0].type: must be a string')
+    assert admin.get("/_mock/rules").json()["data"] == []
+
+
 def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
     anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=USER_HI)
     anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)

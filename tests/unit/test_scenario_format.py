@@ -55,6 +55,8 @@ def load(text: str) -> Any:
         ("- {fault: {latency: -1}}", "s.yaml: rules[0]: fault.latency: must be a number from 0 to 600, not -1"),
         ("- {reply: {content: [{tool_use: {input: {}}}]}}", "s.yaml: rules[0]: reply.content[0].tool_use: 'name' is required"),
         ("- {reply: {content: [{bogus: 1}]}}", "s.yaml: rules[0]: reply.content[0]: a content block needs a 'type', or exactly one of"),
+        ("- {reply: {content: [{type: [text], text: hi}]}}", "s.yaml: rules[0]: reply.content[0].type: must be a string, not a list"),
+        ("- {reply: {content: [{type: {}, text: hi}]}}", "s.yaml: rules[0]: reply.content[0].type: must be a string, not a mapping"),
         (
             "- {reply: {content: [{text: hi, citations: [{type: char_location, cited_text: hi}]}]}}",
             "s.yaml: rules[0]: reply.content[0]: not a valid reply for the SDK's Message type: Field required (at citations.0.document_index)",
