@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+import orjson
 import yaml
 
 MISSING: Any = object()
@@ -98,11 +99,14 @@ def check_document(
     max_depth: int = MAX_DEPTH,
     max_nodes: int = MAX_NODES,
     error: type[DocumentError] = DocumentError,
+    binary: Callable[[list[Any]], bool] | None = None,
 ) -> None:
     """Refuse, with ``error`` naming ``source`` and the place, a parsed document
     that could not be served as JSON or would break the server later: nested deeper than
     ``max_depth``, more than ``max_nodes`` values, a mapping key that is not a string, an
-    integer JSON cannot carry, an infinite or NaN number, a string with a lone surrogate.
+    integer JSON cannot carry, an infinite or NaN number, a string with a lone surrogate, a
+    value JSON has no form for (YAML's ``!!set``; ``!!binary`` bytes except where ``binary``,
+    given the keys leading to them, allows them).
 
     Iterative (it cannot overflow the stack itself); a self-containing value (a YAML alias inside
     its own anchor) is too deep. JSON from the admin API and values from Python reach the loader
@@ -130,7 +134,7 @@ def check_document(
                         problem = "a key holds a lone surrogate (like \\ud800), which JSON text cannot carry"
                         break
                     stack.append((child, depth + 1, entry, key))
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):  # YAML's !!pairs and !!omap are lists of tuples
             if depth > max_depth:
                 problem = f"nested more than {max_depth} levels deep"
             else:
@@ -141,12 +145,29 @@ def check_document(
         elif isinstance(value, int) and not isinstance(value, bool):
             if not INT_RANGE[0] <= value <= INT_RANGE[1]:
                 problem = "an integer this large cannot be sent as JSON (at most 2**64 - 1 in size)"
-        elif isinstance(value, str) and not _encodable(value):
-            problem = "holds a lone surrogate (like \\ud800), which JSON text cannot carry"
+        elif isinstance(value, str):
+            if not _encodable(value):
+                problem = "holds a lone surrogate (like \\ud800), which JSON text cannot carry"
+        elif isinstance(value, bytes):
+            if binary is None or not binary(_keys_of(entry)):
+                problem = "bytes (!!binary) cannot be sent as JSON here: write text"
+        elif isinstance(value, (set, frozenset)):
+            problem = "a set (YAML's !!set) cannot be sent as JSON: write a list"
+        elif value is not None and not isinstance(value, bool) and not _writable(value):
+            problem = f"a {type(value).__name__} cannot be sent as JSON"
         if problem is not None:
             keys = _keys_of(entry)
             rule, keys = locate(keys) if locate is not None else (None, keys)
             raise error(problem, source=source, context=rule, field=_path(keys) or None)
+
+
+def _writable(value: Any) -> bool:
+    """Whether orjson writes this leaf (YAML's dates do; an object from Python may not)."""
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _encodable(text: str) -> bool:

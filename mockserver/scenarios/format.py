@@ -127,7 +127,10 @@ def parse_text(text: str, *, source: str, label: str | None = None, first_index:
 def parse_document(data: Any, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
     """Rules from a list of rules, a single rule, or ``{rules: […], rate_limits: {…}}``."""
     label = label or source
-    check_document(data, source=source, locate=lambda keys: _locate(data, keys), error=ScenarioError)
+    check_document(
+        data, source=source, locate=lambda keys: _locate(data, keys), error=ScenarioError,
+        binary=lambda keys: _raw_event_data(_locate(data, keys)[1]),
+    )
     root = Node(data, "", where(source))
     if data is None:
         return Document([])
@@ -177,6 +180,18 @@ def _locate(data: Any, keys: list[Any]) -> tuple[str | None, list[Any]]:
         return None, keys
     name = spec.get("name") if isinstance(spec, dict) else None
     return f"rules[{index}]" + (f' ("{name}")' if isinstance(name, str) else ""), rest
+
+
+def _raw_event_data(keys: list[Any]) -> bool:
+    """Whether a rule's ``keys`` lead to a raw stream event's ``data`` (``stream[0].data``, in a
+    sequence step too): the one place bytes (``!!binary``) go out as they are; anywhere else
+    they could not be written as JSON when the rule answers."""
+    if keys[:1] == ["sequence"]:
+        keys = keys[3:] if keys[1:2] == ["steps"] else keys[2:]
+    if keys[:1] != ["stream"]:
+        return False
+    keys = keys[2:] if keys[1:2] == ["events"] else keys[1:]
+    return len(keys) == 2 and isinstance(keys[0], int) and keys[1] == "data"
 
 
 def parse_rule(node: Node, *, index: int, label: str) -> Rule:

@@ -75,6 +75,18 @@ def test_a_content_block_whose_type_is_not_a_string_is_a_400(admin: httpx2.Clien
     assert admin.get("/_mock/rules").json()["data"] == []
 
 
+def test_yaml_values_json_cannot_carry_are_a_400_not_a_500_on_every_answer(admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    yaml = {"content-type": "application/yaml"}
+    for body in ("{match: {endpoint: models.list}, json: {body: {ids: !!set {a, b}}}}",
+                 "{error: {status: 400, details: {blob: !!binary AAAA}}}"):
+        refused = admin.post("/_mock/rules", content=body, headers=yaml)
+        assert refused.status_code == 400 and "cannot be sent as JSON" in refused.json()["error"]["message"], refused.text
+    assert admin.get("/_mock/rules").json()["data"] == []
+    anthropic_client.models.list()  # answered as before: no rule was added
+    raw = admin.post("/_mock/rules", content="{match: {stream: true}, stream: [{event: bad, data: !!binary /w==}]}", headers=yaml)
+    assert raw.status_code == 201  # a raw stream event's data may still be bytes
+
+
 def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
     anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=USER_HI)
     anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)

@@ -98,6 +98,12 @@ DEEP = "[" * 65 + "]" * 65
         ("- {fault: {random_error: .nan}}", "s.yaml: rules[0]: fault.random_error: must be a finite number, not nan"),
         ("- {json: {body: {x: .inf}}}", "s.yaml: rules[0]: json.body.x: must be a finite number, not inf"),
         ("- {json: {body: {x: 100000000000000000000000}}}", "s.yaml: rules[0]: json.body.x: an integer this large cannot be sent as JSON"),
+        # Values JSON has no form for: accepted, they made every answer of the rule a 500.
+        ("- {json: {body: {x: !!set {a, b}}}}", "s.yaml: rules[0]: json.body.x: a set (YAML's !!set) cannot be sent as JSON: write a list"),
+        ("- {error: {status: 400, details: {x: !!binary AAAA}}}", "s.yaml: rules[0]: error.details.x: bytes (!!binary) cannot be sent as JSON here"),
+        ("- {stream: [{event: x, data: {a: !!binary AAAA}}]}", "s.yaml: rules[0]: stream[0].data.a: bytes (!!binary) cannot be sent as JSON here"),
+        ("- {json: {body: !!pairs [a: !!set {b}]}}", "s.yaml: rules[0]: json.body[0][1]: a set (YAML's !!set) cannot be sent as JSON"),
+        ("- {json: {body: !!omap [a: .nan]}}", "s.yaml: rules[0]: json.body[0][1]: must be a finite number, not nan"),
         ("- {json: {body: {}, status: 101}}", "s.yaml: rules[0]: json.status: must be an integer from 200 to 599, not 101"),
         ("- {stream: {status: 100, events: []}}", "s.yaml: rules[0]: stream.status: must be an integer from 200 to 599, not 100"),
         # Unbounded waits.
@@ -411,3 +417,6 @@ def test_raw_stream_events_keep_text_and_bytes_verbatim() -> None:
         ("content_block_stop", {"type": "content_block_stop", "index": 0}, 0.25),
         ("bad", b"\xff", 0.0),
     ]
+    in_a_step = load("- {sequence: {steps: [{stream: {events: [{event: bad, data: !!binary /w==}]}}]}}").rules[0].action
+    assert in_a_step.steps[0].events[0].data == b"\xff"
+    assert parse_document([{"stream": [{"event": "bad", "data": b"\xff"}]}], source="<python>").rules[0].action.events[0].data == b"\xff"
