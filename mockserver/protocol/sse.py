@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import orjson
 
 from mockserver.protocol.message import fed_back_tokens
-from mockserver.protocol.tokens import split_pieces
+from mockserver.protocol.tokens import json_default, split_pieces
 
 PING_DATA = b'{"type": "ping"}'
 _BLANK_LINE = re.compile(rb"\r\n\r\n|\n\n")
@@ -213,7 +213,7 @@ def _block_deltas(block: dict[str, Any], index: int, rng: random.Random) -> Iter
     elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
         arguments = block.get("input", {})
         # A server tool's input streams as JSON with ", " and ": " (every recorded web_search call).
-        text = dumps(arguments).decode() if kind == "tool_use" else json.dumps(arguments, ensure_ascii=False)
+        text = dumps(arguments).decode() if kind == "tool_use" else json.dumps(arguments, ensure_ascii=False, default=json_default)
         for part in _json_chunks(text, rng):
             delta = {"type": "input_json_delta", "partial_json": part}
             yield PlannedEvent("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, 1 if part else 0)

@@ -17,6 +17,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, time
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
@@ -125,13 +126,21 @@ def split_pieces(text: str) -> list[str]:
     return PIECE.findall(text)
 
 
+def json_default(value: Any) -> str:
+    """``json.dumps``'s ``default``: a date or time (a scenario's unquoted ``2025-01-01`` in a
+    tool input is one) as orjson writes it on the wire; without this, a 500."""
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def count_json(value: Any) -> int:
-    return count_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    return count_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default))
 
 
 def _count_rendered_json(value: Any) -> int:
     """Tokens of a value as the API shows JSON to the model (``", "`` and ``": "`` separators)."""
-    return count_text(json.dumps(value, ensure_ascii=False))
+    return count_text(json.dumps(value, ensure_ascii=False, default=json_default))
 
 
 def image_tokens(width: int, height: int) -> int:

@@ -87,6 +87,19 @@ def test_yaml_values_json_cannot_carry_are_a_400_not_a_500_on_every_answer(admin
     assert raw.status_code == 201  # a raw stream event's data may still be bytes
 
 
+def test_an_unquoted_yaml_date_in_a_tool_input_is_sent_as_text(admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
+    rule = ("{reply: {content: [{server_tool_use: {name: web_search, input: {query: news, since: 2025-01-01}}},"
+            " {web_search_tool_result: {results: [{url: 'https://example.com', title: t}]}}, {tool_use: {name: f, input: {at: 2025-01-01}}}]}}")
+    added = admin.post("/_mock/rules", content=rule, headers={"content-type": "application/yaml"})
+    assert added.status_code == 201, added.text  # counting its tokens was a TypeError: a 500
+    message = anthropic_client.messages.create(model=HAIKU, max_tokens=50, messages=USER_HI)
+    assert message.content[0].input == {"query": "news", "since": "2025-01-01"} and message.content[2].input == {"at": "2025-01-01"}
+    with anthropic_client.messages.stream(model=HAIKU, max_tokens=50, messages=USER_HI) as stream:
+        streamed = stream.get_final_message()
+    assert [block.input for block in streamed.content if block.type != "web_search_tool_result"] == [
+        {"query": "news", "since": "2025-01-01"}, {"at": "2025-01-01"}]
+
+
 def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
     anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=USER_HI)
     anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)

@@ -420,3 +420,11 @@ def test_raw_stream_events_keep_text_and_bytes_verbatim() -> None:
     in_a_step = load("- {sequence: {steps: [{stream: {events: [{event: bad, data: !!binary /w==}]}}]}}").rules[0].action
     assert in_a_step.steps[0].events[0].data == b"\xff"
     assert parse_document([{"stream": [{"event": "bad", "data": b"\xff"}]}], source="<python>").rules[0].action.events[0].data == b"\xff"
+
+
+def test_an_unquoted_date_in_a_tool_input_loads_and_counts_as_its_text() -> None:
+    from mockserver.protocol.tokens import count_json
+
+    rule = load("- {reply: {content: [{tool_use: {name: f, input: {since: 2025-01-01}}}]}}").rules[0]  # a TypeError before
+    assert isinstance(rule.action, ReplyAction)
+    assert count_json({"since": rule.action.content[0]["input"]["since"]}) == count_json({"since": "2025-01-01"})
