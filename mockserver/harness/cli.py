@@ -362,6 +362,7 @@ async def _serve(config: Config) -> None:
 
 def explain(exc: BaseException, config: Config) -> tuple[str, int] | None:
     """The message and exit status for a server that could not start; ``None``: not foreseen."""
+    from mockserver.protocol.catalog import CatalogError
     from mockserver.store.base import StoreUnavailable
 
     if isinstance(exc, StoreUnavailable):
@@ -372,6 +373,8 @@ def explain(exc: BaseException, config: Config) -> tuple[str, int] | None:
         return str(exc), 2
     if isinstance(exc, ScenarioError):  # names the file, the rule and the field
         return f"scenario rejected: {exc}", 2
+    if isinstance(exc, CatalogError):  # --models: names the file, the entry and the field
+        return f"model catalog rejected: {exc}", 2
     if isinstance(exc, ImportError) and config.state and exc.name is not None and exc.name.split(".")[0] == "redis":
         return "--state needs the redis package: pip install 'claude-mockserver[redis]'", 2
     if isinstance(exc, ValueError) and config.state and str(exc).startswith("--state"):

@@ -63,3 +63,22 @@ def test_serve_refuses_an_organization_id_that_cannot_be_a_header() -> None:
         capture_output=True, text=True, timeout=20,
     )
     assert refused.returncode == 2 and "--organization-id: control characters cannot go in a header" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("catalog", "message"),
+    [
+        ("models: [1, 2]\n", "models.yaml: #1: must be a mapping, not an integer"),
+        (None, "models.yaml: cannot read the catalog: [Errno 2] No such file or directory"),
+    ],
+)
+def test_serve_refuses_a_broken_model_catalog_naming_it(tmp_path, catalog: str | None, message: str) -> None:
+    path = tmp_path / "models.yaml"
+    if catalog is not None:
+        path.write_text(catalog)
+    refused = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--models", str(path)],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr  # it was a traceback, status 1
+    assert refused.stderr.startswith("mockserver: model catalog rejected: ") and message in refused.stderr, refused.stderr
