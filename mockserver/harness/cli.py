@@ -20,7 +20,7 @@ from mockserver.scenarios.errors import ScenarioError
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port (0 picks a free one)")
     parser.add_argument("--seed", type=int, default=None, help="seed for ids and generated content")
     parser.add_argument("--models", type=Path, default=None, metavar="FILE", help="model catalog YAML (default: built in)")
     parser.add_argument("--any-model", action="store_true", help="accept model ids that are not in the catalog")
@@ -78,6 +78,17 @@ def _header_value(raw: str) -> str:
     if unsafe_in_header(raw):
         raise argparse.ArgumentTypeError(f"control characters cannot go in a header: {raw!r}")
     return raw
+
+
+def _port(raw: str) -> int:
+    """0 to 65535: past that, binding was an OverflowError with a traceback."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0 picks a free one): {raw!r}")
+    return value
 
 
 def _non_negative(raw: str) -> float:

@@ -82,3 +82,10 @@ def test_serve_refuses_a_broken_model_catalog_naming_it(tmp_path, catalog: str |
     )
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr  # it was a traceback, status 1
     assert refused.stderr.startswith("mockserver: model catalog rejected: ") and message in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("port", ["70000", "-5"])
+def test_serve_refuses_a_port_out_of_range(port: str) -> None:
+    refused = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--port", port], capture_output=True, text=True, timeout=20)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr  # an OverflowError from bind before
+    assert f"--port: must be a port from 0 to 65535 (0 picks a free one): '{port}'" in refused.stderr
