@@ -260,7 +260,11 @@ class ChaosStage:
         for client in report["clients"]:
             log.info("chaos verdict for %s: %s (%s)", client["client"], client["verdict"].upper(), "; ".join(client["reasons"]) or "no problems")
         if self.config.report is not None:
-            json_path, md_path = self.write(self.config.report)
+            try:
+                json_path, md_path = self.write(self.config.report)
+            except OSError as exc:  # a path that cannot be written: say so, not a traceback at shutdown
+                log.error("cannot write the chaos report to %s: %s", self.config.report, exc.strerror or exc)
+                return
             log.info("chaos report written to %s and %s", json_path, md_path)
 
 

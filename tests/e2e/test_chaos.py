@@ -235,6 +235,25 @@ def test_serve_chaos_writes_the_report_on_shutdown(tmp_path: Path) -> None:
     assert "chaos verdict for hand-rolled-loop/1.0:" in output and f"chaos report written to {target}" in output
 
 
+def test_serve_chaos_says_when_the_report_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "report.json"  # its folder is a file
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--chaos", "9", "--chaos-report", str(target)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        while not process.stdout.readline().startswith("export ANTHROPIC_BASE_URL="):
+            pass
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    assert "Traceback" not in output, output  # shutdown was a FileExistsError traceback, exit status 1
+    assert f"cannot write the chaos report to {target}: File exists" in output and process.returncode == 0
+
+
 def test_serve_refuses_bad_chaos_options() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mockserver", "serve", "--chaos", "1", "--chaos-errors", "200"], capture_output=True, text=True, timeout=30
