@@ -134,12 +134,18 @@ def extension(mime_type: str) -> str | None:
 
 def declared_type(content_type: str | None) -> str | None:
     """A part's ``Content-Type`` without parameters, lowercase; ``None`` when it says nothing
-    (absent, empty or ``application/octet-stream``, which SDKs send for any bytes) or is longer
-    than a ``mime_type`` may be (255 characters: the spec)."""
+    (absent, empty or ``application/octet-stream``, which SDKs send for any bytes), is longer
+    than a ``mime_type`` may be (255 characters: the spec) or is no ``type/subtype`` of RFC 9110
+    tokens (a control character in it, stored, would be sent back as a download's header)."""
     if not content_type:
         return None
     mime = content_type.split(";", 1)[0].strip().lower()
-    return None if not mime or mime == OCTET_STREAM or len(mime) > MIME_TYPE_MAX else mime
+    if mime == OCTET_STREAM or len(mime) > MIME_TYPE_MAX or not _MEDIA_TYPE.fullmatch(mime):
+        return None
+    return mime
+
+
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
 
 
 def media_type(declared: str | None, filename: str | None, head: bytes) -> str:

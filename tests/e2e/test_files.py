@@ -150,6 +150,20 @@ def test_upload_refusals(mockserver: MockServer) -> None:
     assert upload(form(file)) == (200, "")
 
 
+def test_a_parts_content_type_that_is_no_media_type_is_not_stored(make_server: Callable[..., MockServer]) -> None:
+    """A control character in a part's Content-Type was stored as the file's mime_type and, sent
+    back as the download's Content-Type, made it a 500 with a traceback (lenient mode downloads
+    uploads)."""
+    server = make_server(lenient=True)
+    for declared in (b"text/plain\x00", b"text/plain\nX-Injected: 1", b"text/plain\rx", b"\xff\xfe"):
+        body = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: ' + declared
+                + b"\r\n\r\nhello\r\n--b--\r\n")
+        status, _, answer = raw(server, "POST", "/v1/files", body, **{"content-type": "multipart/form-data; boundary=b"})
+        assert status == 200 and orjson.loads(answer)["mime_type"] == "text/plain"  # decided from the bytes
+        status, headers, content = raw(server, "GET", f"/v1/files/{orjson.loads(answer)['id']}/content")
+        assert (status, headers["content-type"], content) == (200, "text/plain", b"hello")
+
+
 def test_a_file_past_the_limit_is_a_413_even_within_the_bodys_room(mockserver: MockServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(endpoints, "FILE_LIMIT", 10)  # the body's limit leaves 1 MB for the form around the file
     with pytest.raises(anthropic.APIStatusError) as refused:

@@ -78,6 +78,8 @@ def test_the_stored_media_type() -> None:
     assert media_type(None, None, b"\x00\x01\x02") == "application/octet-stream"
     assert wire.declared_type("Application/PDF; charset=binary") == "application/pdf"
     assert wire.declared_type("application/octet-stream") is None and wire.declared_type("") is None
+    for no_media_type in ("text/plain\x00", "text/plain\nx-injected: 1", "\ufffd/x", "text", "a b/c"):
+        assert wire.declared_type(no_media_type) is None  # decided from the bytes instead
 
 
 def test_filenames() -> None:
