@@ -10,7 +10,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
@@ -179,9 +179,14 @@ def pdf_page_count(raw: bytes) -> int | None:
     return max(1, len(_PAGE.findall(raw)))
 
 
-_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
-_TEXT_OP = re.compile(rb"\[((?:\\.|[^\]\\])*)\]\s*TJ|\(((?:\\.|[^\\)])*)\)\s*(?:Tj|'|\")|\bET\b", re.S)
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)")
+# Linear time, whatever the bytes: an operand stops at the next opener of its kind (a string at
+# "(", an array at "["), and an escaped opener starts none, so no byte is read from more than one
+# start. Reading on to the closer (as these did) read the rest of the stream again from every "("
+# or "[" without one: quadratic, in the loop (30 KB of "(" took 15 seconds, every client waiting).
+# Literal strings with balanced parentheses inside were not read before either.
+_STREAM_START = re.compile(rb"stream\r?\n")
+_TEXT_OP = re.compile(rb"(?<!\\)\[((?:\\.|[^\[\]\\])*)\]\s*TJ|(?<!\\)\(((?:\\.|[^\\()])*)\)\s*(?:Tj|'|\")|\bET\b", re.S)
+_STRING = re.compile(rb"(?<!\\)\(((?:\\.|[^\\()])*)\)")
 _ESCAPE = re.compile(rb"\\([nrtbf()\\]|[0-7]{1,3})")
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"", b"f": b"", b"(": b"(", b")": b")", b"\\": b"\\"}
 PDF_TEXT_LIMIT = 2_000_000  # characters of extracted text kept; more is not needed to count
@@ -199,8 +204,7 @@ def pdf_text(raw: bytes) -> str:
     undercounts such PDFs; the token estimate uses this only to size the text the API extracts."""
     lines: list[str] = []
     size = 0
-    for match in _STREAM.finditer(raw):
-        data = match.group(1)
+    for data in _streams(raw):
         if data[:1] == b"x":  # a zlib header: FlateDecode (inflated only so far, against zip bombs)
             try:
                 data = zlib.decompressobj().decompress(data, PDF_STREAM_LIMIT)
@@ -224,3 +228,15 @@ def pdf_text(raw: bytes) -> str:
         if size > PDF_TEXT_LIMIT:
             break
     return "\n".join(lines)
+
+
+def _streams(raw: bytes) -> Iterator[bytes]:
+    """The content of each ``stream … endstream`` (after a ``stream`` without an end, none: a
+    lazy regex would look for one from every later ``stream``)."""
+    at = 0
+    while (start := _STREAM_START.search(raw, at)) is not None:
+        end = raw.find(b"endstream", start.end())
+        if end < 0:
+            return
+        yield raw[start.end() : end]
+        at = end + len(b"endstream")

@@ -8,6 +8,7 @@ import base64
 import random
 import re
 import struct
+import time
 import zlib
 
 import orjson
@@ -124,6 +125,16 @@ def test_images_without_bytes_and_pdfs_are_sized() -> None:
     assert pdf_text(pdf) == "Hello (PDF) world.\nSecond."
     block = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()}}
     assert tokens.block_tokens(block) == tokens.PDF_PAGE_TOKENS + tokens.PDF_PAGE_OVERHEAD + count_text("Hello (PDF) world.\nSecond.")
+
+
+def test_pdf_text_takes_linear_time_whatever_the_bytes() -> None:
+    """A "(" or "[" without its end (or a "stream" without "endstream") made every later one read
+    the rest again: 30 KB of "(" took 15 seconds, in the loop every other client waits on."""
+    streams = (b"(" * 30_000, b"[" * 30_000, b"[" + b"(" * 30_000 + b"] TJ", b"(" + b"\\(" * 15_000, b"[(" * 15_000)
+    for pdf in [b"%PDF-1.4\nstream\nBT " + hostile + b"\nendstream\n" for hostile in streams] + [b"%PDF-1.4\n" + b"stream\n" * 30_000]:
+        started = time.monotonic()
+        assert pdf_text(pdf) == ""
+        assert time.monotonic() - started < 1  # generous: each takes milliseconds
 
 
 def test_every_prompt_part_is_a_unit_so_cache_prefixes_add_up() -> None:
