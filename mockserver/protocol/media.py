@@ -194,7 +194,9 @@ PDF_STREAM_LIMIT = 8 * 1024 * 1024  # bytes inflated from one content stream
 
 
 def _unescape(literal: bytes) -> bytes:
-    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1)) or bytes([int(m.group(1), 8) & 0xFF]), literal)
+    """A literal string's escapes resolved (``\\b`` and ``\\f`` dropped: their ``b""`` is falsy, so
+    an ``or`` read them as octal and raised)."""
+    return _ESCAPE.sub(lambda m: _ESCAPES[m.group(1)] if m.group(1) in _ESCAPES else bytes([int(m.group(1), 8) & 0xFF]), literal)
 
 
 def pdf_text(raw: bytes) -> str:

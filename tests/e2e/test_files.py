@@ -6,6 +6,7 @@ cassettes on these endpoints."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import socket
@@ -212,6 +213,19 @@ def test_messages_count_a_files_pages_and_dimensions(anthropic_client: anthropic
     client.beta.files.delete(pdf.id)
     with pytest.raises(anthropic.NotFoundError):  # a deleted file is gone for Messages too (the memo knows)
         client.beta.messages.count_tokens(model=HAIKU, messages=ask(by_file("document", pdf.id)))
+
+
+def test_a_pdf_string_with_a_backspace_or_form_feed_escape_is_read(anthropic_client: anthropic.Anthropic) -> None:
+    """``\\b`` and ``\\f`` in a PDF's literal string made the text extraction raise: a 500 with a
+    traceback for the upload, and for a Messages or count_tokens call sending the PDF as base64."""
+    client = anthropic_client
+    pdf = PDF.replace(b"(Quarterly revenue grew.)", b"(Quarterly\\b revenue\\f grew.)")
+    base64_pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                                 "data": base64.b64encode(pdf).decode()}}
+    uploaded = client.beta.files.upload(file=("escapes.pdf", pdf, "application/pdf"))
+    counted = client.messages.count_tokens(model=HAIKU, messages=ask(base64_pdf)).input_tokens
+    assert client.messages.create(model=HAIKU, max_tokens=20, messages=ask(base64_pdf)).usage.input_tokens == counted
+    assert client.beta.messages.count_tokens(model=HAIKU, messages=ask(by_file("document", uploaded.id))).input_tokens == counted
 
 
 def test_a_batch_item_resolves_its_files(mockserver: MockServer, anthropic_client: anthropic.Anthropic) -> None:

@@ -123,6 +123,8 @@ def test_images_without_bytes_and_pdfs_are_sized() -> None:
     pdf = (b"%PDF-1.4\n1 0 obj <</Type /Page>> endobj\n2 0 obj <</Length 60>>\nstream\n"
            b"BT /F1 12 Tf (Hello \\(PDF\\) world.) Tj ET BT [(Sec) -20 (ond.)] TJ ET\nendstream\n")
     assert pdf_text(pdf) == "Hello (PDF) world.\nSecond."
+    escapes = b"%PDF-1.4\nstream\nBT (a\\bb\\fc\\td\\101) Tj ET\nendstream\n"
+    assert pdf_text(escapes) == "abc\tdA"  # backspace and form feed dropped (they raised)
     block = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()}}
     assert tokens.block_tokens(block) == tokens.PDF_PAGE_TOKENS + tokens.PDF_PAGE_OVERHEAD + count_text("Hello (PDF) world.\nSecond.")
 
