@@ -145,5 +145,6 @@ def _completion(ident: str, text: str, stop_reason: str | None, model: str, stop
 
 
 def _pieces(text: str) -> list[str]:
-    """The completion cut into word-sized deltas (each keeps its leading space)."""
-    return [p for p in re.findall(r"\s*\S+", text)] or [text]
+    """The completion cut into word-sized deltas (each keeps its leading space; whitespace after
+    the last word is a delta of its own, so the deltas join back to the whole completion)."""
+    return re.findall(r"\s*\S+|\s+\Z", text) or [text]

@@ -60,6 +60,16 @@ def test_completion_stream(legacy: MockServer) -> None:
     assert joined == complete(legacy).json()["completion"]  # streamed and whole answers agree
 
 
+def test_a_streamed_completion_keeps_its_trailing_whitespace(legacy: MockServer) -> None:
+    """A completion cut off right after whitespace (``" You said: "Hello world"\\n\\n"`` at 8
+    tokens) lost that whitespace when streamed, so the streamed text differed from the whole one."""
+    for max_tokens in range(1, 12):
+        whole = complete(legacy, max_tokens_to_sample=max_tokens).json()["completion"]
+        events = parse_sse(complete(legacy, max_tokens_to_sample=max_tokens, stream=True).content)
+        assert "".join(e["data"]["completion"] for e in events if e["event"] == "completion") == whole
+    assert any(complete(legacy, max_tokens_to_sample=n).json()["completion"].endswith("\n") for n in range(1, 12))
+
+
 def test_completion_refusals(mockserver: MockServer, legacy: MockServer) -> None:
     refused = complete(mockserver, model="claude-haiku-4-5")
     assert refused.status_code == 400 and refused.json()["error"]["message"] == (
