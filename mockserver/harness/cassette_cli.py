@@ -223,7 +223,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def _read_request(path: Path, method: str | None, target: str | None) -> RecordedRequest:
     raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-    data = json.loads(raw)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # the message alone would not say which file
+        raise CassetteError(f"{'stdin' if str(path) == '-' else path}: the request is not JSON: {exc}") from None
     if isinstance(data, dict) and "body" in data and ("path" in data or "method" in data):
         body = data.get("body")
         query = [(str(k), str(v)) for k, v in (data.get("query") or {}).items()]

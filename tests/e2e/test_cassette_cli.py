@@ -145,6 +145,10 @@ def test_tools_report_errors_without_tracebacks(tmp_path: Path, capsys: pytest.C
     cut.write_bytes(gzip.compress(PROMPT.read_bytes())[:40])
     assert main(["cassette", "list", str(cut)]) == 1
     assert f"mockserver: {cut}: a gzip file that does not decompress" in capsys.readouterr().err
+    request = tmp_path / "request.json"  # diff's REQUEST that is not JSON: the error names it
+    request.write_text("{model: haiku}")
+    assert main(["cassette", "diff", str(PROMPT), str(request)]) == 1
+    assert f"mockserver: {request}: the request is not JSON: " in capsys.readouterr().err
 
 
 def test_every_command_and_argument_has_help() -> None:
