@@ -49,21 +49,6 @@ def response_headers(headers: Headers, method: str, status: int) -> Headers:
     return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
-def wire_text(value: str) -> str:
-    """A header value or reason phrase as text a cassette can hold (and a reply can send): bytes
-    that were not UTF-8, which the HTTP parser keeps as lone surrogates, become U+FFFD."""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        try:  # the parser's escapes of bytes that were not UTF-8: one U+FFFD per byte run
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # other lone surrogates
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return value
-
-
 def header(headers: Headers, name: str) -> str | None:
     name = name.lower()
     for key, value in headers:

@@ -29,7 +29,8 @@ from yarl import URL
 
 from mockserver.protocol.urls import reachable_base_url
 from mockserver.protocol import sse
-from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse, wire_text
+from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse
+from mockserver.protocol.headers import wire_text
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 from mockserver.cassettes.replay import request_from_api, rewrite_results_url

@@ -17,7 +17,8 @@ from multidict import CIMultiDict
 
 from mockserver.protocol.urls import reachable_base_url
 from mockserver.cassettes.cassette import Cassette
-from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers, wire_text
+from mockserver.cassettes.model import Frame, RecordedRequest, RecordedResponse, keep_request_header, response_headers
+from mockserver.protocol.headers import wire_text
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
 from mockserver.protocol.errors import ApiError
 

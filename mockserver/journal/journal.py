@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 import orjson
 
 from mockserver.protocol import sse
+from mockserver.protocol.headers import wire_text
 from mockserver.protocol.secrets import DEFAULT_REDACTED_HEADERS, REDACTED, Detector, detector_for, known_credentials, redact_stream
 from mockserver.store.base import LogLimits, Store
 
@@ -33,22 +34,7 @@ TEXT_LIMIT = 64 * 1024
 
 
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
-    return {_text(k).lower(): (REDACTED if k.lower() in secret else _text(v)) for k, v in headers.items()}
-
-
-def _text(value: str) -> str:
-    """A header (or path) as text JSON can carry: bytes that were not UTF-8, which the HTTP
-    parser keeps as lone surrogates, become U+FFFD."""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        try:  # the parser's escapes of bytes that were not UTF-8: one U+FFFD per byte run
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # other lone surrogates
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return value
+    return {wire_text(k).lower(): (REDACTED if k.lower() in secret else wire_text(v)) for k, v in headers.items()}
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -225,9 +211,9 @@ class JournalEntry:
         data = {name.lstrip("_"): getattr(self, name.lstrip("_")) for name in self.__slots__ if name not in skip}
         mask = self.detector.redact
         data.update(
-            path=mask(_text(self.path))[0],
+            path=mask(wire_text(self.path))[0],
             headers=self.headers,
-            query={_text(k): mask(_text(v))[0] for k, v in self.query.items()},
+            query={wire_text(k): mask(wire_text(v))[0] for k, v in self.query.items()},
             body=self.body,
             response=self.response,
             events=self.events,
@@ -256,8 +242,8 @@ class JournalEntry:
         # as kept: counts not yet read from the body stay unread (usage_in_body), for the reader
         data = {name.lstrip("_"): getattr(self, name) for name in self.__slots__ if name not in ("raw_headers", "query", "request_bytes", "response_bytes", "__dict__")}
         data.update(
-            raw_headers=[[_text(k), _text(v)] for k, v in self.raw_headers.items()],
-            query=[[_text(k), _text(v)] for k, v in self.query.items()],
+            raw_headers=[[wire_text(k), wire_text(v)] for k, v in self.raw_headers.items()],
+            query=[[wire_text(k), wire_text(v)] for k, v in self.query.items()],
             request_bytes=self.request_bytes.decode("latin-1"),
             response_bytes=self.response_bytes.decode("latin-1"),
         )
@@ -290,7 +276,7 @@ def access_line(entry: JournalEntry) -> str:
     a replayed one, ``(rule NAME)`` a scripted answer."""
     at = time.strftime("%H:%M:%S", time.gmtime(entry.received_at)) + f".{int(entry.received_at * 1000) % 1000:03d}"
     status = str(entry.status) if entry.status else next((BROKEN[f] for f in entry.faults if f in BROKEN), "no answer")
-    parts = [at, entry.method, detector_for(frozenset()).redact(_text(entry.path))[0], status, entry.model or "-"]
+    parts = [at, entry.method, detector_for(frozenset()).redact(wire_text(entry.path))[0], status, entry.model or "-"]
     if entry.input_tokens is not None:
         parts.append(f"in={entry.input_tokens} out={entry.output_tokens}")
     parts.append(f"{entry.duration_ms:.1f}ms")

@@ -52,6 +52,21 @@ def ratelimit_headers(
     return headers
 
 
+def wire_text(value: str) -> str:
+    """A header value, path or reason phrase as text JSON and YAML can carry (and a reply can
+    send): bytes that were not UTF-8, which the HTTP parser keeps as lone surrogates, become U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # the parser's escapes of bytes that were not UTF-8: one U+FFFD per byte run
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # other lone surrogates
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
 def cf_ray(rng: random.Random) -> str:
     """16 hex digits and an airport code, from one draw."""
     bits = rng.getrandbits(72)
