@@ -36,11 +36,12 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gzip", action="store_true", help="never gzip answers (by default successes are gzipped for clients that accept it)")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     parser.add_argument(
-        "--journal-limit", type=int, default=1000, metavar="N", help="exchanges the journal keeps (default 1000)"
+        "--journal-limit", type=_positive_int, default=1000, metavar="N",
+        help="exchanges the journal keeps, per namespace (default 1000)",
     )
     parser.add_argument(
         "--journal-bytes", type=_positive_int, default=64 * 1024 * 1024, metavar="N",
-        help="bytes the journal's bodies may hold in all, oldest dropped first (default 64 MiB)",
+        help="bytes the journal's bodies may hold, per namespace, oldest dropped first (default 64 MiB)",
     )
     connections = parser.add_argument_group("Connections (docs/protocol.md)")
     connections.add_argument("--header-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
