@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import orjson
-
 from mockserver.pipeline.multipart import summarize
 from mockserver.pipeline.parse import writable_json
 from mockserver.protocol import sse
