@@ -34,37 +34,34 @@ class Edge:
         self.api = api
 
     async def __call__(self, http: BaseRequest) -> web.StreamResponse:
-        connection = http.protocol
-        if isinstance(connection, ApiRequestHandler):
+        connection = http.protocol if isinstance(http.protocol, ApiRequestHandler) else None
+        if connection is not None:
             connection.request_started()
-            try:
-                return await self._answer(http)
-            finally:
+        try:  # one coroutine per request: this runs for every call
+            if len(http.raw_headers) > MAX_HEADERS:
+                refusal = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
+                refusal.headers["Connection"] = "close"
+                refusal.force_close()
+                return refusal
+            path = http.path
+            if path.startswith(admin.PREFIX) and (len(path) == len(admin.PREFIX) or path[len(admin.PREFIX)] == "/"):
+                return await admin.handle(http, self.api)
+            headers = http.headers
+            expect = headers.get(hdrs.EXPECT)
+            if expect is not None:
+                if expect.lower() != "100-continue":
+                    return whole_response(self.api.error_plan(ApiError(417, "Expectation Failed")))
+                await http.writer.write(CONTINUE)
+            api = self.api
+            body = Body(http, api.config.connections.body_timeout)
+            incoming = Incoming(
+                http.method, path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, headers,
+                body.read, http.can_read_body, chunks=body.chunks,
+            )
+            exchange = await api.handle(incoming)
+            response, outcome = await respond(http, exchange.plan, gzip=api.config.gzip)
+            await api.finish(exchange, outcome)
+            return response
+        finally:
+            if connection is not None:
                 connection.request_finished()
-        return await self._answer(http)
-
-    async def _answer(self, http: BaseRequest) -> web.StreamResponse:
-        if len(http.raw_headers) > MAX_HEADERS:
-            refusal = whole_response(self.api.error_plan(error_for(400, "Too many headers", None)))
-            refusal.headers["Connection"] = "close"
-            refusal.force_close()
-            return refusal
-        path = http.path
-        if path.startswith(admin.PREFIX) and (len(path) == len(admin.PREFIX) or path[len(admin.PREFIX)] == "/"):
-            return await admin.handle(http, self.api)
-        headers = http.headers
-        expect = headers.get(hdrs.EXPECT)
-        if expect is not None:
-            if expect.lower() != "100-continue":
-                return whole_response(self.api.error_plan(ApiError(417, "Expectation Failed")))
-            await http.writer.write(CONTINUE)
-        body = Body(http, self.api.config.connections.body_timeout)
-        incoming = Incoming(
-            http.method, path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, headers,
-            body.read, http.can_read_body, chunks=body.chunks,
-        )
-        api = self.api
-        exchange = await api.handle(incoming)
-        response, outcome = await respond(http, exchange.plan, gzip=api.config.gzip)
-        await api.finish(exchange, outcome)
-        return response

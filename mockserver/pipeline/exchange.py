@@ -55,7 +55,8 @@ class ApiRequest:
 
     @property
     def stream(self) -> bool:
-        return self.kind in _STREAMING and isinstance(self.body, dict) and self.body.get("stream") is True
+        body = self.body
+        return isinstance(body, dict) and body.get("stream") is True and self.kind in _STREAMING
 
     @property
     def model(self) -> str | None:
@@ -87,7 +88,7 @@ class ApiRequest:
 _STREAMING = frozenset({"messages.create", "completions.create"})
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class _ReplyBase:
     headers: MutableMapping[str, str] = field(default_factory=dict)
     """Extra response headers; a recorded answer's keep their case and may repeat (a multidict)."""
@@ -106,20 +107,20 @@ class _ReplyBase:
         self.observers.append(observer)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class MessageReply(_ReplyBase):
     """A complete Message. Rendered as JSON, or as that Message's SSE events when the call streams."""
 
     message: dict[str, Any]
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class JsonReply(_ReplyBase):
     body: Any
     status: int = 200
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class ErrorReply(_ReplyBase):
     error: ApiError
 
@@ -134,7 +135,7 @@ class SseEvent:
     delay: float = 0.0
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class EventsReply(_ReplyBase):
     """A raw SSE script: sent event by event, exactly as given (invalid events allowed)."""
 
@@ -146,7 +147,7 @@ class EventsReply(_ReplyBase):
     every reply it makes (mockserver/render/scripted.py). ``None``: worked out for this reply."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class BytesReply(_ReplyBase):
     """Bytes as they are: replayed recordings and proxied answers (their own recorded headers),
     or a body of ours such as a JSONL results file (``api_headers``: the headers every API

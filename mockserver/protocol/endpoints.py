@@ -151,7 +151,9 @@ class EndpointTable:
         self._prefixes = [p.strip("/").split("/") for p in prefixes]
 
     def match(self, method: str, path: str) -> Match | None:
-        found = self._match(method, path)
+        found = self._fixed.get((method, path))  # the common case, without a call
+        if found is None:
+            found = self._match(method, path)
         if found is not None or not self._prefixes:
             return found
         rest = self._unprefixed(path)  # a platform's door in front of the first-party paths

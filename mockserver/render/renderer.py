@@ -66,14 +66,14 @@ class Renderer:
             if request is not None and request.stream:
                 frames = self._message_frames(message, wire, whole=reply.faults is None)
                 return self._events(request_id, 200, endpoint, reply, frames)
-            plan = self._json(request_id, 200, endpoint, reply, message)
+            plan = self._json(request_id, 200, endpoint, reply, message, wire)
             usage = reply.message.get("usage") or {}
             plan.output_tokens = int(usage.get("output_tokens") or 0)
             if isinstance(wire, BedrockWire):
                 plan.headers.update(wire.usage_headers(usage))
             return plan
         if isinstance(reply, JsonReply):
-            return self._json(request_id, reply.status, endpoint, reply, reply.body)
+            return self._json(request_id, reply.status, endpoint, reply, reply.body, wire)
         if isinstance(reply, EventsReply):
             script = scripted.script_for(reply, wire)
             rng = padding(wire, self.wire_rng if self.sse_padding else None)
@@ -90,9 +90,8 @@ class Renderer:
             return self._bytes(request_id, endpoint, reply)
         raise TypeError(f"unknown reply type {type(reply).__name__}")
 
-    def _json(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, body: Any) -> Plan:
+    def _json(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, body: Any, wire: Wire) -> Plan:
         raw = orjson.dumps(body)
-        wire = wire_for(endpoint)
         if not wire.edge_headers:
             headers = wire.headers(request_id, status)
             headers.update(reply.headers)
