@@ -33,6 +33,13 @@ TEXT_LIMIT = 64 * 1024
 """Characters of a body an entry shows as text when it cannot show it as JSON."""
 
 
+def kept(data: bytes) -> bytes:
+    """``data`` in a bytes object of its own size, for keeping. What ``orjson.dumps`` returns holds
+    the whole buffer it wrote into: a 220-byte Message kept as it came costs 4 KiB, a 5 KB one 64
+    KiB, so a full journal would hold 15 times the bytes its cap counts. A copy costs about 0.1 µs."""
+    return b"".join((data, b""))
+
+
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
     return {wire_text(k).lower(): (REDACTED if k.lower() in secret else wire_text(v)) for k, v in headers.items()}
 
@@ -319,7 +326,8 @@ class JournalLog:
         return f"{namespace}:journal"
 
     async def append(self, entry: JournalEntry, namespace: str = "default") -> JournalEntry:
-        """Number the entry and keep it (the oldest go past the limits)."""
+        """Number the entry and keep it (the oldest go past the limits), its bodies as :func:`kept`."""
+        entry.request_bytes, entry.response_bytes = kept(entry.request_bytes), kept(entry.response_bytes)
         entry.seq = await self.store.append(self.key(namespace), entry, entry.size, self.limits, JournalEntry.to_bytes)
         return entry
 
