@@ -13,6 +13,7 @@ import fnmatch
 from functools import partial
 import re
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import TYPE_CHECKING, Any, Callable
 
 import re2
@@ -158,6 +159,7 @@ def text_condition(node: Node, default: str) -> TextCondition:
     a mapping picks one of ``contains``, ``equals``, ``regex``, ``present``; null means absent."""
     if node.value is None:
         return TextCondition("present", False)
+    _refuse_date(node)
     if isinstance(node.value, (str, int, float)) and not isinstance(node.value, bool):
         value = str(node.value)
         return _regex(node, value) if default == "regex" else TextCondition(default, value)
@@ -167,6 +169,7 @@ def text_condition(node: Node, default: str) -> TextCondition:
     kind, child = next(iter(fields.items()))
     if kind == "present":
         return TextCondition("present", child.boolean())
+    _refuse_date(child)
     value = child.string()
     return _regex(child, value) if kind == "regex" else TextCondition(kind, value)
 
@@ -181,6 +184,31 @@ def _regex(node: Node, value: str) -> TextCondition:
         ) from None
     except UnicodeEncodeError:
         raise node.error("invalid regular expression: it holds a lone surrogate") from None
+
+
+def _refuse_date(node: Node) -> None:
+    """A match compares with what the request sent, which is text: an unquoted ``2026-01-01``
+    is YAML's date and would never equal it (nor could ``2026-01-01 10:00:00`` be compared as
+    typed: it writes back as ``2026-01-01T10:00:00``), so it is refused, not left never to match.
+    (A reply's tool input takes a date as its text: protocol/tokens.py ``json_default``.)"""
+    if isinstance(node.value, (date, time)):
+        raise node.error(f"an unquoted date ({node.value}) is a YAML date, which never equals the request's text: quote it, as the request spells it")
+
+
+def _json_value(node: Node) -> Any:
+    """A ``body`` match's value: JSON, as the request's body is, or the rule could never fire."""
+    value = node.value
+    if isinstance(value, dict):
+        for key in value:
+            _json_value(node.child(key))
+    elif isinstance(value, list):
+        for item in node.items():
+            _json_value(item)
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        _refuse_date(node)
+        hint = ": write a list" if isinstance(value, tuple) else ""
+        raise node.error(f"a {type(value).__name__} is not JSON, so it never equals the request's body{hint}")
+    return value
 
 
 # -- body paths --------------------------------------------------------------------------------
@@ -277,7 +305,7 @@ def parse_match(node: Node | None) -> Match:
             checks.append(partial(_header, name=name, condition=text_condition(child, "equals")))
     if "body" in fields:
         for path, child in fields["body"].mapping().items():
-            checks.append(partial(_body_at, path=parse_path(child, path), want=child.value))
+            checks.append(partial(_body_at, path=parse_path(child, path), want=_json_value(child)))
     if "custom_id" in fields:
         checks.append(partial(_custom_id, condition=text_condition(fields["custom_id"], "equals")))
     if "nth" in fields:

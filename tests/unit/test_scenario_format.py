@@ -428,3 +428,40 @@ def test_an_unquoted_date_in_a_tool_input_loads_and_counts_as_its_text() -> None
     rule = load("- {reply: {content: [{tool_use: {name: f, input: {since: 2025-01-01}}}]}}").rules[0]  # a TypeError before
     assert isinstance(rule.action, ReplyAction)
     assert count_json({"since": rule.action.content[0]["input"]["since"]}) == count_json({"since": "2025-01-01"})
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("- {name: d, match: {body: {metadata: {user_id: 2026-01-01}}}, reply: x}", "match.body.metadata.user_id"),
+        ("- {name: d, match: {body: {metadata.user_id: 2026-01-01}}, reply: x}", "match.body.metadata.user_id"),
+        ("- {name: d, match: {body: {metadata.user_id: 2026-01-01 10:00:00}}, reply: x}", "match.body.metadata.user_id"),
+        ("- {name: d, match: {body: {messages: [{role: user, content: 2026-01-01}]}}, reply: x}", "match.body.messages[0].content"),
+        ("- {name: d, match: {headers: {x-day: 2026-01-01}}, reply: x}", "match.headers.x-day"),
+        ("- {name: d, match: {text: {equals: 2026-01-01}}, reply: x}", "match.text.equals"),
+        ("- {name: d, match: {custom_id: 2026-01-01}, error: 529}", "match.custom_id"),
+    ],
+)
+def test_an_unquoted_date_in_a_match_is_refused_at_load(text: str, field: str) -> None:
+    """A match compares with the request's JSON, which holds a string: a YAML date never equals
+    it (and ``2026-01-01 10:00:00`` would not even write back as what was typed)."""
+    with pytest.raises(ScenarioError) as caught:
+        load(text)
+    assert (caught.value.source, caught.value.rule, caught.value.field) == ("s.yaml", 'rules[0] ("d")', field)
+    assert "unquoted date" in caught.value.problem and "quote it" in caught.value.problem, caught.value.problem
+
+
+def test_a_date_from_python_in_a_match_body_is_refused_and_a_quoted_one_matches() -> None:
+    import datetime
+
+    with pytest.raises(ScenarioError, match=r"match\.body\.metadata\.user_id: .*unquoted date"):
+        parse_document({"name": "d", "match": {"body": {"metadata.user_id": datetime.date(2026, 1, 1)}}, "reply": "x"}, source="<python>")
+    with pytest.raises(ScenarioError, match=r"match\.body\.a\.b: .*a tuple"):
+        parse_document({"name": "t", "match": {"body": {"a": {"b": (1, 2)}}}, "reply": "x"}, source="<python>")
+    (check,) = load("- {match: {body: {metadata: {user_id: '2026-01-01'}}}, reply: x}").rules[0].match.checks
+
+    class View:
+        class api:
+            body = {"metadata": {"user_id": "2026-01-01"}}
+
+    assert check(View())
