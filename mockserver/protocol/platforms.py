@@ -139,6 +139,17 @@ _GOOGLE_CODE = {status: code for code, status in GOOGLE_STATUS.items()}
 _VERTEX_OWN = frozenset({"authentication_error", "permission_error", "not_found_error", "rate_limit_error"})
 
 
+def platform_error_status(name: str) -> int | None:
+    """The HTTP status a platform's own error name stands for, as its wire renders it: a Bedrock
+    exception (``ThrottlingException`` 429, spelled as :func:`bedrock_exception` reads it) or a
+    Google status (``RESOURCE_EXHAUSTED`` 429); ``None`` for any other name. A scenario's error
+    that names one needs no ``status`` (docs/protocol.md "Platforms")."""
+    named = name[:1].upper() + name[1:]
+    if named in BEDROCK_STATUS:
+        return BEDROCK_STATUS[named]
+    return _GOOGLE_CODE.get(name)
+
+
 def vertex_google_error(error: ApiError) -> tuple[int, dict[str, Any]] | None:
     """The status and Google-shaped body of an error Vertex raises itself, or ``None`` when
     the error passes through in Anthropic's shape."""

@@ -19,6 +19,7 @@ import yaml
 from mockserver.pipeline.exchange import SseEvent
 from mockserver.faults.spec import FAULT_FIELDS, MALFORMED_KINDS, Faults
 from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_status
+from mockserver.protocol.platforms import platform_error_status
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorAction, JsonAction, PassAction, ReplyAction, Sequence, StreamAction
 from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
@@ -335,9 +336,10 @@ def parse_error(node: Node) -> ErrorAction:
     elif isinstance(value, str):
         fields = {}
         error_type = value
-        if error_type not in STATUS_BY_ERROR_TYPE:
+        known = _status_of(error_type)
+        if known is None:
             raise node.error(f"unknown error type {error_type!r} (give a mapping with 'status' for a custom one)")
-        status = STATUS_BY_ERROR_TYPE[error_type]
+        status = known
     else:
         fields = node.mapping(ERROR_FIELDS)
         if "status" not in fields and "type" not in fields:
@@ -345,8 +347,8 @@ def parse_error(node: Node) -> ErrorAction:
         error_type = fields["type"].string(nonempty=True) if "type" in fields else None
         if "status" in fields:
             status = fields["status"].integer(minimum=400, maximum=599)
-        elif error_type in STATUS_BY_ERROR_TYPE:
-            status = STATUS_BY_ERROR_TYPE[error_type]
+        elif error_type is not None and (known := _status_of(error_type)) is not None:
+            status = known
         else:
             raise fields["type"].error(f"unknown error type {error_type!r}: give 'status' too")
     headers = _headers(fields["headers"]) if "headers" in fields else {}
@@ -367,6 +369,13 @@ def parse_error(node: Node) -> ErrorAction:
         headers=headers,
         details=details,
     )
+
+
+def _status_of(error_type: str) -> int | None:
+    """The status an error type stands for: the API's (``rate_limit_error`` 429) or a platform's
+    own name (Bedrock's ``ThrottlingException``, Google's ``RESOURCE_EXHAUSTED``: 429 both)."""
+    status = STATUS_BY_ERROR_TYPE.get(error_type)
+    return status if status is not None else platform_error_status(error_type)
 
 
 def _header_number(node: Node, maximum: float) -> str:

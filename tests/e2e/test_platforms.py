@@ -291,6 +291,37 @@ def test_scenario_rules_by_endpoint(bedrock: anthropic.AnthropicBedrock, vertex:
     assert throttled.value.body == {"message": "Too many requests, please wait before trying again."}
 
 
+def test_a_platform_error_named_in_a_scenario_file_takes_its_status(make_server: Any, tmp_path: Any) -> None:
+    """docs/protocol.md: a rule may name a Bedrock exception or a Google status without a
+    ``status``; the status is the platform's own for that name (it was refused at load)."""
+    scenario = tmp_path / "platform-errors.yaml"
+    scenario.write_text("""
+- {name: throttled, match: {endpoint: bedrock.invoke}, error: {type: ThrottlingException, message: "Too many requests, please wait before trying again."}}
+- {name: unavailable, match: {endpoint: bedrock.invoke_stream}, error: ServiceUnavailableException}
+- {name: quota, match: {endpoint: vertex.raw_predict}, error: {type: RESOURCE_EXHAUSTED, message: Quota exceeded.}}
+- {name: quota-stream, match: {endpoint: vertex.stream_raw_predict}, error: RESOURCE_EXHAUSTED}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    bedrock, vertex = server.bedrock_client(max_retries=0), server.vertex_client(max_retries=0)
+    with pytest.raises(anthropic.RateLimitError) as throttled:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI)
+    assert throttled.value.status_code == 429 and throttled.value.body == {"message": "Too many requests, please wait before trying again."}
+    assert throttled.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:http://internal.amazon.com/")
+    with pytest.raises(anthropic.InternalServerError) as unavailable:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, stream=True)
+    assert unavailable.value.status_code == 503
+    assert unavailable.value.response.headers["x-amzn-errortype"].startswith("ServiceUnavailableException:")
+    with pytest.raises(anthropic.RateLimitError) as quota:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+    assert quota.value.status_code == 429
+    assert quota.value.body == {"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED"}}
+    with pytest.raises(anthropic.RateLimitError) as streamed:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI, stream=True)
+    assert streamed.value.status_code == 429 and streamed.value.body[0]["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert [(c.origin, c.status) for c in server.journal.calls(endpoint=None)] == [
+        ("throttled", 429), ("unavailable", 503), ("quota", 429), ("quota-stream", 429)]
+
+
 def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
                      match={"endpoint": "bedrock.invoke_stream"})

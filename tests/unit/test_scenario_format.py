@@ -465,3 +465,20 @@ def test_a_date_from_python_in_a_match_body_is_refused_and_a_quoted_one_matches(
             body = {"metadata": {"user_id": "2026-01-01"}}
 
     assert check(View())
+
+
+def test_a_platform_error_name_takes_the_platform_status() -> None:
+    """Bedrock's exceptions (botocore's statuses) and Google's canonical statuses, as docs/protocol.md
+    says a rule may name them: no ``status`` needed; a given one still wins."""
+    rules = load("""
+- {name: a, error: {type: ThrottlingException}}
+- {name: b, error: ModelTimeoutException}
+- {name: c, error: {type: RESOURCE_EXHAUSTED}}
+- {name: d, error: UNAVAILABLE}
+- {name: e, error: {type: ThrottlingException, status: 400}}
+""").rules
+    assert [(r.action.status, r.action.type) for r in rules if isinstance(r.action, ErrorAction)] == [
+        (429, "ThrottlingException"), (408, "ModelTimeoutException"), (429, "RESOURCE_EXHAUSTED"), (503, "UNAVAILABLE"),
+        (400, "ThrottlingException")]
+    with pytest.raises(ScenarioError, match=r"error\.type: unknown error type 'ThrottlingExceptionz': give 'status' too"):
+        load("- {error: {type: ThrottlingExceptionz}}")
