@@ -225,9 +225,11 @@ class MultipartParser:
             self._state = "headers"
             return True
         if self._state == "headers":
-            end = 0 if buf[:2] == b"\r\n" else buf.find(b"\r\n\r\n")
+            # the blank line is looked for only where headers within the limit end, so the limit
+            # holds however the bytes came: one chunk or many
+            end = 0 if buf[:2] == b"\r\n" else buf.find(b"\r\n\r\n", 0, HEADER_LIMIT + 4)
             if end < 0:
-                if len(buf) > HEADER_LIMIT:
+                if len(buf) >= HEADER_LIMIT + 4:
                     raise FormError(f"the headers of a part are larger than {HEADER_LIMIT} bytes")
                 return False
             headers = bytes(buf[:end])

@@ -24,6 +24,7 @@ from mockserver.cassettes import importers
 from mockserver.cassettes.model import header
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import DEFAULT_TEST_KEY, MockServer
+from mockserver.pipeline.multipart import HEADER_LIMIT
 from mockserver.protocol import endpoints
 from mockserver.protocol.endpoints import FILE_LIMIT
 from mockserver.protocol.tokens import PDF_PAGE_OVERHEAD, PDF_PAGE_TOKENS, image_tokens
@@ -149,6 +150,17 @@ def test_upload_refusals(mockserver: MockServer) -> None:
     short = b'Content-Disposition: form-data; name="expires_in_seconds"\r\n\r\n60'
     assert upload(form(file, short)) == (400, "expires_in_seconds: Input should be greater than or equal to 3600")
     assert upload(form(file)) == (200, "")
+
+
+def test_a_parts_headers_past_the_limit_are_a_400_even_in_one_chunk(mockserver: MockServer) -> None:
+    """Headers that arrived within one chunk of the body were parsed whatever their size."""
+    pad = b"X-Pad: " + b"p" * HEADER_LIMIT
+    body = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n' + pad
+            + b"\r\n\r\nhello\r\n--b--\r\n")
+    status, _, answer = raw(mockserver, "POST", "/v1/files", body, **{"content-type": "multipart/form-data; boundary=b"})
+    assert (status, orjson.loads(answer)["error"]) == (400, {
+        "type": "invalid_request_error",
+        "message": f"The request body is not valid multipart/form-data: the headers of a part are larger than {HEADER_LIMIT} bytes."})
 
 
 def test_a_parts_content_type_that_is_no_media_type_is_not_stored(make_server: Callable[..., MockServer]) -> None:

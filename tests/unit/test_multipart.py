@@ -11,7 +11,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from mockserver.pipeline import multipart
-from mockserver.pipeline.multipart import FIELD_LIMIT, MAX_PARTS, FormError, MultipartParser, boundary_of, parse_header, read_form, summarize
+from mockserver.pipeline.multipart import FIELD_LIMIT, HEADER_LIMIT, MAX_PARTS, FormError, MultipartParser, boundary_of, parse_header, read_form, summarize
 from mockserver.pipeline.parse import EMPTY_QUERY, Incoming, Parser
 from mockserver.protocol.endpoints import Endpoint, EndpointTable
 from mockserver.protocol.errors import ApiError
@@ -126,6 +126,25 @@ def test_malformed_bodies_are_refused_with_the_reason(raw: bytes, why: str) -> N
     with pytest.raises(FormError, match=why):
         parse(raw, step=7)
     assert summarize(raw, CONTENT_TYPE) is None
+
+
+def padded_headers(size: int) -> str:
+    """A file part's headers of exactly ``size`` bytes (a long extra header fills them)."""
+    disposition = 'Content-Disposition: form-data; name="file"; filename="a.txt"\r\nX-Pad: '
+    return disposition + "p" * (size - len(disposition))
+
+
+@pytest.mark.parametrize("step", [None, 1, 7, 1000, HEADER_LIMIT, HEADER_LIMIT + 3, HEADER_LIMIT + 4])
+def test_a_parts_headers_are_held_to_the_limit_however_they_are_chunked(step: int | None) -> None:
+    """Headers that came within one chunk were parsed whatever their size; in several chunks the
+    limit cut in a few bytes short of it (the terminator's first bytes counted)."""
+    assert len(padded_headers(HEADER_LIMIT)) == HEADER_LIMIT
+    at_limit = parse(body((padded_headers(HEADER_LIMIT), b"hi")), step)
+    assert at_limit.summary()["file"]["size"] == 2
+    at_limit.close()
+    for size in (HEADER_LIMIT + 1, HEADER_LIMIT + 4, 4 * HEADER_LIMIT):
+        with pytest.raises(FormError, match=f"the headers of a part are larger than {HEADER_LIMIT} bytes"):
+            parse(body((padded_headers(size), b"hi")), step)
 
 
 def test_boundaries_come_only_from_multipart_form_data() -> None:
