@@ -19,6 +19,7 @@ from mockserver.pipeline.exchange import ApiRequest, BytesReply, JsonReply, Repl
 from mockserver.pipeline.parse import too_large
 from mockserver.protocol import endpoints
 from mockserver.protocol.errors import invalid_request
+from mockserver.protocol.numbers import decimal
 from mockserver.protocol.files import (
     MAX_EXPIRES_IN, MIN_EXPIRES_IN, declared_type, deleted_file, file_expired, file_not_found, not_downloadable,
     render_file, synthesized_file,
@@ -101,12 +102,11 @@ class FileEndpoints:
         the API's pydantic style (unconfirmed)."""
         if raw is None or raw == "":
             return None
-        try:
-            value = int(raw.strip())
-        except ValueError:
+        value = decimal(raw, signed=True)  # -1 is out of range, not unreadable
+        if value is None:
             if self.lenient:
                 return None
-            raise invalid_request("expires_in_seconds: Input should be a valid integer, unable to parse string as an integer") from None
+            raise invalid_request("expires_in_seconds: Input should be a valid integer, unable to parse string as an integer")
         if self.lenient:
             return min(max(value, MIN_EXPIRES_IN), MAX_EXPIRES_IN)
         if value < MIN_EXPIRES_IN:

@@ -46,6 +46,7 @@ from mockserver.http.sink import whole_response
 from mockserver.pipeline.parse import NAMESPACE_HEADER, check_namespace
 from mockserver.protocol.endpoints import MB
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.protocol.numbers import decimal
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
@@ -233,11 +234,10 @@ async def _reset(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
 async def _journal(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     query = http.query
     namespace = namespace_of(http, api)
-    try:
-        since = int(query.get("since", "0"))
-        limit = int(query["limit"]) if "limit" in query else None
-    except ValueError:
-        raise invalid_request("admin API: since and limit must be integers") from None
+    since = decimal(query.get("since", "0"))  # a sequence number and a count: no sign
+    limit = decimal(query["limit"]) if "limit" in query else None
+    if since is None or (limit is None and "limit" in query):
+        raise invalid_request("admin API: since and limit must be whole numbers (digits 0-9)")
     endpoint = query.get("endpoint")
     entries = [e for e in await api.journal.read(namespace, since=since) if endpoint is None or e.endpoint == endpoint]
     if limit is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mockserver.protocol.errors import ApiError, invalid_request
+from mockserver.protocol.numbers import decimal
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20
@@ -28,11 +29,11 @@ def parse_page_query(query: Mapping[str, str], *, lenient: bool = False) -> Page
     raw = query.get("limit")
     limit = DEFAULT_LIMIT
     if raw is not None:
-        try:
-            limit = int(raw)
-        except ValueError:
-            if not lenient:
-                raise invalid_request("limit: Input should be a valid integer, unable to parse string as an integer") from None
+        read = decimal(raw, signed=True)  # -1 is out of range, not unreadable
+        if read is not None:
+            limit = read
+        elif not lenient:
+            raise invalid_request("limit: Input should be a valid integer, unable to parse string as an integer")
         if lenient:
             limit = min(max(limit, 1), MAX_LIMIT)
         elif limit < 1:

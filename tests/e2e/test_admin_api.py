@@ -113,6 +113,16 @@ def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthrop
     assert admin.delete("/_mock/journal").status_code == 200 and len(mockserver.journal) == 0
 
 
+@pytest.mark.parametrize("query", ["since=1_000", "since=%207", "since=%2B5", "limit=+1", "limit=1_0", "since=-1", "limit=-1", "since=%D9%A3", "since="])
+def test_journal_since_and_limit_are_plain_digits(admin: httpx2.Client, anthropic_client: anthropic.Anthropic, query: str) -> None:
+    """int() read ``since=1_000`` as 1000, `` 7`` as 7 and ``+5`` as 5."""
+    anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)
+    answer = admin.get(f"/_mock/journal?{query}")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {"type": "invalid_request_error", "message": "admin API: since and limit must be whole numbers (digits 0-9)"}
+    assert len(admin.get("/_mock/journal?since=0&limit=1").json()["data"]) == 1
+
+
 def test_reset_over_http(mockserver: MockServer, admin: httpx2.Client) -> None:
     mockserver.reply("x")
     mockserver.set_rate_limits(requests_per_minute=1)

@@ -123,6 +123,9 @@ def test_pages_carry_both_cursor_styles(mockserver: MockServer, anthropic_client
         ("page=nonsense", "Invalid pagination cursor for 'page'"),
         ("limit=0", "limit: Input should be greater than or equal to 1"),
         ("limit=1001", "limit: Input should be less than or equal to 1000"),
+        ("limit=1_0", "limit: Input should be a valid integer, unable to parse string as an integer"),
+        ("limit=%2B2", "limit: Input should be a valid integer, unable to parse string as an integer"),
+        ("limit=-2", "limit: Input should be greater than or equal to 1"),
         (f"ids[]={ids[0]}&limit=3", "ids cannot be combined with page or limit."),
         ("&".join(f"ids[]=file_{i}" for i in range(101)), "ids: List should have at most 100 items after validation, not 101"),
     ]:
@@ -149,6 +152,10 @@ def test_upload_refusals(mockserver: MockServer) -> None:
     file = b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhi'
     short = b'Content-Disposition: form-data; name="expires_in_seconds"\r\n\r\n60'
     assert upload(form(file, short)) == (400, "expires_in_seconds: Input should be greater than or equal to 3600")
+    unparsable = "expires_in_seconds: Input should be a valid integer, unable to parse string as an integer"
+    for spelled in (b"3_600", b" 3600", b"+3600", b"\xd9\xa3\xd9\xa6\xd9\xa0\xd9\xa0"):  # int() read each as 3600
+        field = b'Content-Disposition: form-data; name="expires_in_seconds"\r\n\r\n' + spelled
+        assert upload(form(file, field)) == (400, unparsable)
     assert upload(form(file)) == (200, "")
 
 

@@ -26,6 +26,7 @@ from mockserver.protocol.headers import (
 from mockserver.protocol.media import image_size, pdf_page_count, sniff_image_type
 from mockserver.protocol.message import build_message, build_usage
 from mockserver.protocol.pagination import PageQuery, paginate, parse_page_query
+from mockserver.protocol.numbers import decimal
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.sse import PING_DATA, frame, message_events, pad
 from mockserver.protocol import tokens
@@ -293,6 +294,31 @@ def test_pages_in_both_directions() -> None:
 def test_bad_page_queries(query: dict, message: str) -> None:
     with pytest.raises(ApiError, match=re.escape(message)):
         parse_page_query(query)
+
+
+NOT_DIGITS = ["1_0", " 7", "7 ", "+5", "\t5", "5\n", "\u0663", "\u00b2", "\uff15", "0x10", "1e3", "1.0", "", "-", "--1", "- 1"]
+
+
+@pytest.mark.parametrize("raw", NOT_DIGITS)
+def test_a_page_limit_is_plain_decimal_digits(raw: str) -> None:
+    """int() took underscores, spaces, a plus sign and any script's digits: ``limit=1_0`` was 10."""
+    with pytest.raises(ApiError, match="limit: Input should be a valid integer, unable to parse string as an integer"):
+        parse_page_query({"limit": raw})
+    assert parse_page_query({"limit": raw}, lenient=True).limit == 20  # as any other unreadable limit
+
+
+def test_a_negative_page_limit_is_out_of_range_not_unreadable() -> None:
+    with pytest.raises(ApiError, match="limit: Input should be greater than or equal to 1"):
+        parse_page_query({"limit": "-3"})
+    assert parse_page_query({"limit": "-3"}, lenient=True).limit == 1
+    assert parse_page_query({"limit": "007"}).limit == 7
+
+
+def test_decimal_reads_only_ascii_digits() -> None:
+    for raw in NOT_DIGITS:
+        assert decimal(raw) is None and decimal(raw, signed=True) is None
+    assert decimal("0") == 0 and decimal("00120") == 120 and decimal("-4") is None and decimal("-4", signed=True) == -4
+    assert decimal("9" * 40) == int("9" * 40) and decimal("1" * 5000) is None  # past int()'s digit limit: unreadable
 
 
 def test_lenient_pages_forgive() -> None:
