@@ -7,7 +7,9 @@ vcrpy YAML/JSON (``interactions``; bodies as strings, ``!!binary`` gzip, pydanti
 browsers, mitmproxy), ddapm-test-agent JSON and Go httprr traces.
 
 Bodies end up decoded: a gzip/deflate body (recognised by its magic bytes) is inflated and the
-``Content-Encoding`` header dropped, as is a stale one on an already-decoded body. Hop-by-hop and
+``Content-Encoding`` header dropped, as is a stale one on an already-decoded body. Inflating —
+a gzipped file, its compressed bodies — goes a piece at a time and stops at :data:`INFLATE_LIMIT`
+bytes for the whole file, so a small hostile file cannot inflate to gigabytes. Hop-by-hop and
 length headers are dropped too; everything else — placeholders such as ``<REQUEST_ID>`` included —
 is kept as recorded.
 """
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import zlib
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,9 +31,18 @@ import orjson
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes.format import CassetteError
 from mockserver.cassettes.model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
+from mockserver.protocol.endpoints import MAX_BODY
 
 ANTHROPIC_ORIGIN = "https://api.anthropic.com"
 HTTPRR_MAGIC = b"httprr trace v1\n"
+INFLATE_LIMIT = 2 * MAX_BODY
+"""Bytes one cassette file may inflate to in all: the file itself when gzipped plus every
+compressed body in it (512 MiB). Twice the largest body the server reads whole (a Message Batch's
+256 MiB), so even a recording of such a body, as base64 in a gzipped file, fits; past it the file is
+refused (docs/cassettes.md)."""
+_GZIP = 16 + zlib.MAX_WBITS
+_PIECE = 1 << 20
+"""Bytes inflated at a time (zlib builds a piece in blocks, then copies it whole)."""
 
 
 @dataclass
@@ -55,20 +66,62 @@ def _to_bytes(value: Any) -> bytes:
     return str(value).encode("utf-8")
 
 
-def _inflate(body: bytes, headers: Headers) -> bytes:
+class _Budget:
+    """What is left of :data:`INFLATE_LIMIT` while one file is read."""
+
+    def __init__(self) -> None:
+        self.left = INFLATE_LIMIT
+
+
+class _TooLarge(Exception):
+    """Inflating went past the budget."""
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("cassette_inflate_budget", default=None)
+
+
+def _decompress(data: bytes, wbits: int, budget: _Budget) -> bytes:
+    """``data`` inflated a piece at a time, drawing on ``budget`` (given back if the data turns out
+    not to inflate); :class:`_TooLarge` past it. Gzip (``wbits`` 31) reads every member and skips
+    zero padding after them, as :func:`gzip.decompress` does; ``zlib.error`` or ``EOFError`` when the
+    data is damaged or cut short."""
+    before = budget.left
+    out: list[bytes] = []  # joined once at the end: a growing bytearray would copy as it grew
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            pending = data
+            while not inflater.eof:
+                piece = inflater.decompress(pending, min(budget.left + 1, _PIECE))  # never 0, which means no limit
+                if len(piece) > budget.left:
+                    raise _TooLarge
+                budget.left -= len(piece)
+                out.append(piece)
+                if not piece and not pending:
+                    raise EOFError("the compressed data ended before its end-of-stream marker")
+                pending = inflater.unconsumed_tail
+            data = inflater.unused_data.lstrip(b"\x00") if wbits == _GZIP else b""
+            if not data:
+                return b"".join(out)
+    except (zlib.error, EOFError):
+        budget.left = before
+        raise
+
+
+def _inflate(body: bytes, headers: Headers, side: str) -> bytes:
     """Undo a transfer compression the recorder kept (only when the bytes really are compressed)."""
     encoding = (header(headers, "content-encoding") or "").lower()
-    if body[:2] == b"\x1f\x8b":
+    attempts = [_GZIP] if body[:2] == b"\x1f\x8b" else [zlib.MAX_WBITS, -zlib.MAX_WBITS] if "deflate" in encoding else []
+    budget = _budget.get() or _Budget()
+    for wbits in attempts:
         try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error):
-            return body
-    if "deflate" in encoding:
-        for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
-            try:
-                return zlib.decompress(body, wbits)
-            except zlib.error:
-                continue
+            return _decompress(body, wbits, budget)
+        except (zlib.error, EOFError):
+            continue
+        except _TooLarge:
+            raise CassetteError(
+                f"the {side} body inflates past {INFLATE_LIMIT} bytes, with the file's other compressed bodies "
+                "(the most one cassette may inflate to)") from None
     return body
 
 
@@ -103,11 +156,11 @@ def _interaction(
 ) -> Interaction:
     method = method.upper()
     path, query, origin = _split_url(url)
-    request = RecordedRequest(method, path, query, _request_headers(req_headers), _inflate(req_body, req_headers), origin)
+    request = RecordedRequest(method, path, query, _request_headers(req_headers), _inflate(req_body, req_headers, "request"), origin)
     response = RecordedResponse(
         status=status,
         headers=response_headers(resp_headers, method, status),
-        body=_inflate(resp_body, resp_headers),
+        body=_inflate(resp_body, resp_headers, "response"),
         reason=reason or None,
     )
     return Interaction(request, response, recorded_at)
@@ -289,6 +342,8 @@ def from_httprr(raw: bytes) -> list[Interaction]:
                 raise ValueError(f"the lengths {req_len} {resp_len} run past the end of the file")
             out.append(_httprr_one(raw[pos : pos + req_len], raw[pos + req_len : pos + req_len + resp_len]))
             pos += req_len + resp_len
+        except CassetteError as exc:  # a body that inflates too far is no malformed record
+            raise CassetteError(f"httprr record {len(out)} (at byte {start}): {exc}") from None
         except ValueError as exc:
             raise CassetteError(f"httprr record {len(out)} (at byte {start}): malformed: {exc}") from None
     return out
@@ -306,12 +361,24 @@ def _httprr_one(req_raw: bytes, resp_raw: bytes) -> Interaction:
 
 
 def parse(raw: bytes, source: str = "cassette") -> Loaded:
-    """Recognise the format from the content (not the file name) and read it."""
+    """Recognise the format from the content (not the file name) and read it, inflating no more
+    than :data:`INFLATE_LIMIT` bytes in all."""
+    budget = _Budget()
+    token = _budget.set(budget)
+    try:
+        return _parse(raw, source, budget)
+    finally:
+        _budget.reset(token)
+
+
+def _parse(raw: bytes, source: str, budget: _Budget) -> Loaded:
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+            raw = _decompress(raw, _GZIP, budget)
+        except (EOFError, zlib.error) as exc:
             raise CassetteError(f"{source}: a gzip file that does not decompress: {exc}") from None
+        except _TooLarge:
+            raise CassetteError(f"{source}: a gzip file that inflates past {INFLATE_LIMIT} bytes (the most one cassette may inflate to)") from None
     if raw.startswith(HTTPRR_MAGIC):
         try:
             return Loaded("httprr", from_httprr(raw))

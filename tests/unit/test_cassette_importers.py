@@ -5,10 +5,17 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import tracemalloc
+import zlib
+from pathlib import Path
+from typing import Callable
 
 import orjson
+import pytest
 
 from mockserver.cassettes import importers
+from mockserver.cassettes.format import CassetteError
+from mockserver.protocol.endpoints import MAX_BODY
 
 SSE = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
@@ -121,3 +128,97 @@ def test_a_damaged_file_is_a_cassette_error_naming_the_file_and_the_place() -> N
     for raw, message in cases.items():
         with pytest.raises(CassetteError, match=message):
             importers.parse(raw, "x.yaml")
+
+
+# -- inflating within a bound ----------------------------------------------------------------------
+
+
+def _bomb(size: int, wbits: int = 31) -> bytes:
+    """``size`` zero bytes compressed (gzip by default), built a piece at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    piece = bytes(1 << 20)
+    out = [packer.compress(piece[: min(len(piece), size - at)]) for at in range(0, size, len(piece))]
+    return b"".join(out) + packer.flush()
+
+
+def _vcrpy(*bodies: bytes, encoding: str = "gzip") -> bytes:
+    """A vcrpy cassette whose responses carry these bodies as ``!!binary``."""
+    text = "interactions:\n"
+    for body in bodies:
+        packed = "".join(f"        {line}\n" for line in base64.encodebytes(body).decode().splitlines())
+        text += ("- request: {method: GET, uri: 'https://api.anthropic.com/v1/models', body: null, headers: {}}\n"
+                 f"  response:\n    status: {{code: 200, message: OK}}\n    headers: {{Content-Encoding: [{encoding}]}}\n"
+                 f"    body:\n      string: !!binary |\n{packed}")
+    return (text + "version: 1\n").encode()
+
+
+def _peak(call: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        call()
+    except CassetteError:
+        pass
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+LIMIT = 1 << 20  # a small limit stands for the real one (INFLATE_LIMIT) in these tests
+
+
+@pytest.fixture
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importers, "INFLATE_LIMIT", LIMIT, raising=False)
+
+
+def test_the_limit_leaves_room_for_the_largest_body_the_server_reads() -> None:
+    assert importers.INFLATE_LIMIT >= 2 * MAX_BODY
+
+
+def test_a_gzipped_cassette_that_inflates_past_the_limit_is_refused_naming_the_file(small_limit: None, tmp_path: Path) -> None:
+    """A gzipped file was inflated whole, with no limit: a few kilobytes could ask for gigabytes."""
+    path = tmp_path / "bomb.yaml.gz"
+    path.write_bytes(_bomb(64 * LIMIT))
+    message = f"{path}: a gzip file that inflates past {LIMIT} bytes \\(the most one cassette may inflate to\\)"
+    with pytest.raises(CassetteError, match=message):
+        importers.load_any(path)
+    assert _peak(lambda: importers.load_any(path)) < 4 * LIMIT  # inflated a piece at a time, not 64 MiB first
+    doc = b"interactions: []\nversion: 1\n"
+    padded = doc + b"#" * (LIMIT - len(doc))  # exactly the limit: read
+    assert importers.parse(gzip.compress(padded), "x.yaml").interactions == []
+    with pytest.raises(CassetteError, match="x.yaml: a gzip file that inflates past"):
+        importers.parse(gzip.compress(padded + b"#"), "x.yaml")
+
+
+def test_a_binary_gzip_body_that_inflates_past_the_limit_is_refused_naming_the_file_and_the_place(small_limit: None) -> None:
+    """A vcrpy ``!!binary`` gzip body was inflated whole, with no limit."""
+    raw = _vcrpy(b"ok", _bomb(64 * LIMIT))
+    message = (f"x.yaml: interactions\\[1\\]: the response body inflates past {LIMIT} bytes, with the file's other "
+               "compressed bodies \\(the most one cassette may inflate to\\)")
+    with pytest.raises(CassetteError, match=message):
+        importers.parse(raw, "x.yaml")
+    assert _peak(lambda: importers.parse(raw, "x.yaml")) < 4 * LIMIT
+    with pytest.raises(CassetteError, match="x.yaml: interactions\\[0\\]: the response body inflates past"):
+        importers.parse(_vcrpy(_bomb(2 * LIMIT, zlib.MAX_WBITS), encoding="deflate"), "x.yaml")
+
+
+def test_the_limit_is_for_the_whole_file_not_each_body(small_limit: None) -> None:
+    """Bodies each within the limit but many of them add up: the limit is the file's."""
+    half = gzip.compress(bytes(LIMIT // 2))
+    assert [len(i.response.body) for i in importers.parse(_vcrpy(half, half), "x.yaml").interactions] == [LIMIT // 2] * 2
+    with pytest.raises(CassetteError, match="x.yaml: interactions\\[2\\]: the response body inflates past"):
+        importers.parse(_vcrpy(half, half, gzip.compress(b"x")), "x.yaml")
+    file = gzip.compress(_vcrpy(half) + b"#" * (LIMIT // 2))  # the file's own inflating counts too
+    with pytest.raises(CassetteError, match="x.yaml: interactions\\[0\\]: the response body inflates past"):
+        importers.parse(file, "x.yaml")
+
+
+def test_gzip_files_inflate_as_gzip_decompress_does() -> None:
+    """Every member, zero padding after them; damaged or cut short: an error (a body stays as recorded)."""
+    doc = b"interactions: []\nversion: 1\n"
+    assert importers.parse(gzip.compress(doc[:10]) + gzip.compress(doc[10:]) + bytes(5), "x.yaml").interactions == []
+    for damaged in (gzip.compress(doc)[:-3], gzip.compress(doc) + b"junk", gzip.compress(doc)[:-8] + b"\0" * 8):
+        with pytest.raises(CassetteError, match="x.yaml: a gzip file that does not decompress"):
+            importers.parse(damaged, "x.yaml")
+    (item,) = importers.parse(_vcrpy(gzip.compress(b"hello")[:-4]), "x.yaml").interactions
+    assert item.response.body == gzip.compress(b"hello")[:-4]
