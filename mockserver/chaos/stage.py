@@ -35,6 +35,7 @@ from mockserver.faults.spec import MALFORMED_KINDS
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, Next, Reply
 from mockserver.protocol.endpoints import COUNT_TOKENS, MESSAGES_CREATE
 from mockserver.protocol.headers import http_date, says_no_retry, sdk_retries
+from mockserver.protocol.numbers import decimal
 
 if TYPE_CHECKING:
     from mockserver.clock import Clock
@@ -165,7 +166,7 @@ class ChaosStage:
             method=request.method,
             path=request.path,
             key=_key(request),
-            retry_count=int(retry) if retry is not None and retry.isdigit() else None,
+            retry_count=decimal(retry) if retry is not None else None,  # isdigit() took "²", which int() refuses
             stream=request.stream,
             at=self.clock.now(),
             t0=asyncio.get_running_loop().time(),

@@ -1,5 +1,5 @@
-"""Integers a client spells in text: query parameters (``?limit=``, ``?since=``) and form fields
-(``expires_in_seconds``).
+"""Integers a client spells in text: query parameters (``?limit=``, ``?since=``), form fields
+(``expires_in_seconds``) and headers (``x-stainless-retry-count``).
 
 Python's ``int()`` reads far more than a client means: ``1_000``, `` 7``, ``+5`` and digits of
 any script (``٣``). :func:`decimal` reads only ASCII decimal digits, with a leading ``-`` where

@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -191,6 +192,22 @@ def test_a_javascript_client_gets_a_verdict(make_server: Callable[..., MockServe
     assert verdict["verdict"] == "pass", verdict["reasons"]
     assert verdict["requests"] == 3 and verdict["retries"] == 2 and verdict["waits_ms"]["min"] >= 100
     assert verdict["retry_after"]["honoured"] == verdict["retry_after"]["advised"]
+
+
+def test_a_retry_count_of_other_digits_is_no_500(make_server: Callable[..., MockServer]) -> None:
+    """``x-stainless-retry-count: ²`` passed str.isdigit() and then int() raised: a 500."""
+    server = chaos_server(make_server, seed=3, rate=0.0)
+    host, port = address(server.url)
+    for count in ("\u00b2", "\u0663", "1_0", "0"):
+        with socket.create_connection((host, port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\n"
+                         b"content-type: application/json\r\nconnection: close\r\nx-stainless-retry-count: " + count.encode()
+                         + f"\r\ncontent-length: {len(BODY)}\r\n\r\n".encode() + BODY)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), (count, answer[:300])
+    assert report(server)["requests"] == 4
 
 
 def test_the_report_endpoint_without_chaos_is_a_404(mockserver: MockServer) -> None:
