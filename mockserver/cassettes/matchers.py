@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 import orjson
 
 from mockserver.cassettes.model import Interaction, RecordedRequest, header
+from mockserver.protocol.numbers import decimal
 from mockserver.cassettes.redact import DEFAULT_REDACTED_HEADERS, REDACTED, known_in, mask
 
 DEFAULT_MATCH_ON = ("method", "path", "query", "body")
@@ -61,8 +62,8 @@ def _select(value: Any, parts: Sequence[str]) -> Any:
     for part in parts:
         if isinstance(value, dict):
             value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+        elif isinstance(value, list) and (index := decimal(part)) is not None and index < len(value):
+            value = value[index]
         else:
             return _MISSING
         if value is _MISSING:

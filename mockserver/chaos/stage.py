@@ -79,7 +79,7 @@ class ChaosConfig:
         if self.max_wait < 0 or self.window <= 0:
             raise ValueError("chaos max_wait must be >= 0 and window > 0")
         for key, weight in self.errors.items():
-            if not key.isdigit() or not 400 <= int(key) <= 599:
+            if not 400 <= (decimal(key) or 0) <= 599:
                 raise ValueError(f"chaos error {key!r}: give an HTTP status from 400 to 599")
             if weight < 0:
                 raise ValueError(f"chaos weight of {key} must be >= 0")

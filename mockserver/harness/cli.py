@@ -243,13 +243,14 @@ def _positive_float(raw: str) -> float:
 def _chaos_weights(kind: str) -> Callable[[str], dict[str, float]]:
     def parse(raw: str) -> dict[str, float]:
         from mockserver.chaos.stage import FAULT_KINDS, parse_weights
+        from mockserver.protocol.numbers import decimal
 
         try:
             weights = parse_weights(raw)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         for name, weight in weights.items():
-            if kind == "errors" and not (name.isdigit() and 400 <= int(name) <= 599):
+            if kind == "errors" and not 400 <= (decimal(name) or 0) <= 599:
                 raise argparse.ArgumentTypeError(f"{name!r} is not an HTTP error status (400-599)")
             if kind == "faults" and name not in FAULT_KINDS:
                 raise argparse.ArgumentTypeError(f"unknown fault {name!r} (expected one of {', '.join(FAULT_KINDS)})")

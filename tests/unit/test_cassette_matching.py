@@ -127,3 +127,10 @@ def test_long_strings_are_shown_around_where_they_differ() -> None:
 
 def test_strings_that_differ_only_in_length() -> None:
     assert json_differences({"s": "abc"}, {"s": "abcdef"}) == ['body s differs from character 3: recorded "abc", sent "abcdef"']
+
+
+def test_a_chosen_field_indexes_lists_by_ascii_digits_only() -> None:
+    # "²" passed str.isdigit() and int() then raised: a ValueError out of replay.
+    body = {**BODY, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}
+    assert Matcher(fields=("messages.1.content",)).body_value(req(body)) == {"messages.1.content": "Yo"}
+    assert Matcher(fields=("messages.².content",)).body_value(req(body)) == {}

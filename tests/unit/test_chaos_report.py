@@ -194,3 +194,9 @@ def test_a_client_chaos_never_touched_is_untested() -> None:
     calls = Calls()
     calls.add(0.0)
     assert calls.client()["verdict"] == "untested"
+
+
+@pytest.mark.parametrize("status", ["²", "٤٢٩", "+429", "4_29"])
+def test_a_chaos_error_status_is_ascii_digits(status: str) -> None:
+    with pytest.raises(ValueError, match="give an HTTP status from 400 to 599"):
+        ChaosConfig(seed=1, errors={status: 1.0})
