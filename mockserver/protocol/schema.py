@@ -177,6 +177,17 @@ class RequestSchema:
                 schema._older_files = {}
         return schemas
 
+    def defining(self, root: str) -> "RequestSchema":
+        """The newest schema that has ``root``: this one, else the newest older SDK line's whose
+        types define it (an API the SDK has since dropped: ``completions``, SDK 0.x only)."""
+        if root in self._roots_doc:
+            return self
+        for version in self._older_files:
+            for older in self.older(version):
+                if root in older._roots_doc:
+                    return older
+        raise KeyError(f"no SDK line's schema has the root {root!r}")
+
     def validate_for(self, version: str | None, root: str, body: object, *, allow_extra: FrozenSet[str] = _NO_EXTRA) -> None:
         """:meth:`validate` by the rules of the SDK lines that send ``version``: a body this
         (newest) schema refuses passes when an older line's schema for that version accepts it;

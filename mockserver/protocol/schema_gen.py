@@ -12,6 +12,8 @@ SDK (unit tests fail while a committed file is stale)::
 An older release is installed with ``pip install --target`` into ``.cache/schema-sdks/`` (once)
 and read by this same module in a subprocess whose path puts that release first. Which
 ``anthropic-version`` each older schema serves, and why, is in docs/protocol.md ("SDK lines").
+A root the SDK has since dropped (``completions``: Text Completions, SDK 0.x) is generated only
+from the lines that still have it (``RootSpec.retired``).
 
 Node encoding (interpreted by :mod:`mockserver.protocol.schema`):
 
@@ -77,6 +79,9 @@ class RootSpec:
     resource_class: str
     method: str
     extra_fields: Tuple[Tuple[str, Node], ...] = ()  # body keys the TypedDict lacks (``stream``)
+    # An API the SDK has since dropped (Text Completions: SDK 0.x only): generated from the lines
+    # that still have ``params``' module, absent from the others' schemas.
+    retired: bool = False
 
 
 # Response models: the Message a scripted reply becomes, checked as the SDK's strict validation will.
@@ -110,7 +115,18 @@ ROOTS: Dict[str, RootSpec] = {
         "anthropic.types.beta.messages.batch_create_params:BatchCreateParams",
         "anthropic.resources.beta.messages.batches", "Batches", "create",
     ),
+    "completions": RootSpec(
+        "anthropic.types.completion_create_params:CompletionCreateParamsBase",
+        "anthropic.resources.completions", "Completions", "create", (("stream", "bool"),), retired=True,
+    ),
 }
+
+
+def _has_module(path: str) -> bool:
+    """Whether the installed SDK has ``path``'s module (``module:Class``)."""
+    import importlib.util
+
+    return importlib.util.find_spec(path.partition(":")[0]) is not None
 
 
 def _import(path: str) -> Any:
@@ -482,6 +498,8 @@ def build() -> Dict[str, Any]:
     root_nodes: Dict[str, Tuple[type, RootSpec, List[str]]] = {}
     excluded_report: Dict[str, List[str]] = {}
     for root, spec in ROOTS.items():
+        if spec.retired and not _has_module(spec.params):
+            continue
         cls = _import(spec.params)
         split = _method_body_split(spec.resource, spec.resource_class, spec.method)
         hints = typing.get_type_hints(cls, include_extras=True)

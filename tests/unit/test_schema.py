@@ -309,6 +309,30 @@ def test_the_newest_schema_lists_the_older_ones_by_api_version(schema: RequestSc
     assert schema.older("2023-06-01")[0] is older[0]  # loaded once
 
 
+COMPLETION = {"model": "claude-2.1", "prompt": "\n\nHuman: Hi\n\nAssistant:", "max_tokens_to_sample": 20}
+
+
+def test_text_completions_are_typed_by_the_sdk_line_that_still_has_them(schema: RequestSchema) -> None:
+    # SDK 2.12 and 1.17 dropped completions.create: its params come from 0.49's TypedDicts.
+    assert "completions" not in schema.roots and "completions" not in schema.older("2023-06-01")[0].roots
+    older = schema.defining("completions")
+    assert older.sdk_version == "0.49.0" and older is schema.older("2023-06-01")[1] and schema.defining("messages") is schema
+    everything = dict(COMPLETION, metadata={"user_id": "u-1"}, stop_sequences=["\n\nObservation:"],
+                      temperature=0.5, top_k=5, top_p=0.7, stream=False)
+    older.validate("completions", everything)
+    assert older.errors("completions", {"prompt": "test"}) == [  # the fields' order: max_tokens_to_sample first
+        ("max_tokens_to_sample", "Field required"), ("model", "Field required")]
+    assert older.errors("completions", dict(COMPLETION, temperature="hot", top_k=1.5, stream="yes", metadata={"user": 1}, n=2)) == [
+        ("metadata.user", "Extra inputs are not permitted"),
+        ("stream", "Input should be a valid boolean"),
+        ("temperature", "Input should be a valid number"),
+        ("top_k", "Input should be a valid integer, got a number with a fractional part"),
+        ("n", "Extra inputs are not permitted"),
+    ]
+    with pytest.raises(KeyError):
+        schema.defining("no_such_root")
+
+
 def _clear_at_body() -> Dict[str, Any]:
     """What SDK 1.17 sends for ``clear_at`` (one ``BetaMessageParam`` for every role then)."""
     return {"model": MODEL, "max_tokens": 8,
