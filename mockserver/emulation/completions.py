@@ -17,14 +17,33 @@ from mockserver.ids import IdGenerator
 from mockserver.pipeline.exchange import ApiRequest, EventsReply, JsonReply, Reply, SseEvent
 from mockserver.protocol.catalog import ModelCatalog
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
+from mockserver.protocol.schema import (
+    MSG_BOOL, MSG_DICT, MSG_EXTRA, MSG_FINITE, MSG_FLOAT, MSG_INT, MSG_INT_FRACTION, MSG_LIST, MSG_REQUIRED, MSG_STR,
+    RequestSchema, default_schema,
+)
 
 Handler = Callable[[ApiRequest], Awaitable[Reply]]
 HUMAN = "\n\nHuman:"
 ASSISTANT = "\n\nAssistant:"
 _LEGACY_MODEL = re.compile(r"^claude-(?:instant-)?[12](?:[.-]|$)|^claude-(?:v\d|instant)")
 _TURN = re.compile(r"\n\nHuman:(.*?)(?=\n\nAssistant:|\Z)", re.DOTALL)
-# The fields /v1/complete takes (the SDK's CompletionCreateParams, 0.49).
-_FIELDS = {"model", "prompt", "max_tokens_to_sample", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "stream"}
+# The body's types: SDK 0.49's CompletionCreateParams (the schema's ``completions`` root).
+ROOT = "completions"
+# The legacy API answers in pydantic v1's words (``max_tokens_to_sample: field required``, which a
+# secrets scanner's detector matches); the schema speaks v2's, so its messages are translated. The
+# v1 words of the type errors are **unconfirmed** (docs/protocol.md "Text Completions").
+_V1_WORDS = {
+    MSG_REQUIRED: "field required",
+    MSG_EXTRA: "extra fields not permitted",
+    MSG_STR: "str type expected",
+    MSG_INT: "value is not a valid integer",
+    MSG_INT_FRACTION: "value is not a valid integer",
+    MSG_FINITE: "value is not a valid integer",
+    MSG_FLOAT: "value is not a valid float",
+    MSG_BOOL: "value could not be parsed to a boolean",
+    MSG_LIST: "value is not a valid list",
+    MSG_DICT: "value is not a valid dict",
+}
 
 
 def either(messages: Handler, completions: Handler) -> Handler:
@@ -49,16 +68,21 @@ def supports_completions(model_id: str) -> bool:
 class Completions:
     """``completions.create``: validation, then a completion from the fake model."""
 
-    def __init__(self, catalog: ModelCatalog, synth: Synthesizer, ids: IdGenerator, *, lenient: bool, any_model: bool) -> None:
+    def __init__(
+        self, catalog: ModelCatalog, synth: Synthesizer, ids: IdGenerator, *, lenient: bool, any_model: bool,
+        schema: RequestSchema | None = None,
+    ) -> None:
         self.catalog = catalog
         self.synth = synth
         self.ids = ids
         self.lenient = lenient
         self.any_model = any_model
+        self._schema = schema  # the newest line's (default: the packaged one)
+        self._types: RequestSchema | None = None  # the line's that has the root, on first use
 
     async def create(self, request: ApiRequest) -> Reply:
         body = request.body
-        model = self._check(body)
+        model = self.check(body)
         completion, stop_reason, stop = self._write(body)
         ident = self.ids.new("compl")
         bedrock = request.endpoint.startswith("bedrock.")
@@ -76,28 +100,18 @@ class Completions:
         events.append(SseEvent("completion", _completion(ident, "", stop_reason, model, stop)))
         return EventsReply(events=events)
 
-    def _check(self, body: Any) -> str:
-        """The model's id, once the body passes the API's checks (pydantic v1 wording, as the
-        legacy API answered: ``max_tokens_to_sample: field required``)."""
-        if not isinstance(body, dict):
-            raise invalid_request("body: value is not a valid dict")
-        for name in ("model", "prompt", "max_tokens_to_sample"):
-            if name not in body:
-                raise invalid_request(f"{name}: field required")
-        for name in sorted(set(body) - _FIELDS):
-            raise invalid_request(f"{name}: extra fields not permitted")
-        if not isinstance(body["model"], str):
-            raise invalid_request("model: str type expected")
-        if not isinstance(body["prompt"], str):
-            raise invalid_request("prompt: str type expected")
-        max_tokens = body["max_tokens_to_sample"]
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-            raise invalid_request("max_tokens_to_sample: value is not a valid integer")
-        if max_tokens < 1:
+    def check(self, body: Any) -> str:
+        """The model's id, once the body passes the API's checks: every field's type by the SDK's
+        params (as Messages, even with --lenient), in pydantic v1's words, then the model, then
+        the rules (which --lenient relaxes)."""
+        if self._types is None:
+            self._types = (self._schema or default_schema()).defining(ROOT)
+        errors = self._types.check(ROOT, body)
+        if errors:
+            loc, message = errors[0]
+            raise invalid_request(f"{'.'.join(str(part) for part in loc) or 'body'}: {_V1_WORDS.get(message, message)}")
+        if body["max_tokens_to_sample"] < 1:
             raise invalid_request("max_tokens_to_sample: ensure this value is greater than or equal to 1")
-        stops = body.get("stop_sequences")
-        if stops is not None and not (isinstance(stops, list) and all(isinstance(s, str) for s in stops)):
-            raise invalid_request("stop_sequences: value is not a valid list")
         model = self._model(body["model"])
         if not self.lenient:
             prompt = body["prompt"]

@@ -81,6 +81,26 @@ def test_completion_refusals(mockserver: MockServer, legacy: MockServer) -> None
     assert missing.json()["error"]["message"] == "max_tokens_to_sample: field required"
 
 
+def test_completion_fields_are_typed(legacy: MockServer, make_server: Any) -> None:
+    lenient: MockServer = make_server(lenient=True)
+    for server in (legacy, lenient):  # --lenient relaxes rules, not types (as for Messages)
+        for fields, message in [
+            ({"temperature": "hot"}, "temperature: value is not a valid float"),
+            ({"stream": "yes"}, "stream: value could not be parsed to a boolean"),
+            ({"top_k": 1.5}, "top_k: value is not a valid integer"),
+            ({"metadata": {"user_id": 1}}, "metadata.user_id: str type expected"),
+        ]:
+            refused = complete(server, **fields)
+            assert refused.status_code == 400, fields
+            assert refused.json()["error"] == {"type": "invalid_request_error", "message": message}
+        assert complete(server, temperature=0.2, top_k=40, top_p=0.9, metadata={"user_id": "u"}, stop_sequences=["END"]).status_code == 200
+    auth = {"authorization": "Bearer bedrock-key"}
+    bedrock = {"anthropic_version": "bedrock-2023-05-31", "prompt": PROMPT, "max_tokens_to_sample": 300, "temperature": "hot"}
+    refused = httpx2.post(f"{legacy.url}/model/anthropic.claude-v2:1/invoke", json=bedrock, headers=auth)
+    assert refused.status_code == 400 and refused.json() == {"message": "temperature: value is not a valid float"}
+    assert refused.headers["x-amzn-errortype"].startswith("ValidationException:")
+
+
 def test_completion_faults_and_scenarios(legacy: MockServer) -> None:
     legacy.fault(stream_error=1, match={"endpoint": "completions.create"})
     events = parse_sse(complete(legacy, stream=True).content)
