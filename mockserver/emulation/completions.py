@@ -110,16 +110,27 @@ class Completions:
         if errors:
             loc, message = errors[0]
             raise invalid_request(f"{'.'.join(str(part) for part in loc) or 'body'}: {_V1_WORDS.get(message, message)}")
-        if body["max_tokens_to_sample"] < 1:
-            raise invalid_request("max_tokens_to_sample: ensure this value is greater than or equal to 1")
         model = self._model(body["model"])
         if not self.lenient:
+            self._ranges(body)
             prompt = body["prompt"]
             if not prompt.startswith(HUMAN):
                 raise invalid_request('prompt must start with "\\n\\nHuman:" turn')
             if not prompt.rstrip(" ").endswith(ASSISTANT):
                 raise invalid_request('prompt must end with "\\n\\nAssistant:" turn')
         return model
+
+    @staticmethod
+    def _ranges(body: dict[str, Any]) -> None:
+        """The numbers' ranges, as Messages checks them (its ``temperature`` / ``top_p`` wording is
+        the API's); the wording for ``max_tokens_to_sample`` and ``top_k`` is **unconfirmed**."""
+        if body["max_tokens_to_sample"] < 1:
+            raise invalid_request("max_tokens_to_sample: ensure this value is greater than or equal to 1")
+        for name in ("temperature", "top_p"):
+            if name in body and not 0 <= body[name] <= 1:
+                raise invalid_request(f"{name}: range: 0..1")
+        if body.get("top_k", 0) < 0:
+            raise invalid_request("top_k: ensure this value is greater than or equal to 0")
 
     def _model(self, model_id: str) -> str:
         entry = self.catalog.resolve(model_id)

@@ -101,6 +101,19 @@ def test_completion_fields_are_typed(legacy: MockServer, make_server: Any) -> No
     assert refused.headers["x-amzn-errortype"].startswith("ValidationException:")
 
 
+def test_completion_numbers_are_in_range(legacy: MockServer, make_server: Any) -> None:
+    lenient: MockServer = make_server(lenient=True)
+    for fields, message in [
+        ({"temperature": 2}, "temperature: range: 0..1"),
+        ({"top_p": -0.5}, "top_p: range: 0..1"),
+        ({"top_k": -5}, "top_k: ensure this value is greater than or equal to 0"),
+        ({"max_tokens_to_sample": 0}, "max_tokens_to_sample: ensure this value is greater than or equal to 1"),
+    ]:
+        refused = complete(legacy, **fields)
+        assert refused.status_code == 400 and refused.json()["error"]["message"] == message
+        assert complete(lenient, **fields).status_code == 200  # --lenient relaxes ranges, as for Messages
+
+
 def test_completion_faults_and_scenarios(legacy: MockServer) -> None:
     legacy.fault(stream_error=1, match={"endpoint": "completions.create"})
     events = parse_sse(complete(legacy, stream=True).content)

@@ -80,3 +80,30 @@ def test_every_field_is_typed(request_body: Any, message: str) -> None:
 def test_lenient_still_checks_types(request_body: Any, message: str) -> None:
     # As Messages: --lenient relaxes the rules, never the schema.
     assert refusal(completions(lenient=True), request_body) == message
+
+
+RANGE_ERRORS = [
+    (body(temperature=1.5), "temperature: range: 0..1"),
+    (body(temperature=-0.1), "temperature: range: 0..1"),
+    (body(top_p=2), "top_p: range: 0..1"),
+    (body(top_p=-1), "top_p: range: 0..1"),
+    (body(top_k=-5), "top_k: ensure this value is greater than or equal to 0"),
+    (body(max_tokens_to_sample=0), "max_tokens_to_sample: ensure this value is greater than or equal to 1"),
+    (body(max_tokens_to_sample=-3), "max_tokens_to_sample: ensure this value is greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize(("request_body", "message"), RANGE_ERRORS)
+def test_numbers_are_in_range(request_body: dict[str, Any], message: str) -> None:
+    assert refusal(completions(), request_body) == message
+
+
+@pytest.mark.parametrize(("request_body", "message"), RANGE_ERRORS)
+def test_lenient_relaxes_the_ranges(request_body: dict[str, Any], message: str) -> None:
+    # As Messages: --lenient skips the rules beyond the schema (and the prompt's turns).
+    assert refusal(completions(lenient=True), request_body) is None
+
+
+def test_the_range_edges_pass() -> None:
+    assert refusal(completions(), body(temperature=0, top_p=1, top_k=0, max_tokens_to_sample=1)) is None
+    assert refusal(completions(), body(temperature=1.0, top_p=0.0, top_k=500)) is None
