@@ -1,12 +1,17 @@
 """Text Completions (``POST /v1/complete``) over a real socket: the recorded JSON shape, the SSE
 framing (``completion`` events, one ``ping``), the refusal for Messages-only models, faults,
 scenarios, rate limits, record and replay, and the same body through Bedrock's invoke. SDK 0.x's
-``completions.create`` is in tests/legacy."""
+``completions.create`` (the only SDK line that has it) is in tests/legacy, which `make legacy`
+runs in its own venv; ``test_the_sdk_0x_completions_tests`` here runs its Text Completions tests
+with SDK 0.49 from the schema generator's cache (schema_gen.release_site)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +22,11 @@ from mockserver.cassettes import format as fmt
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
 from mockserver.journal import parse_sse
-from mockserver.protocol import eventstream
+from mockserver.protocol import eventstream, schema_gen
 from tests.cassette_support import Proxy
 
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
+LEGACY_TESTS = Path(__file__).resolve().parents[1] / "legacy"
 PROMPT = "\n\nHuman: Hello world\n\nAssistant:"
 
 
@@ -169,3 +175,19 @@ def test_completion_through_bedrock(legacy: MockServer) -> None:
     datas = [json.loads(c) for c in chunks if c is not None]
     assert datas[-1]["stop_reason"] == "stop_sequence" and "".join(d["completion"] for d in datas) == whole["completion"]
     assert base64.b64encode(chunks[0] or b"")  # the bytes of each event travel base64-encoded
+
+
+def test_the_sdk_0x_completions_tests(legacy: MockServer) -> None:
+    """SDK 0.49's ``completions.create``, sync and async, and its ``AnthropicBedrock`` (the body
+    carries ``anthropic_version``, the path the model) over a socket: every optional field passes
+    and bad values get the 400 (tests/legacy/test_sdk_0x.py, run as tests/compat/run.py runs it,
+    in an interpreter whose path puts SDK 0.49 first)."""
+    site = schema_gen.release_site("0.49.0")  # installed once into .cache/schema-sdks (the schema tests use it too)
+    env = {**os.environ, "PYTHONPATH": str(site), "MOCKSERVER_URL": legacy.url}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:mockserver", "-c", os.devnull,
+               "-o", "asyncio_default_fixture_loop_scope=function", "--rootdir", str(LEGACY_TESTS),
+               "--confcutdir", str(LEGACY_TESTS), "-k", "completions", str(LEGACY_TESTS / "test_sdk_0x.py")]
+    done = subprocess.run(command, cwd=LEGACY_TESTS, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout
+    assert {entry.status for entry in legacy.journal.calls(endpoint="bedrock.invoke")} == {200, 400}

@@ -33,6 +33,63 @@ def test_async_completions(base_url: str) -> None:
     asyncio.run(main())
 
 
+# Every optional field completions.create takes, with values a real caller sends.
+FIELDS = {"metadata": {"user_id": "13803d75-b4b5-4c3e-b2a2-6f21399b021b"}, "stop_sequences": ["\n\nObservation:"],
+          "temperature": 0.5, "top_k": 5, "top_p": 0.7}
+# Values the SDK passes through as given (its types are hints) and the server refuses.
+REFUSED = [
+    ({"temperature": "hot"}, "temperature: value is not a valid float"),
+    ({"top_k": -5}, "top_k: ensure this value is greater than or equal to 0"),
+    ({"temperature": 1.5}, "temperature: range: 0..1"),
+    ({"metadata": {"user_id": 42}}, "metadata.user_id: str type expected"),
+]
+
+
+def test_completions_with_every_field(base_url: str) -> None:
+    client = anthropic.Anthropic(base_url=base_url, api_key="sk-ant-legacy", _strict_response_validation=True, max_retries=0)
+    raw = client.completions.with_raw_response.create(model="claude-2.1", prompt=PROMPT, max_tokens_to_sample=100, stream=False, **FIELDS)
+    assert json.loads(raw.http_request.content) == {"model": "claude-2.1", "prompt": PROMPT, "max_tokens_to_sample": 100, "stream": False, **FIELDS}
+    completion = raw.parse()
+    pieces = list(client.completions.create(model="claude-2.1", prompt=PROMPT, max_tokens_to_sample=100, stream=True, **FIELDS))
+    assert "".join(p.completion for p in pieces) == completion.completion
+    for fields, message in REFUSED:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            client.completions.create(model="claude-2.1", prompt=PROMPT, max_tokens_to_sample=100, **{**FIELDS, **fields})
+        assert info.value.body["error"] == {"type": "invalid_request_error", "message": message}
+    with pytest.raises(anthropic.BadRequestError, match="stream: value could not be parsed to a boolean"):
+        client.completions.create(model="claude-2.1", prompt=PROMPT, max_tokens_to_sample=100, stream="yes")  # type: ignore[call-overload]
+
+
+def test_async_completions_with_every_field(base_url: str) -> None:
+    async def main() -> None:
+        client = anthropic.AsyncAnthropic(base_url=base_url, api_key="sk-ant-legacy", _strict_response_validation=True, max_retries=0)
+        completion = await client.completions.create(model="claude-instant-1.2", prompt=PROMPT, max_tokens_to_sample=100, **FIELDS)
+        stream = await client.completions.create(model="claude-instant-1.2", prompt=PROMPT, max_tokens_to_sample=100, stream=True, **FIELDS)
+        assert "".join([p.completion async for p in stream]) == completion.completion
+        for fields, message in REFUSED:
+            with pytest.raises(anthropic.BadRequestError) as info:
+                await client.completions.create(model="claude-instant-1.2", prompt=PROMPT, max_tokens_to_sample=100, **{**FIELDS, **fields})
+            assert info.value.body["error"] == {"type": "invalid_request_error", "message": message}
+
+    asyncio.run(main())
+
+
+def test_bedrock_completions_with_every_field(base_url: str) -> None:
+    # The body carries anthropic_version; the model and the stream flag travel in the path.
+    client = anthropic.AnthropicBedrock(aws_access_key="AKIAMOCK", aws_secret_key="mock", aws_region="us-east-1",
+                                        base_url=base_url, max_retries=0)
+    raw = client.completions.with_raw_response.create(model="anthropic.claude-v2:1", prompt=PROMPT, max_tokens_to_sample=50, **FIELDS)
+    assert json.loads(raw.http_request.content) == {
+        "prompt": PROMPT, "max_tokens_to_sample": 50, **FIELDS, "anthropic_version": "bedrock-2023-05-31"}
+    completion = raw.parse()
+    assert "".join(c.completion for c in client.completions.create(
+        model="anthropic.claude-v2:1", prompt=PROMPT, max_tokens_to_sample=50, stream=True, **FIELDS)) == completion.completion
+    for fields, message in REFUSED:
+        with pytest.raises(anthropic.BadRequestError) as info:
+            client.completions.create(model="anthropic.claude-v2:1", prompt=PROMPT, max_tokens_to_sample=50, **{**FIELDS, **fields})
+        assert info.value.body == {"message": message}  # Bedrock's ValidationException body
+
+
 def test_bedrock_with_its_own_version(base_url: str) -> None:
     client = anthropic.AnthropicBedrock(aws_access_key="AKIAMOCK", aws_secret_key="mock", aws_region="us-east-1",
                                         base_url=base_url, _strict_response_validation=True, max_retries=0)
