@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mockserver.protocol.errors import ApiError
+from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, ApiError, error_type_for_status
 from mockserver.protocol.versions import KNOWN_VERSIONS, LEGACY_VERSION
 
 BEDROCK = "bedrock"
@@ -85,16 +85,26 @@ _BEDROCK_BY_TYPE = {
     "api_error": "InternalServerException",
     "overloaded_error": "ServiceUnavailableException",
 }
+# The exception a status stands for when the error's type names none: the first of that status
+# in BEDROCK_STATUS (the list docs/protocol.md gives: ValidationException 400, ThrottlingException
+# 429, ModelErrorException 424 …).
+_BEDROCK_BY_STATUS: dict[int, str] = {}
+for _name, _status in BEDROCK_STATUS.items():
+    _BEDROCK_BY_STATUS.setdefault(_status, _name)
 BEDROCK_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
 def bedrock_exception(error: ApiError) -> tuple[str, int]:
     """The Bedrock exception (and its status) an error becomes: a name already Bedrock's stays
-    (scenarios may script one), an Anthropic error type maps to its nearest exception."""
+    (scenarios may script one), an Anthropic error type maps to its nearest exception, and any
+    other type (a Google status, a custom one) to the exception of its status, or, for a status
+    botocore has none for, the one ``error: <status>`` gets (529: ServiceUnavailableException)."""
     named = error.type[:1].upper() + error.type[1:]  # a stream member's spelling names it too
     if named in BEDROCK_STATUS:
         return named, BEDROCK_STATUS[named]
     name = _BEDROCK_BY_TYPE.get(error.type)
+    if name is None and error.type not in STATUS_BY_ERROR_TYPE:
+        name = _BEDROCK_BY_STATUS.get(error.status) or _BEDROCK_BY_TYPE.get(error_type_for_status(error.status))
     if name is None:
         name = "InternalServerException" if error.status >= 500 else "ValidationException"
     if error.status == 503:

@@ -322,6 +322,37 @@ def test_a_platform_error_named_in_a_scenario_file_takes_its_status(make_server:
         ("throttled", 429), ("unavailable", 503), ("quota", 429), ("quota-stream", 429)]
 
 
+
+def test_an_error_bedrock_has_no_exception_for_takes_the_exception_of_its_status(make_server: Any, tmp_path: Any) -> None:
+    """A scripted error whose type is neither the API's nor a Bedrock exception (a Google status,
+    a custom type) is the exception botocore gives its status, with that status: it was a
+    ValidationException 400 below 500."""
+    scenario = tmp_path / "bedrock-fallback.yaml"
+    scenario.write_text("""
+- match: {endpoint: bedrock.invoke}
+  sequence:
+    - error: RESOURCE_EXHAUSTED
+    - error: {type: quota_exceeded, status: 429, message: Slow down.}
+    - error: {type: no_entry, status: 403, message: Not for you.}
+    - error: {type: missing, status: 404, message: Gone.}
+    - error: {type: too_slow, status: 408, message: Took too long.}
+    - error: {type: model_broke, status: 424, message: The model failed.}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    bedrock = server.bedrock_client(max_retries=0)
+    expected = [
+        (anthropic.RateLimitError, 429, "ThrottlingException"), (anthropic.RateLimitError, 429, "ThrottlingException"),
+        (anthropic.PermissionDeniedError, 403, "AccessDeniedException"), (anthropic.NotFoundError, 404, "ResourceNotFoundException"),
+        (anthropic.RequestTimeoutError, 408, "ModelTimeoutException"), (anthropic.APIStatusError, 424, "ModelErrorException"),
+    ]
+    for error_class, status, name in expected:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI)
+        assert type(raised.value) is error_class and raised.value.status_code == status
+        assert raised.value.response.headers["x-amzn-errortype"] == name + ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+    assert raised.value.body == {"message": "The model failed."}
+    assert [c.status for c in server.journal.calls(endpoint="bedrock.invoke")] == [429, 429, 403, 404, 408, 424]
+
 def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
                      match={"endpoint": "bedrock.invoke_stream"})

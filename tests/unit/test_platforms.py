@@ -86,6 +86,30 @@ def test_bedrock_exceptions() -> None:
     assert bedrock_stream_exception(ApiError(200, "x", type="permission_error")) == "modelStreamErrorException"
 
 
+
+@pytest.mark.parametrize(("status", "name"), [
+    (400, "ValidationException"), (403, "AccessDeniedException"), (404, "ResourceNotFoundException"), (408, "ModelTimeoutException"),
+    (424, "ModelErrorException"), (429, "ThrottlingException"), (500, "InternalServerException"), (503, "ServiceUnavailableException"),
+])
+def test_an_error_type_bedrock_has_no_exception_for_follows_its_status(status: int, name: str) -> None:
+    """A type neither the API's nor Bedrock's (a custom one, a Google status) is the exception of
+    its status in botocore's table, with that status (a 429 was a ValidationException 400)."""
+    assert bedrock_exception(ApiError(status, "x", type="my_custom_error")) == (name, status)
+
+
+def test_an_error_type_of_a_status_bedrock_has_no_exception_for_answers_as_the_status_would() -> None:
+    """Google's statuses by their codes; a status botocore's table lacks as ``error: <status>`` answers."""
+    assert bedrock_exception(ApiError(429, "x", type="RESOURCE_EXHAUSTED")) == ("ThrottlingException", 429)
+    assert bedrock_exception(ApiError(404, "x", type="NOT_FOUND")) == ("ResourceNotFoundException", 404)
+    assert bedrock_exception(ApiError(403, "x", type="PERMISSION_DENIED")) == ("AccessDeniedException", 403)
+    for status in (401, 409, 502, 504, 529):
+        assert bedrock_exception(ApiError(status, "x", type="my_custom_error")) == bedrock_exception(ApiError(status, "x"))
+    assert bedrock_exception(ApiError(529, "x", type="my_custom_error")) == ("ServiceUnavailableException", 503)
+    assert bedrock_exception(ApiError(401, "x", type="my_custom_error")) == ("UnrecognizedClientException", 403)
+    # the API's own types keep their exception, whatever the status
+    assert bedrock_exception(ApiError(429, "x", type="invalid_request_error")) == ("ValidationException", 400)
+    assert bedrock_stream_exception(ApiError(200, "x", type="my_custom_error")) == "validationException"
+
 # -- routing -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "name", "params"), [
     ("POST", "/model/anthropic.claude-v2:1/invoke", "bedrock.invoke", {"model_id": "anthropic.claude-v2:1"}),
