@@ -162,10 +162,11 @@ def platform_error_status(name: str) -> int | None:
 
 def vertex_google_error(error: ApiError) -> tuple[int, dict[str, Any]] | None:
     """The status and Google-shaped body of an error Vertex raises itself, or ``None`` when
-    the error passes through in Anthropic's shape."""
+    the error passes through in Anthropic's shape. A type neither the API's nor Google's (a
+    Bedrock exception, a custom one) goes the way its status does (``error: 429``: Google's)."""
     if error.type in _GOOGLE_CODE:
         status = _GOOGLE_CODE[error.type]
-    elif error.type in _VERTEX_OWN:
+    elif error.type in _VERTEX_OWN or (error.type not in STATUS_BY_ERROR_TYPE and error_type_for_status(error.status) in _VERTEX_OWN):
         status = error.status
     else:
         return None

@@ -353,6 +353,37 @@ def test_an_error_bedrock_has_no_exception_for_takes_the_exception_of_its_status
     assert raised.value.body == {"message": "The model failed."}
     assert [c.status for c in server.journal.calls(endpoint="bedrock.invoke")] == [429, 429, 403, 404, 408, 424]
 
+
+def test_an_error_vertex_does_not_know_takes_the_shape_of_its_status(make_server: Any, tmp_path: Any) -> None:
+    """On Vertex, a scripted type neither the API's nor Google's (a Bedrock exception, a custom
+    type) answers as its status does: Google's shape for the statuses Vertex raises itself
+    (401, 403, 404, 429), the API's otherwise. A 429 passed through as an Anthropic error."""
+    scenario = tmp_path / "vertex-fallback.yaml"
+    scenario.write_text("""
+- match: {endpoint: vertex.raw_predict}
+  sequence:
+    - error: {type: ThrottlingException, message: Too many requests.}
+    - error: {type: quota_exceeded, status: 429, message: Slow down.}
+    - error: {type: AccessDeniedException, message: Not for you.}
+    - error: {type: missing, status: 404, message: Gone.}
+    - error: {type: my_bad_request, status: 400, message: Bad.}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    vertex = server.vertex_client(max_retries=0)
+    expected = [
+        (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", "Too many requests."), (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", "Slow down."),
+        (anthropic.PermissionDeniedError, 403, "PERMISSION_DENIED", "Not for you."), (anthropic.NotFoundError, 404, "NOT_FOUND", "Gone."),
+    ]
+    for error_class, status, google, message in expected:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+        assert type(raised.value) is error_class and raised.value.status_code == status
+        assert raised.value.body == {"error": {"code": status, "message": message, "status": google}}
+    with pytest.raises(anthropic.BadRequestError) as passed:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+    assert passed.value.body["error"] == {"type": "my_bad_request", "message": "Bad."}
+    assert passed.value.body["request_id"].startswith("req_vrtx_")
+
 def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
                      match={"endpoint": "bedrock.invoke_stream"})

@@ -12,7 +12,9 @@ from botocore.eventstream import EventStreamBuffer
 from mockserver.protocol import eventstream
 from mockserver.protocol.endpoints import EndpointTable
 from mockserver.protocol.errors import ApiError
-from mockserver.protocol.platforms import bedrock_exception, bedrock_model, bedrock_stream_exception, tag_ids, vertex_model
+from mockserver.protocol.platforms import (
+    bedrock_exception, bedrock_model, bedrock_stream_exception, tag_ids, vertex_google_error, vertex_model,
+)
 from mockserver.render.wire import WIRES
 
 
@@ -109,6 +111,23 @@ def test_an_error_type_of_a_status_bedrock_has_no_exception_for_answers_as_the_s
     # the API's own types keep their exception, whatever the status
     assert bedrock_exception(ApiError(429, "x", type="invalid_request_error")) == ("ValidationException", 400)
     assert bedrock_stream_exception(ApiError(200, "x", type="my_custom_error")) == "validationException"
+
+
+def test_an_error_type_vertex_does_not_know_follows_its_status() -> None:
+    """Vertex answers auth, permission, lookup and quota errors in Google's shape; a type neither
+    the API's nor Google's (a Bedrock exception, a custom one) of such a status too: a 429 passed
+    through in the API's shape, where ``error: 429`` is RESOURCE_EXHAUSTED."""
+    for error_type in ("ThrottlingException", "quota_exceeded"):
+        assert vertex_google_error(ApiError(429, "x", type=error_type)) == (
+            429, {"error": {"code": 429, "message": "x", "status": "RESOURCE_EXHAUSTED"}})
+    assert vertex_google_error(ApiError(403, "x", type="AccessDeniedException")) == (
+        403, {"error": {"code": 403, "message": "x", "status": "PERMISSION_DENIED"}})
+    assert vertex_google_error(ApiError(404, "x", type="missing")) == (404, {"error": {"code": 404, "message": "x", "status": "NOT_FOUND"}})
+    assert vertex_google_error(ApiError(401, "x", type="who_are_you")) == (
+        401, {"error": {"code": 401, "message": "x", "status": "UNAUTHENTICATED"}})
+    for status in (400, 413, 500, 529):  # what the model raises passes through, as error: <status> does
+        assert vertex_google_error(ApiError(status, "x", type="my_custom_error")) is None
+    assert vertex_google_error(ApiError(429, "x", type="invalid_request_error")) is None  # the API's types keep their way
 
 # -- routing -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "name", "params"), [
