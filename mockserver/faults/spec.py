@@ -47,6 +47,8 @@ class Faults:
     error_probability: float = 0.0
     """Answer with ``error_status`` instead, with this probability (seeded by the server)."""
     error_status: int = 529
+    """529 unless the scenario gives a status, or a type that has one (``rate_limit_error``: 429;
+    the loader derives it as for an ``error`` rule)."""
     error_type: str | None = None
     error_message: str | None = None
     error_headers: dict[str, str] = field(default_factory=dict)

@@ -500,6 +500,8 @@ def parse_faults(node: Node) -> Faults:
                 faults.error_status = spec["status"].integer(minimum=400, maximum=599)
             if "type" in spec:
                 faults.error_type = spec["type"].string(nonempty=True)
+                if "status" not in spec:  # the type's status, as error: <type> has; a custom type keeps 529
+                    faults.error_status = _status_of(faults.error_type) or faults.error_status
             elif "status" in spec:
                 faults.error_type = error_type_for_status(faults.error_status)
             if "message" in spec:

@@ -278,6 +278,30 @@ def test_random_errors_are_seeded(make_server) -> None:
     assert injected.output_tokens is None  # the journal records the error that was sent, not the Message
 
 
+
+def test_a_random_error_of_a_type_takes_its_status(make_server: Any, tmp_path: Any) -> None:
+    """``random_error: {type: rate_limit_error}`` is a 429, as ``error: rate_limit_error`` is (it
+    was a 529 with the rate-limit type, which the SDK raised as an OverloadedError)."""
+    scenario = tmp_path / "random-errors.yaml"
+    scenario.write_text("""
+- {name: limited, times: 1, fault: {random_error: {probability: 1, type: rate_limit_error}}}
+- {name: missing, times: 1, fault: {random_error: {probability: 1, type: not_found_error, message: Gone.}}}
+- {name: given, times: 1, fault: {random_error: {probability: 1, type: rate_limit_error, status: 503}}}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    with server.client(max_retries=0) as client:
+        with pytest.raises(anthropic.RateLimitError) as limited:
+            client.messages.create(**ask())
+        with pytest.raises(anthropic.NotFoundError) as missing:
+            client.messages.create(**ask())
+        with pytest.raises(anthropic.InternalServerError) as given:
+            client.messages.create(**ask())
+    assert limited.value.status_code == 429 and limited.value.body["error"] == {
+        "type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}
+    assert missing.value.status_code == 404 and missing.value.body["error"] == {"type": "not_found_error", "message": "Gone."}
+    assert given.value.status_code == 503 and given.value.body["error"]["type"] == "rate_limit_error"
+    assert [(c.origin, c.status) for c in server.journal.calls()] == [("limited", 429), ("missing", 404), ("given", 503)]
+
 def test_faults_from_a_sequence_step(mockserver: MockServer) -> None:
     mockserver.sequence([error(529, retry_after_ms=10, faults={"latency": 0.2}), reply("ok")])
     started = time.monotonic()

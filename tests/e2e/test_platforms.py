@@ -384,6 +384,28 @@ def test_an_error_vertex_does_not_know_takes_the_shape_of_its_status(make_server
     assert passed.value.body["error"] == {"type": "my_bad_request", "message": "Bad."}
     assert passed.value.body["request_id"].startswith("req_vrtx_")
 
+
+def test_a_random_error_of_a_platform_name_takes_its_status(make_server: Any, tmp_path: Any) -> None:
+    """``random_error`` with a platform's own name and no status takes that name's status, 429
+    here, on either door: it was a 529 (Vertex passed ThrottlingException through as an
+    OverloadedError; Bedrock made RESOURCE_EXHAUSTED a ServiceUnavailableException 503)."""
+    scenario = tmp_path / "random-platform-errors.yaml"
+    scenario.write_text("""
+- {name: throttled, match: {endpoint: vertex.raw_predict}, fault: {random_error: {probability: 1, type: ThrottlingException, message: Too many requests.}}}
+- {name: quota, match: {endpoint: bedrock.invoke}, fault: {random_error: {probability: 1, type: RESOURCE_EXHAUSTED, message: Quota exceeded.}}}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    bedrock, vertex = server.bedrock_client(max_retries=0), server.vertex_client(max_retries=0)
+    with pytest.raises(anthropic.RateLimitError) as throttled:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+    assert throttled.value.status_code == 429
+    assert throttled.value.body == {"error": {"code": 429, "message": "Too many requests.", "status": "RESOURCE_EXHAUSTED"}}
+    with pytest.raises(anthropic.RateLimitError) as quota:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI)
+    assert quota.value.status_code == 429 and quota.value.body == {"message": "Quota exceeded."}
+    assert quota.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
+    assert [(c.origin, c.status) for c in server.journal.calls(endpoint=None)] == [("throttled", 429), ("quota", 429)]
+
 def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
                      match={"endpoint": "bedrock.invoke_stream"})

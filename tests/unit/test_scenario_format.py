@@ -482,3 +482,22 @@ def test_a_platform_error_name_takes_the_platform_status() -> None:
         (400, "ThrottlingException")]
     with pytest.raises(ScenarioError, match=r"error\.type: unknown error type 'ThrottlingExceptionz': give 'status' too"):
         load("- {error: {type: ThrottlingExceptionz}}")
+
+
+def test_a_random_error_type_gives_its_status_as_an_error_type_does() -> None:
+    """``random_error`` derives its status from its type the way ``error`` does (the API's types,
+    a platform's own names); it answered every type with 529. A status given stays; a custom
+    type without one keeps the 529 the format documents."""
+    faults = [r.action.faults for r in load("""
+- {fault: {random_error: {probability: 1, type: rate_limit_error}}}
+- {fault: {random_error: {probability: 1, type: ThrottlingException}}}
+- {fault: {random_error: {probability: 1, type: RESOURCE_EXHAUSTED}}}
+- {fault: {random_error: {probability: 1, type: not_found_error}}}
+- {fault: {random_error: {probability: 1, type: rate_limit_error, status: 503}}}
+- {fault: {random_error: {probability: 1, type: my_custom_error}}}
+- {fault: {random_error: {probability: 1, status: 429}}}
+""").rules]
+    assert [(f.error_status, f.error_type) for f in faults] == [
+        (429, "rate_limit_error"), (429, "ThrottlingException"), (429, "RESOURCE_EXHAUSTED"), (404, "not_found_error"),
+        (503, "rate_limit_error"), (529, "my_custom_error"), (429, "rate_limit_error")]
+    assert [f.injected_error().status for f in faults] == [429, 429, 429, 404, 503, 529, 429]
