@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mockserver.protocol.errors import ApiError
+from mockserver.protocol.platforms import platform_error_message
 
 MALFORMED_KINDS = ("bad_json", "missing_event_line", "unknown_event", "bad_utf8")
 FAULT_FIELDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
@@ -61,7 +62,8 @@ class Faults:
         return dataclasses.replace(self, **changes) if changes else self
 
     def injected_error(self) -> ApiError:
-        return ApiError(self.error_status, self.error_message, type=self.error_type, headers=self.error_headers)
+        default = platform_error_message(self.error_type) if self.error_type is not None and self.error_message is None else None
+        return ApiError(self.error_status, self.error_message, type=self.error_type, headers=self.error_headers, default=default)
 
     @property
     def stream_only(self) -> bool:

@@ -75,10 +75,14 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
         details: Mapping[str, object] | None = None,
         edge: bool = False,
+        default: str | None = None,
     ) -> None:
         self.status = status
         self.type = type or error_type_for_status(status)
-        self.message = _encodable(message) if message is not None else DEFAULT_MESSAGES.get(self.type, "Error")
+        # ``default``: the message when none is given and the type has none of its own (a
+        # platform's own error name borrows its Anthropic type's: protocol/platforms.py).
+        self.message = _encodable(message) if message is not None else DEFAULT_MESSAGES.get(self.type, default or "Error")
+        self.message_given = message is not None  # a door may word one nobody gave its own way (render/wire.py)
         self.headers = dict(headers or {})
         self.details = dict(details) if details is not None else None
         # Raised by the edge (Cloudflare) in front of the API: body without envelope or request_id.

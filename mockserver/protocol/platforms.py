@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, ApiError, error_type_for_status
+from mockserver.protocol.errors import DEFAULT_MESSAGES, STATUS_BY_ERROR_TYPE, ApiError, error_type_for_status
 from mockserver.protocol.versions import KNOWN_VERSIONS, LEGACY_VERSION
 
 BEDROCK = "bedrock"
@@ -158,6 +158,28 @@ def platform_error_status(name: str) -> int | None:
     if named in BEDROCK_STATUS:
         return BEDROCK_STATUS[named]
     return _GOOGLE_CODE.get(name)
+
+
+# The Anthropic type each door answers under a platform's own name: Bedrock's exception for it
+# (the first type of each in _BEDROCK_BY_TYPE), Google's status for the types Vertex raises itself.
+_TYPE_BY_PLATFORM_NAME: dict[str, str] = {
+    **{name: error_type for error_type, name in reversed(_BEDROCK_BY_TYPE.items())},
+    **{GOOGLE_STATUS[STATUS_BY_ERROR_TYPE[error_type]]: error_type for error_type in _VERTEX_OWN},
+}
+
+
+def platform_error_type(name: str) -> str | None:
+    """The Anthropic error type a platform's own error name stands for: the one its door answers
+    under that name (``ThrottlingException`` and ``RESOURCE_EXHAUSTED``: ``rate_limit_error``);
+    ``None`` for a name no door answers a type under (``ModelErrorException``, ``INTERNAL``)."""
+    return _TYPE_BY_PLATFORM_NAME.get(name[:1].upper() + name[1:]) or _TYPE_BY_PLATFORM_NAME.get(name)
+
+
+def platform_error_message(name: str) -> str | None:
+    """The message a scripted error of a platform's own name says when given none: its
+    Anthropic type's (docs/protocol.md "Platforms"), where it has one."""
+    error_type = platform_error_type(name)
+    return DEFAULT_MESSAGES.get(error_type) if error_type is not None else None
 
 
 def vertex_google_error(error: ApiError) -> tuple[int, dict[str, Any]] | None:

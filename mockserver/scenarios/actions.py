@@ -19,6 +19,7 @@ from mockserver.pipeline.exchange import ErrorReply, EventsReply, JsonReply, Mes
 from mockserver.protocol.endpoints import BEDROCK_COUNT_TOKENS, COUNT_TOKENS, LIKE, MESSAGES_CREATE
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.message import build_message, build_usage, fed_back_tokens
+from mockserver.protocol.platforms import platform_error_message
 from mockserver.scenarios.blocks import instantiate, output_usage
 
 if TYPE_CHECKING:
@@ -125,7 +126,8 @@ class ErrorAction(Action):
     details: dict[str, Any] | None = None
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
-        return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details))
+        default = platform_error_message(self.type) if self.type is not None and self.message is None else None
+        return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details, default=default))
 
 
 @dataclass

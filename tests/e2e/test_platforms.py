@@ -406,6 +406,43 @@ def test_a_random_error_of_a_platform_name_takes_its_status(make_server: Any, tm
     assert quota.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
     assert [(c.origin, c.status) for c in server.journal.calls(endpoint=None)] == [("throttled", 429), ("quota", 429)]
 
+
+def test_a_platform_error_without_a_message_says_what_its_door_says_for_its_type(make_server: Any, tmp_path: Any) -> None:
+    """With no ``message``, ThrottlingException and RESOURCE_EXHAUSTED said "Error"; they say what
+    the door says for rate_limit_error: the API's rate-limit sentence on Bedrock, Vertex's quota
+    wording on Vertex. A name no door answers an API type under keeps "Error"."""
+    scenario = tmp_path / "platform-messages.yaml"
+    scenario.write_text("""
+- match: {endpoint: bedrock.invoke}
+  sequence: [{error: ThrottlingException}, {error: RESOURCE_EXHAUSTED}, {error: ResourceNotFoundException}, {error: ModelErrorException}]
+- match: {endpoint: vertex.raw_predict}
+  sequence: [{error: RESOURCE_EXHAUSTED}, {error: ThrottlingException}, {error: NOT_FOUND}]
+- {match: {endpoint: bedrock.invoke_stream}, fault: {random_error: {probability: 1, type: ThrottlingException}}}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    bedrock, vertex = server.bedrock_client(max_retries=0), server.vertex_client(max_retries=0)
+    rate_limited = "This request would exceed your account's rate limit. Please try again later."
+    for error_class, status, message in [
+        (anthropic.RateLimitError, 429, rate_limited), (anthropic.RateLimitError, 429, rate_limited),
+        (anthropic.NotFoundError, 404, "Not found"), (anthropic.APIStatusError, 424, "Error"),
+    ]:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI)
+        assert type(raised.value) is error_class and raised.value.status_code == status and raised.value.body == {"message": message}
+    with pytest.raises(anthropic.RateLimitError) as injected:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, stream=True)
+    assert injected.value.body == {"message": rate_limited}
+    quota = ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
+             "anthropic-claude-haiku-4-5-20251001. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
+    for error_class, status, google, message in [
+        (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", quota), (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", quota),
+        (anthropic.NotFoundError, 404, "NOT_FOUND", "Not found"),
+    ]:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            vertex.messages.create(model=HAIKU_VERTEX, max_tokens=50, messages=HI)
+        assert type(raised.value) is error_class and raised.value.body == {"error": {"code": status, "message": message, "status": google}}
+    assert server.journal.calls(endpoint="bedrock.invoke")[0].error == rate_limited
+
 def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(stream_error={"after": 2, "type": "modelStreamErrorException", "message": "The model stopped."},
                      match={"endpoint": "bedrock.invoke_stream"})

@@ -3,19 +3,24 @@ botocore's own decoder), model id mapping, routing, and the Bedrock wire's fault
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
+from mockserver.pipeline.exchange import ErrorReply
 from mockserver.protocol import eventstream
 from mockserver.protocol.endpoints import EndpointTable
-from mockserver.protocol.errors import ApiError
+from mockserver.faults.spec import Faults
+from mockserver.protocol.errors import DEFAULT_MESSAGES, ApiError
 from mockserver.protocol.platforms import (
-    bedrock_exception, bedrock_model, bedrock_stream_exception, tag_ids, vertex_google_error, vertex_model,
+    bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_google_error, vertex_model,
+    vertex_quota_message,
 )
 from mockserver.render.wire import WIRES
+from mockserver.scenarios.actions import ErrorAction
 
 
 # -- EventStream -------------------------------------------------------------------------------
@@ -128,6 +133,32 @@ def test_an_error_type_vertex_does_not_know_follows_its_status() -> None:
     for status in (400, 413, 500, 529):  # what the model raises passes through, as error: <status> does
         assert vertex_google_error(ApiError(status, "x", type="my_custom_error")) is None
     assert vertex_google_error(ApiError(429, "x", type="invalid_request_error")) is None  # the API's types keep their way
+
+
+def test_a_platform_error_name_stands_for_the_type_its_door_answers_under_it() -> None:
+    assert [platform_error_type(n) for n in ("ThrottlingException", "throttlingException", "RESOURCE_EXHAUSTED", "ValidationException",
+                                             "ServiceUnavailableException", "NOT_FOUND", "UNAUTHENTICATED")] == [
+        "rate_limit_error", "rate_limit_error", "rate_limit_error", "invalid_request_error", "overloaded_error", "not_found_error",
+        "authentication_error"]
+    # names no door answers an API type under, and names no platform's
+    assert [platform_error_type(n) for n in ("ModelErrorException", "ModelNotReadyException", "INTERNAL", "rate_limit_error", "custom")] == [
+        None, None, None, None, None]
+
+
+def test_a_scripted_platform_error_without_a_message_gets_its_types_message() -> None:
+    """A platform name scripted with no message says what its Anthropic type says (it said
+    "Error"); on Vertex a quota error gets Vertex's quota wording, as rate_limit_error does."""
+    throttled = asyncio.run(ErrorAction(429, type="ThrottlingException").run(None, None, None))  # type: ignore[arg-type]
+    assert isinstance(throttled, ErrorReply) and throttled.error.message == DEFAULT_MESSAGES["rate_limit_error"]
+    assert Faults(error_status=429, error_type="RESOURCE_EXHAUSTED").injected_error().message == DEFAULT_MESSAGES["rate_limit_error"]
+    assert Faults(error_status=404, error_type="NOT_FOUND").injected_error().message == "Not found"
+    assert ApiError(424, None, type="ModelErrorException").message == "Error"  # no type answers as it: no message to borrow
+    assert ApiError(429, "Slow down.", type="ThrottlingException").message == "Slow down."
+    for error in (throttled.error, ApiError(429, None, type="RESOURCE_EXHAUSTED", default=DEFAULT_MESSAGES["rate_limit_error"])):
+        status, body, _ = WIRES["vertex"].error_body(error, "req_011", None, "claude-haiku-4-5@20251001")
+        assert status == 429 and json.loads(body)["error"]["message"] == vertex_quota_message("claude-haiku-4-5@20251001")
+    status, body, _ = WIRES["vertex"].error_body(ApiError(429, "Slow down.", type="RESOURCE_EXHAUSTED"), "req_011", None, None)
+    assert json.loads(body)["error"]["message"] == "Slow down."  # a message given stays
 
 # -- routing -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "name", "params"), [
