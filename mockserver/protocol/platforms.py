@@ -88,9 +88,7 @@ _BEDROCK_BY_TYPE = {
 # The exception a status stands for when the error's type names none: the first of that status
 # in BEDROCK_STATUS (the list docs/protocol.md gives: ValidationException 400, ThrottlingException
 # 429, ModelErrorException 424 …).
-_BEDROCK_BY_STATUS: dict[int, str] = {}
-for _name, _status in BEDROCK_STATUS.items():
-    _BEDROCK_BY_STATUS.setdefault(_status, _name)
+_BEDROCK_BY_STATUS = {status: name for name, status in reversed(BEDROCK_STATUS.items())}
 BEDROCK_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
