@@ -16,7 +16,20 @@ from mockserver.protocol.errors import ApiError
 from mockserver.protocol.platforms import platform_error_message
 
 MALFORMED_KINDS = ("bad_json", "missing_event_line", "unknown_event", "bad_utf8")
-FAULT_FIELDS = ("latency", "ttft", "tokens_per_second", "reset", "drop", "malformed", "stream_error", "slow_body", "random_error")
+FIELDS_OF_KEY: dict[str, tuple[str, ...]] = {
+    "latency": ("latency",),
+    "ttft": ("ttft",),
+    "tokens_per_second": ("tokens_per_second",),
+    "reset": ("reset",),
+    "drop": ("drop_after_events", "drop_after_bytes"),
+    "malformed": ("malformed", "malformed_at"),
+    "stream_error": ("stream_error_after", "stream_error_type", "stream_error_message"),
+    "slow_body": ("slow_body_chunk", "slow_body_interval"),
+    "random_error": ("error_probability", "error_status", "error_type", "error_message", "error_headers"),
+}
+"""The fields each key of a ``faults`` mapping sets, all of them, whatever of it is written: a
+step's ``drop: 3`` replaces a rule's ``drop: {after_bytes: …}`` whole."""
+FAULT_FIELDS = tuple(FIELDS_OF_KEY)
 """The keys of a ``faults`` mapping in the scenario format (docs/scenarios.md)."""
 
 
@@ -53,13 +66,20 @@ class Faults:
     error_type: str | None = None
     error_message: str | None = None
     error_headers: dict[str, str] = field(default_factory=dict)
+    given: frozenset[str] = field(default=frozenset(), compare=False)
+    """The fields a scenario wrote (:data:`FIELDS_OF_KEY`), default values included: they take
+    over in :meth:`merged` as set values do (a step's 529 over its rule's 500)."""
 
     def merged(self, other: "Faults | None") -> "Faults":
-        """These faults with every field ``other`` sets (differs from the default) taking over."""
+        """These faults with every field ``other`` sets (differs from the default, or was
+        written) taking over."""
         if other is None:
             return self
         changes = other.to_json()
-        return dataclasses.replace(self, **changes) if changes else self
+        changes.update((name, getattr(other, name)) for name in other.given)
+        if not changes:
+            return self
+        return dataclasses.replace(self, **changes, given=self.given | other.given)
 
     def injected_error(self) -> ApiError:
         default = platform_error_message(self.error_type) if self.error_type is not None and self.error_message is None else None
@@ -96,7 +116,8 @@ class Faults:
 
     def to_json(self) -> dict[str, Any]:
         """The fields that differ from the default, by name (what :meth:`merged` takes over)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != _DEFAULTS[f.name]}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "given" and getattr(self, f.name) != _DEFAULTS[f.name]}
 
 
 _DEFAULTS: dict[str, Any] = {

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from mockserver.pipeline.exchange import SseEvent
-from mockserver.faults.spec import FAULT_FIELDS, MALFORMED_KINDS, Faults
+from mockserver.faults.spec import FAULT_FIELDS, FIELDS_OF_KEY, MALFORMED_KINDS, Faults
 from mockserver.protocol.errors import STATUS_BY_ERROR_TYPE, error_type_for_status
 from mockserver.protocol.platforms import platform_error_status
 from mockserver.ratelimit.limiter import RateLimitConfig
@@ -508,6 +508,7 @@ def parse_faults(node: Node) -> Faults:
                 faults.error_message = spec["message"].string()
             if "headers" in spec:
                 faults.error_headers = _headers(spec["headers"])
+    faults.given = frozenset(name for key in fields for name in FIELDS_OF_KEY[key])
     return faults
 
 

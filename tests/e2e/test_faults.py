@@ -302,6 +302,27 @@ def test_a_random_error_of_a_type_takes_its_status(make_server: Any, tmp_path: A
     assert given.value.status_code == 503 and given.value.body["error"]["type"] == "rate_limit_error"
     assert [(c.origin, c.status) for c in server.journal.calls()] == [("limited", 429), ("missing", 404), ("given", 503)]
 
+
+def test_a_steps_fault_at_its_default_takes_over_its_rules(make_server: Any, tmp_path: Any) -> None:
+    """A step's ``random_error`` status of 529 (the default) over its rule's 500: the rule's 500
+    was answered, since merging kept only the step's values that differ from the defaults."""
+    scenario = tmp_path / "steps.yaml"
+    scenario.write_text("""
+- name: flaky
+  faults: {random_error: {probability: 1, status: 500}}
+  sequence:
+    - {reply: first, faults: {random_error: {probability: 1, status: 529}}}
+    - {reply: second}
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    with server.client(max_retries=0) as client:
+        with pytest.raises(anthropic.APIStatusError) as step:
+            client.messages.create(**ask())
+        with pytest.raises(anthropic.InternalServerError) as rule_:
+            client.messages.create(**ask())
+    assert step.value.status_code == 529 and step.value.body["error"]["type"] == "overloaded_error"
+    assert rule_.value.status_code == 500
+
 def test_faults_from_a_sequence_step(mockserver: MockServer) -> None:
     mockserver.sequence([error(529, retry_after_ms=10, faults={"latency": 0.2}), reply("ok")])
     started = time.monotonic()

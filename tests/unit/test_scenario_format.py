@@ -501,3 +501,20 @@ def test_a_random_error_type_gives_its_status_as_an_error_type_does() -> None:
         (429, "rate_limit_error"), (429, "ThrottlingException"), (429, "RESOURCE_EXHAUSTED"), (404, "not_found_error"),
         (503, "rate_limit_error"), (529, "my_custom_error"), (429, "rate_limit_error")]
     assert [f.injected_error().status for f in faults] == [429, 429, 429, 404, 503, 529, 429]
+
+
+def test_a_steps_fault_written_with_its_default_value_takes_over_its_rules() -> None:
+    # A step's random_error of status 529 (the default) over its rule's 500: merging kept only
+    # what differs from the defaults, so the rule's 500 won.
+    rule_ = parse_text(source="s.yaml", text="""
+- faults: {random_error: {probability: 1, status: 500}, latency: 2}
+  sequence:
+    - {reply: hi, faults: {random_error: {probability: 1, status: 529}, latency: 0}}
+""").rules[0]
+    step = rule_.action.step(1)  # type: ignore[union-attr]
+    assert rule_.faults is not None and step is not None and step.faults is not None
+    merged = rule_.faults.merged(step.faults)
+    assert (merged.error_status, merged.error_type, merged.latency) == (529, "overloaded_error", 0.0)
+    # A field the step did not write is still the rule's.
+    kept = rule_.faults.merged(parse_text("- {reply: hi, faults: {reset: true}}", source="s.yaml").rules[0].faults)
+    assert (kept.error_status, kept.latency, kept.reset) == (500, 2, True)
