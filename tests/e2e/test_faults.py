@@ -279,16 +279,21 @@ def test_random_errors_are_seeded(make_server) -> None:
 
 
 
+def _serving(make_server: Any, tmp_path: Any, rules: str) -> Any:
+    """A server with ``rules`` loaded from a scenario file."""
+    scenario = tmp_path / "rules.yaml"
+    scenario.write_text(rules, encoding="utf-8")
+    return make_server(scenario_files=(scenario,))
+
+
 def test_a_random_error_of_a_type_takes_its_status(make_server: Any, tmp_path: Any) -> None:
     """``random_error: {type: rate_limit_error}`` is a 429, as ``error: rate_limit_error`` is (it
     was a 529 with the rate-limit type, which the SDK raised as an OverloadedError)."""
-    scenario = tmp_path / "random-errors.yaml"
-    scenario.write_text("""
+    server = _serving(make_server, tmp_path, """
 - {name: limited, times: 1, fault: {random_error: {probability: 1, type: rate_limit_error}}}
 - {name: missing, times: 1, fault: {random_error: {probability: 1, type: not_found_error, message: Gone.}}}
 - {name: given, times: 1, fault: {random_error: {probability: 1, type: rate_limit_error, status: 503}}}
-""", encoding="utf-8")
-    server = make_server(scenario_files=(scenario,))
+""")
     with server.client(max_retries=0) as client:
         with pytest.raises(anthropic.RateLimitError) as limited:
             client.messages.create(**ask())
@@ -306,15 +311,13 @@ def test_a_random_error_of_a_type_takes_its_status(make_server: Any, tmp_path: A
 def test_a_steps_fault_at_its_default_takes_over_its_rules(make_server: Any, tmp_path: Any) -> None:
     """A step's ``random_error`` status of 529 (the default) over its rule's 500: the rule's 500
     was answered, since merging kept only the step's values that differ from the defaults."""
-    scenario = tmp_path / "steps.yaml"
-    scenario.write_text("""
+    server = _serving(make_server, tmp_path, """
 - name: flaky
   faults: {random_error: {probability: 1, status: 500}}
   sequence:
     - {reply: first, faults: {random_error: {probability: 1, status: 529}}}
     - {reply: second}
-""", encoding="utf-8")
-    server = make_server(scenario_files=(scenario,))
+""")
     with server.client(max_retries=0) as client:
         with pytest.raises(anthropic.APIStatusError) as step:
             client.messages.create(**ask())
