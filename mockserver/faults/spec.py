@@ -82,8 +82,8 @@ class Faults:
         return dataclasses.replace(self, **changes, given=self.given | other.given)
 
     def injected_error(self) -> ApiError:
-        default = platform_error_message(self.error_type) if self.error_type is not None and self.error_message is None else None
-        return ApiError(self.error_status, self.error_message, type=self.error_type, headers=self.error_headers, default=default)
+        return ApiError(self.error_status, self.error_message, type=self.error_type, headers=self.error_headers,
+                        default=platform_error_message(self.error_type))
 
     @property
     def stream_only(self) -> bool:

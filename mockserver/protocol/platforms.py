@@ -92,12 +92,18 @@ _BEDROCK_BY_STATUS = {status: name for name, status in reversed(BEDROCK_STATUS.i
 BEDROCK_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
+def _bedrock_spelling(name: str) -> str:
+    """A Bedrock exception's name as written in a stream member (``throttlingException``) or as
+    the exception itself: the exception's spelling, first letter upper case."""
+    return name[:1].upper() + name[1:]
+
+
 def bedrock_exception(error: ApiError) -> tuple[str, int]:
     """The Bedrock exception (and its status) an error becomes: a name already Bedrock's stays
     (scenarios may script one), an Anthropic error type maps to its nearest exception, and any
     other type (a Google status, a custom one) to the exception of its status, or, for a status
     botocore has none for, the one ``error: <status>`` gets (529: ServiceUnavailableException)."""
-    named = error.type[:1].upper() + error.type[1:]  # a stream member's spelling names it too
+    named = _bedrock_spelling(error.type)
     if named in BEDROCK_STATUS:
         return named, BEDROCK_STATUS[named]
     name = _BEDROCK_BY_TYPE.get(error.type)
@@ -152,7 +158,7 @@ def platform_error_status(name: str) -> int | None:
     exception (``ThrottlingException`` 429, spelled as :func:`bedrock_exception` reads it) or a
     Google status (``RESOURCE_EXHAUSTED`` 429); ``None`` for any other name. A scenario's error
     that names one needs no ``status`` (docs/protocol.md "Platforms")."""
-    named = name[:1].upper() + name[1:]
+    named = _bedrock_spelling(name)
     if named in BEDROCK_STATUS:
         return BEDROCK_STATUS[named]
     return _GOOGLE_CODE.get(name)
@@ -170,13 +176,13 @@ def platform_error_type(name: str) -> str | None:
     """The Anthropic error type a platform's own error name stands for: the one its door answers
     under that name (``ThrottlingException`` and ``RESOURCE_EXHAUSTED``: ``rate_limit_error``);
     ``None`` for a name no door answers a type under (``ModelErrorException``, ``INTERNAL``)."""
-    return _TYPE_BY_PLATFORM_NAME.get(name[:1].upper() + name[1:]) or _TYPE_BY_PLATFORM_NAME.get(name)
+    return _TYPE_BY_PLATFORM_NAME.get(_bedrock_spelling(name)) or _TYPE_BY_PLATFORM_NAME.get(name)
 
 
-def platform_error_message(name: str) -> str | None:
+def platform_error_message(name: str | None) -> str | None:
     """The message a scripted error of a platform's own name says when given none: its
-    Anthropic type's (docs/protocol.md "Platforms"), where it has one."""
-    error_type = platform_error_type(name)
+    Anthropic type's (docs/protocol.md "Platforms"), where it has one (``ApiError``'s ``default``)."""
+    error_type = platform_error_type(name) if name is not None else None
     return DEFAULT_MESSAGES.get(error_type) if error_type is not None else None
 
 

@@ -126,8 +126,8 @@ class ErrorAction(Action):
     details: dict[str, Any] | None = None
 
     async def run(self, view: "RequestView", kit: Toolkit, next: Next) -> Reply | None:
-        default = platform_error_message(self.type) if self.type is not None and self.message is None else None
-        return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details, default=default))
+        return ErrorReply(error=ApiError(self.status, self.message, type=self.type, headers=self.headers, details=self.details,
+                                         default=platform_error_message(self.type)))
 
 
 @dataclass
