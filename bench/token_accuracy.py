@@ -184,9 +184,13 @@ def features(body: dict[str, Any]) -> str:
             if not isinstance(block, dict):
                 continue
             kind = str(block.get("type"))
-            source = block.get("source") if isinstance(block.get("source"), dict) else {}
+            source = block.get("source")
+            if not isinstance(source, dict):
+                source = {}
             if kind in ("image", "document"):
-                kind = f"{kind}:{source.get('type')}" + (":cited" if (block.get("citations") or {}).get("enabled") else "")
+                citations = block.get("citations")
+                cited = isinstance(citations, dict) and citations.get("enabled")
+                kind = f"{kind}:{source.get('type')}" + (":cited" if cited else "")
             if kind != "text":
                 seen[kind] = seen.get(kind, 0) + 1
             if isinstance(block.get("cache_control"), dict):
@@ -270,7 +274,8 @@ def legacy_counter() -> Callable[[str], int]:
     if importlib.util.find_spec("anthropic_tokenizer"):
         from anthropic_tokenizer import count_tokens  # type: ignore[import-not-found]
 
-        return count_tokens
+        counter: Callable[[str], int] = count_tokens
+        return counter
     spec = importlib.util.find_spec("anthropic")
     bundled = Path(spec.origin).parent / "tokenizer.json" if spec and spec.origin else None
     if bundled and bundled.exists() and importlib.util.find_spec("tokenizers"):
@@ -291,7 +296,7 @@ def text_counter(count: Callable[[str], int] | None) -> Iterator[None]:
         yield
         return
     saved = tokens.count_text
-    tokens.count_text = count  # every count in the estimator goes through this module global
+    tokens.count_text = count  # type: ignore[assignment]  # swapped on purpose: every count in the estimator goes through this module global
     try:
         yield
     finally:

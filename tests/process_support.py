@@ -24,7 +24,8 @@ def free_port() -> int:
     """A loopback port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def serve(
