@@ -10,6 +10,11 @@ returns. So a client that saw a response complete can count on it being on disk.
 fails (a full disk), the client is told: a JSON answer becomes a 500 ``api_error`` naming the
 problem, a stream gets an ``event: error`` after its last event. An answer cut short (client
 gone, upstream dropped) is not recorded.
+
+Every read of upstream data is bounded: the recorder holds at most :data:`RECORD_LIMIT` bytes of
+one answer (``Recorder.limit``). An answer that grows past it — JSON, stream or anything else, a
+huge body or an endless stream — still reaches the client whole and unchanged (passed through
+chunk by chunk from then on, so memory stays bounded), but is not recorded: one warning says so.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import bisect
 import inspect
 import logging
+from array import array
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -38,6 +44,13 @@ from mockserver.clock import Clock
 
 log = logging.getLogger("mockserver.record")
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
+RECORD_LIMIT = 64 * 1024 * 1024
+"""Bytes of one upstream answer the recorder holds to record it (its decoded body, plus
+:data:`ARRIVAL_BYTES` per chunk of timing). Four times the longest Messages stream (128k output
+tokens, one per event, is about 16 MB of SSE); stored even as base64 such an answer stays under
+the 100 MB GitHub takes in one file. An answer past it is relayed, not recorded."""
+ARRIVAL_BYTES = 16
+"""What the recorder keeps per chunk of a stream, to stamp each event with its arrival time."""
 # Not forwarded: hop-by-hop, and what aiohttp sets for the upstream hop itself.
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding", "x-mock-namespace"}  # the last is this server's own
 
@@ -51,15 +64,33 @@ async def _spooled(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _frames(body: bytes, arrivals: list[tuple[int, float]]) -> list[Frame]:
-    """Cut a stream into events, each stamped with the arrival time of the chunk that completed it."""
-    ends = [end for end, _ in arrivals]
-    frames, offset = [], 0
-    for raw in sse.split(body):
-        offset += len(raw)
-        i = min(bisect.bisect_left(ends, offset), len(arrivals) - 1)
-        frames.append(Frame(raw, arrivals[i][1] if arrivals else None))
-    return frames
+class _Held:
+    """The part of an answer kept to record it: its bytes and when each chunk arrived (offsets in
+    two flat arrays, ``ARRIVAL_BYTES`` a chunk), never more than ``limit`` bytes in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.body = bytearray()
+        self.ends = array("q")
+        self.times = array("d")
+
+    def add(self, chunk: bytes, at: float) -> bool:
+        """Keep ``chunk``, arrived ``at`` seconds in; ``False`` (keeping nothing) past the limit."""
+        if len(self.body) + len(chunk) + ARRIVAL_BYTES * (len(self.ends) + 1) > self.limit:
+            return False
+        self.body += chunk
+        self.ends.append(len(self.body))
+        self.times.append(at)
+        return True
+
+    def frames(self, body: bytes) -> list[Frame]:
+        """Cut the stream into events, each stamped with the arrival time of the chunk that completed it."""
+        frames, offset = [], 0
+        for raw in sse.split(body):
+            offset += len(raw)
+            i = min(bisect.bisect_left(self.ends, offset), len(self.ends) - 1)
+            frames.append(Frame(raw, self.times[i] if self.ends else None))
+        return frames
 
 
 class Recorder:
@@ -73,12 +104,15 @@ class Recorder:
         capture: Capture | None = None,
         *,
         timeout: float = 600.0,
+        limit: int = RECORD_LIMIT,
     ) -> None:
         self.clock = clock
         self.base_url = base_url
         self.upstream = upstream.rstrip("/")
         self.capture = capture
         self.timeout = timeout
+        self.limit = limit
+        """Bytes of one answer held to record it (:data:`RECORD_LIMIT`); a larger one is only relayed."""
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -122,11 +156,11 @@ class Recorder:
         relayed = CIMultiDict(recorded_headers)
         content_type = upstream.headers.get("content-type", "").split(";")[0].strip().lower()
 
-        async def finish(body: bytes, arrivals: list[tuple[int, float]] | None) -> str | None:
+        async def finish(body: bytes, held: _Held | None) -> str | None:
             """Capture the interaction; ``None`` once it is saved, else why it was not."""
             response = RecordedResponse(
                 status=upstream.status, headers=recorded_headers, body=body, reason=reason, latency=latency,
-                frames=_frames(body, arrivals) if arrivals is not None and content_type == "text/event-stream" else None,
+                frames=held.frames(body) if held is not None and content_type == "text/event-stream" else None,
             )
             try:
                 await self._record(api, response)
@@ -134,13 +168,57 @@ class Recorder:
                 return f"mockserver record: this answer was not saved to the cassette ({exc}); the recording is incomplete"
             return None
 
-        if content_type == "application/json" or content_type.endswith("+json"):
+        def too_big() -> None:
+            log.warning("mockserver record: the answer to %s %s is over %d bytes, the most the recorder holds of one answer "
+                        "(RECORD_LIMIT); relayed to the client whole, not recorded", api.method, api.path, self.limit)
+
+        def relayed_reply(body: AsyncIterator[bytes]) -> BytesReply:
+            return BytesReply(status=upstream.status, body=body, headers=relayed, reason=reason, origin="upstream",
+                              journal_bytes=self.limit)  # the journal, too, keeps no more of it than the recorder
+
+        async def relay(head: bytes | None = None) -> AsyncIterator[bytes]:
+            """The answer as it arrives, recorded once it is complete; ``head``: what came before
+            it grew past the limit, so none of it is recorded."""
+            held = _Held(self.limit) if head is None else None
+            first = loop.time()
+            complete = False
             try:
-                body = await upstream.read()
+                if head is not None:
+                    yield head
+                    head = b""
+                async for chunk in upstream.content.iter_any():
+                    if held is not None and not held.add(chunk, loop.time() - first):
+                        held = None  # what it held is freed; the rest only passes through
+                        too_big()
+                    yield chunk
+                complete = True
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
+            finally:  # also when the client hung up (the generator is closed at its last yield)
+                upstream.release()
+                if not complete and held is not None and held.body:
+                    log.warning("mockserver record: %s %s ended early; not recorded", api.method, api.path)
+            if complete and held is not None:  # saved before this generator ends, i.e. before the client sees the end
+                body = bytes(held.body)
+                held.body = bytearray()
+                unsaved = await finish(body, held)
+                if unsaved is not None:
+                    error = {"type": "error", "error": {"type": "api_error", "message": unsaved}}
+                    yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+
+        if content_type == "application/json" or content_type.endswith("+json"):
+            whole = _Held(self.limit)
+            try:
+                async for chunk in upstream.content.iter_any():
+                    if not whole.add(chunk, 0.0):
+                        too_big()
+                        return relayed_reply(relay(bytes(whole.body) + chunk))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 upstream.release()
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
+            body = bytes(whole.body)
+            del whole
             unsaved = await finish(body, None)
             if unsaved is not None:
                 return ErrorReply(error=ApiError(500, unsaved, type="api_error", headers={"x-should-retry": "false"}), origin="upstream")
@@ -148,32 +226,7 @@ class Recorder:
             return BytesReply(status=upstream.status, body=relayed_body, headers=relayed,
                               reason=reason, origin="upstream")
 
-        async def relay() -> AsyncIterator[bytes]:
-            chunks: list[bytes] = []
-            arrivals: list[tuple[int, float]] = []
-            size = 0
-            first = loop.time()
-            complete = False
-            try:
-                async for chunk in upstream.content.iter_any():
-                    size += len(chunk)
-                    chunks.append(chunk)
-                    arrivals.append((size, loop.time() - first))
-                    yield chunk
-                complete = True
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
-            finally:  # also when the client hung up (the generator is closed at its last yield)
-                upstream.release()
-                if not complete and chunks:
-                    log.warning("mockserver record: %s %s ended early; not recorded", api.method, api.path)
-            if complete:  # saved before this generator ends, i.e. before the client sees the end
-                unsaved = await finish(b"".join(chunks), arrivals)
-                if unsaved is not None:
-                    error = {"type": "error", "error": {"type": "api_error", "message": unsaved}}
-                    yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
-
-        return BytesReply(status=upstream.status, body=relay(), headers=relayed, reason=reason, origin="upstream")
+        return relayed_reply(relay())
 
     async def _record(self, api: ApiRequest, response: RecordedResponse) -> None:
         if self.capture is None:
