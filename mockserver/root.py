@@ -215,11 +215,11 @@ class Api:
             plan, reply = self.renderer.render(request, request_id, reply)
         except ApiError as error:
             reply = ErrorReply(error=error, origin="server")
-            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.model if request else None)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.named_model if request else None)
         except StoreError as error:  # a full disk, say: the client is told, the log has one line
             log.error("mockserver: %s (answering %s %s)", error, incoming.method, incoming.path)
             reply = ErrorReply(error=ApiError(500, f"mockserver could not store this request: {error}", type="api_error"), origin="server")
-            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.model if request else None)
+            plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint), request.named_model if request else None)
         except Exception:  # a bug here must still answer like the API, never with a traceback
             log.exception("internal error answering %s %s", incoming.method, incoming.path)
             reply = ErrorReply(error=internal_error(), origin="server")

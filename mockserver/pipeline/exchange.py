@@ -47,6 +47,9 @@ class ApiRequest:
     # A multipart upload (POST /v1/files): its parts, file parts spooled. ``body`` is then the
     # form's summary (names, filenames, types, sizes, hashes) and ``raw_body`` that summary as JSON.
     upload: "Form | None" = None
+    # A Bedrock or Vertex call: its model as it named it, in the platform's spelling, before the
+    # door mapped it onto ``model`` (pipeline/platform.py ``named_model``).
+    platform_model: str | None = None
 
     @property
     def kind(self) -> str:
@@ -62,6 +65,12 @@ class ApiRequest:
     def model(self) -> str | None:
         model = self.body.get("model") if isinstance(self.body, dict) else None
         return model if isinstance(model, str) else None
+
+    @property
+    def named_model(self) -> str | None:
+        """The model as the call named it: a platform's own spelling (``claude-haiku-4-5@20251001``)
+        where a door mapped it, else :attr:`model`. What a door's own errors name."""
+        return self.platform_model if self.platform_model is not None else self.model
 
     def derive(
         self, *, endpoint: str, body: Any, path: str | None = None, raw_body: bytes = b"", custom_id: str | None = None

@@ -25,7 +25,7 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from mockserver.pipeline.exchange import ApiRequest
 from mockserver.pipeline.multipart import Form, FormError, boundary_of, read_form
-from mockserver.pipeline.platform import Lookup, check_credentials, platform_key, read_call
+from mockserver.pipeline.platform import Lookup, check_credentials, named_model, platform_key, read_call
 from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.versions import KNOWN_VERSIONS
@@ -157,9 +157,11 @@ class Parser:
         """A Bedrock or Vertex call as the Messages call it stands for (pipeline/platform.py)."""
         check_credentials(endpoint.platform, incoming.headers, self.api_keys)
         raw = await incoming.read(endpoint.body_limit)
-        body, version, beta = read_call(endpoint, params, incoming.headers, _decode_json(incoming.headers, raw), self.models)
+        sent = _decode_json(incoming.headers, raw)
+        body, version, beta = read_call(endpoint, params, incoming.headers, sent, self.models)
         request = self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
         request.beta = beta
+        request.platform_model = named_model(params, sent)
         return request
 
     async def _open(self, incoming: Incoming, endpoint: Endpoint, params: Any, request_id: str, received_at: float) -> ApiRequest:

@@ -84,6 +84,17 @@ def read_call(
     return body, version, beta
 
 
+def named_model(params: Mapping[str, str], body: Any) -> str | None:
+    """The model as a platform call names it, in the platform's spelling, before its door maps it
+    onto the catalog (``claude-haiku-4-5@20251001``, ``anthropic.claude-…-v1:0``): the path's
+    (Bedrock's ``model_id``, Vertex's ``model``), else the body's (Vertex's count-tokens). What a
+    door's own errors name (Vertex's quota: render/wire.py)."""
+    model = params.get("model_id") or params.get("model")
+    if model is None and isinstance(body, dict):
+        model = body.get("model")
+    return model if isinstance(model, str) else None
+
+
 # What an InvokeModel body may hold that a count is not about (the count_tokens schema refuses them).
 _NOT_COUNTED = ("max_tokens", "stop_sequences", "temperature", "top_k", "top_p", "metadata", "service_tier", "container", "inference_geo")
 

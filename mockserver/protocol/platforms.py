@@ -200,7 +200,9 @@ def vertex_google_error(error: ApiError) -> tuple[int, dict[str, Any]] | None:
 
 
 def vertex_quota_message(model: str | None) -> str:
-    """Vertex's 429 (cline#651, claude-code#1440)."""
+    """Vertex's 429 (aider#1912, cline#651, claude-code#1440). Its base model is ``anthropic-``
+    and the model as the Vertex call named it, without its ``@version``
+    (``claude-3-5-sonnet@20240620``: ``anthropic-claude-3-5-sonnet``)."""
     base = f"anthropic-{model.split('@')[0]}" if model else "anthropic-claude"
     return (
         "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "

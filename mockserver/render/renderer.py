@@ -60,7 +60,7 @@ class Renderer:
         endpoint = BY_NAME.get(request.endpoint) if request is not None else None
         wire = wire_for(endpoint)
         if isinstance(reply, ErrorReply):
-            return self.error(request_id, reply, endpoint, request.model if request is not None else None)
+            return self.error(request_id, reply, endpoint, request.named_model if request is not None else None)
         if isinstance(reply, MessageReply):
             message = wire.message(reply.message)
             if request is not None and request.stream:

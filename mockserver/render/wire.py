@@ -44,7 +44,8 @@ class Wire:
     """Answers carry the edge's headers (``request-id``, ``cf-ray``, the organisation …)."""
 
     def error_body(self, error: ApiError, request_id: str, endpoint: Endpoint | None, model: str | None) -> tuple[int, bytes, dict[str, str]]:
-        """A whole error answer: status, body and the headers the wire adds."""
+        """A whole error answer: status, body and the headers the wire adds. ``model``: the model
+        as the call named it, in its door's spelling (``ApiRequest.named_model``)."""
         return error.status, orjson.dumps(error.body(request_id)), {}
 
     def headers(self, request_id: str, status: int) -> CIMultiDict[str]:

@@ -238,6 +238,43 @@ def test_vertex_errors(vertex: anthropic.AnthropicVertex, mockserver: MockServer
     assert token.status_code == 401 and token.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
+# -- Vertex's 429: the base model it names, and a message the user gave --------------------------
+def vertex_quota(base_model: str) -> str:
+    return ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
+            f"{base_model}. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
+
+
+def test_vertex_quota_names_the_base_model_of_the_vertex_path(mockserver: MockServer) -> None:
+    """Vertex's 429 names its base model, ``anthropic-`` and the model of the Vertex call without
+    its ``@version`` (aider#1912: ``claude-3-5-sonnet@20240620`` -> ``anthropic-claude-3-5-sonnet``);
+    it named the Anthropic id (``anthropic-claude-haiku-4-5-20251001``). Sync and async, plain,
+    streamed and counted."""
+    mockserver.set_rate_limits(requests_per_minute=1)
+    vertex = mockserver.vertex_client(max_retries=0)
+    vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)
+    assert limited.value.body == {"error": {"code": 429, "message": vertex_quota("anthropic-claude-haiku-4-5"), "status": "RESOURCE_EXHAUSTED"}}
+    with pytest.raises(anthropic.RateLimitError) as streamed:
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI, stream=True)
+    assert streamed.value.body == [{"error": {"code": 429, "message": vertex_quota("anthropic-claude-haiku-4-5"), "status": "RESOURCE_EXHAUSTED"}}]
+    mockserver.error(429, match={"endpoint": "vertex.count_tokens"}, times=1)
+    with pytest.raises(anthropic.RateLimitError) as counted:  # count-tokens: the model the body names
+        vertex.messages.count_tokens(model=HAIKU_VERTEX, messages=HI)
+    assert counted.value.body["error"]["message"] == vertex_quota("anthropic-claude-haiku-4-5")
+
+    async def main() -> list[str]:
+        client = mockserver.vertex_client(async_=True, max_retries=0, region="global")
+        messages = []
+        for model in ("claude-sonnet-4-5@20250929", "claude-opus-4-6"):
+            await client.messages.create(model=model, max_tokens=20, messages=HI)
+            with pytest.raises(anthropic.RateLimitError) as raised:
+                await client.messages.create(model=model, max_tokens=20, messages=HI, stream=True)
+            messages.append(raised.value.body[0]["error"]["message"])
+        return messages
+
+    assert asyncio.run(main()) == [vertex_quota("anthropic-claude-sonnet-4-5"), vertex_quota("anthropic-claude-opus-4-6")]
+
 # -- the first-party wire behind other doors ---------------------------------------------------
 def test_foundry(mockserver: MockServer) -> None:
     client = anthropic.AnthropicFoundry(base_url=mockserver.url + "/anthropic/", api_key="foundry-key", _strict_response_validation=True)
@@ -433,7 +470,7 @@ def test_a_platform_error_without_a_message_says_what_its_door_says_for_its_type
         bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, stream=True)
     assert injected.value.body == {"message": rate_limited}
     quota = ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
-             "anthropic-claude-haiku-4-5-20251001. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
+             "anthropic-claude-haiku-4-5. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
     for error_class, status, google, message in [
         (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", quota), (anthropic.RateLimitError, 429, "RESOURCE_EXHAUSTED", quota),
         (anthropic.NotFoundError, 404, "NOT_FOUND", "Not found"),

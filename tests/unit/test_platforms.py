@@ -19,6 +19,7 @@ from mockserver.protocol.platforms import (
     bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_google_error, vertex_model,
     vertex_quota_message,
 )
+from mockserver.pipeline.platform import named_model
 from mockserver.render.wire import WIRES
 from mockserver.scenarios.actions import ErrorAction
 
@@ -159,6 +160,35 @@ def test_a_scripted_platform_error_without_a_message_gets_its_types_message() ->
         assert status == 429 and json.loads(body)["error"]["message"] == vertex_quota_message("claude-haiku-4-5@20251001")
     status, body, _ = WIRES["vertex"].error_body(ApiError(429, "Slow down.", type="RESOURCE_EXHAUSTED"), "req_011", None, None)
     assert json.loads(body)["error"]["message"] == "Slow down."  # a message given stays
+
+
+def vertex_quota(base_model: str) -> str:
+    return ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
+            f"{base_model}. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
+
+
+@pytest.mark.parametrize(("model", "base_model"), [
+    ("claude-sonnet-4-5@20250929", "anthropic-claude-sonnet-4-5"),
+    ("claude-3-5-sonnet@20240620", "anthropic-claude-3-5-sonnet"),  # aider#1912
+    ("claude-3-5-sonnet-v2@20241022", "anthropic-claude-3-5-sonnet-v2"),  # cline#651
+    ("claude-opus-4-6", "anthropic-claude-opus-4-6"),
+    ("claude-haiku-4-5@default", "anthropic-claude-haiku-4-5"),
+    (None, "anthropic-claude"),
+])
+def test_vertex_quota_names_the_base_model_of_the_model_the_call_named(model: str | None, base_model: str) -> None:
+    """Vertex's base model is ``anthropic-`` and the model as the Vertex call names it, without its
+    ``@version``."""
+    assert vertex_quota_message(model) == vertex_quota(base_model)
+
+
+def test_a_platform_call_names_its_model_in_its_own_spelling() -> None:
+    """What the quota wording is given: the path's model, or on Vertex's count-tokens the body's;
+    never the Anthropic id the door maps it onto."""
+    assert named_model({"project": "p", "region": "r", "model": "claude-haiku-4-5@20251001"}, {"max_tokens": 1}) == "claude-haiku-4-5@20251001"
+    assert named_model({"project": "p", "region": "r"}, {"model": "claude-haiku-4-5@20251001"}) == "claude-haiku-4-5@20251001"
+    assert named_model({"model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"}, {}) == "anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert named_model({}, {"model": 5}) is None and named_model({}, ["not", "a", "body"]) is None
+
 
 # -- routing -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "name", "params"), [
