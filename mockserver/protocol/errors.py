@@ -79,10 +79,14 @@ class ApiError(Exception):
     ) -> None:
         self.status = status
         self.type = type or error_type_for_status(status)
-        # ``default``: the message when none is given and the type has none of its own (a
-        # platform's own error name borrows its Anthropic type's: protocol/platforms.py).
-        self.message = _encodable(message) if message is not None else DEFAULT_MESSAGES.get(self.type, default or "Error")
-        self.message_given = message is not None  # a door may word one nobody gave its own way (render/wire.py)
+        # ``default``: the message when none is given, worded by the server, not the user: the rate
+        # limiter's refusal, or a platform's own error name borrowing its Anthropic type's
+        # (protocol/platforms.py); without one, the type's own, else "Error".
+        if message is not None:
+            self.message = _encodable(message)
+        else:
+            self.message = default if default is not None else DEFAULT_MESSAGES.get(self.type, "Error")
+        self.message_given = message is not None  # a door may word one nobody gave its own way (Vertex's quota: protocol/platforms.py)
         self.headers = dict(headers or {})
         self.details = dict(details) if details is not None else None
         # Raised by the edge (Cloudflare) in front of the API: body without envelope or request_id.

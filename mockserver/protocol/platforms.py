@@ -186,17 +186,31 @@ def platform_error_message(name: str | None) -> str | None:
     return DEFAULT_MESSAGES.get(error_type) if error_type is not None else None
 
 
-def vertex_google_error(error: ApiError) -> tuple[int, dict[str, Any]] | None:
+def vertex_google_error(error: ApiError, model: str | None = None) -> tuple[int, dict[str, Any]] | None:
     """The status and Google-shaped body of an error Vertex raises itself, or ``None`` when
     the error passes through in Anthropic's shape. A type neither the API's nor Google's (a
-    Bedrock exception, a custom one) goes the way its status does (``error: 429``: Google's)."""
+    Bedrock exception, a custom one) goes the way its status does (``error: 429``: Google's).
+    ``model``: the model as the Vertex call named it (:func:`vertex_error_message`)."""
     if error.type in _GOOGLE_CODE:
         status = _GOOGLE_CODE[error.type]
     elif error.type in _VERTEX_OWN or (error.type not in STATUS_BY_ERROR_TYPE and error_type_for_status(error.status) in _VERTEX_OWN):
         status = error.status
     else:
         return None
-    return status, {"error": {"code": status, "message": error.message, "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}
+    return status, {"error": {"code": status, "message": vertex_error_message(error, model), "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}
+
+
+def vertex_error_message(error: ApiError, model: str | None) -> str:
+    """What an error Vertex raises itself says: the message given, whatever the error; a quota
+    error given none (``RESOURCE_EXHAUSTED``, a ``rate_limit_error``, any 429: the rate
+    limiter's refusal, ``error: 429`` without a ``message``), Vertex's quota wording for
+    ``model``, the model as the Vertex call named it; any other error given none, the server's
+    default (``error.message``)."""
+    if error.message_given:
+        return error.message
+    if _GOOGLE_CODE.get(error.type, error.status) == 429 or error.type == "rate_limit_error":
+        return vertex_quota_message(model)
+    return error.message
 
 
 def vertex_quota_message(model: str | None) -> str:

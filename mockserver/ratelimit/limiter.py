@@ -283,4 +283,5 @@ def _refusal(spec: BucketSpec, level: float, needed: float, unit: str, organizat
         "requested, or try again later. You may also contact sales at "
         "https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
     )
-    return ApiError(429, message, type="rate_limit_error", headers={"retry-after": str(wait)})
+    # The API's wording, not the user's: a door words its refusal its own way (Vertex's quota).
+    return ApiError(429, type="rate_limit_error", headers={"retry-after": str(wait)}, default=message)

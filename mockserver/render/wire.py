@@ -25,8 +25,7 @@ from mockserver.protocol import eventstream, sse
 from mockserver.protocol.endpoints import VERTEX_STREAM_RAW_PREDICT, Endpoint
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.platforms import (
-    BEDROCK, BEDROCK_ERROR_TYPE_SUFFIX, VERTEX, bedrock_exception, bedrock_stream_exception, platform_error_type, tag_ids,
-    vertex_google_error, vertex_quota_message,
+    BEDROCK, BEDROCK_ERROR_TYPE_SUFFIX, VERTEX, bedrock_exception, bedrock_stream_exception, tag_ids, vertex_google_error,
 )
 
 JSON = "application/json"
@@ -190,12 +189,10 @@ class VertexWire(Wire):
     edge_headers = False
 
     def error_body(self, error: ApiError, request_id: str, endpoint: Endpoint | None, model: str | None) -> tuple[int, bytes, dict[str, str]]:
-        google = vertex_google_error(error)
+        google = vertex_google_error(error, model)  # a 429 given no message: the quota wording for ``model``
         if google is None:
             return error.status, orjson.dumps(error.body(_tag_request(request_id))), {}
         status, body = google
-        if error.type == "rate_limit_error" or (not error.message_given and platform_error_type(error.type) == "rate_limit_error"):
-            body["error"]["message"] = vertex_quota_message(model)  # RESOURCE_EXHAUSTED with no message: the same
         document: Any = [body] if endpoint is not None and endpoint.name == VERTEX_STREAM_RAW_PREDICT else body
         return status, orjson.dumps(document), {}
 

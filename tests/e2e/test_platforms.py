@@ -16,6 +16,7 @@ import pytest
 from mockserver.cassettes import format as fmt
 from mockserver.harness.testing import MockServer
 from mockserver.protocol import eventstream
+from mockserver.scenarios import build
 
 HAIKU_BEDROCK = "anthropic.claude-haiku-4-5-20251001-v1:0"
 HAIKU_VERTEX = "claude-haiku-4-5@20251001"
@@ -274,6 +275,65 @@ def test_vertex_quota_names_the_base_model_of_the_vertex_path(mockserver: MockSe
         return messages
 
     assert asyncio.run(main()) == [vertex_quota("anthropic-claude-sonnet-4-5"), vertex_quota("anthropic-claude-opus-4-6")]
+
+
+def test_a_rate_limit_message_the_user_gave_is_kept_on_vertex(make_server: Any, tmp_path: Any) -> None:
+    """A rate_limit_error (or ``error: 429``) with a ``message`` says that message on Vertex, in
+    Google's shape: the quota wording overwrote it. With no message it is still the quota wording.
+    Scenario file, Python API and admin API; sync and async."""
+    scenario = tmp_path / "vertex-rate-limits.yaml"
+    scenario.write_text("""
+- match: {endpoint: vertex.raw_predict}
+  sequence:
+    - error: {type: rate_limit_error, message: "Slow down, says the rule."}
+    - error: {status: 429, retry_after: 1, message: "Slow down, says the status."}
+    - error: rate_limit_error
+    - error: 429
+    - reply: fine
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    vertex = server.vertex_client(max_retries=0)
+    for message in ("Slow down, says the rule.", "Slow down, says the status.", vertex_quota("anthropic-claude-haiku-4-5"),
+                    vertex_quota("anthropic-claude-haiku-4-5")):
+        with pytest.raises(anthropic.RateLimitError) as raised:
+            vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)
+        assert raised.value.body == {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}
+    server.error(429, type="rate_limit_error", message="Scripted slow down.", match={"endpoint": "vertex.stream_raw_predict"}, times=1)
+    admin = httpx2.post(f"{server.url}/_mock/rules", json={
+        "match": {"endpoint": "vertex.count_tokens"}, "times": 1, "error": {"type": "rate_limit_error", "message": "Admin slow down."}})
+    assert admin.status_code == 201
+    server.fault(random_error={"probability": 1, "type": "rate_limit_error", "message": "Random slow down."},
+                 match={"endpoint": "vertex.raw_predict"}, times=1)
+
+    async def main() -> list[Any]:
+        client = server.vertex_client(async_=True, max_retries=0)
+        bodies = []
+        for call in (client.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI, stream=True),
+                     client.messages.count_tokens(model=HAIKU_VERTEX, messages=HI),
+                     client.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)):
+            with pytest.raises(anthropic.RateLimitError) as raised:
+                await call
+            bodies.append(raised.value.body)
+        return bodies
+
+    assert asyncio.run(main()) == [
+        [{"error": {"code": 429, "message": "Scripted slow down.", "status": "RESOURCE_EXHAUSTED"}}],
+        {"error": {"code": 429, "message": "Admin slow down.", "status": "RESOURCE_EXHAUSTED"}},
+        {"error": {"code": 429, "message": "Random slow down.", "status": "RESOURCE_EXHAUSTED"}},
+    ]
+
+
+def test_a_rate_limit_message_the_user_gave_is_kept_on_bedrock(mockserver: MockServer) -> None:
+    """Bedrock's ThrottlingException says the message given (it always did; kept so), and the
+    API's rate-limit sentence when none is."""
+    mockserver.sequence([build.error(429, message="Slow down, Bedrock."), build.error(type="rate_limit_error")], match={"endpoint": "bedrock.invoke"})
+    bedrock = mockserver.bedrock_client(max_retries=0)
+    for message in ("Slow down, Bedrock.", "This request would exceed your account's rate limit. Please try again later."):
+        with pytest.raises(anthropic.RateLimitError) as raised:
+            bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+        assert raised.value.body == {"message": message}
+        assert raised.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
+
 
 # -- the first-party wire behind other doors ---------------------------------------------------
 def test_foundry(mockserver: MockServer) -> None:

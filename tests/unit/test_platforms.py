@@ -16,8 +16,8 @@ from mockserver.protocol.endpoints import EndpointTable
 from mockserver.faults.spec import Faults
 from mockserver.protocol.errors import DEFAULT_MESSAGES, ApiError
 from mockserver.protocol.platforms import (
-    bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_google_error, vertex_model,
-    vertex_quota_message,
+    bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_error_message, vertex_google_error,
+    vertex_model, vertex_quota_message,
 )
 from mockserver.pipeline.platform import named_model
 from mockserver.render.wire import WIRES
@@ -189,6 +189,31 @@ def test_a_platform_call_names_its_model_in_its_own_spelling() -> None:
     assert named_model({"model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"}, {}) == "anthropic.claude-haiku-4-5-20251001-v1:0"
     assert named_model({}, {"model": 5}) is None and named_model({}, ["not", "a", "body"]) is None
 
+
+def test_a_vertex_quota_error_keeps_a_message_given() -> None:
+    """The quota wording is what a quota error says when nobody gave it a message (``error: 429``,
+    ``rate_limit_error``, ``RESOURCE_EXHAUSTED``, the rate limiter's refusal, worded by the server);
+    a message the user gave stays: it was overwritten for ``rate_limit_error`` and ``error: 429``."""
+    model, quota = "claude-haiku-4-5@20251001", vertex_quota("anthropic-claude-haiku-4-5")
+    refused = ApiError(429, type="rate_limit_error", default="This request would exceed the rate limit for your organization …")
+    assert refused.message.startswith("This request would exceed the rate limit") and not refused.message_given
+    for error in (ApiError(429), ApiError(429, type="rate_limit_error"), ApiError(429, type="RESOURCE_EXHAUSTED", default="x"),
+                  ApiError(429, type="ThrottlingException", default="x"), refused):
+        assert vertex_error_message(error, model) == quota
+        assert vertex_google_error(error, model) == (429, {"error": {"code": 429, "message": quota, "status": "RESOURCE_EXHAUSTED"}})
+    for error in (ApiError(429, "Slow down."), ApiError(429, "Slow down.", type="rate_limit_error"),
+                  ApiError(429, "Slow down.", type="RESOURCE_EXHAUSTED"), ApiError(429, "Slow down.", type="ThrottlingException"),
+                  ApiError(429, "Slow down.", type="quota_exceeded")):
+        assert vertex_error_message(error, model) == "Slow down."
+        assert vertex_google_error(error, model) == (429, {"error": {"code": 429, "message": "Slow down.", "status": "RESOURCE_EXHAUSTED"}})
+    assert vertex_error_message(ApiError(404, type="NOT_FOUND", default="Not found"), model) == "Not found"  # not a quota error
+    assert vertex_error_message(ApiError(429, type="quota_exceeded"), model) == quota  # a custom 429 given no message
+    for message in ("Slow down.", None):  # the wire says what the function does, wrapped in a list on streamRawPredict
+        error = ApiError(429, message, type="rate_limit_error")
+        stream = EndpointTable().match("POST", f"/v1/projects/p/locations/r/publishers/anthropic/models/{model}:streamRawPredict")
+        assert stream is not None
+        status, body, _ = WIRES["vertex"].error_body(error, "req_011", stream.endpoint, model)
+        assert status == 429 and json.loads(body) == [vertex_google_error(error, model)[1]]  # type: ignore[index]
 
 # -- routing -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("method", "path", "name", "params"), [
