@@ -290,9 +290,8 @@ class Api:
         """One namespace (by default, the default one) as at start: rules (file rules start
         over), rate limits, journal, prompt cache, buckets, batches and files; a cassette rewinds."""
         namespace = self._default_namespace if namespace is None else namespace
-        await self.admin.reset(namespace)
+        await self.admin.reset(namespace)  # the book forgot its rules, limits and copies of the files' rules
         await self.store.clear(f"{namespace}:")  # every count, bucket, cached prefix and journal entry
-        await self.scenarios.forget(namespace, counts=False)  # (cleared just now)
         await self.limiter.reset(namespace, buckets=False)
         if batches and self.batches.in_use:
             await self.batches.reset(namespace)

@@ -46,11 +46,10 @@ class ScenarioStage:
     def prefix(namespace: str) -> str:
         return f"{namespace}:rules:"
 
-    async def forget(self, namespace: str = "default", *, counts: bool = True) -> None:
-        """Every rule's counts start over (with the book's ``clear`` or ``reset``); ``counts``:
-        in the store too (false when the caller cleared the whole namespace)."""
-        if counts:
-            await self.store.clear(self.prefix(namespace))
+    async def forget(self, namespace: str = "default") -> None:
+        """Every rule's counts start over, in the store and in the rules (with the book's
+        ``clear``; a reset needs nothing of this: the book dropped the namespace's rules)."""
+        await self.store.clear(self.prefix(namespace))
         for rule in self.book.rules_for(namespace):
             rule.reset()
 
