@@ -64,6 +64,10 @@ class Config:
     # Holding many costs memory and speed.
     journal_limit: int = 1000
     journal_bytes: int = 64 * 1024 * 1024
+    # Namespaces whose journal, rule counts and rate-limit buckets this process holds (the local
+    # store: mockserver.store.local.NAMESPACES_HELD); past it the least recently used one that has
+    # no rules, limits, batches or files set up is forgotten. A shared store (``state``) holds all.
+    namespace_limit: int = 10_000
     clock: Clock = field(default_factory=SystemClock)
     # Message Batches: where their state lives. ":memory:" (the default in code: gone when the
     # server stops); ``None`` = the per-user data folder (mockserver.store.sqlite.default_data_dir(),

@@ -102,6 +102,9 @@ class Api:
         self.limiter = RateLimiter(store, clock, config=config.rate_limits, resolve=_canonical(catalog))
         self.book = book = ScenarioBook(self.limiter)
         book.load_files(config.scenario_files)  # a mistake raises ScenarioError naming file, rule and field
+        # A namespace with rules or limits set at run time is never forgotten to make room for
+        # another; one that is forgotten loses the book's counting copies of the files' rules too.
+        store.retain(keep=book.holds, forgotten=book.forget)
         self.admin = AdminState(book, store)
         self.files = files = FileService(store, clock, ids)
         self.kit = kit = Toolkit(rules, ids, synth, prompt_cache, clock, files.lookup)
@@ -341,7 +344,7 @@ def open_store(config: Config) -> Store:
     """The store ``config.state`` names: this process's own (memory and SQLite) by default, or a
     shared Redis/Valkey (``redis://HOST:PORT/DB``), imported only then."""
     if not config.state:
-        return LocalStore(config.data_dir)
+        return LocalStore(config.data_dir, namespaces=config.namespace_limit)
     scheme = config.state.split("://", 1)[0].lower()
     if scheme in ("redis", "rediss", "valkey", "valkeys", "unix"):
         from mockserver.store.redis import RedisStore

@@ -43,6 +43,11 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "--journal-bytes", type=_positive_int, default=64 * 1024 * 1024, metavar="N",
         help="bytes the journal's bodies may hold, per namespace, oldest dropped first (default 64 MiB)",
     )
+    parser.add_argument(
+        "--namespace-limit", type=_positive_int, default=Config.namespace_limit, metavar="N",
+        help="namespaces whose journal and counts are held; past it the least recently used one without rules, "
+        f"limits, batches or files is forgotten (default {Config.namespace_limit}; not with --state)",
+    )
     connections = parser.add_argument_group("Connections (docs/protocol.md)")
     connections.add_argument("--header-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
                              help="a request's headers must arrive within this (default 30)")
@@ -294,6 +299,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         log_requests=not args.quiet,
         journal_limit=args.journal_limit,
         journal_bytes=args.journal_bytes,
+        namespace_limit=args.namespace_limit,
         connections=_connections(args),
         **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more
         **_scenario_config(args),  # type: ignore[arg-type]  # (as above)

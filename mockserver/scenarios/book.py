@@ -312,6 +312,18 @@ class ScenarioBook:
         """The namespaces with run-time changes."""
         return list(self._overlays)
 
+    def holds(self, namespace: str) -> bool:
+        """Whether the namespace has run-time changes (rules added or removed, limits set): state
+        a user set up, which the store must not forget to make room for other namespaces."""
+        return namespace in self._overlays
+
+    def forget(self, namespace: str) -> None:
+        """The store forgot the namespace (its counts among them): so do its counting copies of
+        the files' rules and its evaluation order, made again with counts at zero if it returns."""
+        if namespace not in self._overlays:
+            self._copies.pop(namespace, None)
+            self._cache.pop(namespace, None)
+
     # -- evaluation order --------------------------------------------------------------------------
     @property
     def rules(self) -> list[Rule]:

@@ -21,6 +21,10 @@ Keys are strings a feature builds, starting with the namespace of the request th
 (``<namespace>:<feature>:…``), so :meth:`Store.clear` can forget one namespace. Values in logs
 are opaque: a store that keeps them in its process keeps the objects; one that sends them
 elsewhere encodes them with the codec the caller gives.
+
+A store may hold a bounded number of namespaces (the local one does: ``--namespace-limit``) and
+forget the least recently used one's counters, buckets and logs; :meth:`Store.retain` tells it
+which it must keep and whom to tell.
 """
 
 from __future__ import annotations
@@ -141,6 +145,12 @@ class Store(Protocol):
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:
         """Forget every counter, bucket, expiring key and log whose key starts with ``prefix``."""
+        ...
+
+    def retain(self, keep: Callable[[str], bool], forgotten: Callable[[str], None]) -> None:
+        """For a store that holds at most so many namespaces: ``keep(namespace)`` true means the
+        namespace has state set up elsewhere (rules, limits) and is never forgotten; each one it
+        forgets is passed to ``forgotten``. A store that forgets nothing ignores both."""
         ...
 
     def check(self) -> None:

@@ -125,6 +125,15 @@ class SqliteFiles:
             raise
 
     # -- files -----------------------------------------------------------------------------------
+    def holds(self, namespace: str) -> bool:
+        """Whether ``namespace`` has a file (one indexed lookup; the store keeps such a namespace's
+        state). When SQLite cannot tell, it is taken to have one."""
+        try:
+            found = self.conn.execute("SELECT 1 FROM files WHERE namespace = ? AND complete = 1 LIMIT 1", (namespace,)).fetchone()
+        except sqlite3.Error:
+            return True
+        return found is not None
+
     async def has_id(self, file_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM files WHERE id = ?", (file_id,)).fetchone() is not None
 

@@ -5,13 +5,22 @@ Everything runs on the server's event loop, so each operation is atomic by const
 batch records open lazily: at start if the data dir already holds some (a restarted server
 resumes its batches), otherwise on the first batch (a server that never sees one writes no file);
 the files likewise, on the first upload.
+
+Each namespace's counters, buckets and logs are kept together (:class:`_Space`), in the order the
+namespaces were last written. Every namespace's journal is capped, and so is their number: past
+``namespaces`` (``--namespace-limit``), making a new one forgets the least recently written one
+that holds nothing set up (no rules or limits set at run time, no batches, no files; see
+:meth:`LocalStore.retain`), so a client that names a new namespace on every call cannot grow the
+server. A key's namespace is what comes before its first ``:``. A reset forgets a namespace at
+once, without looking at any other. Expiring keys (the prompt cache) stay in one
+table with its own cap (``SWEEP_AT``) and are not forgotten with their namespace.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -22,6 +31,9 @@ from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 log = logging.getLogger("mockserver.store")
 SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
 CHANGES_KEPT = 1000  # document changes remembered for doc_changes
+NAMESPACES_HELD = 10_000  # namespaces whose counters, buckets and journal are held (Config.namespace_limit)
+EXAMINED = 16  # namespaces one eviction looks at at most (kept ones are set aside): never a scan
+EVICTIONS_LOGGED_EVERY = 1000  # the first eviction is logged, then every this many
 
 
 class _Bucket:
@@ -48,17 +60,60 @@ class _Log:
         self.bytes = 0
 
 
+class _Space:
+    """One namespace's counters, buckets and logs, under their whole keys."""
+
+    __slots__ = ("counters", "buckets", "logs")
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {}
+        self.buckets: dict[str, _Bucket] = {}
+        self.logs: dict[str, _Log] = {}
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is one of its counters, buckets or logs."""
+        return key in self.counters or key in self.buckets or key in self.logs
+
+    def drop(self, prefix: str) -> bool:
+        """Forget the keys that start with ``prefix``; whether nothing is left."""
+        for table in (self.counters, self.buckets, self.logs):
+            for key in [k for k in table if k.startswith(prefix)]:
+                del table[key]
+        return not (self.counters or self.buckets or self.logs)
+
+
+_NOTHING = object()  # equal to no key
+
+
+def _keep_none(namespace: str) -> bool:
+    return False
+
+
+def _tell_no_one(namespace: str) -> None:
+    return None
+
+
 class LocalStore:
     shared = False
 
-    def __init__(self, data_dir: Path | str | None = None) -> None:
-        self._counters: dict[str, int] = {}
+    def __init__(self, data_dir: Path | str | None = None, *, namespaces: int = NAMESPACES_HELD) -> None:
+        """``namespaces``: how many namespaces' counters, buckets and journal are held at most."""
+        if namespaces < 1:
+            raise ValueError(f"namespaces must be at least 1, not {namespaces!r}")
+        self._spaces: OrderedDict[str, _Space] = OrderedDict()  # least recently written first
+        self._set_aside: dict[str, _Space] = {}  # found to hold state set up, not written since
+        # The key written last and its namespace's state, which is the most recently written: the
+        # journal of a namespace written again needs no lookup (one comparison on every call).
+        self._recent_key: object = _NOTHING
+        self._recent_space = _Space()
+        self._limit = namespaces
+        self._keep: Callable[[str], bool] = _keep_none
+        self._forgotten: Callable[[str], None] = _tell_no_one
+        self.evicted = 0  # namespaces forgotten to stay within the limit
         self._docs: dict[str, tuple[int, bytes]] = {}
         self._doc_count = 0
         self._doc_log: deque[tuple[int, str]] = deque(maxlen=CHANGES_KEPT)
-        self._buckets: dict[str, _Bucket] = {}
         self._expiring: dict[str, tuple[float, float]] = {}
-        self._logs: dict[str, _Log] = {}
         self._seq = 0
         # An explicit data dir must be usable; the default one falls back to memory if another
         # server holds it (two `mockserver serve` on one machine must both start).
@@ -67,34 +122,125 @@ class LocalStore:
         self._batches: SqliteBatches | None = None
         self._files: SqliteFiles | None = None
 
+    # -- namespaces ----------------------------------------------------------------------------------
+    def retain(self, keep: Callable[[str], bool], forgotten: Callable[[str], None]) -> None:
+        """``keep(namespace)``: whether the namespace has state set up outside this store (rules or
+        limits set at run time), so it is never forgotten; ``forgotten(namespace)`` is told each
+        namespace forgotten to stay within the limit, so what mirrors its state can go too.
+        Namespaces with batches or files are kept without asking."""
+        self._keep, self._forgotten = keep, forgotten
+
+    def _space(self, key: str) -> _Space:
+        """The state of ``key``'s namespace, which is now the most recently written; made if it
+        had none (and past the limit, the least recently written one is forgotten)."""
+        if key == self._recent_key:
+            return self._recent_space
+        namespace = key.partition(":")[0]
+        spaces = self._spaces
+        space = spaces.get(namespace)
+        if space is not None:
+            if space is not self._recent_space:  # (which is last already)
+                spaces.move_to_end(namespace)
+        else:
+            space = self._set_aside.pop(namespace, None)
+            if space is None:
+                space = _Space()
+                spaces[namespace] = space
+                if len(spaces) + len(self._set_aside) > self._limit:
+                    self._evict(namespace)
+            else:
+                spaces[namespace] = space
+        self._recent_key, self._recent_space = key, space
+        return space
+
+    def _held(self, key: str) -> _Space | None:
+        """For reading: the state of ``key``'s namespace, if it has any (its place unchanged)."""
+        namespace = key.partition(":")[0]
+        space = self._spaces.get(namespace)
+        return space if space is not None else self._set_aside.get(namespace)
+
+    def _evict(self, making: str) -> None:
+        """Forget the least recently written namespaces until within the limit. One that holds
+        state the user set up is set aside instead, out of the order until it is written again,
+        so it is not looked at on every call; each call first looks again at the one set aside
+        longest (its batches may be gone since). At most ``EXAMINED`` are looked at per call: a
+        server where more namespaces than the limit are set up holds them all rather than scan
+        them on one call."""
+        spaces, aside = self._spaces, self._set_aside
+        if aside:
+            namespace = next(iter(aside))
+            space = aside.pop(namespace)
+            if self._kept(namespace):
+                aside[namespace] = space
+            else:
+                self._forget(namespace)
+        for _ in range(EXAMINED):
+            if len(spaces) + len(aside) <= self._limit:
+                return
+            namespace = next(iter(spaces))
+            if namespace == making:  # every other one is set aside
+                return
+            space = spaces.pop(namespace)
+            if self._kept(namespace):
+                aside[namespace] = space
+            else:
+                self._forget(namespace)
+
+    def _forget(self, namespace: str) -> None:
+        self._forgotten(namespace)
+        self.evicted += 1
+        if (self.evicted - 1) % EVICTIONS_LOGGED_EVERY == 0:
+            log.warning(
+                "mockserver: more than %d namespaces hold state: forgot the journal, rule counts and rate-limit "
+                "buckets of %r, the least recently used (%d forgotten so far; logged every %d). Namespaces with "
+                "rules, limits, batches or files are kept. Give each test a namespace of its own and reset it "
+                "when the test ends, or raise --namespace-limit",
+                self._limit, namespace, self.evicted, EVICTIONS_LOGGED_EVERY,
+            )
+
+    def _kept(self, namespace: str) -> bool:
+        if self._keep(namespace):
+            return True
+        return (self._batches is not None and self._batches.holds(namespace)) or (
+            self._files is not None and self._files.holds(namespace)
+        )
+
     # -- counters ----------------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1) -> int:
-        value = self._counters.get(key, 0) + amount
-        self._counters[key] = value
+        counters = self._space(key).counters
+        value = counters.get(key, 0) + amount
+        counters[key] = value
         return value
 
     async def take(self, key: str, limit: int) -> int | None:
-        value = self._counters.get(key, 0)
+        counters = self._space(key).counters
+        value = counters.get(key, 0)
         if value >= limit:
             return None
-        self._counters[key] = value + 1
+        counters[key] = value + 1
         return value + 1
 
     async def get_int(self, key: str) -> int:
-        return self._counters.get(key, 0)
+        space = self._held(key)
+        return space.counters.get(key, 0) if space is not None else 0
 
     async def get_ints(self, keys: Sequence[str]) -> list[int]:
-        counters = self._counters
-        return [counters.get(key, 0) for key in keys]
+        held = self._held
+        out = []
+        for key in keys:
+            space = held(key)
+            out.append(space.counters.get(key, 0) if space is not None else 0)
+        return out
 
     async def open(self) -> None:
         return None
 
     # -- token buckets -----------------------------------------------------------------------------
     def _bucket(self, spec: BucketSpec, now: float) -> _Bucket:
-        bucket = self._buckets.get(spec.key)
+        buckets = self._space(spec.key).buckets
+        bucket = buckets.get(spec.key)
         if bucket is None or bucket.capacity != spec.capacity:
-            bucket = self._buckets[spec.key] = _Bucket(spec, now)
+            bucket = buckets[spec.key] = _Bucket(spec, now)
         bucket.refill(now)
         return bucket
 
@@ -135,9 +281,10 @@ class LocalStore:
 
     # -- capped logs -------------------------------------------------------------------------------
     async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
-        found = self._logs.get(log)
+        logs = (self._recent_space if log == self._recent_key else self._space(log)).logs  # (inline: every call)
+        found = logs.get(log)
         if found is None:
-            found = self._logs[log] = _Log()
+            found = logs[log] = _Log()
         self._seq += 1
         entries = found.entries
         entries.append((self._seq, item, size))
@@ -147,7 +294,8 @@ class LocalStore:
         return self._seq
 
     async def read(self, log: str, since: int, limit: int | None, decode: Callable[[bytes], Any]) -> list[tuple[int, Any]]:
-        found = self._logs.get(log)
+        space = self._held(log)
+        found = space.logs.get(log) if space is not None else None
         if found is None:
             return []
         items = [(seq, item) for seq, item, _ in found.entries if seq > since]
@@ -182,9 +330,23 @@ class LocalStore:
 
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:
-        for table in (self._counters, self._buckets, self._expiring, self._logs):
-            for key in [k for k in table if k.startswith(prefix)]:
-                del table[key]
+        """A namespace's own state is found by its name, never by looking through the others'
+        (a reset costs the same with one namespace held or ten thousand)."""
+        self._recent_key = _NOTHING
+        namespace, colon, rest = prefix.partition(":")
+        for spaces in (self._spaces, self._set_aside):
+            if not colon:  # every namespace whose name starts so, whole
+                for name in [n for n in spaces if n.startswith(prefix)]:
+                    del spaces[name]
+                continue
+            space = spaces.get(namespace)
+            if space is not None:
+                whole = not rest and not space.has(namespace)  # then every key it holds starts with the prefix
+                if whole or space.drop(prefix):
+                    del spaces[namespace]
+        expiring = self._expiring
+        for key in [k for k in expiring if k.startswith(prefix)]:
+            del expiring[key]
 
     def check(self) -> None:
         """At start: a data dir given explicitly must be one this server can write, so a mistake

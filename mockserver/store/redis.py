@@ -521,6 +521,10 @@ class RedisStore:
     def check(self) -> None:
         """Nothing to check before :meth:`open` connects."""
 
+    def retain(self, keep: Callable[[str], bool], forgotten: Callable[[str], None]) -> None:
+        """Redis holds every namespace until it is reset (journals and rule counts have no TTL;
+        buckets and cached prefixes expire by themselves): nothing is forgotten, nobody told."""
+
     def batch_records(self, *, create: bool) -> BatchRecords | None:
         return self._batches
 

@@ -191,6 +191,14 @@ class SqliteBatches:
             raise
 
     # -- batches ---------------------------------------------------------------------------------
+    def holds(self, namespace: str) -> bool:
+        """Whether ``namespace`` has a batch (one indexed lookup; the store keeps such a namespace's
+        state). When SQLite cannot tell, it is taken to have one."""
+        try:
+            return self.conn.execute("SELECT 1 FROM batches WHERE namespace = ? LIMIT 1", (namespace,)).fetchone() is not None
+        except sqlite3.Error:
+            return True
+
     @_guarded
     async def has_id(self, batch_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is not None
