@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
@@ -26,6 +27,112 @@ try:  # the C parser is several times faster on large files
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Yaml11Scalar:
+    """A plain (unquoted, untagged) scalar that PyYAML, reading YAML 1.1, typed where YAML 1.2,
+    JSON and a person read text: ``yes``/``no``/``on``/``off`` (any of their three casings) as
+    booleans, ``0777`` as octal 511, ``0b101`` as binary, ``1_000`` as 1000, ``10:00:00`` as
+    base 60 (36000), a signed or underscored hexadecimal. ``text`` is the scalar as written,
+    ``value`` what it loaded as (as before: only its reporting is new)."""
+
+    text: str
+    value: Any
+
+    @property
+    def problem(self) -> str:
+        """What a field that compares or sends text says about it: what was written, what
+        YAML 1.1 made of it, and the two ways out."""
+        if isinstance(self.value, bool):
+            word = "true" if self.value else "false"
+            return (f"{self.text}, unquoted, is YAML 1.1's boolean {word}, not the text '{self.text}': "
+                    f"quote it for the text, or write {word} for the boolean")
+        digits = self.text.lstrip("+-").replace("_", "")
+        if ":" in digits:
+            kind = "sexagesimal (base 60) "
+        elif digits.startswith("0b"):
+            kind = "binary "
+        elif digits.startswith("0x"):
+            kind = "hexadecimal "
+        elif digits[:1] == "0" and len(digits) > 1 and isinstance(self.value, int):
+            kind = "octal "
+        else:
+            kind = ""
+        kind += "integer" if isinstance(self.value, int) else "number"
+        return (f"{self.text}, unquoted, is YAML 1.1's {kind} {self.value!r}, not the text '{self.text}': "
+                f"quote it for the text, or write {self.value!r} for the number")
+
+
+# Implicit resolvers that catch the YAML-1.1-only forms first, under tags of their own (built
+# from PyYAML's own patterns, so a scalar is caught only if PyYAML would have typed it, and the
+# value is PyYAML's own): the YAML 1.2 forms (true/false, decimal, unsigned hexadecimal, floats
+# without ``_`` or ``:``) fall through to the usual resolvers, as do quoted and tagged scalars.
+_YAML11_TAG = "tag:mockserver,2026:yaml11-only:"
+_YAML11_ONLY = {
+    "tag:yaml.org,2002:bool": r"(?!(?:true|True|TRUE|false|False|FALSE)$)",
+    "tag:yaml.org,2002:int": r"(?!(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$)",
+    "tag:yaml.org,2002:float": r"(?=[^_:]*[_:])",
+}
+_YAML11_CONSTRUCT = {
+    "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": yaml.constructor.SafeConstructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": yaml.constructor.SafeConstructor.construct_yaml_float,
+}
+
+
+class _Yaml11Loader(_Loader):  # type: ignore[misc]  # the C loader when PyYAML has one
+    """The same safe loader (the same values), noting which scalars were YAML-1.1-only forms."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.yaml11_values: dict[int, Any] = {}  # id(scalar node) -> its value
+
+
+def _yaml11_resolvers() -> dict[Any, list[tuple[str, Any]]]:
+    resolvers: dict[Any, list[tuple[str, Any]]] = {}
+    for first, entries in _Loader.yaml_implicit_resolvers.items():
+        caught = [(_YAML11_TAG + tag, re.compile(_YAML11_ONLY[tag] + regexp.pattern, regexp.flags))
+                  for tag, regexp in entries if tag in _YAML11_ONLY]
+        resolvers[first] = caught + list(entries)
+    return resolvers
+
+
+def _noting(construct: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def construct_yaml11(loader: Any, node: Any) -> Any:
+        value = construct(loader, node)
+        loader.yaml11_values[id(node)] = value
+        return value
+
+    return construct_yaml11
+
+
+_Yaml11Loader.yaml_implicit_resolvers = _yaml11_resolvers()
+for _tag, _construct in _YAML11_CONSTRUCT.items():
+    _Yaml11Loader.add_constructor(_YAML11_TAG + _tag, _noting(_construct))
+
+
+def _find_yaml11(root: Any, values: dict[int, Any], found: dict[tuple[Any, ...], Yaml11Scalar], max_depth: int) -> None:
+    """Every path (keys from the root) that reaches one of the noted scalars, through aliases
+    and merge keys (``<<``, already merged into the nodes by construction) too. A later key
+    replaces an earlier one, as in the loaded mapping. Bounded as :func:`check_document` is,
+    which refuses a document past the bounds anyway."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    visits = 0
+    while stack and visits < MAX_NODES:
+        node, keys = stack.pop()
+        visits += 1
+        if isinstance(node, yaml.ScalarNode):
+            if id(node) in values:
+                found[keys] = Yaml11Scalar(node.value, values[id(node)])
+        elif len(keys) > max_depth:
+            continue
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*keys, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            children = {key.value: child for key, child in node.value
+                        if isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"}
+            stack.extend((child, (*keys, key)) for key, child in children.items())
 
 
 class DocumentError(ValueError):
@@ -53,9 +160,14 @@ class YamlLimitError(yaml.YAMLError):
         super().__init__(f"{problem}{where}")
 
 
-def load_yaml_text(text: str | bytes, *, allow_aliases: bool, max_depth: int = MAX_DEPTH) -> Any:
+def load_yaml_text(
+    text: str | bytes, *, allow_aliases: bool, max_depth: int = MAX_DEPTH, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None
+) -> Any:
     """Parse YAML safely, refusing (with :class:`YamlLimitError`) a document nested more than
-    ``max_depth`` levels deep, and any alias (``*name``) unless ``allow_aliases``.
+    ``max_depth`` levels deep, and any alias (``*name``) unless ``allow_aliases``. Given a
+    ``yaml11`` mapping, fill it with the plain scalars only YAML 1.1 types (``yes``, ``0777``,
+    ``10:00:00`` …: :class:`Yaml11Scalar`) by their keys from the root; the values are as
+    PyYAML always loaded them, so a reader decides where such a scalar is a mistake.
 
     The events are read first, without building anything, so an attacker's ``[[[[…`` fails in
     linear time instead of exhausting the recursion limit (a 500 before). Used for scenario
@@ -76,9 +188,19 @@ def load_yaml_text(text: str | bytes, *, allow_aliases: bool, max_depth: int = M
                 raise YamlLimitError("aliases (*name) are not accepted here", event.start_mark)
     finally:
         loader.dispose()
-    loader = _Loader(text)
+    if yaml11 is None:
+        loader = _Loader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    loader = _Yaml11Loader(text)
     try:
-        return loader.get_single_data()
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+        if loader.yaml11_values:
+            _find_yaml11(root, loader.yaml11_values, yaml11, max_depth)
+        return data
     finally:
         loader.dispose()
 
