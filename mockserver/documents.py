@@ -127,12 +127,12 @@ def _find_yaml11(root: Any, values: dict[int, Any], found: dict[tuple[Any, ...],
                 found[keys] = Yaml11Scalar(node.value, values[id(node)])
         elif len(keys) > max_depth:
             continue
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((child, (*keys, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.SequenceNode):  # pushed last first: found in document order
+            stack.extend((node.value[i], (*keys, i)) for i in range(len(node.value) - 1, -1, -1))
         elif isinstance(node, yaml.MappingNode):
             children = {key.value: child for key, child in node.value
                         if isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"}
-            stack.extend((child, (*keys, key)) for key, child in children.items())
+            stack.extend((child, (*keys, key)) for key, child in reversed(children.items()))
 
 
 class DocumentError(ValueError):
@@ -309,6 +309,14 @@ def _keys_of(entry: Any) -> list[Any]:
     return keys
 
 
+def node_path(keys: Iterable[Any]) -> str:
+    """Keys as a :class:`Node` path: ``match.body.messages[0].content``."""
+    path = ""
+    for key in keys:
+        path = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+    return path
+
+
 def _path(keys: list[Any]) -> str:
     hidden = 0
     if len(keys) > 12:  # a path 64 levels deep says no more than its first few steps
@@ -327,6 +335,10 @@ class Where:
     source: str
     context: str | None = None
     error: type[DocumentError] = DocumentError
+    yaml11: dict[str, Yaml11Scalar] | None = None
+    """The place's YAML-1.1-only plain scalars (``yes``, ``10:00:00`` …) by path, when read from YAML."""
+    typed: set[str] | None = None
+    """Paths of those read as what YAML 1.1 made of them: a boolean, an integer, a number."""
 
 
 class Node:
@@ -355,7 +367,7 @@ class Node:
     # -- shapes ----------------------------------------------------------------------------------
     def mapping(self, allowed: Iterable[str] | None = None, *, required: Iterable[str] = ()) -> dict[str, "Node"]:
         if not isinstance(self.value, dict):
-            raise self.error(f"must be a mapping, not {_kind(self.value)}")
+            raise self._not("a mapping")
         allowed_set = set(allowed) if allowed is not None else None
         out: dict[str, Node] = {}
         for key in self.value:
@@ -373,7 +385,7 @@ class Node:
 
     def items(self) -> Iterator["Node"]:
         if not isinstance(self.value, list):
-            raise self.error(f"must be a list, not {_kind(self.value)}")
+            raise self._not("a list")
         for i in range(len(self.value)):
             yield self.child(i)
 
@@ -383,10 +395,31 @@ class Node:
             return [self.value]
         return [item.string() for item in self.items()]
 
+    def yaml11(self) -> Yaml11Scalar | None:
+        """The scalar here as written, when it is a plain one only YAML 1.1 types (``yes``)."""
+        table = self.where.yaml11
+        if not table:
+            return None
+        found = table.get(self.path)
+        if found is None or type(found.value) is not type(self.value) or found.value != self.value:
+            return None
+        return found
+
+    def _typed(self) -> None:
+        """A boolean, integer or number field took the value: YAML 1.1's reading is what was meant."""
+        if self.where.yaml11:
+            if self.where.typed is None:
+                self.where.typed = set()
+            self.where.typed.add(self.path)
+
+    def _not(self, expected: str) -> DocumentError:
+        found = self.yaml11()
+        return self.error(found.problem if found is not None else f"must be {expected}, not {_kind(self.value)}")
+
     # -- scalars ---------------------------------------------------------------------------------
     def string(self, *, nonempty: bool = False) -> str:
         if not isinstance(self.value, str):
-            raise self.error(f"must be a string, not {_kind(self.value)}")
+            raise self._not("a string")
         if nonempty and not self.value:
             raise self.error("must not be empty")
         return self.value
@@ -394,6 +427,7 @@ class Node:
     def boolean(self) -> bool:
         if not isinstance(self.value, bool):
             raise self.error(f"must be true or false, not {_kind(self.value)}")
+        self._typed()
         return self.value
 
     def integer(self, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -402,6 +436,7 @@ class Node:
             raise self.error(f"must be an integer{_range(minimum, maximum)}, not {_kind(value)}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise self.error(f"must be an integer{_range(minimum, maximum)}, not {value}")
+        self._typed()
         return value
 
     def number(self, *, minimum: float | None = None, maximum: float | None = None) -> float:
@@ -412,6 +447,7 @@ class Node:
             raise self.error(f"must be a finite number{_range(minimum, maximum)}, not {value}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise self.error(f"must be a number{_range(minimum, maximum)}, not {value}")
+        self._typed()
         return float(value)
 
     def choice(self, allowed: Iterable[str]) -> str:

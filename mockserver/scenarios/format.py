@@ -25,7 +25,7 @@ from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorA
 from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
 from mockserver.scenarios.errors import ScenarioError, where
 from mockserver.scenarios.matchers import Match, parse_match
-from mockserver.documents import Node, check_document, load_yaml_text
+from mockserver.documents import Node, Where, Yaml11Scalar, check_document, load_yaml_text, node_path
 from mockserver.scenarios.matchers import MAX_COUNT
 
 ACTIONS = ("reply", "sequence", "error", "stream", "json", "fault", "passthrough")
@@ -115,18 +115,23 @@ def read_file(path: str | Path) -> str:
 
 
 def parse_text(text: str, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
+    yaml11: dict[tuple[Any, ...], Yaml11Scalar] = {}
     try:
-        data = load_yaml_text(text, allow_aliases=True)  # a user's own file may use aliases
+        data = load_yaml_text(text, allow_aliases=True, yaml11=yaml11)  # a user's own file may use aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         position = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"invalid YAML{position}: {problem}", source=source) from None
-    return parse_document(data, source=source, label=label, first_index=first_index)
+    return parse_document(data, source=source, label=label, first_index=first_index, yaml11=yaml11)
 
 
-def parse_document(data: Any, *, source: str, label: str | None = None, first_index: int = 0) -> Document:
-    """Rules from a list of rules, a single rule, or ``{rules: […], rate_limits: {…}}``."""
+def parse_document(
+    data: Any, *, source: str, label: str | None = None, first_index: int = 0, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None
+) -> Document:
+    """Rules from a list of rules, a single rule, or ``{rules: […], rate_limits: {…}}``.
+    ``yaml11``: the YAML-1.1-only plain scalars :func:`load_yaml_text` found in ``data``, by
+    their keys, refused where text is compared or sent (:func:`_refuse_yaml11`)."""
     label = label or source
     check_document(
         data, source=source, locate=lambda keys: _locate(data, keys), error=ScenarioError,
@@ -153,10 +158,16 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
         rule_paths = [f"rules[{i}]" for i in range(len(rule_nodes))]
     else:
         raise root.error("a scenario is a list of rules, or a mapping with 'rules' (and 'rate_limits')")
+    in_rules: dict[Any, dict[str, Yaml11Scalar]] = {}
+    for keys, scalar in (yaml11 or {}).items():
+        index, _, rest = _rule_at(data, list(keys))
+        if index is not None:
+            in_rules.setdefault(index, {})[node_path(rest)] = scalar
     rules: list[Rule] = []
     names: set[str] = set()
     for offset, (node, path) in enumerate(zip(rule_nodes, rule_paths)):
         place = where(source, path)
+        place.yaml11 = in_rules.get(offset)
         rule = parse_rule(Node(node.value, "", place), index=first_index + offset, label=label)
         if rule.name in names:
             raise ScenarioError(f"duplicate rule name {rule.name!r}", source=source, rule=place.context, field="name")
@@ -165,19 +176,26 @@ def parse_document(data: Any, *, source: str, label: str | None = None, first_in
     return Document(rules, rate_limits, given)
 
 
+def _rule_at(data: Any, keys: list[Any]) -> tuple[Any, Any, list[Any]]:
+    """The rule the value at ``keys`` in a document belongs to: its index (None: no rule's), the
+    rule itself, and the keys inside it."""
+    if isinstance(data, list) and keys:
+        return keys[0], data[keys[0]], keys[1:]
+    if isinstance(data, dict) and ("rules" in data or "rate_limits" in data):
+        rules = data.get("rules")
+        if len(keys) < 2 or keys[0] != "rules" or not isinstance(rules, list):
+            return None, None, keys
+        return keys[1], rules[keys[1]], keys[2:]
+    if isinstance(data, dict):
+        return 0, data, keys
+    return None, None, keys
+
+
 def _locate(data: Any, keys: list[Any]) -> tuple[str | None, list[Any]]:
     """The rule (``rules[2] ("name")``) that the value at ``keys`` in a document belongs to, and
     its place in that rule: how :func:`check_document` names a problem as parse errors do."""
-    if isinstance(data, list) and keys:
-        index, rest, spec = keys[0], keys[1:], data[keys[0]]
-    elif isinstance(data, dict) and ("rules" in data or "rate_limits" in data):
-        rules = data.get("rules")
-        if len(keys) < 2 or keys[0] != "rules" or not isinstance(rules, list):
-            return None, keys
-        index, rest, spec = keys[1], keys[2:], rules[keys[1]]
-    elif isinstance(data, dict):
-        index, rest, spec = 0, keys, data
-    else:
+    index, spec, rest = _rule_at(data, keys)
+    if index is None:
         return None, keys
     name = spec.get("name") if isinstance(spec, dict) else None
     return f"rules[{index}]" + (f' ("{name}")' if isinstance(name, str) else ""), rest
@@ -220,7 +238,7 @@ def parse_rule(node: Node, *, index: int, label: str) -> Rule:
         if endpoints is None or not endpoints <= MESSAGE_ENDPOINTS:
             at = fields["match"].child("endpoint") if "match" in fields else node
             raise at.error("a reply answers messages.create or messages.count_tokens only; use 'json' for other endpoints")
-    return Rule(
+    rule = Rule(
         name=name,
         match=match,
         action=action,
@@ -230,6 +248,21 @@ def parse_rule(node: Node, *, index: int, label: str) -> Rule:
         source=node.where.source,
         spec=copy.deepcopy(node.value),
     )
+    _refuse_yaml11(node.where)
+    return rule
+
+
+def _refuse_yaml11(place: Where) -> None:
+    """A plain scalar only YAML 1.1 types (``yes``, ``0777``, ``10:00:00``) is refused wherever
+    text could have been meant: a match's values refuse it as they are read (matchers.py), and
+    so, here, does what the rule sends (a reply's text or tool input, a JSON body, a header, an
+    event), which would not be what was written (``answer: yes`` sent as ``true``). Fields that
+    take only a boolean or a number (``stream: yes``, ``times: 1_000``) read it as YAML 1.1 does."""
+    if place.yaml11:
+        typed = place.typed or set()
+        for path, scalar in place.yaml11.items():
+            if path not in typed:
+                raise Node(scalar.value, path, place).error(scalar.problem)
 
 
 # -- actions -------------------------------------------------------------------------------------
@@ -388,6 +421,8 @@ def _headers(node: Node) -> dict[str, str]:
     for name, child in node.mapping().items():
         if not _HEADER_NAME.fullmatch(name):
             raise child.error("a header name is letters, digits and !#$%&'*+.^_`|~- only (no spaces, colons or line breaks)")
+        if (found := child.yaml11()) is not None:  # sent as text: 0777 would go as 511
+            raise child.error(found.problem)
         if isinstance(child.value, bool):
             out[name] = "true" if child.value else "false"
         elif isinstance(child.value, (int, float)):

@@ -160,6 +160,7 @@ def text_condition(node: Node, default: str) -> TextCondition:
     if node.value is None:
         return TextCondition("present", False)
     _refuse_date(node)
+    _refuse_yaml11(node)
     if isinstance(node.value, (str, int, float)) and not isinstance(node.value, bool):
         value = str(node.value)
         return _regex(node, value) if default == "regex" else TextCondition(default, value)
@@ -170,6 +171,7 @@ def text_condition(node: Node, default: str) -> TextCondition:
     if kind == "present":
         return TextCondition("present", child.boolean())
     _refuse_date(child)
+    _refuse_yaml11(child)
     value = child.string()
     return _regex(child, value) if kind == "regex" else TextCondition(kind, value)
 
@@ -195,6 +197,14 @@ def _refuse_date(node: Node) -> None:
         raise node.error(f"an unquoted date ({node.value}) is a YAML date, which never equals the request's text: quote it, as the request spells it")
 
 
+def _refuse_yaml11(node: Node) -> None:
+    """Likewise a plain scalar only YAML 1.1 types: ``10:00:00`` is 36000 to it, ``yes`` true,
+    ``0777`` 511, where the request has the text (documents.py :class:`Yaml11Scalar`)."""
+    found = node.yaml11()
+    if found is not None:
+        raise node.error(found.problem)
+
+
 def _json_value(node: Node) -> Any:
     """A ``body`` match's value: JSON, as the request's body is, or the rule could never fire."""
     value = node.value
@@ -204,7 +214,9 @@ def _json_value(node: Node) -> Any:
     elif isinstance(value, list):
         for item in node.items():
             _json_value(item)
-    elif not (value is None or isinstance(value, (str, int, float, bool))):
+    elif isinstance(value, (bool, int, float)):
+        _refuse_yaml11(node)
+    elif not (value is None or isinstance(value, str)):
         _refuse_date(node)
         hint = ": write a list" if isinstance(value, tuple) else ""
         raise node.error(f"a {type(value).__name__} is not JSON, so it never equals the request's body{hint}")
@@ -380,7 +392,7 @@ def _model_matches(view: RequestView, *, patterns: tuple[str, ...]) -> bool:
 
 def _tools_check(node: Node) -> Check:
     if isinstance(node.value, bool):
-        want = node.value
+        want = node.boolean()
         return lambda v: bool(v.tool_names()) is want
     names = frozenset(node.list_of_strings())
     return lambda v: names <= v.tool_names()

@@ -97,6 +97,19 @@ def test_a_broken_file_is_refused_at_start_naming_file_rule_and_field(tmp_path: 
     assert f'{path}: rules[1] ("typo"): match.txt: unknown field (did you mean \'text\'?)' in result.stderr
 
 
+def test_a_yaml11_only_scalar_in_a_match_is_refused_at_start_with_its_text(tmp_path: Path) -> None:
+    """``user_id: 10:00:00`` is YAML 1.1's integer 36000: served, the rule would never fire."""
+    path = tmp_path / "morning.yaml"
+    path.write_text("rules:\n  - name: morning\n    match: {body: {metadata: {user_id: 10:00:00}}}\n    reply: good morning\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--scenario", str(path)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (f'{path}: rules[0] ("morning"): match.body.metadata.user_id: 10:00:00, unquoted, is YAML 1.1\'s sexagesimal (base 60) '
+            "integer 36000, not the text '10:00:00': quote it for the text, or write 36000 for the number") in result.stderr, result.stderr
+
+
 def test_admin_token_and_rate_limit_options(tmp_path: Path) -> None:
     served = Served("--admin-token", "s3cret", "--rate-limit-rpm", "2", "--quiet")
     try:

@@ -518,3 +518,97 @@ def test_a_steps_fault_written_with_its_default_value_takes_over_its_rules() -> 
     # A field the step did not write is still the rule's.
     kept = rule_.faults.merged(parse_text("- {reply: hi, faults: {reset: true}}", source="s.yaml").rules[0].faults)
     assert (kept.error_status, kept.latency, kept.reset) == (500, 2, True)
+
+
+YAML11_IN_A_MATCH = [
+    ("- {name: d, match: {body: {metadata: {user_id: 10:00:00}}}, reply: x}", "match.body.metadata.user_id", "10:00:00"),
+    ("- {name: d, match: {body: {metadata.user_id: 0777}}, reply: x}", "match.body.metadata.user_id", "0777"),
+    ("- {name: d, match: {body: {answer: yes}}, reply: x}", "match.body.answer", "yes"),
+    ("- {name: d, match: {body: {messages: [{role: user, content: 1_000}]}}, reply: x}", "match.body.messages[0].content", "1_000"),
+    ("- {name: d, match: {body: {t: 1:30.5}}, reply: x}", "match.body.t", "1:30.5"),
+    ("- {name: d, match: {body: {flags: [On, 0b11]}}, reply: x}", "match.body.flags[0]", "On"),
+    ("- {name: d, match: {headers: {x-flag: OFF}}, reply: x}", "match.headers.x-flag", "OFF"),
+    ("- {name: d, match: {headers: {x-n: {contains: 0b11}}}, reply: x}", "match.headers.x-n.contains", "0b11"),
+    ("- {name: d, match: {text: {equals: 10:30}}, reply: x}", "match.text.equals", "10:30"),
+    ("- {name: d, match: {text: No}, reply: x}", "match.text", "No"),
+    ("- {name: d, match: {system: 1_0}, reply: x}", "match.system", "1_0"),
+    ("- {name: d, match: {regex: 12:00}, reply: x}", "match.regex", "12:00"),
+    ("- {name: d, match: {custom_id: 007}, error: 529}", "match.custom_id", "007"),
+    ("- {name: d, match: {model: on}, reply: x}", "match.model", "on"),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "written"), YAML11_IN_A_MATCH)
+def test_a_yaml11_only_scalar_in_a_match_is_refused_at_load(text: str, field: str, written: str) -> None:
+    """``10:00:00`` is YAML 1.1's 36000, ``yes`` its true, ``0777`` its 511: the request's text
+    never equals them, and the rule would silently never fire (as an unquoted date would not)."""
+    with pytest.raises(ScenarioError) as caught:
+        load(text)
+    assert (caught.value.source, caught.value.rule, caught.value.field) == ("s.yaml", 'rules[0] ("d")', field)
+    problem = caught.value.problem
+    assert problem.startswith(f"{written}, unquoted, is YAML 1.1's ") and "quote it" in problem, problem
+
+
+@given(st.from_regex(r"[1-9][0-9]?(:[0-5][0-9]){1,2}", fullmatch=True))
+def test_an_unquoted_time_of_day_in_a_match_body_is_refused_and_a_quoted_one_matches(clock: str) -> None:
+    with pytest.raises(ScenarioError, match=rf"^s\.yaml: rules\[0\]: match\.body\.metadata\.user_id: {clock}, unquoted, .*sexagesimal"):
+        load(f"- {{match: {{body: {{metadata: {{user_id: {clock}}}}}}}, reply: x}}")
+    (check,) = load(f"- {{match: {{body: {{metadata: {{user_id: '{clock}'}}}}}}, reply: x}}").rules[0].match.checks
+
+    class View:
+        class api:
+            body = {"metadata": {"user_id": clock}}
+
+    assert check(View())
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "written"),
+    [
+        ("- {name: r, reply: {content: [{tool_use: {name: f, input: {answer: yes}}}]}}", "reply.content[0].tool_use.input.answer", "yes"),
+        ("- {name: r, reply: {content: [{type: tool_use, id: toolu_1, name: f, input: {at: '1', n: 0777}}]}}", "reply.content[0].input.n", "0777"),
+        ("- {name: r, reply: {text: yes}}", "reply.text", "yes"),
+        ("- {name: r, reply: on}", "reply", "on"),
+        ("- {name: r, match: {endpoint: models.list}, json: {body: {at: 10:00:00}}}", "json.body.at", "10:00:00"),
+        ("- {name: r, error: {status: 429, headers: {x-n: 0777}}}", "error.headers.x-n", "0777"),
+        ("- {name: r, error: {status: 400, details: {n: 0b1}}}", "error.details.n", "0b1"),
+        ("- {name: r, stream: [{data: {n: 1_000}}]}", "stream[0].data.n", "1_000"),
+        ("- {name: r, sequence: [{reply: {content: [{tool_use: {name: f, input: {a: off}}}]}}]}", "sequence[0].reply.content[0].tool_use.input.a", "off"),
+        ("rules: [{name: r, passthrough: yes}]", "passthrough", "yes"),
+    ],
+)
+def test_a_yaml11_only_scalar_in_what_a_rule_sends_is_refused_at_load(text: str, field: str, written: str) -> None:
+    """A reply, a JSON body, a header, an event: what the client gets would not be what was
+    written (``answer: yes`` sent as ``true``, ``10:00:00`` as ``36000``), so it is refused too."""
+    with pytest.raises(ScenarioError) as caught:
+        load(text)
+    assert (caught.value.rule, caught.value.field) == ('rules[0] ("r")', field)
+    assert caught.value.problem.startswith(f"{written}, unquoted, is YAML 1.1's ") and "quote it" in caught.value.problem, caught.value.problem
+
+
+def test_fields_that_take_only_a_boolean_or_a_number_keep_yaml11_readings() -> None:
+    """``stream: yes`` and ``times: 1_000`` mean what they say; nothing there could be text."""
+    (first, second) = load(
+        "- {match: {stream: yes, beta: off, tools: on, tool_result: no, nth: [1_0], headers: {x-a: {present: on}}}, times: 1_000,"
+        " faults: {latency: 1:30, reset: no}, reply: x}\n"
+        "- {error: {status: 429, should_retry: yes, retry_after: 1:00}, priority: -0b1}\n"
+    ).rules
+    assert first.times == 1000 and first.match.nth == frozenset({10}) and first.faults.latency == 90
+    assert second.action.headers == {"retry-after": "60", "x-should-retry": "true"} and second.priority == -1
+
+
+def test_plain_true_false_null_and_ordinary_numbers_in_a_match_load_as_before() -> None:
+    checks = load("- {match: {body: {a: true, b: False, c: null, d: 10, e: -1.5, f: +12, g: 0, h: 0x1F, i: '0777', j: 'yes'}}, reply: x}").rules[0].match.checks
+
+    class View:
+        class api:
+            body = {"a": True, "b": False, "c": None, "d": 10, "e": -1.5, "f": 12, "g": 0, "h": 31, "i": "0777", "j": "yes"}
+
+    assert len(checks) == 10 and all(check(View()) for check in checks)
+
+
+def test_the_first_yaml11_only_scalar_of_a_rule_is_named_and_rate_limits_keep_yaml11_readings() -> None:
+    with pytest.raises(ScenarioError, match=r"rules\[1\] \(\"b\"\): reply\.content\[0\]\.tool_use\.input\.a: on, unquoted"):
+        load("- {name: a, reply: x}\n- {name: b, reply: {content: [{tool_use: {name: f, input: {a: on, b: 0777}}}]}}")
+    document = load("rate_limits: {requests_per_minute: 1_000, input_tokens_per_minute: 40_000}\nrules: [{reply: x, times: 0b11}]")
+    assert document.rate_limits is not None and document.rules[0].times == 3

@@ -102,6 +102,11 @@ def test_aliases_and_merge_keys_give_every_path_a_scalar_is_reached_by() -> None
     }
 
 
+def test_scalars_are_found_in_document_order() -> None:
+    _, found = loaded("{z: [on, {b: 1_0, a: 0777}], y: off}")
+    assert list(found) == [("z", 0), ("z", 1, "b"), ("z", 1, "a"), ("y",)]
+
+
 def test_a_later_key_replaces_an_earlier_ones_finding() -> None:
     data, found = loaded("{base: &b {a: on}, r: {<<: *b, a: 'on'}}")
     assert data["r"] == {"a": "on"} and found == {("base", "a"): Yaml11Scalar("on", True)}
