@@ -65,6 +65,7 @@ from mockserver.store.local import LocalStore
 
 if TYPE_CHECKING:  # cassettes load when one is put on, not with every server
     from mockserver.cassettes.install import CassetteOptions, Installed
+    from mockserver.documents import Yaml11Scalar
 
 log = logging.getLogger("mockserver")
 access_log = logging.getLogger("mockserver.access")
@@ -306,11 +307,12 @@ class Api:
     # -- run-time changes (the admin API and the Python API), per namespace ------------------------
     async def add_rules(
         self, document: Any, *, namespace: str | None = None, source: str = "<python>", label: str = "python",
-        first_index: int | None = None,
+        first_index: int | None = None, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None,
     ) -> list[Rule]:
-        """Add rules written as in a scenario file; :class:`ScenarioError` names a mistake."""
+        """Add rules written as in a scenario file; :class:`ScenarioError` names a mistake.
+        ``yaml11``: the YAML-1.1-only scalars of a document loaded from YAML (load_yaml_text)."""
         return await self.admin.add(
-            document, namespace=self._ns(namespace), source=source, label=label, first_index=first_index
+            document, namespace=self._ns(namespace), source=source, label=label, first_index=first_index, yaml11=yaml11
         )
 
     async def remove_rule(self, name: str, *, namespace: str | None = None) -> bool:

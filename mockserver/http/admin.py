@@ -50,7 +50,7 @@ from mockserver.protocol.numbers import decimal
 from mockserver.ratelimit.limiter import RateLimitConfig
 from mockserver.root import Api
 from mockserver.scenarios.errors import ScenarioError
-from mockserver.documents import DocumentError, check_document, load_yaml_text
+from mockserver.documents import DocumentError, Yaml11Scalar, check_document, load_yaml_text
 
 PREFIX = "/_mock"
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -177,7 +177,8 @@ async def _list_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse
     return _json({"data": [rule.to_json() for rule in await api.rules_for(namespace_of(http, api))]})
 
 
-async def _read_document(http: BaseRequest, api: Api) -> Any:
+async def _read_document(http: BaseRequest, api: Api, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None) -> Any:
+    """The body, JSON or YAML; ``yaml11`` gathers a YAML body's YAML-1.1-only scalars (load_yaml_text)."""
     raw = await body_reader(http, api.config.connections.body_timeout)(MB)
     if not raw.strip():
         raise invalid_request("admin API: the body is empty (send a rule, a list of rules, or {rules, rate_limits})")
@@ -190,7 +191,7 @@ async def _read_document(http: BaseRequest, api: Api) -> Any:
             # No aliases from the network: a few nested ``*refs`` can stand for billions of nodes
             # ("billion laughs"); nesting is bounded too. Scenario files, which the user writes,
             # may still use aliases.
-            return load_yaml_text(raw, allow_aliases=False)
+            return load_yaml_text(raw, allow_aliases=False, yaml11=yaml11)
         except yaml.YAMLError as exc:
             raise invalid_request(f"admin API: invalid YAML: {exc}") from None
     try:
@@ -201,9 +202,10 @@ async def _read_document(http: BaseRequest, api: Api) -> Any:
 
 async def _add_rules(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
     namespace = namespace_of(http, api)
-    document = await _read_document(http, api)
+    yaml11: dict[tuple[Any, ...], Yaml11Scalar] = {}
+    document = await _read_document(http, api, yaml11)
     try:
-        rules = await api.add_rules(document, namespace=namespace, source="<admin>", label="admin")
+        rules = await api.add_rules(document, namespace=namespace, source="<admin>", label="admin", yaml11=yaml11)
     except ScenarioError as exc:
         raise invalid_request(str(exc)) from None
     return _json({"data": [rule.to_json() for rule in rules]}, status=201)

@@ -34,6 +34,7 @@ from mockserver.scenarios.errors import ScenarioError
 from mockserver.scenarios.format import Document, Rule, parse_document, parse_text, read_file
 
 if TYPE_CHECKING:
+    from mockserver.documents import Yaml11Scalar
     from mockserver.ratelimit.limiter import RateLimiter
 
 log = logging.getLogger("mockserver.scenarios")
@@ -119,10 +120,10 @@ def _load(path: Path) -> tuple[str, Document]:
     return text, parse_text(text, source=str(path), label=path.name)
 
 
-def _parse(document: Any, *, source: str, label: str, first_index: int) -> Document:
+def _parse(document: Any, *, source: str, label: str, first_index: int, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None) -> Document:
     if isinstance(document, str):
         return parse_text(document, source=source, label=label, first_index=first_index)
-    return parse_document(document, source=source, label=label, first_index=first_index)
+    return parse_document(document, source=source, label=label, first_index=first_index, yaml11=yaml11)
 
 
 class ScenarioBook:
@@ -193,14 +194,16 @@ class ScenarioBook:
 
     def add(
         self, data: Any, *, source: str = "<python>", label: str = "python", namespace: str = DEFAULT_NAMESPACE,
-        first_index: int | None = None,
+        first_index: int | None = None, yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None,
     ) -> list[Rule]:
         """Add rules from a parsed document (a rule, a list of rules, or ``{rules, rate_limits}``),
         or from YAML text, as one group, newest first. A rule named like an existing one replaces
-        it. Default names count per namespace unless ``first_index`` is given."""
+        it. Default names count per namespace unless ``first_index`` is given. ``yaml11``: a
+        document parsed from YAML, its YAML-1.1-only scalars (``load_yaml_text``), refused where
+        text is meant as a file's are."""
         overlay = self._overlays.get(namespace) or Overlay()
         start = overlay.names if first_index is None else first_index
-        document = _parse(data, source=source, label=label, first_index=start)  # a mistake changes nothing
+        document = _parse(data, source=source, label=label, first_index=start, yaml11=yaml11)  # a mistake changes nothing
         overlay = self._overlay(namespace)
         if first_index is None:
             overlay.names += max(1, len(document.rules))

@@ -13,7 +13,7 @@ in force everywhere as soon as the call that made it has answered.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import orjson
 
@@ -23,6 +23,9 @@ from mockserver.scenarios.book import ScenarioBook
 from mockserver.scenarios.errors import ScenarioError
 from mockserver.scenarios.format import Rule
 from mockserver.store.base import Store, StoreUnavailable
+
+if TYPE_CHECKING:
+    from mockserver.documents import Yaml11Scalar
 
 T = TypeVar("T")
 PREFIX = "admin:"  # documents' keys: admin:<namespace> (outside every namespace's own keys)
@@ -61,8 +64,13 @@ class AdminState:
         return lock
 
     # -- changes ---------------------------------------------------------------------------------
-    async def add(self, data: Any, *, namespace: str, source: str, label: str, first_index: int | None = None) -> list[Rule]:
-        return await self._change(namespace, lambda: self.book.add(data, source=source, label=label, namespace=namespace, first_index=first_index))
+    async def add(
+        self, data: Any, *, namespace: str, source: str, label: str, first_index: int | None = None,
+        yaml11: dict[tuple[Any, ...], Yaml11Scalar] | None = None,
+    ) -> list[Rule]:
+        return await self._change(
+            namespace, lambda: self.book.add(data, source=source, label=label, namespace=namespace, first_index=first_index, yaml11=yaml11)
+        )
 
     async def remove(self, name: str, namespace: str) -> bool:
         return await self._change(namespace, lambda: self.book.remove(name, namespace))

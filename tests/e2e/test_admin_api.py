@@ -100,6 +100,17 @@ def test_an_unquoted_yaml_date_in_a_tool_input_is_sent_as_text(admin: httpx2.Cli
         {"query": "news", "since": "2025-01-01"}, {"at": "2025-01-01"}]
 
 
+def test_a_yaml11_only_scalar_in_a_yaml_rule_is_a_400_naming_it(admin: httpx2.Client) -> None:
+    refused = admin.post("/_mock/rules", content="{name: a, match: {body: {answer: yes}}, reply: x}", headers={"content-type": "application/yaml"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["message"] == (
+        '<admin>: rules[0] ("a"): match.body.answer: yes, unquoted, is YAML 1.1\'s boolean true, not the text \'yes\': '
+        "quote it for the text, or write true for the boolean")
+    assert admin.get("/_mock/rules").json()["data"] == []
+    added = admin.post("/_mock/rules", content="{name: a, match: {body: {answer: 'yes'}, stream: yes}, reply: x}", headers={"content-type": "application/yaml"})
+    assert added.status_code == 201, added.text
+
+
 def test_journal_over_http(mockserver: MockServer, admin: httpx2.Client, anthropic_client: anthropic.Anthropic) -> None:
     anthropic_client.messages.create(model=HAIKU, max_tokens=20, messages=USER_HI)
     anthropic_client.messages.count_tokens(model=HAIKU, messages=USER_HI)
