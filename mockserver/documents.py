@@ -64,15 +64,15 @@ class Yaml11Scalar:
                 f"quote it for the text, or write {self.value!r} for the number")
 
 
-# Implicit resolvers that catch the YAML-1.1-only forms first, under tags of their own (built
-# from PyYAML's own patterns, so a scalar is caught only if PyYAML would have typed it, and the
-# value is PyYAML's own): the YAML 1.2 forms (true/false, decimal, unsigned hexadecimal, floats
-# without ``_`` or ``:``) fall through to the usual resolvers, as do quoted and tagged scalars.
+# PyYAML's implicit resolvers, each bool, int and float one split in two: the forms YAML 1.2
+# reads alike (true/false, decimal, unsigned hexadecimal, floats without ``_`` or ``:``) keep
+# their tag and are tried first, as often as before; the rest of PyYAML's own pattern resolves
+# to a tag of its own, so a scalar is caught only where PyYAML typed it, and its value is
+# PyYAML's. Quoted and tagged scalars are never resolved implicitly, so never caught.
 _YAML11_TAG = "tag:mockserver,2026:yaml11-only:"
-_YAML11_ONLY = {
-    "tag:yaml.org,2002:bool": r"(?!(?:true|True|TRUE|false|False|FALSE)$)",
-    "tag:yaml.org,2002:int": r"(?!(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$)",
-    "tag:yaml.org,2002:float": r"(?=[^_:]*[_:])",
+_YAML12_ALIKE = {
+    "tag:yaml.org,2002:int": r"(?=(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$)",
+    "tag:yaml.org,2002:float": r"(?![^_:]*[_:])",
 }
 _YAML11_CONSTRUCT = {
     "tag:yaml.org,2002:bool": yaml.constructor.SafeConstructor.construct_yaml_bool,
@@ -92,9 +92,17 @@ class _Yaml11Loader(_Loader):  # type: ignore[misc]  # the C loader when PyYAML 
 def _yaml11_resolvers() -> dict[Any, list[tuple[str, Any]]]:
     resolvers: dict[Any, list[tuple[str, Any]]] = {}
     for first, entries in _Loader.yaml_implicit_resolvers.items():
-        caught = [(_YAML11_TAG + tag, re.compile(_YAML11_ONLY[tag] + regexp.pattern, regexp.flags))
-                  for tag, regexp in entries if tag in _YAML11_ONLY]
-        resolvers[first] = caught + list(entries)
+        alike: list[tuple[str, Any]] = []
+        only: list[tuple[str, Any]] = []
+        for tag, regexp in entries:
+            if tag == "tag:yaml.org,2002:bool" and first in {"y", "Y", "n", "N", "o", "O"}:  # yes, no, on, off: none is YAML 1.2's
+                only.append((_YAML11_TAG + tag, regexp))
+            elif tag in _YAML12_ALIKE:
+                alike.append((tag, re.compile(_YAML12_ALIKE[tag] + regexp.pattern, regexp.flags)))
+                only.append((_YAML11_TAG + tag, regexp))
+            else:
+                alike.append((tag, regexp))
+        resolvers[first] = alike + only
     return resolvers
 
 
