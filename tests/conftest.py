@@ -3,12 +3,14 @@ come from the pytest11 entry point, exactly as a user's project gets them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
+from tests.cassette_support import Proxy
 from tests.redis_support import RedisServer
 
 HAIKU = "claude-haiku-4-5"
@@ -48,3 +50,18 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def proxies() -> Iterator[Callable[..., Proxy]]:
+    """Recording proxies (tests/cassette_support.py), each stopped after the test."""
+    started: list[Proxy] = []
+
+    def make(path: Path, **options: Any) -> Proxy:
+        proxy = Proxy(path, **options)
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()

@@ -6,39 +6,34 @@ from __future__ import annotations
 
 import logging
 import tracemalloc
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import orjson
 import pytest
 from aiohttp import web
 
 from mockserver.cassettes import format as fmt
-from mockserver.cassettes.record import RECORD_LIMIT, Recorder
+from mockserver.cassettes.record import RECORD_LIMIT
 from tests.cassette_support import HAIKU, AppThread, Proxy, hello
 
 LIMIT = 4096
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@pytest.fixture
-def proxies() -> Iterator[Callable[..., Proxy]]:
-    started: list[Proxy] = []
-
-    def make(path: Path, **options: Any) -> Proxy:
-        proxy = Proxy(path, **options)
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
-
-
-def _recorder(proxy: Proxy, limit: int) -> Recorder:
-    recorder = proxy.installed.stage.recorder
-    assert recorder is not None and recorder.limit == RECORD_LIMIT
-    recorder.limit = limit
-    return recorder
+@contextmanager
+def _recording(proxies: Callable[..., Proxy], path: Path, messages: Handler, limit: int = LIMIT) -> Iterator[Proxy]:
+    """A recording proxy to an upstream answering POST /v1/messages with ``messages``, whose
+    recorder holds at most ``limit`` bytes of an answer."""
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    with AppThread(app) as origin:
+        proxy = proxies(path, record_mode="all", upstream=origin.url)
+        recorder = proxy.installed.stage.recorder
+        assert recorder is not None and recorder.limit == RECORD_LIMIT
+        recorder.limit = limit
+        yield proxy
 
 
 def _message(text: str) -> dict[str, Any]:
@@ -90,12 +85,8 @@ def test_a_json_answer_over_the_limit_reaches_the_client_whole_and_is_not_record
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/messages", messages)
     caplog.set_level(logging.INFO, logger="mockserver.record")
-    with AppThread(app) as origin:
-        proxy = proxies(tmp_path / "json.yaml", record_mode="all", upstream=origin.url)
-        _recorder(proxy, LIMIT)
+    with _recording(proxies, tmp_path / "json.yaml", messages) as proxy:
         with proxy.client() as client:
             assert client.messages.create(**hello("small")).content[0].text == "small"
             answer = client.messages.with_raw_response.create(**hello("big"))
@@ -123,12 +114,8 @@ def test_a_stream_over_the_limit_reaches_the_client_whole_and_is_not_recorded(
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/messages", messages)
     caplog.set_level(logging.INFO, logger="mockserver.record")
-    with AppThread(app) as origin:
-        proxy = proxies(tmp_path / "stream.yaml", record_mode="all", upstream=origin.url)
-        _recorder(proxy, LIMIT)
+    with _recording(proxies, tmp_path / "stream.yaml", messages) as proxy:
         with proxy.client() as client:
             with client.messages.stream(**hello("short")) as stream:
                 assert stream.get_final_text() == "short"
@@ -158,13 +145,9 @@ def test_an_endless_stream_passes_through_in_bounded_memory(
             pass
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/messages", endless)
     caplog.set_level(logging.INFO, logger="mockserver.record")
     limit = 64 * 1024
-    with AppThread(app) as origin:
-        proxy = proxies(tmp_path / "endless.yaml", record_mode="all", upstream=origin.url)
-        _recorder(proxy, limit)
+    with _recording(proxies, tmp_path / "endless.yaml", endless, limit) as proxy:
         received = 0
         try:
             with proxy.client() as client:

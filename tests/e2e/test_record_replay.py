@@ -32,20 +32,6 @@ def upstream(make_server: Callable[..., MockServer]) -> MockServer:
     return make_server(seed=11)
 
 
-@pytest.fixture
-def proxies() -> Iterator[Callable[..., Proxy]]:
-    started: list[Proxy] = []
-
-    def make(path: Path, **options: Any) -> Proxy:
-        proxy = Proxy(path, **options)
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
-
-
 def _calls(client: anthropic.Anthropic) -> dict[str, Any]:
     """A spread of endpoints and outcomes; returns the raw bytes each answered."""
     out: dict[str, Any] = {}

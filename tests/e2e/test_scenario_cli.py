@@ -86,13 +86,18 @@ def test_serve_with_several_files_reloads_them_when_they_change(tmp_path: Path) 
         served.stop()
 
 
-def test_a_broken_file_is_refused_at_start_naming_file_rule_and_field(tmp_path: Path) -> None:
-    path = tmp_path / "broken.yaml"
-    path.write_text("rules:\n  - name: fine\n    reply: ok\n  - name: typo\n    match: {txt: hello}\n    reply: ok\n")
-    result = subprocess.run(
+def _serve(path: Path) -> subprocess.CompletedProcess[str]:
+    """``mockserver serve --scenario path``, which exits at once on a refused file."""
+    return subprocess.run(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--scenario", str(path)],
         capture_output=True, text=True, timeout=30,
     )
+
+
+def test_a_broken_file_is_refused_at_start_naming_file_rule_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules:\n  - name: fine\n    reply: ok\n  - name: typo\n    match: {txt: hello}\n    reply: ok\n")
+    result = _serve(path)
     assert result.returncode == 2
     assert f'{path}: rules[1] ("typo"): match.txt: unknown field (did you mean \'text\'?)' in result.stderr
 
@@ -101,10 +106,7 @@ def test_a_yaml11_only_scalar_in_a_match_is_refused_at_start_with_its_text(tmp_p
     """``user_id: 10:00:00`` is YAML 1.1's integer 36000: served, the rule would never fire."""
     path = tmp_path / "morning.yaml"
     path.write_text("rules:\n  - name: morning\n    match: {body: {metadata: {user_id: 10:00:00}}}\n    reply: good morning\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--scenario", str(path)],
-        capture_output=True, text=True, timeout=30,
-    )
+    result = _serve(path)
     assert result.returncode == 2, result.stderr
     assert (f'{path}: rules[0] ("morning"): match.body.metadata.user_id: 10:00:00, unquoted, is YAML 1.1\'s sexagesimal (base 60) '
             "integer 36000, not the text '10:00:00': quote it for the text, or write 36000 for the number") in result.stderr, result.stderr
