@@ -321,8 +321,13 @@ def node_path(keys: Iterable[Any]) -> str:
     """Keys as a :class:`Node` path: ``match.body.messages[0].content``."""
     path = ""
     for key in keys:
-        path = f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+        path = _step(path, key)
     return path
+
+
+def _step(path: str, key: Any) -> str:
+    """``path`` one key further, as :meth:`Node.child` and :func:`node_path` both spell it."""
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
 
 
 def _path(keys: list[Any]) -> str:
@@ -369,8 +374,7 @@ class Node:
             value = self.value[key]
         else:
             value = MISSING
-        path = f"{self.path}[{key}]" if isinstance(key, int) else (f"{self.path}.{key}" if self.path else str(key))
-        return Node(value, path, self.where)
+        return Node(value, _step(self.path, key), self.where)
 
     # -- shapes ----------------------------------------------------------------------------------
     def mapping(self, allowed: Iterable[str] | None = None, *, required: Iterable[str] = ()) -> dict[str, "Node"]:
