@@ -257,24 +257,25 @@ def growth_per_namespace(config: Config, *, reset: bool, count: int = 3000) -> f
 RULES = "rules:\n  - name: catch\n    times: 100000\n    reply: hello there\n"
 
 
-@pytest.mark.parametrize("with_rules", [False, True], ids=["no-rules", "file-rules"])
-def test_a_new_namespace_on_every_request_does_not_grow_the_server(tmp_path: Path, with_rules: bool) -> None:
-    files = ()
+def _config(tmp_path: Path, with_rules: bool, **options: Any) -> Config:
+    """A quiet seeded server's config, with a scenario file of :data:`RULES` when ``with_rules``."""
+    files: tuple[Path, ...] = ()
     if with_rules:
         (tmp_path / "rules.yaml").write_text(RULES)
         files = (tmp_path / "rules.yaml",)
-    per_namespace = growth_per_namespace(Config(log_requests=False, seed=1, namespace_limit=100, scenario_files=files), reset=False)
+    return Config(log_requests=False, seed=1, scenario_files=files, **options)
+
+
+@pytest.mark.parametrize("with_rules", [False, True], ids=["no-rules", "file-rules"])
+def test_a_new_namespace_on_every_request_does_not_grow_the_server(tmp_path: Path, with_rules: bool) -> None:
+    per_namespace = growth_per_namespace(_config(tmp_path, with_rules, namespace_limit=100), reset=False)
     assert per_namespace < 100, per_namespace  # was ~2.9 KB (3.7 KB with a scenario file), forever
 
 
 @pytest.mark.parametrize("with_rules", [False, True], ids=["no-rules", "file-rules"])
 def test_a_namespace_reset_when_its_test_ends_leaves_nothing_behind(tmp_path: Path, with_rules: bool) -> None:
     # the pytest plugin's case: each test's namespace is reset at teardown
-    files = ()
-    if with_rules:
-        (tmp_path / "rules.yaml").write_text(RULES)
-        files = (tmp_path / "rules.yaml",)
-    per_namespace = growth_per_namespace(Config(log_requests=False, seed=1, scenario_files=files), reset=True)
+    per_namespace = growth_per_namespace(_config(tmp_path, with_rules), reset=True)
     assert per_namespace < 50, per_namespace  # was ~230 B (~830 B with a scenario file): the book's copies
 
 
