@@ -14,7 +14,7 @@ refilled continuously at ``limit / 60`` per second:
 - output tokens: charged after the reply is known (the real API estimates from ``max_tokens``
   up front and corrects later; here a call is refused only while the bucket is empty).
 
-``count_tokens`` calls have their own requests-per-minute bucket (the real API limits token
+``count_tokens`` calls (Bedrock's and Vertex's count-tokens too) have their own requests-per-minute bucket (the real API limits token
 counting separately) and take no tokens; so do the Files endpoints, one bucket for all five and
 every model (the Files docs: "approximately 100 requests per minute" during the beta). A refused call gets the real 429 ``rate_limit_error``
 with ``retry-after`` (whole seconds until the bucket holds enough).
@@ -34,7 +34,7 @@ import orjson
 
 from mockserver.clock import Clock
 from mockserver.documents import Node, Where
-from mockserver.protocol.endpoints import COUNT_TOKENS, FILES_CREATE, FILES_DELETE, FILES_DOWNLOAD, FILES_LIST, FILES_RETRIEVE
+from mockserver.protocol.endpoints import COUNT_TOKENS, FILES_CREATE, FILES_DELETE, FILES_DOWNLOAD, FILES_LIST, FILES_RETRIEVE, kind
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.headers import OFF_INPUT_TOKENS, OFF_OUTPUT_TOKENS, OFF_REQUESTS, Bucket, ratelimit_headers
 from mockserver.store.base import BucketSpec, Store
@@ -220,7 +220,9 @@ class RateLimiter:
 
     # -- the pipeline's questions ----------------------------------------------------------------
     async def admit(self, endpoint: str, model: str | None, input_tokens: int, organization: str, namespace: str = "default") -> ApiError | None:
-        """Take this call from the buckets, or the 429 that refuses it (nothing taken then)."""
+        """Take this call from the buckets, or the 429 that refuses it (nothing taken then).
+        ``endpoint`` is the table's name; a platform's door is charged as the first-party
+        endpoint it stands for (``vertex.count_tokens`` as ``messages.count_tokens``)."""
         now = self.clock.now()
         if endpoint in FILES_ENDPOINTS:
             in_force = self.in_force(namespace)
@@ -229,7 +231,7 @@ class RateLimiter:
             took = await self.store.take_buckets([files], [1], [1], now)
             return None if took.taken else _refusal(files, took.levels[0], 1, "requests", organization)
         requests, input_bucket, output, count_tokens = self._specs(model, namespace)
-        if endpoint == COUNT_TOKENS:
+        if kind(endpoint) == COUNT_TOKENS:
             took = await self.store.take_buckets([count_tokens], [1], [1], now)
             return None if took.taken else _refusal(count_tokens, took.levels[0], 1, "requests", organization)
         took = await self.store.take_buckets([requests, input_bucket, output], [1, input_tokens, 0], [1, input_tokens, 1e-9], now)

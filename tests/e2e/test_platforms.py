@@ -573,6 +573,59 @@ def test_rate_limits_on_bedrock(bedrock: anthropic.AnthropicBedrock, mockserver:
     assert "anthropic-ratelimit-requests-limit" not in limited.value.response.headers
 
 
+def test_vertex_count_tokens_takes_the_count_tokens_bucket(mockserver: MockServer) -> None:
+    """Vertex's count-tokens is limited as ``/v1/messages/count_tokens`` is, by its own bucket: it
+    took from the Messages requests bucket (one count used up ``requests_per_minute: 1``). Sync and
+    async."""
+    mockserver.set_rate_limits(requests_per_minute=1, count_tokens_requests_per_minute=3)
+    vertex = mockserver.vertex_client(max_retries=0)
+    assert vertex.messages.count_tokens(model=HAIKU_VERTEX, messages=HI).input_tokens > 0
+    assert vertex.messages.count_tokens(model=HAIKU_VERTEX, messages=HI).input_tokens > 0
+
+    async def main() -> None:
+        client = mockserver.vertex_client(async_=True, max_retries=0)
+        assert (await client.messages.count_tokens(model=HAIKU_VERTEX, messages=HI)).input_tokens > 0
+        with pytest.raises(anthropic.RateLimitError) as counted:  # the three counts are used up
+            await client.messages.count_tokens(model=HAIKU_VERTEX, messages=HI)
+        assert counted.value.body["error"]["status"] == "RESOURCE_EXHAUSTED"
+        assert (await client.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)).id.startswith("msg_vrtx_")
+
+    asyncio.run(main())
+    with pytest.raises(anthropic.RateLimitError):  # the Messages bucket's one request went to the create
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI)
+    assert [(c.endpoint, c.status) for c in mockserver.journal.calls(endpoint=None)] == [
+        ("vertex.count_tokens", 200), ("vertex.count_tokens", 200), ("vertex.count_tokens", 200), ("vertex.count_tokens", 429),
+        ("vertex.raw_predict", 200), ("vertex.raw_predict", 429)]
+
+
+def test_bedrock_count_tokens_takes_the_count_tokens_bucket(mockserver: MockServer) -> None:
+    """Bedrock's CountTokens (boto3: the SDK's Bedrock client refuses count_tokens itself) is
+    limited by the count_tokens bucket, not the Messages one."""
+    import boto3
+    from botocore.config import Config
+
+    mockserver.set_rate_limits(requests_per_minute=1, count_tokens_requests_per_minute=2)
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=mockserver.url, aws_access_key_id="AKIAMOCK",
+        aws_secret_access_key="mock", config=Config(retries={"total_max_attempts": 1}),
+    )
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50, "messages": HI}).encode()
+    for _ in range(2):
+        assert client.count_tokens(modelId=HAIKU_BEDROCK, input={"invokeModel": {"body": body}})["inputTokens"] > 0
+    with pytest.raises(client.exceptions.ThrottlingException):
+        client.count_tokens(modelId=HAIKU_BEDROCK, input={"invokeModel": {"body": body}})
+    bedrock = mockserver.bedrock_client(max_retries=0)
+    assert bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI).id.startswith("msg_bdrk_")
+
+    async def main() -> None:
+        aclient = mockserver.bedrock_client(async_=True, max_retries=0)
+        with pytest.raises(anthropic.RateLimitError):
+            await aclient.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+
+    asyncio.run(main())
+    assert [c.status for c in mockserver.journal.calls(endpoint="bedrock.count_tokens")] == [200, 200, 429]
+
+
 # -- record through an upstream, replay offline --------------------------------------------------
 def test_record_and_replay_bedrock_and_vertex(make_server: Any, tmp_path: Any) -> None:
     from tests.cassette_support import Proxy

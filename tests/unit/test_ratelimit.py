@@ -112,3 +112,16 @@ def test_namespaces_have_buckets_of_their_own() -> None:
     assert run(limiter.admit("messages.create", "m", 1, "o", "team-a")) is None
     assert run(limiter.admit("messages.create", "m", 1, "o", "team-a")) is not None
     assert run(limiter.admit("messages.create", "m", 1, "o", "team-b")) is None
+
+
+@pytest.mark.parametrize("endpoint", ["bedrock.count_tokens", "vertex.count_tokens"])
+def test_a_platform_count_tokens_call_takes_the_count_tokens_bucket(endpoint: str) -> None:
+    """A platform's count-tokens door is charged as ``messages.count_tokens`` (its own bucket);
+    it took from the Messages requests bucket."""
+    limiter = limiter_with(ManualClock(), config=RateLimitConfig(Limits(requests=1, count_tokens_requests=2)))
+    assert run(limiter.admit(endpoint, "m", 0, "o")) is None
+    assert run(limiter.admit(endpoint, "m", 0, "o")) is None
+    assert run(limiter.admit(endpoint, "m", 0, "o")) is not None  # the count_tokens bucket's two are gone
+    assert run(limiter.admit("messages.count_tokens", "m", 0, "o")) is not None  # the same bucket as first-party
+    assert run(limiter.admit("bedrock.invoke", "m", 0, "o")) is None  # Messages still had their one request
+    assert run(limiter.admit("vertex.raw_predict", "m", 0, "o")) is not None
