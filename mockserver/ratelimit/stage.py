@@ -63,9 +63,10 @@ class RateLimitStage:
 
     async def _estimate(self, request: ApiRequest) -> int:
         """The input tokens taken at admission: the prompt minus what the prompt cache would
-        serve, since cache reads do not count toward ITPM."""
+        serve, since cache reads do not count toward ITPM. Bedrock's and Vertex's Messages calls
+        (``request.kind``) are charged as ``/v1/messages`` is."""
         body = request.body
-        if request.endpoint != MESSAGES_CREATE or not isinstance(body, dict):
+        if request.kind != MESSAGES_CREATE or not isinstance(body, dict):
             return 0
         tokens = count_request(body)
         if tokens.breakpoints and request.model is not None:
@@ -77,7 +78,7 @@ class RateLimitStage:
 
     async def _settle(self, request: ApiRequest, reply: Reply, estimate: int) -> None:
         """Charge the output tokens of the reply, and correct the input estimate to what it reports."""
-        if request.endpoint != MESSAGES_CREATE or not isinstance(reply, MessageReply):
+        if request.kind != MESSAGES_CREATE or not isinstance(reply, MessageReply):
             return
         usage = reply.message.get("usage") or {}
         used_input = int(usage.get("input_tokens") or 0) + int(usage.get("cache_creation_input_tokens") or 0)

@@ -626,6 +626,28 @@ def test_bedrock_count_tokens_takes_the_count_tokens_bucket(mockserver: MockServ
     assert [c.status for c in mockserver.journal.calls(endpoint="bedrock.count_tokens")] == [200, 200, 429]
 
 
+def test_platform_messages_calls_are_charged_their_tokens(mockserver: MockServer) -> None:
+    """Bedrock's and Vertex's Messages calls take their input tokens at admission and their output
+    after, as ``/v1/messages`` does: they took one request and no tokens."""
+    prompt = [{"role": "user", "content": "Tell me about the sea and the ships upon it. " * 60}]  # ~600 input tokens
+    mockserver.set_rate_limits(input_tokens_per_minute=1000)
+    vertex = mockserver.vertex_client(max_retries=0)
+    assert 500 < vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=prompt).usage.input_tokens < 1000
+    with pytest.raises(anthropic.RateLimitError):
+        vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=prompt)
+    mockserver.set_rate_limits(output_tokens_per_minute=100)
+    mockserver.reply("long answer", usage={"output_tokens": 150}, times=1)
+
+    async def main() -> None:
+        bedrock = mockserver.bedrock_client(async_=True, max_retries=0)
+        await bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+        with pytest.raises(anthropic.RateLimitError) as limited:
+            await bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI, stream=True)
+        assert limited.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
+
+    asyncio.run(main())
+
+
 # -- record through an upstream, replay offline --------------------------------------------------
 def test_record_and_replay_bedrock_and_vertex(make_server: Any, tmp_path: Any) -> None:
     from tests.cassette_support import Proxy
