@@ -156,6 +156,7 @@ class Api:
         strict = self.cassette is None
         self.parser = Parser(
             self.table, strict=strict, api_keys=self.config.api_keys, lenient=self.config.lenient, models=self._lifecycle,
+            vertex_names=self._vertex_name,
             default_namespace=self._default_namespace,
         )
 
@@ -165,6 +166,11 @@ class Api:
             return "active"
         entry = self.catalog.resolve(model)
         return entry.lifecycle if entry is not None else None
+
+    def _vertex_name(self, name: str) -> str | None:
+        """The catalog id a Vertex model name stands for where the catalog records it (``vertex_ids``)."""
+        entry = self.catalog.resolve_vertex(name)
+        return entry.id if entry is not None else None
 
     @property
     def default_namespace(self) -> str:

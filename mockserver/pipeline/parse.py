@@ -25,7 +25,7 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from mockserver.pipeline.exchange import ApiRequest
 from mockserver.pipeline.multipart import Form, FormError, boundary_of, read_form
-from mockserver.pipeline.platform import Lookup, check_credentials, named_model, platform_key, read_call
+from mockserver.pipeline.platform import Lookup, Rename, check_credentials, named_model, platform_key, read_call
 from mockserver.protocol.endpoints import MB, NO_PARAMS, UNKNOWN, Endpoint, EndpointTable
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.versions import KNOWN_VERSIONS
@@ -100,7 +100,7 @@ def credentials(headers: CIMultiDictProxy[str]) -> str | None:
 class Parser:
     def __init__(
         self, table: EndpointTable, *, strict: bool, api_keys: frozenset[str] | None = None, lenient: bool = False,
-        models: Lookup | None = None,
+        models: Lookup | None = None, vertex_names: Rename | None = None,
         default_namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.table = table
@@ -109,6 +109,8 @@ class Parser:
         self.lenient = lenient
         self.models = models
         """Model id -> lifecycle, for the models platform paths name (``None``: any model)."""
+        self.vertex_names = vertex_names
+        """Vertex model names the catalog records for a model (``claude-3-5-sonnet-v2@20241022``)."""
         # The namespace of calls without the header (the pytest plugin moves it from test to test).
         self.default_namespace = default_namespace
 
@@ -158,7 +160,7 @@ class Parser:
         check_credentials(endpoint.platform, incoming.headers, self.api_keys)
         raw = await incoming.read(endpoint.body_limit)
         sent = _decode_json(incoming.headers, raw)
-        body, version, beta = read_call(endpoint, params, incoming.headers, sent, self.models)
+        body, version, beta = read_call(endpoint, params, incoming.headers, sent, self.models, self.vertex_names)
         request = self._request(incoming, endpoint, params, raw, body, version, request_id, received_at)
         request.beta = beta
         request.platform_model = named_model(params, sent)

@@ -25,6 +25,9 @@ from mockserver.protocol.platforms import BEDROCK, PLATFORM_VERSIONS, VERTEX, ap
 
 Lookup = Callable[[str], str | None]
 """A model id -> its lifecycle (``active``, ``deprecated``, ``retired``), or ``None`` if unknown."""
+Rename = Callable[[str], str | None]
+"""A Vertex model name -> the model id the catalog records it for (``claude-3-5-sonnet-v2@20241022``
+-> ``claude-3-5-sonnet-20241022``), or ``None`` where the name maps mechanically."""
 
 _GOOGLE_AUTH_HELP = (
     "Expected OAuth 2 access token, login cookie or other valid authentication credential. "
@@ -59,7 +62,8 @@ def check_credentials(platform: str, headers: CIMultiDictProxy[str], api_keys: f
 
 
 def read_call(
-    endpoint: Endpoint, params: Mapping[str, str], headers: CIMultiDictProxy[str], body: Any, lookup: Lookup | None
+    endpoint: Endpoint, params: Mapping[str, str], headers: CIMultiDictProxy[str], body: Any, lookup: Lookup | None,
+    vertex_names: Rename | None = None,
 ) -> tuple[dict[str, Any], str, bool]:
     """The Messages body, the API version and whether betas are on, for a platform call."""
     if not isinstance(body, dict):
@@ -73,9 +77,9 @@ def read_call(
         if endpoint.streams:
             body["stream"] = True
     elif "model" in params:  # rawPredict / streamRawPredict: the path names the model
-        body["model"] = _vertex_model(params, params["model"], lookup)
+        body["model"] = _vertex_model(params, params["model"], lookup, vertex_names)
     elif isinstance(body.get("model"), str):  # count-tokens: the body does
-        body["model"] = _vertex_model(params, body["model"], lookup)
+        body["model"] = _vertex_model(params, body["model"], lookup, vertex_names)
     version = _version(endpoint.platform, body.pop("anthropic_version", None))
     betas = body.pop("anthropic_beta", None)
     if betas is not None and not (isinstance(betas, list) and all(isinstance(b, str) for b in betas)):
@@ -152,8 +156,8 @@ def _bedrock_model(model_id: str, lookup: Lookup | None) -> str:
     return name or model_id
 
 
-def _vertex_model(params: Mapping[str, str], model: str, lookup: Lookup | None) -> str:
-    name = vertex_model(model)
+def _vertex_model(params: Mapping[str, str], model: str, lookup: Lookup | None, vertex_names: Rename | None) -> str:
+    name = (vertex_names(model) if vertex_names is not None else None) or vertex_model(model)
     if lookup is not None and lookup(name) in (None, "retired"):
         raise vertex_model_not_found(params.get("project", "-"), params.get("region", "-"), model)
     return name

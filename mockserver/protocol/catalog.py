@@ -91,6 +91,7 @@ _ENTRY_FIELDS = frozenset(
         "max_tokens",
         "capabilities",
         "mock",
+        "vertex_ids",
     }
 )
 _MOCK_FIELDS = frozenset({"prefill", "thinking", "min_cacheable_tokens", "nonstreaming_max_tokens", "forced_tool_use"})
@@ -143,6 +144,9 @@ class ModelEntry:
     line: ModelLine | None = None
     max_input_tokens: int | None = None
     max_tokens: int | None = None
+    vertex_ids: tuple[str, ...] = ()
+    """Vertex AI's names for this model where they are not its id with the date after ``@``
+    (``claude-3-5-sonnet-v2@20241022`` for ``claude-3-5-sonnet-20241022``); never sent to clients."""
 
     @functools.cached_property
     def released(self) -> str:
@@ -205,7 +209,7 @@ class ModelCatalog:
     with different catalogs can run in one process.
     """
 
-    __slots__ = ("_entries", "_index", "source")
+    __slots__ = ("_entries", "_index", "_vertex", "source")
 
     def __init__(self, entries: Iterable[ModelEntry], *, source: str = "<memory>") -> None:
         self.source = source
@@ -223,6 +227,17 @@ class ModelCatalog:
                     )
                 index[model_id] = entry
         self._index: Mapping[str, ModelEntry] = MappingProxyType(index)
+        vertex: dict[str, ModelEntry] = {}
+        for entry in self._entries:
+            for name in entry.vertex_ids:
+                other = vertex.get(name)
+                if other is not None:
+                    raise CatalogError(f"{name!r} is already used by entry {other.id!r}", source=source, entry=entry.id, field="vertex_ids")
+                vertex[name] = entry
+        for entry in self._entries:  # the model without its version (@default, @latest): the newest entry naming it
+            for name in entry.vertex_ids:
+                vertex.setdefault(name.partition("@")[0], entry)
+        self._vertex: Mapping[str, ModelEntry] = MappingProxyType(vertex)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> ModelCatalog:
@@ -259,6 +274,18 @@ class ModelCatalog:
     def resolve(self, model_id: str) -> ModelEntry | None:
         """The entry for a canonical id or an alias; ``None`` if the catalog has neither."""
         return self._index.get(model_id) if isinstance(model_id, str) else None
+
+    def resolve_vertex(self, name: str) -> ModelEntry | None:
+        """The entry a Vertex AI model name stands for by an entry's ``vertex_ids``
+        (``claude-3-5-sonnet-v2@20241022``, or that model ``@latest``, ``@default`` or without a
+        version); ``None`` for every other name, which is read mechanically instead
+        (``claude-sonnet-4-5@20250929`` -> ``claude-sonnet-4-5-20250929``, protocol/platforms.py)."""
+        found = self._vertex.get(name)
+        if found is None:
+            base, _, version = name.partition("@")
+            if version in ("", "default", "latest"):
+                found = self._vertex.get(base)
+        return found
 
     def list(self, lifecycles: Collection[str] | None = None) -> builtins.list[ModelEntry]:
         """Entries as ``GET /v1/models`` lists them: newest release first, ties in file order.
@@ -383,7 +410,20 @@ def _parse_entry(raw: Any, number: int, source: str) -> ModelEntry:
         max_tokens=read.count("max_tokens", required=True),
         capabilities=_freeze(capabilities),
         mock=_parse_mock(read, capabilities),
+        vertex_ids=_vertex_ids(read),
     )
+
+
+def _vertex_ids(read: _Entry) -> tuple[str, ...]:
+    """``vertex_ids``: Vertex model names, each ``<model>@<version>`` (the form Vertex's docs give)."""
+    names = read.names("vertex_ids") or ()
+    for name in names:
+        model, _, version = name.partition("@")
+        if not model or not version or "@" in version or any(ch.isspace() for ch in name):
+            raise read.error("vertex_ids", f"{name!r} is not a Vertex model name (<model>@<version>, e.g. claude-3-5-sonnet-v2@20241022)")
+    if len(set(names)) != len(names):
+        raise read.error("vertex_ids", "repeats a name")
+    return names
 
 
 def _parse_mock(parent: _Entry, capabilities: Mapping[str, Any]) -> MockSettings:

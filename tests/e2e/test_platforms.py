@@ -335,6 +335,73 @@ def test_a_rate_limit_message_the_user_gave_is_kept_on_bedrock(mockserver: MockS
         assert raised.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
 
 
+# -- model ids a platform spells its own way -----------------------------------------------------
+SONNET_3_5_V2_VERTEX = "claude-3-5-sonnet-v2@20241022"  # Anthropic's Vertex docs: "Claude Sonnet 3.5 | claude-3-5-sonnet-v2@20241022"
+SONNET_3_5_V2_BEDROCK = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+
+
+def _sonnet_3_5_v2_active(tmp_path: Any) -> Any:
+    """The shipped catalog with Claude 3.5 Sonnet v2 active (it is retired there, so both doors
+    answer 404 for it whatever its name)."""
+    from mockserver.protocol.catalog import DEFAULT_PATH
+
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    start = text.index("- id: claude-3-5-sonnet-20241022")
+    retired = "lifecycle: retired\n    deprecated_at: 2025-08-13\n    retires_at: 2025-10-28"
+    at = text.index(retired, start)
+    path = tmp_path / "models.yaml"
+    path.write_text(text[:at] + "lifecycle: active\n    deprecated_at: null\n    retires_at: null" + text[at + len(retired):], encoding="utf-8")
+    return path
+
+
+def test_vertex_names_claude_3_5_sonnet_v2_its_own_way(make_server: Any, tmp_path: Any) -> None:
+    """``claude-3-5-sonnet-v2@20241022`` is Claude 3.5 Sonnet v2 on Vertex (the catalog's
+    ``vertex_ids``): it was a 404, no catalog id being ``claude-3-5-sonnet-v2-20241022``. Sync and
+    async, plain, streamed and counted; Bedrock's ``…-20241022-v2:0`` names the same model; the
+    quota names Vertex's base model ``anthropic-claude-3-5-sonnet-v2`` (cline#651)."""
+    server = make_server(models_file=_sonnet_3_5_v2_active(tmp_path))
+    vertex = server.vertex_client(max_retries=0)
+    message = vertex.messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI)
+    assert message.model == "claude-3-5-sonnet-20241022" and message.id.startswith("msg_vrtx_")
+    with vertex.messages.stream(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI) as stream:
+        assert stream.get_final_message().model == "claude-3-5-sonnet-20241022"
+    assert vertex.messages.count_tokens(model=SONNET_3_5_V2_VERTEX, messages=HI).input_tokens > 0
+    assert vertex.messages.create(model=HAIKU_VERTEX, max_tokens=20, messages=HI).model == "claude-haiku-4-5-20251001"
+    with pytest.raises(anthropic.NotFoundError):  # still retired in this file
+        vertex.messages.create(model="claude-3-5-sonnet@20240620", max_tokens=20, messages=HI)
+    bedrock = server.bedrock_client(max_retries=0)
+    for model_id in (SONNET_3_5_V2_BEDROCK, "us." + SONNET_3_5_V2_BEDROCK):
+        assert bedrock.messages.create(model=model_id, max_tokens=20, messages=HI).model == "claude-3-5-sonnet-20241022"
+
+    async def main() -> str:
+        client = server.vertex_client(async_=True, max_retries=0, region="global")
+        events = [e async for e in await client.messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI, stream=True)]
+        assert events[-1].type == "message_stop"
+        return (await client.messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI)).model
+
+    assert asyncio.run(main()) == "claude-3-5-sonnet-20241022"
+    assert {e.model for e in server.journal.calls(endpoint="vertex.raw_predict") if e.status == 200} == {"claude-3-5-sonnet-20241022", "claude-haiku-4-5-20251001"}
+    server.set_rate_limits(requests_per_minute=1)
+    vertex.messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        vertex.messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI)
+    assert limited.value.body["error"]["message"] == vertex_quota("anthropic-claude-3-5-sonnet-v2")
+
+
+def test_claude_3_5_sonnet_v2_on_the_shipped_catalog(mockserver: MockServer, make_server: Any) -> None:
+    """In the shipped catalog the model is retired, so both doors refuse it as retired (not as an
+    unknown name); with ``--any-model`` the Vertex name is the model, not ``claude-3-5-sonnet-v2-20241022``."""
+    with pytest.raises(anthropic.NotFoundError) as vertex_retired:
+        mockserver.vertex_client(max_retries=0).messages.create(model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI)
+    assert vertex_retired.value.body["error"]["status"] == "NOT_FOUND"
+    with pytest.raises(anthropic.NotFoundError) as bedrock_retired:
+        mockserver.bedrock_client(max_retries=0).messages.create(model=SONNET_3_5_V2_BEDROCK, max_tokens=20, messages=HI)
+    assert bedrock_retired.value.response.headers["x-amzn-errortype"].startswith("ResourceNotFoundException:")
+    anything = make_server(any_model=True)
+    assert anything.vertex_client(max_retries=0).messages.create(
+        model=SONNET_3_5_V2_VERTEX, max_tokens=20, messages=HI).model == "claude-3-5-sonnet-20241022"
+
+
 # -- the first-party wire behind other doors ---------------------------------------------------
 def test_foundry(mockserver: MockServer) -> None:
     client = anthropic.AnthropicFoundry(base_url=mockserver.url + "/anthropic/", api_key="foundry-key", _strict_response_validation=True)

@@ -23,6 +23,7 @@ from mockserver.protocol.catalog import (
     ModelCatalog,
     ModelEntry,
 )
+from mockserver.protocol.platforms import vertex_model
 
 # Ids that seed docs and real recordings send, beyond the SDK's Model literal.
 OLDER_IDS = [
@@ -332,6 +333,8 @@ def _with(raw: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
         (_without(_raw_entry(), "mock", "prefill"), "claude-test-1", "mock.prefill"),
         (_with(_raw_entry(), ["sometimes"], "mock", "thinking"), "claude-test-1", "mock.thinking"),
         (_without(_raw_entry(), "id"), "#1", "id"),
+        (_raw_entry(vertex_ids=["claude-test-v1"]), "claude-test-1", "vertex_ids"),  # no @version
+        (_raw_entry(vertex_ids=["claude-test@1", "claude-test@1"]), "claude-test-1", "vertex_ids"),
     ],
 )
 def test_broken_entry_names_entry_and_field(raw: dict[str, Any], entry: str, field: str) -> None:
@@ -340,6 +343,39 @@ def test_broken_entry_names_entry_and_field(raw: dict[str, Any], entry: str, fie
     assert (caught.value.entry, caught.value.field) == (entry, field)
     message = str(caught.value)
     assert "broken.yaml" in message and entry in message and field in message
+
+
+def test_vertex_ids_resolve_to_their_entry(catalog: ModelCatalog) -> None:
+    """Vertex calls Claude 3.5 Sonnet v2 ``claude-3-5-sonnet-v2@20241022`` (Anthropic's Vertex docs),
+    not the id with its date after ``@``: the catalog records the name (``vertex_ids``)."""
+    for name in ("claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet-v2@latest", "claude-3-5-sonnet-v2@default", "claude-3-5-sonnet-v2"):
+        entry = catalog.resolve_vertex(name)
+        assert entry is not None and entry.id == "claude-3-5-sonnet-20241022", name
+    for name in ("claude-3-5-sonnet-v2@20240620", "claude-3-5-sonnet@20240620", "claude-sonnet-4-5@20250929", "claude-3-5-sonnet-20241022"):
+        assert catalog.resolve_vertex(name) is None, name  # mapped mechanically, as before
+    assert "vertex_ids" not in catalog.resolve("claude-3-5-sonnet-20241022").to_model_info()  # type: ignore[union-attr]
+
+
+def test_every_dated_id_keeps_its_mechanical_vertex_name(catalog: ModelCatalog) -> None:
+    """``<model>@<date>`` still names every dated entry: a recorded Vertex name adds, never replaces."""
+    for entry in catalog.entries:
+        model, _, date = entry.id.rpartition("-")
+        if date.isdigit() and len(date) == 8:
+            assert catalog.resolve_vertex(f"{model}@{date}") is None
+            assert catalog.resolve(vertex_model(f"{model}@{date}")) is entry
+
+
+def test_a_vertex_id_used_twice_names_the_second_entry() -> None:
+    first = _raw_entry(vertex_ids=["claude-test-v2@1"])
+    second = _raw_entry(id="claude-test-2", vertex_ids=["claude-test-v2@1"])
+    with pytest.raises(CatalogError) as caught:
+        ModelCatalog.from_yaml(_catalog_text(first, second))
+    assert (caught.value.entry, caught.value.field) == ("claude-test-2", "vertex_ids")
+    assert "claude-test-1" in str(caught.value)
+    newer = _raw_entry(id="claude-test-2", vertex_ids=["claude-test-v2@2"])
+    catalog = ModelCatalog.from_yaml(_catalog_text(newer, first))  # newest first: the bare name is the newer one
+    assert [catalog.resolve_vertex(n).id for n in ("claude-test-v2", "claude-test-v2@1", "claude-test-v2@2")] == [  # type: ignore[union-attr]
+        "claude-test-2", "claude-test-1", "claude-test-2"]
 
 
 def test_duplicate_alias_names_both_entries() -> None:
