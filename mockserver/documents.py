@@ -46,8 +46,20 @@ class Yaml11Scalar:
         YAML 1.1 made of it, and the two ways out."""
         if isinstance(self.value, bool):
             word = "true" if self.value else "false"
-            return (f"{self.text}, unquoted, is YAML 1.1's boolean {word}, not the text '{self.text}': "
-                    f"quote it for the text, or write {word} for the boolean")
+            return f"{self.reading}: quote it for the text, or write {word} for the boolean"
+        return f"{self.reading}: quote it for the text, or write {self.value!r} for the number"
+
+    @property
+    def text_problem(self) -> str:
+        """What a field that takes only text (an id, a name, a date) says about it: what was
+        written, what YAML 1.1 made of it, and the way out."""
+        return f"{self.reading}: quote it"
+
+    @property
+    def reading(self) -> str:
+        """What was written and what YAML 1.1 made of it."""
+        if isinstance(self.value, bool):
+            return f"{self.text}, unquoted, is YAML 1.1's boolean {'true' if self.value else 'false'}, not the text '{self.text}'"
         digits = self.text.lstrip("+-").replace("_", "")
         if ":" in digits:
             kind = "sexagesimal (base 60) "
@@ -60,8 +72,7 @@ class Yaml11Scalar:
         else:
             kind = ""
         kind += "integer" if isinstance(self.value, int) else "number"
-        return (f"{self.text}, unquoted, is YAML 1.1's {kind} {self.value!r}, not the text '{self.text}': "
-                f"quote it for the text, or write {self.value!r} for the number")
+        return f"{self.text}, unquoted, is YAML 1.1's {kind} {self.value!r}, not the text '{self.text}'"
 
 
 # PyYAML's implicit resolvers, each bool, int and float one split in two: the forms YAML 1.2

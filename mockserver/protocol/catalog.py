@@ -20,7 +20,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
-from mockserver.documents import DocumentError, Node, Where, load_yaml_text
+from mockserver.documents import DocumentError, Node, Where, Yaml11Scalar, load_yaml_text, node_path
 
 __all__ = [
     "CAPABILITY_SHAPE",
@@ -252,9 +252,13 @@ class ModelCatalog:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<string>") -> ModelCatalog:
-        """Parse catalog YAML (the format of ``models.yaml``)."""
+        """Parse catalog YAML (the format of ``models.yaml``). A plain scalar only YAML 1.1 types
+        (``0777``, ``yes``, ``1_000``, ``10:00:00``) is refused where text is read (ids, aliases,
+        names, lifecycle and line, dates), naming the text as written; the boolean and number
+        fields read it as YAML 1.1 does, as scenario files' typed fields do."""
+        yaml11: dict[tuple[Any, ...], Yaml11Scalar] = {}
         try:
-            data = load_yaml_text(text, allow_aliases=True)
+            data = load_yaml_text(text, allow_aliases=True, yaml11=yaml11)
         except yaml.YAMLError as exc:
             raise CatalogError(f"not valid YAML: {exc}", source=source) from exc
         root = Node(data, "", Where(source, error=CatalogError))
@@ -264,7 +268,12 @@ class ModelCatalog:
         models = fields["models"] if "models" in fields else root.child("models")
         if not isinstance(models.value, list):
             raise models.error("must be a list of model entries")
-        return cls([_parse_entry(raw, number, source) for number, raw in enumerate(models.value, 1)], source=source)
+        by_entry: dict[int, dict[str, Yaml11Scalar]] = {}
+        for keys, scalar in yaml11.items():  # ("models", 3, "aliases", 0) -> entry 3's "aliases[0]"
+            if len(keys) > 2 and keys[0] == "models" and isinstance(keys[1], int):
+                by_entry.setdefault(keys[1], {})[node_path(keys[2:])] = scalar
+        entries = [_parse_entry(raw, number, source, by_entry.get(number - 1)) for number, raw in enumerate(models.value, 1)]
+        return cls(entries, source=source)
 
     @property
     def entries(self) -> tuple[ModelEntry, ...]:
@@ -335,7 +344,7 @@ class _Entry:
 
     def text(self, key: str) -> str:
         self.get(key, required=True)
-        return self.at(key).string(nonempty=True)
+        return _as_written(self.at(key)).string(nonempty=True)
 
     def flag(self, key: str, *, default: bool | None = None) -> bool:
         value = self.get(key, required=default is None)
@@ -352,6 +361,7 @@ class _Entry:
         value = self.get(key, required=required)
         if value is None:
             return None
+        _as_written(self.at(key))
         try:
             return _to_utc(value)
         except (TypeError, ValueError):
@@ -360,23 +370,33 @@ class _Entry:
     def choice(self, key: str, allowed: frozenset[str], *, required: bool) -> str | None:
         if self.get(key, required=required) is None and not required:
             return None
-        return self.at(key).choice(sorted(allowed))
+        return _as_written(self.at(key)).choice(sorted(allowed))
 
     def names(self, key: str, allowed: frozenset[str] | None = None) -> tuple[str, ...] | None:
         if self.get(key, required=False) is None:
             return None
         node = self.at(key)
-        values = [item.string(nonempty=True) for item in node.items()]
+        values = [_as_written(item).string(nonempty=True) for item in node.items()]
         if allowed is not None and not set(values) <= allowed:
             raise node.error(f"unknown values {sorted(set(values) - allowed)}; allowed: {sorted(allowed)}")
         return tuple(values)
 
 
-def _parse_entry(raw: Any, number: int, source: str) -> ModelEntry:
-    """Validate one ``models`` item into a ModelEntry."""
+def _as_written(node: Node) -> Node:
+    """``node``, unless it holds a plain scalar only YAML 1.1 types where text is meant (an id
+    ``0777`` would be 511, a name ``on`` true): then the error naming the text as written."""
+    found = node.yaml11()
+    if found is not None:
+        raise node.error(found.text_problem)
+    return node
+
+
+def _parse_entry(raw: Any, number: int, source: str, yaml11: dict[str, Yaml11Scalar] | None = None) -> ModelEntry:
+    """Validate one ``models`` item into a ModelEntry; ``yaml11``: its YAML-1.1-only plain
+    scalars by path (``aliases[0]``)."""
     raw_id = raw.get("id") if isinstance(raw, dict) else None
     name = raw_id if isinstance(raw_id, str) and raw_id.strip() else f"#{number}"
-    read = _Entry(Node(raw, "", Where(source, name, CatalogError)), _ENTRY_FIELDS)
+    read = _Entry(Node(raw, "", Where(source, name, CatalogError, yaml11=yaml11)), _ENTRY_FIELDS)
 
     model_id = read.text("id")
     if model_id != model_id.strip() or any(ch.isspace() for ch in model_id):

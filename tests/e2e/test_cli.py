@@ -84,6 +84,39 @@ def test_serve_refuses_a_broken_model_catalog_naming_it(tmp_path, catalog: str |
     assert refused.stderr.startswith("mockserver: model catalog rejected: ") and message in refused.stderr, refused.stderr
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        ("aliases: [claude-3-5-sonnet-latest]", "aliases: [claude-3-5-sonnet-latest, 3_5]",
+         "claude-3-5-sonnet-20241022: aliases[1]: 3_5, unquoted, is YAML 1.1's integer 35, not the text '3_5': quote it"),
+        ("display_name: Claude Sonnet 3.5 (New)", "display_name: on",
+         "claude-3-5-sonnet-20241022: display_name: on, unquoted, is YAML 1.1's boolean true, not the text 'on': quote it"),
+        ("created_at: 2024-10-22\n    lifecycle: retired\n    deprecated_at: 2025-08-13",
+         "created_at: 2024-10-22\n    lifecycle: retired\n    deprecated_at: 2025:08:13",
+         "claude-3-5-sonnet-20241022: deprecated_at: 2025:08:13, unquoted, is YAML 1.1's sexagesimal (base 60) integer 7290493, "
+         "not the text '2025:08:13': quote it"),
+    ],
+)
+def test_serve_refuses_a_yaml11_only_scalar_in_a_models_file(tmp_path, before: str, after: str, message: str) -> None:
+    """A user's --models file: a plain scalar only YAML 1.1 types where the catalog reads text
+    is refused naming the file, the entry, the key and the text as written."""
+    from mockserver.harness.testing import MockServer
+    from mockserver.protocol.catalog import DEFAULT_PATH, CatalogError
+
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    path = tmp_path / "my-models.yaml"
+    path.write_text(text.replace(before, after), encoding="utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--models", str(path)],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip() == f"mockserver: model catalog rejected: {path}: {message}", refused.stderr
+    with pytest.raises(CatalogError, match=re.escape(f"{path}: {message}")):
+        MockServer(models_file=path)
+
+
 @pytest.mark.parametrize("port", ["70000", "-5"])
 def test_serve_refuses_a_port_out_of_range(port: str) -> None:
     refused = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--port", port], capture_output=True, text=True, timeout=20)

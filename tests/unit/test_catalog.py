@@ -378,6 +378,62 @@ def test_a_vertex_id_used_twice_names_the_second_entry() -> None:
         "claude-test-2", "claude-test-1", "claude-test-2"]
 
 
+def _with_plain(path: tuple[Any, ...], text: str) -> str:
+    """A catalog of one entry whose value at ``path`` is ``text`` written plain (unquoted)."""
+    return _catalog_text(_with(_raw_entry(aliases=["claude-test"], vertex_ids=["claude-test@1"]), "PLACEHOLDER", *path)).replace("PLACEHOLDER", text)
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "field", "reading"),
+    [
+        (("id",), "0777", "id", "YAML 1.1's octal integer 511"),
+        (("aliases", 0), "1_000", "aliases[0]", "YAML 1.1's integer 1000"),
+        (("vertex_ids", 0), "0b101", "vertex_ids[0]", "YAML 1.1's binary integer 5"),
+        (("display_name",), "On", "display_name", "YAML 1.1's boolean true"),
+        (("lifecycle",), "off", "lifecycle", "YAML 1.1's boolean false"),
+        (("line",), "no", "line", "YAML 1.1's boolean false"),
+        (("created_at",), "10:00:00", "created_at", "YAML 1.1's sexagesimal (base 60) integer 36000"),
+        (("mock", "thinking"), "[enabled, yes]", "mock.thinking[1]", "YAML 1.1's boolean true"),
+    ],
+)
+def test_a_yaml11_only_scalar_where_text_is_read_is_refused_as_written(
+    tmp_path: Any, path: tuple[Any, ...], text: str, field: str, reading: str
+) -> None:
+    """A models file's text fields refuse a plain scalar only YAML 1.1 types, as scenario files
+    do, naming the file, the entry, the key and the text as written (it said "must be a string,
+    not an integer", or for a date "not 36000", without what was written)."""
+    file = tmp_path / "my-models.yaml"
+    file.write_text(_with_plain(path, text), encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        ModelCatalog.load(file)
+    entry = "#1" if field == "id" else "claude-test-1"
+    assert (caught.value.source, caught.value.entry, caught.value.field) == (str(file), entry, field)
+    shown = text.split(", ")[-1].rstrip("]")
+    assert str(caught.value) == f"{file}: {entry}: {field}: {shown}, unquoted, is {reading}, not the text '{shown}': quote it"
+
+
+def test_typed_catalog_fields_read_yaml11_scalars_as_yaml11_does() -> None:
+    """Booleans and counts keep YAML 1.1's reading (as scenario files' typed fields do); quoted,
+    the text fields take the text."""
+    text = _catalog_text(_raw_entry(id="PLACEHOLDER_ID", aliases=["PLACEHOLDER_ALIAS"]))
+    text = text.replace("max_tokens: 64000", "max_tokens: 8_192").replace("prefill: true", "prefill: yes")
+    text = text.replace("batch:\n      supported: true", "batch:\n      supported: on")
+    text = text.replace("PLACEHOLDER_ID", "'0777'").replace("PLACEHOLDER_ALIAS", '"yes"')
+    assert all(part in text for part in ("max_tokens: 8_192", "prefill: yes", "supported: on", "id: '0777'"))
+    (entry,) = ModelCatalog.from_yaml(text).entries
+    assert (entry.id, entry.aliases, entry.max_tokens, entry.mock.prefill) == ("0777", ("yes",), 8192, True)
+    assert entry.supports("batch")
+
+
+def test_the_shipped_catalog_has_no_yaml11_only_scalar() -> None:
+    from mockserver.documents import load_yaml_text
+    from mockserver.protocol.catalog import DEFAULT_PATH
+
+    found: dict[tuple[Any, ...], Any] = {}
+    load_yaml_text(DEFAULT_PATH.read_text(encoding="utf-8"), allow_aliases=True, yaml11=found)
+    assert found == {}
+
+
 def test_duplicate_alias_names_both_entries() -> None:
     first = _raw_entry(aliases=["claude-test"])
     second = _raw_entry(id="claude-test-2", aliases=["claude-test"])
