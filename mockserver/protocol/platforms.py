@@ -90,6 +90,10 @@ _BEDROCK_BY_TYPE = {
 # 429, ModelErrorException 424 …).
 _BEDROCK_BY_STATUS = {status: name for name, status in reversed(BEDROCK_STATUS.items())}
 BEDROCK_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+BEDROCK_THROTTLED = "Too many requests, please wait before trying again."
+"""What Bedrock's ThrottlingException says (a real 429 quoted in rusty-objects/gourmand, 65 bytes
+of body as its content-length says; kirodotdev/Kiro#8113; AWS re:Post's Bedrock throttling page
+gives it with a second sentence, as 2023-24 reports quote it)."""
 
 
 def _bedrock_spelling(name: str) -> str:
@@ -114,6 +118,17 @@ def bedrock_exception(error: ApiError) -> tuple[str, int]:
     if error.status == 503:
         name = "ServiceUnavailableException"
     return name, BEDROCK_STATUS[name]
+
+
+def bedrock_error_message(error: ApiError, name: str) -> str:
+    """What Bedrock's exception ``name`` (either spelling: ``ThrottlingException``, a stream's
+    ``throttlingException``) says for ``error``: the message given, whatever the exception; a
+    ThrottlingException given none (the rate limiter's refusal, a scripted ``rate_limit_error``,
+    ``ThrottlingException`` or ``error: 429`` without a ``message``), Bedrock's own sentence, not
+    the API's; any other, the server's default (``error.message``)."""
+    if not error.message_given and _bedrock_spelling(name) == "ThrottlingException":
+        return BEDROCK_THROTTLED
+    return error.message
 
 
 def bedrock_stream_exception(error: ApiError) -> str:

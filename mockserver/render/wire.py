@@ -25,7 +25,8 @@ from mockserver.protocol import eventstream, sse
 from mockserver.protocol.endpoints import VERTEX_STREAM_RAW_PREDICT, Endpoint
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.platforms import (
-    BEDROCK, BEDROCK_ERROR_TYPE_SUFFIX, VERTEX, bedrock_exception, bedrock_stream_exception, tag_ids, vertex_google_error,
+    BEDROCK, BEDROCK_ERROR_TYPE_SUFFIX, VERTEX, bedrock_error_message, bedrock_exception, bedrock_stream_exception, tag_ids,
+    vertex_google_error,
 )
 
 JSON = "application/json"
@@ -119,8 +120,8 @@ class BedrockWire(Wire):
     edge_headers = False
 
     def error_body(self, error: ApiError, request_id: str, endpoint: Endpoint | None, model: str | None) -> tuple[int, bytes, dict[str, str]]:
-        name, status = bedrock_exception(error)
-        return status, orjson.dumps({"message": error.message}), {"x-amzn-ErrorType": name + BEDROCK_ERROR_TYPE_SUFFIX}
+        name, status = bedrock_exception(error)  # a ThrottlingException given no message: Bedrock's own words
+        return status, orjson.dumps({"message": bedrock_error_message(error, name)}), {"x-amzn-ErrorType": name + BEDROCK_ERROR_TYPE_SUFFIX}
 
     def headers(self, request_id: str, status: int) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
@@ -162,7 +163,8 @@ class BedrockWire(Wire):
         return eventstream.chunk(b'{"type":"ping"}')
 
     def error_event(self, error: ApiError, request_id: str) -> bytes:
-        return eventstream.exception(bedrock_stream_exception(error), error.message)
+        name = bedrock_stream_exception(error)
+        return eventstream.exception(name, bedrock_error_message(error, name))
 
     def split(self, body: bytes) -> list[bytes]:
         return eventstream.split(body)

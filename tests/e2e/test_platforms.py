@@ -21,6 +21,7 @@ from mockserver.scenarios import build
 HAIKU_BEDROCK = "anthropic.claude-haiku-4-5-20251001-v1:0"
 HAIKU_VERTEX = "claude-haiku-4-5@20251001"
 HI = [{"role": "user", "content": "Hello from a platform"}]
+BEDROCK_THROTTLED = "Too many requests, please wait before trying again."  # a real Bedrock 429's body (docs/protocol.md)
 SIGV4 = "AWS4-HMAC-SHA256 Credential=AKIAMOCK/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00"
 
 
@@ -324,11 +325,11 @@ def test_a_rate_limit_message_the_user_gave_is_kept_on_vertex(make_server: Any, 
 
 
 def test_a_rate_limit_message_the_user_gave_is_kept_on_bedrock(mockserver: MockServer) -> None:
-    """Bedrock's ThrottlingException says the message given (it always did; kept so), and the
-    API's rate-limit sentence when none is."""
+    """Bedrock's ThrottlingException says the message given (it always did; kept so), and
+    Bedrock's own sentence when none is (it said the API's rate-limit sentence)."""
     mockserver.sequence([build.error(429, message="Slow down, Bedrock."), build.error(type="rate_limit_error")], match={"endpoint": "bedrock.invoke"})
     bedrock = mockserver.bedrock_client(max_retries=0)
-    for message in ("Slow down, Bedrock.", "This request would exceed your account's rate limit. Please try again later."):
+    for message in ("Slow down, Bedrock.", BEDROCK_THROTTLED):
         with pytest.raises(anthropic.RateLimitError) as raised:
             bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
         assert raised.value.body == {"message": message}
@@ -573,8 +574,9 @@ def test_a_random_error_of_a_platform_name_takes_its_status(make_server: Any, tm
 
 def test_a_platform_error_without_a_message_says_what_its_door_says_for_its_type(make_server: Any, tmp_path: Any) -> None:
     """With no ``message``, ThrottlingException and RESOURCE_EXHAUSTED said "Error"; they say what
-    the door says for rate_limit_error: the API's rate-limit sentence on Bedrock, Vertex's quota
-    wording on Vertex. A name no door answers an API type under keeps "Error"."""
+    the door says for rate_limit_error: Bedrock's throttling sentence on Bedrock (it said the
+    API's), Vertex's quota wording on Vertex. A name no door answers an API type under keeps
+    "Error". The journal keeps the error as the server raised it (the API's sentence)."""
     scenario = tmp_path / "platform-messages.yaml"
     scenario.write_text("""
 - match: {endpoint: bedrock.invoke}
@@ -587,7 +589,7 @@ def test_a_platform_error_without_a_message_says_what_its_door_says_for_its_type
     bedrock, vertex = server.bedrock_client(max_retries=0), server.vertex_client(max_retries=0)
     rate_limited = "This request would exceed your account's rate limit. Please try again later."
     for error_class, status, message in [
-        (anthropic.RateLimitError, 429, rate_limited), (anthropic.RateLimitError, 429, rate_limited),
+        (anthropic.RateLimitError, 429, BEDROCK_THROTTLED), (anthropic.RateLimitError, 429, BEDROCK_THROTTLED),
         (anthropic.NotFoundError, 404, "Not found"), (anthropic.APIStatusError, 424, "Error"),
     ]:
         with pytest.raises(anthropic.APIStatusError) as raised:
@@ -595,7 +597,7 @@ def test_a_platform_error_without_a_message_says_what_its_door_says_for_its_type
         assert type(raised.value) is error_class and raised.value.status_code == status and raised.value.body == {"message": message}
     with pytest.raises(anthropic.RateLimitError) as injected:
         bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=50, messages=HI, stream=True)
-    assert injected.value.body == {"message": rate_limited}
+    assert injected.value.body == {"message": BEDROCK_THROTTLED}
     quota = ("Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
              "anthropic-claude-haiku-4-5. Please submit a quota increase request. https://cloud.google.com/vertex-ai/docs/generative-ai/quotas-genai.")
     for error_class, status, google, message in [
@@ -713,6 +715,55 @@ def test_platform_messages_calls_are_charged_their_tokens(mockserver: MockServer
         assert limited.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
 
     asyncio.run(main())
+
+
+def test_bedrock_throttling_says_what_bedrock_says(make_server: Any, tmp_path: Any) -> None:
+    """A Bedrock 429 given no message says Bedrock's ``Too many requests, please wait before trying
+    again.`` (a real 429's body), not the API's rate-limit sentence: the rate limiter's refusal
+    (invoke, invoke-with-response-stream, CountTokens through boto3), a scenario's
+    ``ThrottlingException`` or ``error: 429`` without ``message``. The SDK still raises RateLimitError; a message given is kept."""
+    scenario = tmp_path / "bedrock-throttling.yaml"
+    scenario.write_text("""
+- match: {endpoint: bedrock.invoke}
+  sequence: [{error: ThrottlingException}, {error: 429}, {error: {type: ThrottlingException, message: Mine.}}]
+  then: fallthrough
+""", encoding="utf-8")
+    server = make_server(scenario_files=(scenario,))
+    bedrock = server.bedrock_client(max_retries=0)
+    for message in (BEDROCK_THROTTLED, BEDROCK_THROTTLED, "Mine."):
+        with pytest.raises(anthropic.RateLimitError) as scripted:
+            bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+        assert scripted.value.body == {"message": message}
+        assert scripted.value.response.headers["x-amzn-errortype"] == "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+    server.set_rate_limits(requests_per_minute=1, count_tokens_requests_per_minute=1)
+    bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    assert limited.value.status_code == 429 and limited.value.body == {"message": BEDROCK_THROTTLED}
+    assert limited.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+
+    async def main() -> Any:
+        client = server.bedrock_client(async_=True, max_retries=0)
+        with pytest.raises(anthropic.RateLimitError) as streamed:
+            await client.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI, stream=True)
+        return streamed.value.body
+
+    assert asyncio.run(main()) == {"message": BEDROCK_THROTTLED}
+    import boto3
+    from botocore.config import Config
+
+    aws = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=server.url, aws_access_key_id="AKIAMOCK",
+                       aws_secret_access_key="mock", config=Config(retries={"total_max_attempts": 1}))
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50, "messages": HI}).encode()
+    aws.count_tokens(modelId=HAIKU_BEDROCK, input={"invokeModel": {"body": body}})
+    with pytest.raises(aws.exceptions.ThrottlingException) as counted:
+        aws.count_tokens(modelId=HAIKU_BEDROCK, input={"invokeModel": {"body": body}})
+    assert counted.value.response["Error"] == {"Message": BEDROCK_THROTTLED, "Code": "ThrottlingException"}
+    with pytest.raises(anthropic.RateLimitError) as first_party:  # the API's own door keeps the API's wording
+        server.client(max_retries=0).messages.create(model="claude-haiku-4-5", max_tokens=20, messages=HI)
+    assert "would exceed the rate limit for your organization" in first_party.value.message
 
 
 # -- record through an upstream, replay offline --------------------------------------------------

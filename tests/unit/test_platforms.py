@@ -16,7 +16,7 @@ from mockserver.protocol.endpoints import EndpointTable
 from mockserver.faults.spec import Faults
 from mockserver.protocol.errors import DEFAULT_MESSAGES, ApiError
 from mockserver.protocol.platforms import (
-    bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_error_message, vertex_google_error,
+    BEDROCK_THROTTLED, bedrock_error_message, bedrock_exception, bedrock_model, bedrock_stream_exception, platform_error_type, tag_ids, vertex_error_message, vertex_google_error,
     vertex_model, vertex_quota_message,
 )
 from mockserver.pipeline.platform import named_model
@@ -188,6 +188,27 @@ def test_a_platform_call_names_its_model_in_its_own_spelling() -> None:
     assert named_model({"project": "p", "region": "r"}, {"model": "claude-haiku-4-5@20251001"}) == "claude-haiku-4-5@20251001"
     assert named_model({"model_id": "anthropic.claude-haiku-4-5-20251001-v1:0"}, {}) == "anthropic.claude-haiku-4-5-20251001-v1:0"
     assert named_model({}, {"model": 5}) is None and named_model({}, ["not", "a", "body"]) is None
+
+
+def test_bedrock_throttling_given_no_message_says_bedrocks_words() -> None:
+    """A ThrottlingException nobody gave a message (``error: 429``, ``rate_limit_error``, the rate
+    limiter's refusal, worded by the server) says Bedrock's ``Too many requests, please wait
+    before trying again.``, not the API's sentence; a message given stays; other exceptions keep
+    the server's default. The wire (body and mid-stream exception) says what the function does."""
+    refused = ApiError(429, type="rate_limit_error", default="This request would exceed the rate limit for your organization …")
+    for error in (ApiError(429), ApiError(429, type="rate_limit_error"), ApiError(429, type="ThrottlingException", default="x"),
+                  ApiError(429, type="RESOURCE_EXHAUSTED", default="x"), ApiError(429, type="quota_exceeded"), refused):
+        name, status = bedrock_exception(error)
+        assert (name, status) == ("ThrottlingException", 429)
+        assert bedrock_error_message(error, name) == bedrock_error_message(error, bedrock_stream_exception(error)) == BEDROCK_THROTTLED
+        assert WIRES["bedrock"].error_body(error, "req_011", None, None)[1] == b'{"message":"Too many requests, please wait before trying again."}'
+    for error in (ApiError(429, "Slow down."), ApiError(429, "Slow down.", type="ThrottlingException")):
+        assert bedrock_error_message(error, "ThrottlingException") == "Slow down."
+    assert bedrock_error_message(ApiError(404, type="not_found_error"), "ResourceNotFoundException") == "Not found"
+    assert bedrock_error_message(ApiError(529, type="overloaded_error"), "ServiceUnavailableException") == "Overloaded"
+    frame = eventstream.decode(WIRES["bedrock"].error_event(ApiError(200, type="throttlingException", default="x"), "req_011"))
+    assert frame is not None and frame.headers[":exception-type"] == "throttlingException"
+    assert json.loads(frame.payload) == {"message": BEDROCK_THROTTLED}
 
 
 def test_a_vertex_quota_error_keeps_a_message_given() -> None:
