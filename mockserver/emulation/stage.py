@@ -73,6 +73,10 @@ class Messages:
 
     async def message(self, request: ApiRequest) -> dict[str, Any]:
         """Validate a Messages body and write the fake model's answer to it (batch items too)."""
+        return (await self._message(request))[0]
+
+    async def _message(self, request: ApiRequest) -> tuple[dict[str, Any], bool]:
+        """The Message, and whether it is a function of the request's bytes alone but for its id."""
         raw = _memo_key(request)
         files = await resolve_files(self.files, request)
         draft = self.model.draft(
@@ -82,18 +86,21 @@ class Messages:
         if draft.tokens.breakpoints:  # prompt caching: the usage depends on what earlier calls cached
             usage = await self.prompt_cache.apply(draft.model, draft.body, draft.tokens, draft.template["usage"], request.namespace)
             usage["input_tokens"] += draft.fed_back  # a server tool loop's results come on top of the prompt
-            return self.model.message(draft, self.ids, usage=usage)
-        return self.model.message(draft, self.ids)
+            return self.model.message(draft, self.ids, usage=usage), False
+        pure = raw is not None and files is None and not draft.needs_ids and not draft.runs_code
+        return self.model.message(draft, self.ids), pure
 
     async def create(self, request: ApiRequest) -> Reply:
-        return MessageReply(message=await self.message(request))
+        message, pure = await self._message(request)
+        return MessageReply(message=message, pure=pure)
 
     async def count_tokens(self, request: ApiRequest) -> Reply:
         files = await resolve_files(self.files, request)
-        total = self.model.count_tokens(request.body, version=request.api_version, beta=request.beta, raw=_memo_key(request), files=files)
+        raw = _memo_key(request)
+        total = self.model.count_tokens(request.body, version=request.api_version, beta=request.beta, raw=raw, files=files)
         if request.endpoint == BEDROCK_COUNT_TOKENS:  # Bedrock's CountTokens output (botocore's model)
             return JsonReply(body={"inputTokens": total})
-        return JsonReply(body={"input_tokens": total})
+        return JsonReply(body={"input_tokens": total}, pure=raw is not None and files is None)
 
 
 class Models:

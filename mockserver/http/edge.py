@@ -56,7 +56,7 @@ class Edge:
             body = Body(http, api.config.connections.body_timeout)
             incoming = Incoming(
                 http.method, path, http.raw_path, http.query if http.query_string else EMPTY_QUERY, headers,
-                body.read, http.can_read_body, chunks=body.chunks,
+                body.read, http.can_read_body, chunks=body.chunks, raw_headers=http.raw_headers,
             )
             exchange = await api.handle(incoming)
             response, outcome = await respond(http, exchange.plan, gzip=api.config.gzip)

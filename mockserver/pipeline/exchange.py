@@ -108,6 +108,9 @@ class _ReplyBase:
     limit_headers: Mapping[str, str] | None = None
     # Called once the answer has gone out (or failed to), with what the client got.
     observers: "list[Callable[[Outcome], None]] | None" = None
+    # The answer is a function of the request's bytes alone but for its Message id (no state,
+    # tool or container ids): the same bytes may be answered again from it (emulation/replies.py).
+    pure: bool = False
 
     def observe(self, observer: "Callable[[Outcome], None]") -> None:
         """Be told how delivery went (chaos mode judges clients by it)."""

@@ -74,6 +74,9 @@ class Incoming:
     chunks: Callable[[int], AsyncIterator[bytes]] | None = None
     """The (decoded) body as it arrives, with the same limit as ``read``; transports that cannot
     stream leave it out (uploads are then read whole, then parsed)."""
+    raw_headers: tuple[tuple[bytes, bytes], ...] | None = None
+    """The headers as they came, in order (the reply memo's key); transports without them leave
+    it out, and their calls always take the long way."""
 
     def stream(self, limit: int) -> AsyncIterator[bytes]:
         if self.chunks is not None:
