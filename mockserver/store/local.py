@@ -13,11 +13,14 @@ that holds nothing set up (no rules or limits set at run time, no batches, no fi
 :meth:`LocalStore.retain`), so a client that names a new namespace on every call cannot grow the
 server. A key's namespace is what comes before its first ``:``. A reset forgets a namespace at
 once, without looking at any other. Expiring keys (the prompt cache) stay in one
-table with its own cap (``SWEEP_AT``) and are not forgotten with their namespace.
+table with its own cap (``SWEEP_AT``) and are not forgotten with their namespace: past the cap,
+one sweep drops the expired keys and then the oldest-set ones down to 90% of it, so a sweep (which
+visits every key) comes at most once per ``SWEEP_AT / 10`` new keys.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 from collections import OrderedDict, deque
@@ -30,6 +33,7 @@ from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
 log = logging.getLogger("mockserver.store")
 SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
+SWEPT_TO = 0.9  # a sweep leaves at most this share of SWEEP_AT: the next is SWEEP_AT / 10 new keys away
 CHANGES_KEPT = 1000  # document changes remembered for doc_changes
 NAMESPACES_HELD = 10_000  # namespaces whose counters, buckets and journal are held (Config.namespace_limit)
 EXAMINED = 16  # namespaces one eviction looks at at most (kept ones are set aside): never a scan
@@ -274,10 +278,20 @@ class LocalStore:
             expiring.pop(key, None)  # re-inserted last: the sweep drops the oldest-set first
             expiring[key] = (now + ttl, ttl)
         if len(expiring) > SWEEP_AT:
-            for key in [k for k, (until, _) in expiring.items() if until <= now]:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Drop the expired keys, then the oldest-set ones until at most ``SWEPT_TO`` of the cap
+        are left. A sweep visits every key, so it must not come again on the next insert: leaving
+        room for a tenth of the cap spreads its cost over at least that many new keys (a bounded
+        cost per insert, about ten keys visited, however full the table stays)."""
+        expiring = self._expiring
+        for key in [k for k, (until, _) in expiring.items() if until <= now]:
+            del expiring[key]
+        keep = int(SWEEP_AT * SWEPT_TO)
+        if len(expiring) > keep:
+            for key in list(itertools.islice(expiring, len(expiring) - keep)):
                 del expiring[key]
-            while len(expiring) > SWEEP_AT:
-                del expiring[next(iter(expiring))]
 
     # -- capped logs -------------------------------------------------------------------------------
     async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
