@@ -370,7 +370,7 @@ def open_store(config: Config) -> Store:
     if scheme in ("redis", "rediss", "valkey", "valkeys", "unix"):
         from mockserver.store.redis import RedisStore
 
-        return RedisStore(config.state, server_time=isinstance(config.clock, SystemClock))
+        return RedisStore(config.state, server_time=isinstance(config.clock, SystemClock), idle_ttl=config.namespace_ttl)
     raise ValueError(f"--state: {config.state!r} is not a redis:// (or rediss://, valkey://, unix://) URL")
 
 

@@ -48,6 +48,11 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         help="namespaces whose journal and counts are held; past it the least recently used one without rules, "
         f"limits, batches or files is forgotten (default {Config.namespace_limit}; not with --state)",
     )
+    parser.add_argument(
+        "--namespace-ttl", type=_non_negative, default=Config.namespace_ttl, metavar="SECONDS",
+        help="with --state: a namespace's journal and counts expire this long after its last write, unless it has "
+        f"rules, limits, batches or files set up (default {Config.namespace_ttl:g}; 0: never)",
+    )
     connections = parser.add_argument_group("Connections (docs/protocol.md)")
     connections.add_argument("--header-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
                              help="a request's headers must arrive within this (default 30)")
@@ -300,6 +305,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         journal_limit=args.journal_limit,
         journal_bytes=args.journal_bytes,
         namespace_limit=args.namespace_limit,
+        namespace_ttl=args.namespace_ttl,
         connections=_connections(args),
         **_batch_config(args),  # type: ignore[arg-type]  # argparse values are Any; Config's __init__ checks nothing more
         **_scenario_config(args),  # type: ignore[arg-type]  # (as above)

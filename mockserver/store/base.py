@@ -23,7 +23,8 @@ are opaque: a store that keeps them in its process keeps the objects; one that s
 elsewhere encodes them with the codec the caller gives.
 
 A store may hold a bounded number of namespaces (the local one does: ``--namespace-limit``) and
-forget the least recently used one's counters, buckets and logs; :meth:`Store.retain` tells it
+forget the least recently used one's counters, buckets and logs, or let them expire some time
+after the namespace's last write (Redis: ``--namespace-ttl``); :meth:`Store.retain` tells it
 which it must keep and whom to tell.
 """
 
@@ -148,9 +149,10 @@ class Store(Protocol):
         ...
 
     def retain(self, keep: Callable[[str], bool], forgotten: Callable[[str], None]) -> None:
-        """For a store that holds at most so many namespaces: ``keep(namespace)`` true means the
-        namespace has state set up elsewhere (rules, limits) and is never forgotten; each one it
-        forgets is passed to ``forgotten``. A store that forgets nothing ignores both."""
+        """For a store that holds at most so many namespaces, or lets idle ones expire:
+        ``keep(namespace)`` true means the namespace has state set up elsewhere (rules, limits)
+        and is never forgotten (nor expired); each one it forgets to make room is passed to
+        ``forgotten``. A store that forgets nothing ignores both."""
         ...
 
     def check(self) -> None:

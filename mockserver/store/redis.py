@@ -15,10 +15,14 @@ What needs more than one command is one Lua script, so it is atomic in Redis:
   and the file becomes visible (row, id, listing) in one transaction.
 
 Keys start with ``mockserver:``; a namespace's own keys then with ``<namespace>:`` (namespaces
-have no ``#``), the store's own with ``#``. docs/deployment.md lists every key and what it
-costs. Any Redis error becomes :class:`~mockserver.store.base.StoreUnavailable`: the caller
-answers 503 naming the store, and the store logs when it goes away and when it is back.
-With a manual clock (tests), time comes from the caller, and nothing expires on Redis's clock.
+have no ``#``), the store's own with ``#``. Every script that writes a namespace's key lists it in
+the namespace's index (``#keys:<namespace>``, scored by when it expires), and gives counters and
+journals an idle TTL (``idle_ttl``) unless the namespace is kept (:meth:`RedisStore.retain`):
+a reset deletes what the index lists, never scanning the keyspace, and a namespace nobody writes
+goes away by itself. docs/deployment.md lists every key and what it costs. Any Redis error
+becomes :class:`~mockserver.store.base.StoreUnavailable`: the caller answers 503 naming the
+store, and the store logs when it goes away and when it is back. With a manual clock (tests),
+time comes from the caller, and nothing expires on Redis's clock (but idle namespaces still do).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ CHUNK = 1000  # batch requests sent per command when creating a batch
 FILE_CHUNK = 1 << 20  # the largest piece of a file's content one list item holds
 UPLOAD_TTL = 3600  # seconds an unfinished upload's content outlives the process that wrote it
 MANUAL_KEEP_MS = 86_400_000  # with a manual clock, keys live this long on Redis's clock
+IDLE_TTL = 86_400.0  # seconds a namespace's counters and journal outlive its last write (Config.namespace_ttl)
+FORGET_CHUNK = 500  # keys one reset script deletes at most
 
 # -- scripts ----------------------------------------------------------------------------------------
 _NOW = """
@@ -59,10 +65,62 @@ else
 end
 """
 
-TAKE = """
+# Every script that writes a namespace's keys ends its KEYS with the namespace's index (a sorted
+# set of the keys it wrote, each scored by when it expires, in ms on Redis's clock; +inf: never)
+# and the namespace's batch and file listings (a namespace that has some is kept), and its ARGV
+# with '1' when the namespace is kept for another reason (rules or limits set at run time) and the
+# idle TTL in ms (0: never). A reset finds the namespace's keys in its index, not in the keyspace.
+_TRACK = """
+local _nk = #KEYS - 3
+local _index = KEYS[_nk + 1]
+local _idle = tonumber(ARGV[#ARGV])
+local _t = redis.call('TIME')
+local _ms = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
+local function expires_in(key, ms)
+  redis.call('ZADD', _index, _ms + ms, key)
+end
+local function untrack(key)
+  redis.call('ZREM', _index, key)
+end
+local _kept
+local function idle(key)
+  if _kept == nil then
+    _kept = _idle <= 0 or ARGV[#ARGV - 1] == '1' or redis.call('EXISTS', KEYS[_nk + 2], KEYS[_nk + 3]) > 0
+  end
+  if _kept then
+    redis.call('PERSIST', key)
+    redis.call('ZADD', _index, '+inf', key)
+  else
+    redis.call('PEXPIRE', key, _idle)
+    redis.call('ZADD', _index, _ms + _idle, key)
+  end
+end
+local function settle()
+  redis.call('ZREMRANGEBYSCORE', _index, '-inf', '(' .. _ms)
+  local last = redis.call('ZRANGE', _index, -1, -1, 'WITHSCORES')
+  if not last[1] then return end
+  if last[2] == 'inf' then
+    redis.call('PERSIST', _index)
+  else
+    redis.call('PEXPIREAT', _index, math.ceil(tonumber(last[2])))
+  end
+end
+"""
+
+INCR = _TRACK + """
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+idle(KEYS[1])
+settle()
+return v
+"""
+
+TAKE = _TRACK + """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if v >= tonumber(ARGV[1]) then return false end
-return redis.call('INCR', KEYS[1])
+v = redis.call('INCR', KEYS[1])
+idle(KEYS[1])
+settle()
+return v
 """
 
 # ARGV: now ('' = Redis's clock), then per bucket: capacity, period, amount, need
@@ -74,19 +132,22 @@ local function level_of(key, cap, period)
   if now > updated then level = math.min(cap, level + (now - updated) * cap / period) end
   return level
 end
+-- the ms until the key expires (nil: a full bucket has no key)
 local function store(key, level, cap, period)
-  if level >= cap then redis.call('DEL', key) return end
+  if level >= cap then redis.call('DEL', key) return nil end
   redis.call('HSET', key, 'l', tostring(level), 't', tostring(now), 'c', tostring(cap))
-  if ARGV[1] == '' then
-    redis.call('PEXPIRE', key, math.ceil((cap - level) / (cap / period) * 1000) + 1000)
-  else
-    redis.call('PEXPIRE', key, %d)
-  end
+  local ms = %d
+  if ARGV[1] == '' then ms = math.ceil((cap - level) / (cap / period) * 1000) + 1000 end
+  redis.call('PEXPIRE', key, ms)
+  return ms
+end
+local function listed(key, ms)
+  if ms then expires_in(key, ms) else untrack(key) end
 end
 """ % MANUAL_KEEP_MS
 
-TAKE_BUCKETS = _BUCKET + """
-local n = #KEYS
+TAKE_BUCKETS = _TRACK + _BUCKET + """
+local n = _nk
 local levels, ok = {}, true
 for i = 1, n do
   local b = 1 + (i - 1) * 4
@@ -98,16 +159,18 @@ for i = 1, n do
   local b = 1 + (i - 1) * 4
   local cap, period = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
   if ok then levels[i] = levels[i] - tonumber(ARGV[b + 3]) end
-  store(KEYS[i], levels[i], cap, period)
+  listed(KEYS[i], store(KEYS[i], levels[i], cap, period))
   out[i + 1] = tostring(levels[i])
 end
+settle()
 return out
 """
 
-ADJUST_BUCKET = _BUCKET + """
+ADJUST_BUCKET = _TRACK + _BUCKET + """
 local cap, period = tonumber(ARGV[2]), tonumber(ARGV[3])
 local level = level_of(KEYS[1], cap, period) - tonumber(ARGV[4])
-store(KEYS[1], level, cap, period)
+listed(KEYS[1], store(KEYS[1], level, cap, period))
+settle()
 return tostring(level)
 """
 
@@ -120,8 +183,29 @@ end
 return out
 """
 
-# KEYS: log, its byte count, the global sequence; ARGV: size, payload, max entries, max bytes
-APPEND = """
+# KEYS: the prompt cache's keys, then the namespace's (_TRACK); ARGV: per key its value and its
+# TTL in ms, then _TRACK's
+SET_EXPIRING = _TRACK + """
+for i = 1, _nk do
+  local ms = tonumber(ARGV[2 * i])
+  redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ms)
+  expires_in(KEYS[i], ms)
+end
+settle()
+return 1
+"""
+
+# KEYS: the keys to forget (found in the index), then the index
+FORGET = """
+local n = #KEYS - 1
+redis.call('UNLINK', unpack(KEYS, 1, n))
+redis.call('ZREM', KEYS[#KEYS], unpack(KEYS, 1, n))
+return n
+"""
+
+# KEYS: log, its byte count, the global sequence, then _TRACK's; ARGV: size, payload, max
+# entries, max bytes, then _TRACK's
+APPEND = _TRACK + """
 local seq = redis.call('INCR', KEYS[3])
 redis.call('RPUSH', KEYS[1], seq .. ':' .. ARGV[1] .. ':' .. ARGV[2])
 local bytes = redis.call('INCRBY', KEYS[2], ARGV[1])
@@ -134,7 +218,15 @@ while n > 0 and (n > maxn or bytes > maxb) do
   bytes = redis.call('INCRBY', KEYS[2], -tonumber(string.sub(old, a + 1, b - 1)))
   n = n - 1
 end
-if n == 0 then redis.call('DEL', KEYS[2]) end
+if n == 0 then
+  redis.call('DEL', KEYS[2])
+  untrack(KEYS[1])
+  untrack(KEYS[2])
+else
+  idle(KEYS[1])
+  idle(KEYS[2])
+end
+settle()
 return seq
 """
 
@@ -285,6 +377,10 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _keep_none(namespace: str) -> bool:
+    return False
+
+
 def _glob(text: str) -> str:
     """``text`` as a literal in a SCAN MATCH pattern."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
@@ -304,7 +400,11 @@ class RedisStore:
 
     shared = True
 
-    def __init__(self, url: str, *, server_time: bool = True, prefix: str = PREFIX) -> None:
+    def __init__(self, url: str, *, server_time: bool = True, prefix: str = PREFIX, idle_ttl: float = IDLE_TTL) -> None:
+        """``idle_ttl``: seconds a namespace's counters and journal outlive its last write, unless
+        the namespace is kept (see :meth:`retain`); 0: they never expire."""
+        if not idle_ttl >= 0:
+            raise ValueError(f"idle_ttl must be 0 (never) or more seconds, not {idle_ttl!r}")
         self.description = shown(url)
         scheme, _, rest = url.partition("://")
         if scheme.lower() in ("valkey", "valkeys"):
@@ -318,11 +418,16 @@ class RedisStore:
         )
         self.server_time = server_time
         self.p = prefix
+        self._idle_ms = str(math.ceil(idle_ttl * 1000))
+        self._keep: Callable[[str], bool] = _keep_none
         self._down: str | None = None
-        self._appends: list[tuple[list[str], list[bytes | int], asyncio.Future[int]]] = []  # to send this turn
+        self._appends: list[tuple[list[str], list[bytes | int | str], asyncio.Future[int]]] = []  # to send this turn
         self._sending: set[asyncio.Task[None]] = set()
         client = self.client
+        self._incr = client.register_script(INCR)
         self._take = client.register_script(TAKE)
+        self._set_expiring = client.register_script(SET_EXPIRING)
+        self._forget = client.register_script(FORGET)
         self._take_buckets = client.register_script(TAKE_BUCKETS)
         self._adjust_bucket = client.register_script(ADJUST_BUCKET)
         self._bucket_levels = client.register_script(BUCKET_LEVELS)
@@ -360,12 +465,30 @@ class RedisStore:
     async def open(self) -> None:
         await self.call(self.client.ping())
 
+    # -- namespaces --------------------------------------------------------------------------------
+    def index_key(self, namespace: str) -> str:
+        """The sorted set of the keys ``namespace`` wrote, scored by when each expires."""
+        return f"{self.p}#keys:{namespace}"
+
+    def _tracked(self, keys: Sequence[str]) -> list[str]:
+        """The Redis keys of ``keys`` (of one namespace), then what a tracking script needs: the
+        namespace's index and its batch and file listings."""
+        namespace = keys[0].partition(":")[0]
+        if any(key.partition(":")[0] != namespace for key in keys):
+            raise ValueError(f"one call writes one namespace's keys: {list(keys)!r}")
+        p = self.p
+        return [*(p + key for key in keys), self.index_key(namespace), self._batches._ns_key(namespace), self._files._ns_key(namespace)]
+
+    def _tracking(self, key: str) -> list[str]:
+        """A tracking script's last arguments: whether the namespace is kept, the idle TTL."""
+        return ["1" if self._keep(key.partition(":")[0]) else "0", self._idle_ms]
+
     # -- counters ----------------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1) -> int:
-        return int(await self.call(self.client.incrby(self.p + key, amount)))
+        return int(await self.call(self._incr(keys=self._tracked([key]), args=[amount, *self._tracking(key)])))
 
     async def take(self, key: str, limit: int) -> int | None:
-        value = await self.call(self._take(keys=[self.p + key], args=[limit]))
+        value = await self.call(self._take(keys=self._tracked([key]), args=[limit, *self._tracking(key)]))
         return int(value) if value is not None else None
 
     async def get_int(self, key: str) -> int:
@@ -386,13 +509,16 @@ class RedisStore:
         return args
 
     async def take_buckets(self, specs: Sequence[BucketSpec], amounts: Sequence[float], needs: Sequence[float], now: float) -> BucketTake:
-        keys = [self.p + spec.key for spec in specs]
-        out = await self.call(self._take_buckets(keys=keys, args=self._bucket_args(specs, amounts, needs, now)))
+        if not specs:
+            return BucketTake(True, ())
+        keys = self._tracked([spec.key for spec in specs])
+        args = [*self._bucket_args(specs, amounts, needs, now), "0", self._idle_ms]
+        out = await self.call(self._take_buckets(keys=keys, args=args))
         return BucketTake(bool(int(out[0])), tuple(float(v) for v in out[1:]))
 
     async def adjust_bucket(self, spec: BucketSpec, amount: float, now: float) -> float:
-        args = [self._now(now), repr(float(spec.capacity)), repr(float(spec.period)), repr(float(amount))]
-        return float(await self.call(self._adjust_bucket(keys=[self.p + spec.key], args=args)))
+        args = [self._now(now), repr(float(spec.capacity)), repr(float(spec.period)), repr(float(amount)), "0", self._idle_ms]
+        return float(await self.call(self._adjust_bucket(keys=self._tracked([spec.key]), args=args)))
 
     async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]:
         keys = [self.p + spec.key for spec in specs]
@@ -415,21 +541,33 @@ class RedisStore:
         return out
 
     async def set_expiring(self, items: Iterable[tuple[str, float]], now: float) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        """One script per namespace (the prompt cache writes one namespace's keys at a time):
+        Redis expires each key itself, so no call looks through the others."""
+        by_namespace: dict[str, tuple[list[str], list[str]]] = {}
         for key, ttl in items:
             keep = max(1, math.ceil(ttl * 1000)) if self.server_time else MANUAL_KEEP_MS + math.ceil(ttl * 1000)
-            pipe.set(self.p + key, f"{now + ttl!r} {ttl!r}", px=keep)
-        await self.call(pipe.execute())
+            keys, args = by_namespace.setdefault(key.partition(":")[0], ([], []))
+            keys.append(key)
+            args += [f"{now + ttl!r} {ttl!r}", str(keep)]
+        if len(by_namespace) == 1:
+            [(keys, args)] = by_namespace.values()
+            await self.call(self._set_expiring(keys=self._tracked(keys), args=[*args, "0", self._idle_ms]))
+        elif by_namespace:
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in by_namespace.values():
+                await self._set_expiring(keys=self._tracked(keys), args=[*args, "0", self._idle_ms], client=pipe)
+            await self.call(pipe.execute())
 
     # -- capped logs -------------------------------------------------------------------------------
     async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
         """Appends made in one turn of the event loop go to Redis together (one pipeline: one
         round trip for a busy server's many journal entries), in the order they were made."""
-        key = self.p + log
-        args: list[bytes | int] = [size, encode(item), limits.entries, limits.bytes]
+        keys = self._tracked([log, log + ":bytes"])
+        keys.insert(2, self.p + "#seq")
+        args: list[bytes | int | str] = [size, encode(item), limits.entries, limits.bytes, *self._tracking(log)]
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
-        self._appends.append(([key, key + ":bytes", self.p + "#seq"], args, done))
+        self._appends.append((keys, args, done))
         if len(self._appends) == 1:
             loop.call_soon(self._send_appends)
         return await done
@@ -440,7 +578,7 @@ class RedisStore:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _append_all(self, batch: list[tuple[list[str], list[bytes | int], "asyncio.Future[int]"]]) -> None:
+    async def _append_all(self, batch: list[tuple[list[str], list[bytes | int | str], "asyncio.Future[int]"]]) -> None:
         try:
             if len(batch) == 1:
                 keys, args, _ = batch[0]
@@ -500,6 +638,13 @@ class RedisStore:
 
     # -- the lot -----------------------------------------------------------------------------------
     async def clear(self, prefix: str) -> None:
+        """A namespace's keys (``prefix`` is ``<namespace>:…``) are found in its index: the cost
+        is the keys that namespace wrote, not the keyspace, and no other namespace is looked at.
+        A prefix without a ``:`` (every batch or file there is: ``#batch``, ``#file``) is
+        looked for in the whole keyspace (SCAN), as no index lists it."""
+        if ":" in prefix:
+            await self._clear_namespace(prefix)
+            return
         client = self.client
         keys: list[Any] = []
         async def flush() -> None:
@@ -518,12 +663,31 @@ class RedisStore:
                 break
         await flush()
 
+    async def _clear_namespace(self, prefix: str) -> None:
+        """The index's members that start with the prefix (ZSCAN: the index only), each chunk
+        deleted with its index entries in one script. A key written meanwhile is either among
+        those found (and goes) or stays listed; none is left behind unlisted."""
+        client, index = self.client, self.index_key(prefix.partition(":")[0])
+        pattern = _glob(self.p + prefix) + "*"
+        cursor = 0
+        while True:
+            cursor, found = await self.call(client.zscan(index, cursor, match=pattern, count=SCAN_COUNT))
+            members: list[bytes | str] = [_b(member) for member, _ in found]
+            for start in range(0, len(members), FORGET_CHUNK):
+                chunk = members[start : start + FORGET_CHUNK]
+                await self.call(self._forget(keys=[*chunk, index]))
+            if cursor == 0:
+                break
+
     def check(self) -> None:
         """Nothing to check before :meth:`open` connects."""
 
     def retain(self, keep: Callable[[str], bool], forgotten: Callable[[str], None]) -> None:
-        """Redis holds every namespace until it is reset (journals and rule counts have no TTL;
-        buckets and cached prefixes expire by themselves): nothing is forgotten, nobody told."""
+        """Nothing is forgotten to make room (Redis holds every namespace), so nobody is told;
+        but a namespace's counters and journal expire ``idle_ttl`` after its last write unless
+        ``keep(namespace)`` (rules or limits set at run time) or it has batches or files: those
+        are written without a TTL. Buckets and cached prefixes expire by themselves either way."""
+        self._keep = keep
 
     def batch_records(self, *, create: bool) -> BatchRecords | None:
         return self._batches
