@@ -53,6 +53,7 @@ from mockserver.protocol.validate import Rules
 from mockserver.ratelimit.limiter import RateLimitConfig, RateLimiter
 from mockserver.ratelimit.stage import RateLimitStage
 from mockserver.render.headers import ResponseHeaders
+from mockserver.render.deliver import close
 from mockserver.render.plan import Plan
 from mockserver.render.renderer import Renderer
 from mockserver.scenarios.actions import Toolkit
@@ -230,9 +231,10 @@ class Api:
             found = self.replies.answer(key, request_id) if key is not None else None
             if found is not None:
                 return Exchange(incoming, found[0], request_id, received_at, started, found[1], found[2])
+        answered: Reply | None = None
         try:
             request = await self.parser.parse(incoming, request_id, received_at)
-            reply = await self.chain(request)
+            reply = answered = await self.chain(request)
             plan, reply = self.renderer.render(request, request_id, reply)
             if key is not None:
                 self.replies.remember(key, request, reply, plan)
@@ -249,6 +251,8 @@ class Api:
             plan = self.renderer.error(request_id, reply, BY_NAME.get(incoming.endpoint))
         if request is not None and request.upload is not None:
             request.upload.close()  # an upload's spools: whatever needed them has read them by now
+        if isinstance(answered, BytesReply) and not isinstance(answered.body, bytes) and plan.source is not answered.body:
+            await close(answered.body)  # rendering it failed: what its body holds (an upstream connection) goes back now
         return Exchange(incoming, request, request_id, received_at, started, reply, plan)
 
     def error_plan(self, error: ApiError) -> Plan:

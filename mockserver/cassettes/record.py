@@ -25,7 +25,7 @@ import inspect
 import logging
 from array import array
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterator
 
 import orjson
 
@@ -93,6 +93,28 @@ class _Held:
         return frames
 
 
+class _Relay:
+    """A relayed answer's body: ``chunks`` as they arrive. Closing it gives the upstream
+    connection back even when nothing was read (closing a generator that never started runs none
+    of its code, so its ``finally`` could not)."""
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None], upstream: aiohttp.ClientResponse) -> None:
+        self.chunks = chunks
+        self.upstream = upstream
+
+    def __aiter__(self) -> "_Relay":
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self.chunks.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self.chunks.aclose()
+        finally:
+            self.upstream.close()  # nothing left to do once the relay gave it back itself
+
+
 class Recorder:
     """Forwards to the upstream API and hands each complete interaction to ``capture``."""
 
@@ -146,7 +168,17 @@ class Recorder:
             message = f"mockserver record: upstream {self.upstream} did not answer: {exc or type(exc).__name__}"
             log.error("%s", message)
             return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
-        latency = loop.time() - started
+        try:
+            return await self._answer_from(api, upstream, loop.time() - started)
+        except BaseException:  # cancelled, or a bug: the connection goes back (closed) all the same
+            upstream.close()
+            raise
+
+    async def _answer_from(self, api: ApiRequest, upstream: aiohttp.ClientResponse, latency: float) -> Reply:
+        """The reply to ``api`` from the upstream's answer, whose headers have arrived. Every way
+        out gives the connection back: at once for a JSON answer; for the rest, once the relay
+        ends or the reply's body is closed, read or not (delivery closes it: render/deliver.py)."""
+        loop = asyncio.get_running_loop()
         recorded_headers = [(str(k), wire_text(v)) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
         reason = wire_text(upstream.reason) if upstream.reason is not None else None
         if api.method == "HEAD":
@@ -172,11 +204,11 @@ class Recorder:
             log.warning("mockserver record: the answer to %s %s is over %d bytes, the most the recorder holds of one answer "
                         "(RECORD_LIMIT); relayed to the client whole, not recorded", api.method, api.path, self.limit)
 
-        def relayed_reply(body: AsyncIterator[bytes]) -> BytesReply:
-            return BytesReply(status=upstream.status, body=body, headers=relayed, reason=reason, origin="upstream",
-                              journal_bytes=self.limit)  # the journal, too, keeps no more of it than the recorder
+        def relayed_reply(body: AsyncGenerator[bytes, None]) -> BytesReply:
+            return BytesReply(status=upstream.status, body=_Relay(body, upstream), headers=relayed, reason=reason,
+                              origin="upstream", journal_bytes=self.limit)  # the journal, too, keeps no more of it than the recorder
 
-        async def relay(head: bytes | None = None) -> AsyncIterator[bytes]:
+        async def relay(head: bytes | None = None) -> AsyncGenerator[bytes, None]:
             """The answer as it arrives, recorded once it is complete; ``head``: what came before
             it grew past the limit, so none of it is recorded."""
             held = _Held(self.limit) if head is None else None
@@ -194,8 +226,11 @@ class Recorder:
                 complete = True
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
-            finally:  # also when the client hung up (the generator is closed at its last yield)
-                upstream.release()
+            finally:  # also when the client hung up (delivery closes the body at its last yield)
+                if complete:
+                    upstream.release()  # read to its end: the connection may serve another request
+                else:
+                    upstream.close()
                 if not complete and held is not None and held.body:
                     log.warning("mockserver record: %s %s ended early; not recorded", api.method, api.path)
             if complete and held is not None:  # saved before this generator ends, i.e. before the client sees the end
@@ -214,7 +249,7 @@ class Recorder:
                         too_big()
                         return relayed_reply(relay(bytes(whole.body) + chunk))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                upstream.release()
+                upstream.close()
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
             body = bytes(whole.body)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import AsyncGenerator, AsyncIterator
 
 from mockserver.pipeline.exchange import Outcome
-from mockserver.render.plan import Drop, Frame, Frames, Plan, Sink, each
+from mockserver.render.plan import Drop, Frame, Frames, Item, Plan, Sink, each
 
 DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 POLL_SECONDS = 0.02  # how often a pause checks that the client is still there
@@ -56,7 +57,26 @@ def whole_body(plan: Plan, *, streams: bool = False) -> bytes | None:
 async def deliver(plan: Plan, sink: Sink) -> Outcome:
     """Waits and resets before the headers; then a whole body in one piece, or frame by frame
     (frames due together go out in one write). The end of the body is left to the sink's owner,
-    so the exchange can be journaled before a client that read everything sees it end."""
+    so the exchange can be journaled before a client that read everything sees it end.
+
+    A body read as it goes (``plan.source``: an upstream's answer, say) is closed when this
+    returns or raises, read or not — a client gone before the headers, a reset, a bug while
+    writing — so what it holds is given back now, not when the garbage collector finds it."""
+    try:
+        return await _deliver(plan, sink)
+    finally:
+        if plan.source is not None:
+            await close(plan.source)
+
+
+async def close(body: object) -> None:
+    """Close a body read as it goes (an async generator, or anything with ``aclose``)."""
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _deliver(plan: Plan, sink: Sink) -> Outcome:
     notes = plan.notes
     if plan.wait > 0:
         try:
@@ -81,20 +101,21 @@ async def deliver(plan: Plan, sink: Sink) -> Outcome:
                 await sink.write(data)
                 sent.append(data)
             await sink.finish()
-        elif await _timed(frames, sink, sent, plan.keep):
+        elif await _timed(frames, sink, sent, plan.keep, watch=plan.source is not None):
             await sink.finish()
     except DISCONNECTED:
         notes.append("client disconnected")
     return Outcome(plan.status, b"".join(sent), plan.streamed, tuple(notes))
 
 
-async def _timed(frames: Frames, sink: Sink, sent: list[bytes], keep: int | None = None) -> bool:
+async def _timed(frames: Frames, sink: Sink, sent: list[bytes], keep: int | None = None, *, watch: bool = False) -> bool:
     """Writes each frame when due; keeps what went out in ``sent`` (its first ``keep`` bytes);
-    ``False`` when a drop ended it."""
+    ``False`` when a drop ended it. ``watch``: the frames come from outside (an upstream that
+    may say nothing for minutes), so a client going away is noticed while waiting for them."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with contextlib.aclosing(each(frames)) as items:
-        async for frame in items:
+        async for frame in (_while_there(items, sink) if watch else items):
             if isinstance(frame, Drop):
                 sink.abort(rst=False)
                 return False
@@ -112,3 +133,29 @@ async def _timed(frames: Frames, sink: Sink, sent: list[bytes], keep: int | None
                     sent.append(frame.raw[:keep])
                     keep -= len(sent[-1])
     return True
+
+
+async def _while_there(items: AsyncIterator[Item], sink: Sink) -> AsyncGenerator[Item, None]:
+    """``items``, each awaited only while the client is there: if it goes away first, the wait is
+    cancelled and ``ConnectionResetError`` raised (where the sink cannot tell, as the in-process
+    transport's, the next write finds out instead)."""
+    hangup = sink.hangup()
+    if hangup is None:
+        async for item in items:
+            yield item
+        return
+    while True:
+        if hangup.done():
+            raise ConnectionResetError("the client went away")
+        step: asyncio.Future[Item] = asyncio.ensure_future(items.__anext__())
+        await asyncio.wait((step, hangup), return_when=asyncio.FIRST_COMPLETED)
+        if not step.done():
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await step
+            raise ConnectionResetError("the client went away")
+        try:
+            item = step.result()
+        except StopAsyncIteration:
+            return
+        yield item

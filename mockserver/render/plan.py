@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator, Iterable, Protocol, Union
+from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Protocol, Union
 
 from multidict import CIMultiDict
 
@@ -86,6 +86,12 @@ class Plan:
     a multidict for writers that cannot splice bytes (mockserver/http/preserialized.py)."""
     wire: "Wire | None" = None
     """How the door frames events and errors (render/wire.py); ``None``: the first-party SSE."""
+    source: "AsyncIterable[bytes] | None" = None
+    """The reply's own body when it is read as it goes (an upstream's answer being relayed, a
+    stored file, a paced replay): delivery closes it when it ends, whether it read it to the end, part
+    of it or none of it (a client gone before the headers, a reset), so what it holds (the
+    upstream connection) is given back at once; and while waiting for its next piece, delivery
+    also watches for the client going away (:func:`mockserver.render.deliver.deliver`)."""
 
 
 class Sink(Protocol):
