@@ -85,6 +85,22 @@ class Installed:
     async def flush(self) -> None:
         await self.cassette.flush()
 
+    @property
+    def not_recorded(self) -> int:
+        """Exchanges answered while recording that are not in the cassette (over the size limit,
+        cut short, …: ``stage.recorder.unrecorded`` says why); failed writes are the cassette's
+        ``failed``."""
+        recorder = self.stage.recorder
+        return recorder.not_recorded if recorder is not None else 0
+
+    def unrecorded_line(self) -> str | None:
+        """The sentence that reports :attr:`not_recorded` (``None``: there were none)."""
+        recorder = self.stage.recorder
+        if recorder is None or not recorder.not_recorded:
+            return None
+        return (f"INCOMPLETE: {recorder.not_recorded} exchange(s) answered while recording are NOT in {self.cassette.path}, "
+                f"so replaying them will miss: {recorder.describe_unrecorded()}")
+
     async def close(self) -> None:
         """Every recording on disk, upstream connections closed."""
         await self.stage.close()

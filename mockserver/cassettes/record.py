@@ -15,6 +15,10 @@ Every read of upstream data is bounded: the recorder holds at most :data:`RECORD
 one answer (``Recorder.limit``). An answer that grows past it — JSON, stream or anything else, a
 huge body or an endless stream — still reaches the client whole and unchanged (passed through
 chunk by chunk from then on, so memory stays bounded), but is not recorded: one warning says so.
+
+Every exchange that is not recorded — over the limit, cut short by either side, never answered,
+still under way at the end — is counted by why (``Recorder.unrecorded``), for the summary
+``mockserver record`` ends with (and its exit status) and for the pytest fixture's teardown.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import bisect
 import inspect
 import logging
 from array import array
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterator
 
@@ -93,14 +98,63 @@ class _Held:
         return frames
 
 
+GONE = "cut short: the client went away before the answer ended"
+BROKE = "cut short: the upstream's answer broke off"
+NO_ANSWER = "not answered: the upstream could not be reached (the client got a 502)"
+INTERRUPTED = "interrupted: the recorder failed or was cancelled while answering (see the log)"
+STOPPED = "still being answered when the recorder stopped"
+
+
+def too_big(limit: int) -> str:
+    return f"over the {limit} bytes the recorder holds of one answer (RECORD_LIMIT): relayed whole, not recorded"
+
+
+@dataclass
+class Unrecorded:
+    """Exchanges not recorded for one reason: how many, and the first of them."""
+
+    count: int
+    first: str
+    """``METHOD /path`` of the first."""
+
+
+class _Tally:
+    """One exchange on its way through the recorder, until it is settled: recorded (or handed
+    to the cassette, which counts a failed write itself), or not, and why."""
+
+    __slots__ = ("recorder", "what", "settled")
+
+    def __init__(self, recorder: "Recorder", api: ApiRequest) -> None:
+        self.recorder = recorder
+        self.what = f"{api.method} {api.path}"
+        self.settled = False
+        recorder._open[self] = None
+
+    def settle(self, unrecorded: str | None) -> None:
+        """``unrecorded``: why it is not recorded; ``None``: it went to the cassette. Only the
+        first call counts."""
+        if self.settled:
+            return
+        self.settled = True
+        self.recorder._open.pop(self, None)
+        if unrecorded is not None:
+            found = self.recorder.unrecorded.get(unrecorded)
+            if found is None:
+                self.recorder.unrecorded[unrecorded] = Unrecorded(1, self.what)
+            else:
+                found.count += 1
+
+
 class _Relay:
     """A relayed answer's body: ``chunks`` as they arrive. Closing it gives the upstream
     connection back even when nothing was read (closing a generator that never started runs none
-    of its code, so its ``finally`` could not)."""
+    of its code, so its ``finally`` could not), and settles an exchange nothing else settled: its
+    client went away."""
 
-    def __init__(self, chunks: AsyncGenerator[bytes, None], upstream: aiohttp.ClientResponse) -> None:
+    def __init__(self, chunks: AsyncGenerator[bytes, None], upstream: aiohttp.ClientResponse, tally: _Tally) -> None:
         self.chunks = chunks
         self.upstream = upstream
+        self.tally = tally
 
     def __aiter__(self) -> "_Relay":
         return self
@@ -113,6 +167,7 @@ class _Relay:
             await self.chunks.aclose()
         finally:
             self.upstream.close()  # nothing left to do once the relay gave it back itself
+            self.tally.settle(GONE)
 
 
 class Recorder:
@@ -136,6 +191,19 @@ class Recorder:
         self.limit = limit
         """Bytes of one answer held to record it (:data:`RECORD_LIMIT`); a larger one is only relayed."""
         self._session: aiohttp.ClientSession | None = None
+        self.unrecorded: dict[str, Unrecorded] = {}
+        """Exchanges answered but not recorded, by why (the reasons above: :func:`too_big`,
+        :data:`GONE`, :data:`BROKE`, :data:`NO_ANSWER`, :data:`INTERRUPTED`, :data:`STOPPED`)."""
+        self._open: dict[_Tally, None] = {}
+
+    @property
+    def not_recorded(self) -> int:
+        """How many exchanges were answered but are not in the cassette."""
+        return sum(u.count for u in self.unrecorded.values())
+
+    def describe_unrecorded(self) -> str:
+        """Each reason with its count and first request, for the end-of-run summary."""
+        return "; ".join(f"{u.count} {why} (the first: {u.first})" for why, u in self.unrecorded.items())
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -146,7 +214,16 @@ class Recorder:
             )
         return self._session
 
-    async def aclose(self) -> None:
+    async def aclose(self, grace: float = 2.0) -> None:
+        """Wait up to ``grace`` seconds for the answers still under way (a client that has just
+        hung up is noticed a moment later), count those still open as not recorded, and close
+        the upstream connections."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._open and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for tally in list(self._open):
+            tally.settle(STOPPED)
         if self._session is not None:
             await self._session.close()
 
@@ -162,19 +239,25 @@ class Recorder:
         data: Any = api.raw_body or None
         if api.upload is not None and api.upload.raw is not None:  # an upload: the bytes as they came, from their spool
             data, headers["Content-Length"] = _spooled(api.upload.raw_chunks()), str(api.upload.raw_size)
+        tally = _Tally(self, api)
         try:
             upstream = await self._client().request(api.method, url, headers=headers, data=data, allow_redirects=False)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             message = f"mockserver record: upstream {self.upstream} did not answer: {exc or type(exc).__name__}"
             log.error("%s", message)
+            tally.settle(NO_ANSWER)
             return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
+        except BaseException:
+            tally.settle(INTERRUPTED)
+            raise
         try:
-            return await self._answer_from(api, upstream, loop.time() - started)
+            return await self._answer_from(api, upstream, loop.time() - started, tally)
         except BaseException:  # cancelled, or a bug: the connection goes back (closed) all the same
             upstream.close()
+            tally.settle(INTERRUPTED)
             raise
 
-    async def _answer_from(self, api: ApiRequest, upstream: aiohttp.ClientResponse, latency: float) -> Reply:
+    async def _answer_from(self, api: ApiRequest, upstream: aiohttp.ClientResponse, latency: float, tally: _Tally) -> Reply:
         """The reply to ``api`` from the upstream's answer, whose headers have arrived. Every way
         out gives the connection back: at once for a JSON answer; for the rest, once the relay
         ends or the reply's body is closed, read or not (delivery closes it: render/deliver.py)."""
@@ -190,6 +273,7 @@ class Recorder:
 
         async def finish(body: bytes, held: _Held | None) -> str | None:
             """Capture the interaction; ``None`` once it is saved, else why it was not."""
+            tally.settle(None)  # from here the cassette counts it: saved, or a failed write
             response = RecordedResponse(
                 status=upstream.status, headers=recorded_headers, body=body, reason=reason, latency=latency,
                 frames=held.frames(body) if held is not None and content_type == "text/event-stream" else None,
@@ -200,12 +284,13 @@ class Recorder:
                 return f"mockserver record: this answer was not saved to the cassette ({exc}); the recording is incomplete"
             return None
 
-        def too_big() -> None:
+        def over_limit() -> None:
+            tally.settle(too_big(self.limit))
             log.warning("mockserver record: the answer to %s %s is over %d bytes, the most the recorder holds of one answer "
                         "(RECORD_LIMIT); relayed to the client whole, not recorded", api.method, api.path, self.limit)
 
         def relayed_reply(body: AsyncGenerator[bytes, None]) -> BytesReply:
-            return BytesReply(status=upstream.status, body=_Relay(body, upstream), headers=relayed, reason=reason,
+            return BytesReply(status=upstream.status, body=_Relay(body, upstream, tally), headers=relayed, reason=reason,
                               origin="upstream", journal_bytes=self.limit)  # the journal, too, keeps no more of it than the recorder
 
         async def relay(head: bytes | None = None) -> AsyncGenerator[bytes, None]:
@@ -221,10 +306,11 @@ class Recorder:
                 async for chunk in upstream.content.iter_any():
                     if held is not None and not held.add(chunk, loop.time() - first):
                         held = None  # what it held is freed; the rest only passes through
-                        too_big()
+                        over_limit()
                     yield chunk
                 complete = True
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                tally.settle(BROKE)
                 log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
             finally:  # also when the client hung up (delivery closes the body at its last yield)
                 if complete:
@@ -246,10 +332,11 @@ class Recorder:
             try:
                 async for chunk in upstream.content.iter_any():
                     if not whole.add(chunk, 0.0):
-                        too_big()
+                        over_limit()
                         return relayed_reply(relay(bytes(whole.body) + chunk))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 upstream.close()
+                tally.settle(BROKE)
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
             body = bytes(whole.body)

@@ -125,17 +125,20 @@ async def _serve(config: Config, options: CassetteOptions) -> int:
 
 
 def _report(installed: Installed) -> int:
-    """The last word of a recorder: how many interactions are in the file, or that some are not
-    (then the exit status is 1: a recording with holes must not pass for a good one)."""
+    """The last word of a recorder: how many interactions are in the file, and which exchanges
+    are not — a write that failed, or an answer not recorded (over the size limit, cut short…).
+    Then the exit status is 1: a recording with holes must not pass for a good one."""
     cassette = installed.cassette
+    unrecorded = installed.unrecorded_line()
     if cassette.failed:
         total = cassette.recorded + cassette.failed
         print(f"mockserver: FAILED to write {cassette.failed} of {total} new interaction(s) to {cassette.path}: {cassette.error}; "
               f"the file holds the other {cassette.recorded} (their clients were told of each failure)", file=sys.stderr, flush=True)
-        return 1
-    if cassette.recorded:
+    elif cassette.recorded:
         print(f"mockserver: {cassette.recorded} new interaction(s) saved to {cassette.path}", flush=True)
-    return 0
+    if unrecorded is not None:
+        print(f"mockserver: {unrecorded}", file=sys.stderr, flush=True)
+    return 1 if cassette.failed or unrecorded is not None else 0
 
 
 def _banner(installed: Installed, options: CassetteOptions, url: str) -> None:
