@@ -16,6 +16,11 @@ one answer (``Recorder.limit``). An answer that grows past it — JSON, stream o
 huge body or an endless stream — still reaches the client whole and unchanged (passed through
 chunk by chunk from then on, so memory stays bounded), but is not recorded: one warning says so.
 
+A gzip or deflate answer is inflated here, :data:`INFLATE_STEP` bytes at a time (aiohttp's own
+decoding is off: its lowest supported release inflates each network read whole), so the bound
+holds for a small body that inflates hugely too; an encoding the recorder did not ask for is
+refused (502).
+
 Every exchange that is not recorded — over the limit, cut short by either side, never answered,
 still under way at the end — is counted by why (``Recorder.unrecorded``), for the summary
 ``mockserver record`` ends with (and its exit status) and for the pytest fixture's teardown.
@@ -27,6 +32,7 @@ import asyncio
 import bisect
 import inspect
 import logging
+import zlib
 from array import array
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,6 +62,13 @@ tokens, one per event, is about 16 MB of SSE); stored even as base64 such an ans
 the 100 MB GitHub takes in one file. An answer past it is relayed, not recorded."""
 ARRIVAL_BYTES = 16
 """What the recorder keeps per chunk of a stream, to stamp each event with its arrival time."""
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the recorder asks the upstream for: the encodings it inflates itself, a piece at a time."""
+INFLATE_STEP = 64 * 1024
+"""The most one step of inflating an upstream answer makes (aiohttp 3.14's step too; 3.10, the
+lowest release supported, inflates each network read whole, so the recorder does not let it)."""
+MAX_GZIP_MEMBERS = 1024
+"""Gzip members one answer may hold one after another (as aiohttp 3.14 allows)."""
 # Not forwarded: hop-by-hop, and what aiohttp sets for the upstream hop itself.
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "accept-encoding", "x-mock-namespace"}  # the last is this server's own
 
@@ -103,6 +116,7 @@ BROKE = "cut short: the upstream's answer broke off"
 NO_ANSWER = "not answered: the upstream could not be reached (the client got a 502)"
 INTERRUPTED = "interrupted: the recorder failed or was cancelled while answering (see the log)"
 STOPPED = "still being answered when the recorder stopped"
+UNDECODED = "refused: the upstream answered in a content-encoding the recorder did not ask for (the client got a 502)"
 
 
 def too_big(limit: int) -> str:
@@ -170,6 +184,66 @@ class _Relay:
             self.tally.settle(GONE)
 
 
+class _Inflater:
+    """A gzip or deflate body inflated :data:`INFLATE_STEP` bytes at a time, so a small body that
+    inflates hugely never sits in memory whole. ``deflate`` is a zlib stream, or a raw deflate one
+    when its first byte says so (servers send both; aiohttp reads both). Damaged or cut-short data
+    raises ``aiohttp.ClientPayloadError``, as aiohttp's own decoding would."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.gzip = encoding in ("gzip", "x-gzip")
+        self.z: "zlib._Decompress | None" = None
+        self.members = 0
+        self.done = False  # a deflate stream has ended: anything after it is ignored
+
+    def _start(self, first: int) -> "zlib._Decompress":
+        self.members += 1
+        if self.members > MAX_GZIP_MEMBERS:
+            raise aiohttp.ClientPayloadError(f"the {self.encoding} body holds more than {MAX_GZIP_MEMBERS} members")
+        if self.gzip:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj(zlib.MAX_WBITS if first & 0x0F == 8 else -zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """What ``data`` inflates to, at most :data:`INFLATE_STEP` bytes a piece."""
+        try:
+            while data and not self.done:
+                if self.z is None:
+                    self.z = self._start(data[0])
+                while True:
+                    out = self.z.decompress(data, INFLATE_STEP)
+                    if out:
+                        yield out
+                    data = self.z.unconsumed_tail
+                    if self.z.eof or (not data and len(out) < INFLATE_STEP):
+                        break
+                if self.z.eof:
+                    data, self.z = self.z.unused_data, None
+                    self.done = not self.gzip
+        except zlib.error as exc:
+            raise aiohttp.ClientPayloadError(f"cannot decode the {self.encoding} body: {exc}") from None
+
+    def end(self) -> None:
+        if self.z is not None:  # started, not ended: the body stopped before its compressed stream did
+            raise aiohttp.ClientPayloadError(f"the {self.encoding} body ends before its compressed stream does")
+
+
+async def _pieces(upstream: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
+    """The upstream's answer, decoded, as it arrives (never more than a network read, or one
+    :data:`INFLATE_STEP`, at a time)."""
+    encoding = upstream.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        async for chunk in upstream.content.iter_any():
+            yield chunk
+        return
+    inflater = _Inflater(encoding)
+    async for chunk in upstream.content.iter_any():
+        for piece in inflater.feed(chunk):
+            yield piece
+    inflater.end()
+
+
 class Recorder:
     """Forwards to the upstream API and hands each complete interaction to ``capture``."""
 
@@ -209,7 +283,7 @@ class Recorder:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=self.timeout, sock_connect=30),
-                auto_decompress=True,
+                auto_decompress=False,  # inflated here, a piece at a time, whatever aiohttp release (_Inflater)
                 skip_auto_headers=("User-Agent",),
             )
         return self._session
@@ -239,6 +313,7 @@ class Recorder:
         data: Any = api.raw_body or None
         if api.upload is not None and api.upload.raw is not None:  # an upload: the bytes as they came, from their spool
             data, headers["Content-Length"] = _spooled(api.upload.raw_chunks()), str(api.upload.raw_size)
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
         tally = _Tally(self, api)
         try:
             upstream = await self._client().request(api.method, url, headers=headers, data=data, allow_redirects=False)
@@ -270,6 +345,15 @@ class Recorder:
                 recorded_headers.append(("Content-Length", length))
         relayed = CIMultiDict(recorded_headers)
         content_type = upstream.headers.get("content-type", "").split(";")[0].strip().lower()
+        encoding = upstream.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            upstream.close()
+            tally.settle(UNDECODED)
+            message = (f"mockserver record: the upstream answered {api.method} {api.path} in content-encoding {encoding}, which "
+                       f"the recorder did not ask for (it asks for {ACCEPT_ENCODING}) and does not decode; not relayed, not recorded")
+            log.error("%s", message)
+            return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
+        pieces = _pieces(upstream)
 
         async def finish(body: bytes, held: _Held | None) -> str | None:
             """Capture the interaction; ``None`` once it is saved, else why it was not."""
@@ -303,7 +387,7 @@ class Recorder:
                 if head is not None:
                     yield head
                     head = b""
-                async for chunk in upstream.content.iter_any():
+                async for chunk in pieces:
                     if held is not None and not held.add(chunk, loop.time() - first):
                         held = None  # what it held is freed; the rest only passes through
                         over_limit()
@@ -313,6 +397,7 @@ class Recorder:
                 tally.settle(BROKE)
                 log.warning("mockserver record: upstream stream for %s %s broke off (%s); not recorded", api.method, api.path, exc)
             finally:  # also when the client hung up (delivery closes the body at its last yield)
+                await pieces.aclose()
                 if complete:
                     upstream.release()  # read to its end: the connection may serve another request
                 else:
@@ -330,11 +415,12 @@ class Recorder:
         if content_type == "application/json" or content_type.endswith("+json"):
             whole = _Held(self.limit)
             try:
-                async for chunk in upstream.content.iter_any():
+                async for chunk in pieces:
                     if not whole.add(chunk, 0.0):
                         over_limit()
-                        return relayed_reply(relay(bytes(whole.body) + chunk))
+                        return relayed_reply(relay(bytes(whole.body) + chunk))  # the rest of ``pieces`` with it
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                await pieces.aclose()
                 upstream.close()
                 tally.settle(BROKE)
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
