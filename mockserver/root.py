@@ -227,8 +227,7 @@ class Api:
         key = None
         # The scenarios and rate limits stages pass every call on while they have nothing to do.
         if self._memo and not self.book.any and not self.limiter.enabled:
-            key = await self.replies.key(incoming, self.parser.default_namespace)
-            found = self.replies.answer(key, request_id) if key is not None else None
+            key, found = await self.replies.lookup(incoming, self.parser.default_namespace, request_id)
             if found is not None:
                 return Exchange(incoming, found[0], request_id, received_at, started, found[1], found[2])
         answered: Reply | None = None

@@ -34,6 +34,7 @@ MEMO_BODY = 16 * 1024
 """The largest body looked up (and so kept, with its parsed request): 256 of them stay small."""
 _ENDPOINTS = {BY_NAME[name].path: BY_NAME[name] for name in (MESSAGES_CREATE, COUNT_TOKENS)}
 Key = tuple[str, str, Any, bytes]
+Found = tuple[ApiRequest, Reply, Plan]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,30 +55,32 @@ class ReplyMemo:
         self.ids = ids
         self._kept: Memo[_Kept] = Memo(size)
 
-    async def key(self, incoming: Incoming, namespace: str) -> Key | None:
-        """What identifies this call's answer, reading its body (which the parser then reads
-        again from here, failures included); ``None``: not a call the memo answers."""
+    async def lookup(self, incoming: Incoming, namespace: str, request_id: str) -> tuple[Key | None, Found | None]:
+        """What identifies this call's answer, and the answer when it is kept (then with this
+        call's ids). The memo reads the body; when it does not answer, the parser reads it again
+        from here, failures included. ``(None, None)``: not a call the memo answers."""
         raw_headers = incoming.raw_headers
         if raw_headers is None or incoming.method != "POST" or incoming.path not in _ENDPOINTS:
-            return None
+            return None, None
         headers = incoming.headers
         length = headers.get("Content-Length")
         if length is None or not length.isdigit() or int(length) > MEMO_BODY or "Content-Encoding" in headers:
-            return None
+            return None, None
         incoming.chunks = None  # the parser reads the body through ``read`` from now on
         try:
             body = await incoming.read(MEMO_BODY)
         except Exception as error:  # the parser meets it where it would have (after its checks)
             incoming.read = _failing(error)
-            return None
-        incoming.read = _again(body)
-        return namespace, incoming.raw_target, raw_headers, body
-
-    def answer(self, key: Key, request_id: str) -> tuple[ApiRequest, Reply, Plan] | None:
-        """The remembered request and reply, and a plan with this answer's ids; ``None``: not kept."""
+            return None, None
+        key = namespace, incoming.raw_target, raw_headers, body
         kept = self._kept.get(key)
         if kept is None:
-            return None
+            incoming.read = _again(body)
+            return key, None
+        return key, self._answer(kept, request_id)
+
+    def _answer(self, kept: _Kept, request_id: str) -> Found:
+        """The remembered request and reply, and a plan with this answer's ids."""
         body = kept.head if kept.tail is None else b"".join((kept.head, self.ids.message().encode(), kept.tail))
         lines, constant, headers = self.headers.serialized(request_id, kept.endpoint, None)
         headers["Content-Type"] = JSON
