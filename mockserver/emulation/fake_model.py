@@ -44,13 +44,22 @@ class Memo(Generic[V]):
         return found
 
     def put(self, key: tuple[Any, ...], value: V) -> None:
+        if self.seen(key):
+            self.keep(key, value)
+
+    def seen(self, key: tuple[Any, ...]) -> bool:
+        """Whether ``key`` came before, so that its answer is worth keeping; the first time,
+        only remember that it came (callers then need not even make the answer to keep)."""
         digest = hash(key)
-        if digest not in self._seen:  # the first time: only remember that it came
+        if digest not in self._seen:
             self._seen[digest] = None
             if len(self._seen) > self.size:
                 self._seen.popitem(last=False)
-            return
+            return False
         del self._seen[digest]
+        return True
+
+    def keep(self, key: tuple[Any, ...], value: V) -> None:
         self._items[key] = value
         if len(self._items) > self.size:
             self._items.popitem(last=False)

@@ -90,8 +90,10 @@ class ReplyMemo:
 
     def remember(self, key: Key, request: ApiRequest | None, reply: Reply, plan: Plan) -> None:
         """Keep what the long way made of ``key``'s call, when it may be answered again."""
+        if request is None or not reply.pure or not self._kept.seen(key):  # the first time, only its hash
+            return
         if (
-            request is None or not reply.pure or reply.faults is not None or reply.observers or reply.headers
+            reply.faults is not None or reply.observers or reply.headers
             or reply.limit_headers is not None or request.stream or plan.constant is None or plan.status != 200
             or plan.wait or plan.reset or plan.paced or plan.notes or not isinstance(plan.frames, list) or len(plan.frames) != 1
         ):
@@ -107,7 +109,7 @@ class ReplyMemo:
                 return
         elif not isinstance(reply, JsonReply):
             return
-        self._kept.put(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens))
+        self._kept.keep(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens))
 
 
 def _again(body: bytes) -> Callable[[int], Awaitable[bytes]]:

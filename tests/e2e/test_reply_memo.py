@@ -5,10 +5,10 @@ headers, another namespace) must take the long way."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import json
 from typing import Any, Iterator
-
-import gzip
 
 import anthropic
 import httpx
@@ -91,6 +91,15 @@ def _call(path: str, body: dict[str, Any], headers: list[tuple[str, str]] = API_
     return request("POST", path, headers=headers, body=json.dumps(body).encode())
 
 
+def _alike(memo: ServerThread, plain: ServerThread, raw: bytes) -> int | None:
+    """Send ``raw`` to both servers: the same status, headers in order (but ``date``) and body."""
+    a, b = exchange(memo.url, raw), exchange(plain.url, raw)
+    assert a.status == b.status
+    assert [(k, v) for k, v in a.headers.items() if k != "date"] == [(k, v) for k, v in b.headers.items() if k != "date"]
+    assert a.body == b.body
+    return a.status
+
+
 def _journal(server: ServerThread) -> list[dict[str, Any]]:
     entries = httpx.get(f"{server.url}/_mock/journal").json()["data"]
     for entry in entries:
@@ -104,17 +113,15 @@ def test_repeated_calls_answer_byte_for_byte_as_the_long_way(servers: tuple[Serv
     memo, plain = servers
     calls = [_call("/v1/messages", MESSAGE)] * 5 + [_call("/v1/messages/count_tokens", COUNT)] * 4
     for raw in calls:
-        a, b = exchange(memo.url, raw), exchange(plain.url, raw)
-        assert a.status == b.status == 200
-        assert [(k, v) for k, v in a.headers.items() if k != "date"] == [(k, v) for k, v in b.headers.items() if k != "date"]
-        assert a.body == b.body
+        assert _alike(memo, plain, raw) == 200
     answers = [exchange(memo.url, _call("/v1/messages", MESSAGE)).json for _ in range(3)]
     assert len({answer["id"] for answer in answers}) == 3  # each answer its own Message id
-    assert len(parses) == 2 * 5 + 2 * 4 + 3 - 3 - 2 - 3  # plain: all; memo: the first two of each call
+    assert len(parses) == 9 + 2 + 2  # the plain server parsed every call, the memo's the first two of each
     assert _journal(memo)[:9] == _journal(plain)[:9]
 
 
-def test_through_the_sdk_sync_and_async() -> None:
+def test_through_the_sdk_sync_and_async(parses: list[str]) -> None:
+    """The SDK's calls repeat byte for byte too: each answer still has its own id."""
     server = _serve()
     try:
         client = anthropic.Anthropic(base_url=server.url, api_key="sk-test", max_retries=0)
@@ -126,9 +133,8 @@ def test_through_the_sdk_sync_and_async() -> None:
             async with anthropic.AsyncAnthropic(base_url=server.url, api_key="sk-test", max_retries=0) as aclient:
                 return {(await aclient.messages.create(**MESSAGE)).id for _ in range(4)}  # type: ignore[call-overload]
 
-        import asyncio
-
         assert len(asyncio.run(both()) | ids) == 8
+        assert len(parses) == 2 * 3  # the first two of each: create, count_tokens, the async client's create
     finally:
         server.stop()
 
@@ -217,7 +223,4 @@ def test_any_sequence_of_calls_answers_alike(twins: tuple[ServerThread, ServerTh
     so their seeded ids stay in step)."""
     memo, plain = twins
     for raw in calls:
-        a, b = exchange(memo.url, raw), exchange(plain.url, raw)
-        assert a.status == b.status
-        assert [(k, v) for k, v in a.headers.items() if k != "date"] == [(k, v) for k, v in b.headers.items() if k != "date"]
-        assert a.body == b.body
+        _alike(memo, plain, raw)
