@@ -50,6 +50,9 @@ class _Kept:
 
 
 class ReplyMemo:
+    """The answers kept, by call; the composition root asks it first and tells it what the long
+    way made (mockserver/root.py ``Api.handle``)."""
+
     def __init__(self, headers: ResponseHeaders, ids: IdGenerator, size: int = MEMO_SIZE) -> None:
         self.headers = headers
         self.ids = ids
