@@ -22,6 +22,10 @@ from mockserver.emulation.server_tools import container_for, issue, needs_issuin
 from mockserver.emulation.synth import Synthesizer
 
 MEMO_SIZE = 1024
+MEMO_BYTES = 16 * 1024 * 1024
+"""Request bytes a memo's kept answers may be keyed by, in all: the key holds the whole body
+(and a draft its parsed form), so the count alone would let 1024 large bodies, each sent twice,
+hold gigabytes."""
 V = TypeVar("V")
 
 
@@ -30,22 +34,27 @@ class Memo(Generic[V]):
 
     An answer is kept from the second time its key is seen; the first time only the key's hash
     is remembered (among the latest ``size``). Traffic whose requests never repeat (every prompt
-    different) then keeps no answers it will not use, and does not pay to drop them again."""
+    different) then keeps no answers it will not use, and does not pay to drop them again. The
+    answers kept cost at most ``max_bytes`` in all (each costs what its caller says: its request's
+    size), and one that costs more than a quarter of that is not kept."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = MEMO_BYTES) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[Any, ...], V] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], tuple[V, int]] = OrderedDict()
         self._seen: OrderedDict[int, None] = OrderedDict()  # hashes of keys seen once
+        self._bytes = 0
 
     def get(self, key: tuple[Any, ...]) -> V | None:
         found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+        if found is None:
+            return None
+        self._items.move_to_end(key)
+        return found[0]
 
-    def put(self, key: tuple[Any, ...], value: V) -> None:
+    def put(self, key: tuple[Any, ...], value: V, cost: int = 0) -> None:
         if self.seen(key):
-            self.keep(key, value)
+            self.keep(key, value, cost)
 
     def seen(self, key: tuple[Any, ...]) -> bool:
         """Whether ``key`` came before, so that its answer is worth keeping; the first time,
@@ -59,10 +68,17 @@ class Memo(Generic[V]):
         del self._seen[digest]
         return True
 
-    def keep(self, key: tuple[Any, ...], value: V) -> None:
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+    def keep(self, key: tuple[Any, ...], value: V, cost: int = 0) -> None:
+        if cost > self.max_bytes // 4:
+            return
+        items = self._items
+        old = items.pop(key, None)
+        if old is not None:
+            self._bytes -= old[1]
+        items[key] = (value, cost)
+        self._bytes += cost
+        while len(items) > self.size or self._bytes > self.max_bytes:
+            self._bytes -= items.popitem(last=False)[1][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +150,8 @@ class FakeModel:
             fed_back=fed_back,
             runs_code=code,
         )
-        if key is not None:
-            self._drafts.put(key, draft)
+        if key is not None and raw is not None:
+            self._drafts.put(key, draft, len(raw))
         return draft
 
     def count_tokens(self, body: Any, *, version: str | None, beta: bool, raw: bytes | None = None, files: Files | None = None) -> int:
@@ -144,8 +160,8 @@ class FakeModel:
         if key is not None and (counted := self._counts.get(key)) is not None:
             return counted
         counted = self.rules.count_tokens(body, version=version, beta=beta, files=files).tokens.total
-        if key is not None:
-            self._counts.put(key, counted)
+        if key is not None and raw is not None:
+            self._counts.put(key, counted, len(raw))
         return counted
 
     def message(self, draft: Draft, ids: IdGenerator, *, usage: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -112,7 +112,7 @@ class ReplyMemo:
                 return
         elif not isinstance(reply, JsonReply):
             return
-        self._kept.keep(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens))
+        self._kept.keep(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens), len(key[3]) + len(frame.raw))
 
 
 def _again(body: bytes) -> Callable[[int], Awaitable[bytes]]:

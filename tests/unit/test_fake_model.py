@@ -325,3 +325,42 @@ def test_memo_keeps_an_answer_from_its_second_sighting_and_only_the_latest() -> 
     for n in range(10):  # distinct keys, each once: the kept answers stay
         memo.put((f"once-{n}",), 0)
     assert memo.get(("b",)) == 2 and memo.get(("c",)) == 2
+
+
+def test_memo_keeps_answers_within_its_byte_budget() -> None:
+    """The kept answers' costs (their request bytes) stay within ``max_bytes``, least recently used
+    out first; one answer costing more than a quarter of it is never kept."""
+    from mockserver.emulation.fake_model import Memo
+
+    memo: Memo[str] = Memo(100, max_bytes=1000)
+    for n in range(6):  # 6 x 200 bytes: the oldest go until 1000 fit
+        memo.put((n,), f"answer {n}", 200)
+        memo.put((n,), f"answer {n}", 200)
+    assert [memo.get((n,)) for n in range(6)] == [None, "answer 1", "answer 2", "answer 3", "answer 4", "answer 5"]
+    memo.put(("big",), "too big", 251)
+    memo.put(("big",), "too big", 251)
+    assert memo.get(("big",)) is None and memo.get((5,)) == "answer 5"
+    memo.put((1,), "again", 200)  # kept again under its key: counted once
+    memo.put((1,), "again", 200)
+    memo.put(("small",), "fits", 200)
+    memo.put(("small",), "fits", 200)
+    assert memo.get(("small",)) == "fits" and memo.get((1,)) == "again" and memo.get((2,)) is None
+
+
+def test_the_fake_models_memos_hold_large_bodies_within_their_budget() -> None:
+    """Many large prompts, each sent twice: the drafts kept are bounded by bytes, not only by count."""
+    from mockserver.clock import ManualClock
+    from mockserver.emulation.fake_model import MEMO_BYTES, FakeModel
+    from mockserver.protocol.catalog import ModelCatalog
+    from mockserver.protocol.schema import RequestSchema
+    from mockserver.protocol.validate import Rules
+
+    model = FakeModel(Rules(RequestSchema.load(), ModelCatalog.load()), Synthesizer(seed=1), clock=ManualClock())
+    text = "x" * (MEMO_BYTES // 16)
+    for n in range(40):
+        body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": f"{n} {text}"}]}
+        raw = json.dumps(body).encode()
+        for _ in range(2):
+            model.draft(body, version="2023-06-01", beta=False, raw=raw)
+    kept = model._drafts._items
+    assert 0 < len(kept) <= 16 and sum(cost for _, cost in kept.values()) <= MEMO_BYTES
