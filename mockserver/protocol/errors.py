@@ -87,6 +87,8 @@ class ApiError(Exception):
         else:
             self.message = default if default is not None else DEFAULT_MESSAGES.get(self.type, "Error")
         self.message_given = message is not None  # a door may word one nobody gave its own way (Vertex's quota: protocol/platforms.py)
+        self.quota: str | None = None
+        """A rate limiter's refusal: what ran out, ``"requests"`` or ``"tokens"`` (Bedrock says which)."""
         self.headers = dict(headers or {})
         self.details = dict(details) if details is not None else None
         # Raised by the edge (Cloudflare) in front of the API: body without envelope or request_id.

@@ -94,6 +94,10 @@ BEDROCK_THROTTLED = "Too many requests, please wait before trying again."
 """What Bedrock's ThrottlingException says (a real 429 quoted in rusty-objects/gourmand, 65 bytes
 of body as its content-length says; kirodotdev/Kiro#8113; AWS re:Post's Bedrock throttling page
 gives it with a second sentence, as 2023-24 reports quote it)."""
+BEDROCK_TOKENS_THROTTLED = "Too many tokens, please wait before trying again."
+"""What it says when a tokens-per-minute quota ran out (a real 429 quoted in
+aws-samples/amazon-bedrock-client-for-mac#99, its body 63 bytes as its Content-Length says;
+RooCodeInc/Roo-Code#5050, anthropics/claude-code#236)."""
 
 
 def _bedrock_spelling(name: str) -> str:
@@ -125,9 +129,10 @@ def bedrock_error_message(error: ApiError, name: str) -> str:
     ``throttlingException``) says for ``error``: the message given, whatever the exception; a
     ThrottlingException given none (the rate limiter's refusal, a scripted ``rate_limit_error``,
     ``ThrottlingException`` or ``error: 429`` without a ``message``), Bedrock's own sentence, not
-    the API's; any other, the server's default (``error.message``)."""
+    the API's (its tokens one where the limiter's token buckets ran out); any other, the server's
+    default (``error.message``)."""
     if not error.message_given and _bedrock_spelling(name) == "ThrottlingException":
-        return BEDROCK_THROTTLED
+        return BEDROCK_TOKENS_THROTTLED if error.quota == "tokens" else BEDROCK_THROTTLED
     return error.message
 
 

@@ -286,4 +286,6 @@ def _refusal(spec: BucketSpec, level: float, needed: float, unit: str, organizat
         "https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
     )
     # The API's wording, not the user's: a door words its refusal its own way (Vertex's quota).
-    return ApiError(429, type="rate_limit_error", headers={"retry-after": str(wait)}, default=message)
+    refusal = ApiError(429, type="rate_limit_error", headers={"retry-after": str(wait)}, default=message)
+    refusal.quota = "tokens" if unit.endswith("tokens") else "requests"
+    return refusal

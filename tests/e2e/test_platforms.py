@@ -766,6 +766,32 @@ def test_bedrock_throttling_says_what_bedrock_says(make_server: Any, tmp_path: A
     assert "would exceed the rate limit for your organization" in first_party.value.message
 
 
+def test_bedrock_says_too_many_tokens_when_a_token_quota_ran_out(mockserver: MockServer) -> None:
+    """A tokens-per-minute refusal says Bedrock's ``Too many tokens, please wait before trying
+    again.`` (a real 429's body), the requests one ``Too many requests…``; sync and async."""
+    mockserver.set_rate_limits(input_tokens_per_minute=200)  # the prompt is about 130 tokens: one call fits
+    bedrock = mockserver.bedrock_client(max_retries=0)
+    long = [{"role": "user", "content": "Tell me about the sea. " * 20}]
+    bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=long)
+    with pytest.raises(anthropic.RateLimitError) as tokens:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=long)
+    assert tokens.value.body == {"message": "Too many tokens, please wait before trying again."}
+    assert tokens.value.response.headers["x-amzn-errortype"].startswith("ThrottlingException:")
+
+    async def main() -> Any:
+        client = mockserver.bedrock_client(async_=True, max_retries=0)
+        with pytest.raises(anthropic.RateLimitError) as streamed:
+            await client.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=long, stream=True)
+        return streamed.value.body
+
+    assert asyncio.run(main()) == {"message": "Too many tokens, please wait before trying again."}
+    mockserver.set_rate_limits(requests_per_minute=1)
+    bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as requests:
+        bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=20, messages=HI)
+    assert requests.value.body == {"message": BEDROCK_THROTTLED}
+
+
 # -- record through an upstream, replay offline --------------------------------------------------
 def test_record_and_replay_bedrock_and_vertex(make_server: Any, tmp_path: Any) -> None:
     from tests.cassette_support import Proxy
