@@ -77,14 +77,20 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
-@pytest.fixture
-def servers() -> Iterator[tuple[ServerThread, ServerThread]]:
+def _twins() -> Iterator[tuple[ServerThread, ServerThread]]:
     """Two servers with one seed and clock: ``memo`` as it comes, ``plain`` with a stage linked."""
     memo, plain = _serve(), _serve()
     plain.api.use(passing)
-    yield memo, plain
-    memo.stop()
-    plain.stop()
+    try:
+        yield memo, plain
+    finally:
+        memo.stop()
+        plain.stop()
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[ServerThread, ServerThread]]:
+    yield from _twins()
 
 
 def _call(path: str, body: dict[str, Any], headers: list[tuple[str, str]] = API_HEADERS) -> bytes:
@@ -208,11 +214,7 @@ def test_other_headers_and_namespaces_are_other_calls(parses: list[str]) -> None
 
 @pytest.fixture(scope="module")
 def twins() -> Iterator[tuple[ServerThread, ServerThread]]:
-    memo, plain = _serve(), _serve()
-    plain.api.use(passing)
-    yield memo, plain
-    memo.stop()
-    plain.stop()
+    yield from _twins()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
