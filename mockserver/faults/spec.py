@@ -54,7 +54,9 @@ class Faults:
     stream_error_after: int | None = None
     """Send ``event: error`` after this many events, then end the stream."""
     stream_error_type: str = "overloaded_error"
-    stream_error_message: str = "Overloaded"
+    stream_error_message: str | None = None
+    """``None``: what the API says for ``stream_error_type`` ("Overloaded", "Internal server error";
+    a door may word it its own way: Bedrock's throttling)."""
     slow_body_chunk: int = 0
     """Write the body this many bytes at a time, ``slow_body_interval`` seconds apart (0: off)."""
     slow_body_interval: float = 0.0

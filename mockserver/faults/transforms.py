@@ -128,7 +128,7 @@ async def _stream_faults(frames: Frames, faults: Faults, notes: list[str], reque
 
 
 def _error_frame(faults: Faults, request_id: str, wire: Wire = SSE) -> Frame:
-    error = ApiError(200, faults.stream_error_message, type=faults.stream_error_type)
+    error = ApiError(200, faults.stream_error_message, type=faults.stream_error_type)  # no message: the type's
     return Frame(wire.error_event(error, request_id))
 
 

@@ -172,6 +172,16 @@ def test_mid_stream_error_raises_api_status_error_from_inside_the_stream(mockser
     assert entry.events[-1]["event"] == "error"
 
 
+@pytest.mark.parametrize(("kind", "said"), [("api_error", "Internal server error"), ("overloaded_error", "Overloaded")])
+def test_a_mid_stream_error_given_no_message_says_what_the_api_says_for_its_type(mockserver: MockServer, kind: str, said: str) -> None:
+    """Not "Overloaded" whatever the type: an ``api_error`` says the API's "Internal server error"."""
+    mockserver.fault(stream_error={"after": 2, "type": kind})
+    with mockserver.client(max_retries=0) as client:
+        _, raised = events_of(client)
+    assert isinstance(raised, anthropic.APIStatusError) and raised.type == kind
+    assert raised.body == {"type": "error", "error": {"type": kind, "message": said}, "request_id": raised.request_id}
+
+
 async def test_mid_stream_error_async_stream_helper(mockserver: MockServer) -> None:
     mockserver.fault(stream_error=3)
     client = mockserver.async_client()

@@ -622,6 +622,15 @@ def test_mid_stream_exception(bedrock: anthropic.AnthropicBedrock, mockserver: M
     assert last is not None and last.headers[":message-type"] == "exception" and last.headers[":exception-type"] == "modelStreamErrorException"
 
 
+def test_a_mid_stream_throttling_exception_says_what_bedrock_says(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
+    """Given no message, a stream's ``throttlingException`` says Bedrock's sentence (it said
+    "Overloaded", the fault's old default, whatever the type)."""
+    mockserver.fault(stream_error={"after": 2, "type": "throttlingException"}, match={"endpoint": "bedrock.invoke_stream"})
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        list(bedrock.messages.create(model=HAIKU_BEDROCK, max_tokens=200, messages=HI, stream=True))
+    assert raised.value.body == {"type": "error", "error": {"type": "throttlingException", "message": BEDROCK_THROTTLED}}
+
+
 def test_drop_and_malformed_on_a_bedrock_stream(bedrock: anthropic.AnthropicBedrock, mockserver: MockServer) -> None:
     mockserver.fault(drop={"after_events": 3}, times=1)
     with pytest.raises(httpx2.RemoteProtocolError):
