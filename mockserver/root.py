@@ -53,8 +53,7 @@ from mockserver.protocol.validate import Rules
 from mockserver.ratelimit.limiter import RateLimitConfig, RateLimiter
 from mockserver.ratelimit.stage import RateLimitStage
 from mockserver.render.headers import ResponseHeaders
-from mockserver.render.deliver import close
-from mockserver.render.plan import Plan
+from mockserver.render.plan import Plan, close
 from mockserver.render.renderer import Renderer
 from mockserver.scenarios.actions import Toolkit
 from mockserver.scenarios.book import ScenarioBook

@@ -11,7 +11,7 @@ import contextlib
 from typing import AsyncGenerator, AsyncIterator
 
 from mockserver.pipeline.exchange import Outcome
-from mockserver.render.plan import Drop, Frame, Frames, Item, Plan, Sink, each
+from mockserver.render.plan import Drop, Frame, Frames, Item, Plan, Sink, close, each
 
 DISCONNECTED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 POLL_SECONDS = 0.02  # how often a pause checks that the client is still there
@@ -67,13 +67,6 @@ async def deliver(plan: Plan, sink: Sink) -> Outcome:
     finally:
         if plan.source is not None:
             await close(plan.source)
-
-
-async def close(body: object) -> None:
-    """Close a body read as it goes (an async generator, or anything with ``aclose``)."""
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 async def _deliver(plan: Plan, sink: Sink) -> Outcome:

@@ -51,9 +51,14 @@ async def each(frames: Frames) -> AsyncGenerator[Item, None]:
         async for item in frames:
             yield item
     finally:
-        close = getattr(frames, "aclose", None)
-        if close is not None:
-            await close()
+        await close(frames)
+
+
+async def close(body: object) -> None:
+    """Close a body read as it goes (an async generator, or anything with ``aclose``)."""
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 @dataclass(slots=True)
