@@ -85,16 +85,18 @@ class Installed:
     async def flush(self) -> None:
         await self.cassette.flush()
 
-    @property
-    def not_recorded(self) -> int:
-        """Exchanges answered while recording that are not in the cassette (over the size limit,
-        cut short, …: ``stage.recorder.unrecorded`` says why); failed writes are the cassette's
-        ``failed``."""
-        recorder = self.stage.recorder
-        return recorder.not_recorded if recorder is not None else 0
+    def failed_line(self) -> str | None:
+        """The sentence that reports the cassette's failed writes (``None``: there were none)."""
+        cassette = self.cassette
+        if not cassette.failed:
+            return None
+        return (f"FAILED to write {cassette.failed} of {cassette.recorded + cassette.failed} new interaction(s) "
+                f"to {cassette.path}: {cassette.error}")
 
     def unrecorded_line(self) -> str | None:
-        """The sentence that reports :attr:`not_recorded` (``None``: there were none)."""
+        """The sentence that reports the exchanges answered while recording that are not in the
+        cassette (over the size limit, cut short, …: ``stage.recorder.unrecorded`` says why);
+        ``None``: there were none."""
         recorder = self.stage.recorder
         if recorder is None or not recorder.not_recorded:
             return None

@@ -64,6 +64,9 @@ ARRIVAL_BYTES = 16
 """What the recorder keeps per chunk of a stream, to stamp each event with its arrival time."""
 ACCEPT_ENCODING = "gzip, deflate"
 """What the recorder asks the upstream for: the encodings it inflates itself, a piece at a time."""
+GZIP_NAMES = ("gzip", "x-gzip")
+DECODED = ("", "identity", *GZIP_NAMES, "deflate")
+"""The content-encodings the recorder relays (what it asks for, their aliases, and none)."""
 INFLATE_STEP = 64 * 1024
 """The most one step of inflating an upstream answer makes (aiohttp 3.14's step too; 3.10, the
 lowest release supported, inflates each network read whole, so the recorder does not let it)."""
@@ -136,21 +139,18 @@ class _Tally:
     """One exchange on its way through the recorder, until it is settled: recorded (or handed
     to the cassette, which counts a failed write itself), or not, and why."""
 
-    __slots__ = ("recorder", "what", "settled")
+    __slots__ = ("recorder", "what")
 
     def __init__(self, recorder: "Recorder", api: ApiRequest) -> None:
         self.recorder = recorder
         self.what = f"{api.method} {api.path}"
-        self.settled = False
-        recorder._open[self] = None
+        recorder._open[self] = None  # until settled
 
     def settle(self, unrecorded: str | None) -> None:
         """``unrecorded``: why it is not recorded; ``None``: it went to the cassette. Only the
         first call counts."""
-        if self.settled:
+        if self.recorder._open.pop(self, False) is False:
             return
-        self.settled = True
-        self.recorder._open.pop(self, None)
         if unrecorded is not None:
             found = self.recorder.unrecorded.get(unrecorded)
             if found is None:
@@ -192,7 +192,7 @@ class _Inflater:
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
-        self.gzip = encoding in ("gzip", "x-gzip")
+        self.gzip = encoding in GZIP_NAMES
         self.z: "zlib._Decompress | None" = None
         self.members = 0
         self.done = False  # a deflate stream has ended: anything after it is ignored
@@ -229,10 +229,9 @@ class _Inflater:
             raise aiohttp.ClientPayloadError(f"the {self.encoding} body ends before its compressed stream does")
 
 
-async def _pieces(upstream: aiohttp.ClientResponse) -> AsyncGenerator[bytes, None]:
-    """The upstream's answer, decoded, as it arrives (never more than a network read, or one
-    :data:`INFLATE_STEP`, at a time)."""
-    encoding = upstream.headers.get("content-encoding", "").strip().lower()
+async def _pieces(upstream: aiohttp.ClientResponse, encoding: str) -> AsyncGenerator[bytes, None]:
+    """The upstream's answer in ``encoding`` (one of :data:`DECODED`), decoded, as it arrives
+    (never more than a network read, or one :data:`INFLATE_STEP`, at a time)."""
     if encoding in ("", "identity"):
         async for chunk in upstream.content.iter_any():
             yield chunk
@@ -346,14 +345,14 @@ class Recorder:
         relayed = CIMultiDict(recorded_headers)
         content_type = upstream.headers.get("content-type", "").split(";")[0].strip().lower()
         encoding = upstream.headers.get("content-encoding", "").strip().lower()
-        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        if encoding not in DECODED:
             upstream.close()
             tally.settle(UNDECODED)
             message = (f"mockserver record: the upstream answered {api.method} {api.path} in content-encoding {encoding}, which "
                        f"the recorder did not ask for (it asks for {ACCEPT_ENCODING}) and does not decode; not relayed, not recorded")
             log.error("%s", message)
             return ErrorReply(error=ApiError(502, message, type="api_error"), origin="upstream")
-        pieces = _pieces(upstream)
+        pieces = _pieces(upstream, encoding)
 
         async def finish(body: bytes, held: _Held | None) -> str | None:
             """Capture the interaction; ``None`` once it is saved, else why it was not."""

@@ -129,11 +129,10 @@ def _report(installed: Installed) -> int:
     are not — a write that failed, or an answer not recorded (over the size limit, cut short…).
     Then the exit status is 1: a recording with holes must not pass for a good one."""
     cassette = installed.cassette
-    unrecorded = installed.unrecorded_line()
-    if cassette.failed:
-        total = cassette.recorded + cassette.failed
-        print(f"mockserver: FAILED to write {cassette.failed} of {total} new interaction(s) to {cassette.path}: {cassette.error}; "
-              f"the file holds the other {cassette.recorded} (their clients were told of each failure)", file=sys.stderr, flush=True)
+    unrecorded, failed = installed.unrecorded_line(), installed.failed_line()
+    if failed is not None:
+        print(f"mockserver: {failed}; the file holds the other {cassette.recorded} (their clients were told of each failure)",
+              file=sys.stderr, flush=True)
     elif cassette.recorded:
         print(f"mockserver: {cassette.recorded} new interaction(s) saved to {cassette.path}", flush=True)
     if unrecorded is not None:
