@@ -374,7 +374,8 @@ class Recorder:
 
         def relayed_reply(body: AsyncGenerator[bytes, None]) -> BytesReply:
             return BytesReply(status=upstream.status, body=_Relay(body, upstream, tally), headers=relayed, reason=reason,
-                              origin="upstream", journal_bytes=self.limit)  # the journal, too, keeps no more of it than the recorder
+                              origin="upstream", journal_bytes=self.limit,  # the journal, too, keeps no more of it than the recorder
+                              stalls=True)
 
         async def relay(head: bytes | None = None) -> AsyncGenerator[bytes, None]:
             """The answer as it arrives, recorded once it is complete; ``head``: what came before

@@ -174,6 +174,8 @@ class BytesReply(_ReplyBase):
     """The size of a streamed body, when known up front (sent as ``Content-Length``)."""
     journal_bytes: int | None = None
     """How much of the body the journal keeps (a file download's first bytes); ``None``: all."""
+    stalls: bool = False
+    """The body comes from outside and may say nothing for minutes (an upstream being relayed)."""
 
 
 Reply = Union[MessageReply, JsonReply, ErrorReply, EventsReply, BytesReply]

@@ -94,7 +94,7 @@ async def _deliver(plan: Plan, sink: Sink) -> Outcome:
                 await sink.write(data)
                 sent.append(data)
             await sink.finish()
-        elif await _timed(frames, sink, sent, plan.keep, watch=plan.source is not None):
+        elif await _timed(frames, sink, sent, plan.keep, watch=plan.watch):
             await sink.finish()
     except DISCONNECTED:
         notes.append("client disconnected")

@@ -95,8 +95,11 @@ class Plan:
     """The reply's own body when it is read as it goes (an upstream's answer being relayed, a
     stored file, a paced replay): delivery closes it when it ends, whether it read it to the end, part
     of it or none of it (a client gone before the headers, a reset), so what it holds (the
-    upstream connection) is given back at once; and while waiting for its next piece, delivery
-    also watches for the client going away (:func:`mockserver.render.deliver.deliver`)."""
+    upstream connection) is given back at once (:func:`mockserver.render.deliver.deliver`)."""
+    watch: bool = False
+    """``source`` may say nothing for minutes (an upstream being relayed): while waiting for its
+    next piece, delivery also watches for the client going away. A stored file or a replay is
+    never silent, so its pieces are awaited directly (no watching task per piece)."""
 
 
 class Sink(Protocol):

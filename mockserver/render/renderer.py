@@ -156,7 +156,8 @@ class Renderer:
                 return Plan(reply.status, headers, [Frame(c) for c in pieces], streamed=True, reason=reply.reason, wire=wire, ours=ours)
             return Plan(reply.status, headers, [Frame(body)], length=len(body), reason=reply.reason, wire=wire, ours=ours)
         return Plan(reply.status, headers, _chunks(body), streamed=streamed, length=reply.length, reason=reply.reason,
-                    wire=wire, ours=ours, keep=reply.journal_bytes, source=body)
+                    wire=wire, ours=ours, keep=reply.journal_bytes, source=body,
+                    watch=reply.stalls)
 
 
 def _whole(status: int, headers: CIMultiDict[str], raw: bytes) -> Plan:
