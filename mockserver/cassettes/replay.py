@@ -99,7 +99,7 @@ class Replayer:
         if response.is_stream and response.body and api.method != "HEAD":
             frames = list(response.chunks())
             return BytesReply(status=response.status, body=_paced(frames, self.speed), headers=headers,
-                              reason=response.reason, origin="cassette")
+                              reason=response.reason, origin="cassette", stalls=bool(self.speed))  # paced: it waits between events
         body = response.body
         if self.rewrite_urls:
             body = rewrite_results_url(body, reachable_base_url(self.base_url(), api.headers.get("host")))

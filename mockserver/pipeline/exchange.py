@@ -175,7 +175,7 @@ class BytesReply(_ReplyBase):
     journal_bytes: int | None = None
     """How much of the body the journal keeps (a file download's first bytes); ``None``: all."""
     stalls: bool = False
-    """The body comes from outside and may say nothing for minutes (an upstream being relayed)."""
+    """The body may say nothing for a while: an upstream being relayed, a replay paced as recorded."""
 
 
 Reply = Union[MessageReply, JsonReply, ErrorReply, EventsReply, BytesReply]

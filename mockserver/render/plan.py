@@ -97,9 +97,9 @@ class Plan:
     of it or none of it (a client gone before the headers, a reset), so what it holds (the
     upstream connection) is given back at once (:func:`mockserver.render.deliver.deliver`)."""
     watch: bool = False
-    """``source`` may say nothing for minutes (an upstream being relayed): while waiting for its
-    next piece, delivery also watches for the client going away. A stored file or a replay is
-    never silent, so its pieces are awaited directly (no watching task per piece)."""
+    """``source`` may say nothing for a while (an upstream being relayed, a paced replay): while
+    waiting for its next piece, delivery also watches for the client going away. A stored file or
+    an unpaced replay is never silent, so its pieces are awaited directly (no task per piece)."""
 
 
 class Sink(Protocol):
