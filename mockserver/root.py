@@ -155,7 +155,7 @@ class Api:
         if self.cassette is not None:
             stages.append(self.cassette.stage)
         # Only the emulated API's answers repeat: with any other stage linked, every call is parsed.
-        self._memo = len(stages) == 2
+        self._memo = stages == [self.ratelimits, self.scenarios]
         self.chain: Next = chain(stages, self.emulation)
         strict = self.cassette is None
         self.parser = Parser(

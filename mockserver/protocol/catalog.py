@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import os
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -214,26 +214,10 @@ class ModelCatalog:
     def __init__(self, entries: Iterable[ModelEntry], *, source: str = "<memory>") -> None:
         self.source = source
         self._entries: tuple[ModelEntry, ...] = tuple(entries)
-        index: dict[str, ModelEntry] = {}
-        for entry in self._entries:
-            for model_id in entry.ids:
-                other = index.get(model_id)
-                if other is not None:
-                    raise CatalogError(
-                        f"{model_id!r} is already used by entry {other.id!r}",
-                        source=source,
-                        entry=entry.id,
-                        field="id" if model_id == entry.id else "aliases",
-                    )
-                index[model_id] = entry
-        self._index: Mapping[str, ModelEntry] = MappingProxyType(index)
-        vertex: dict[str, ModelEntry] = {}
-        for entry in self._entries:
-            for name in entry.vertex_ids:
-                other = vertex.get(name)
-                if other is not None:
-                    raise CatalogError(f"{name!r} is already used by entry {other.id!r}", source=source, entry=entry.id, field="vertex_ids")
-                vertex[name] = entry
+        self._index: Mapping[str, ModelEntry] = MappingProxyType(
+            _by_name(self._entries, lambda e: e.ids, lambda e, name: "id" if name == e.id else "aliases", source)
+        )
+        vertex = _by_name(self._entries, lambda e: e.vertex_ids, lambda e, name: "vertex_ids", source)
         for entry in self._entries:  # the model without its version (@default, @latest): the newest entry naming it
             for name in entry.vertex_ids:
                 vertex.setdefault(name.partition("@")[0], entry)
@@ -380,6 +364,21 @@ class _Entry:
         if allowed is not None and not set(values) <= allowed:
             raise node.error(f"unknown values {sorted(set(values) - allowed)}; allowed: {sorted(allowed)}")
         return tuple(values)
+
+
+def _by_name(
+    entries: Iterable[ModelEntry], names: Callable[[ModelEntry], Iterable[str]], field: Callable[[ModelEntry, str], str], source: str,
+) -> dict[str, ModelEntry]:
+    """Each name ``names`` gives an entry -> that entry; a name two entries give is refused,
+    naming the second entry and its ``field``."""
+    found: dict[str, ModelEntry] = {}
+    for entry in entries:
+        for name in names(entry):
+            other = found.get(name)
+            if other is not None:
+                raise CatalogError(f"{name!r} is already used by entry {other.id!r}", source=source, entry=entry.id, field=field(entry, name))
+            found[name] = entry
+    return found
 
 
 def _as_written(node: Node) -> Node:

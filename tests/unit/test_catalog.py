@@ -365,13 +365,8 @@ def test_every_dated_id_keeps_its_mechanical_vertex_name(catalog: ModelCatalog) 
             assert catalog.resolve(vertex_model(f"{model}@{date}")) is entry
 
 
-def test_a_vertex_id_used_twice_names_the_second_entry() -> None:
+def test_the_bare_vertex_name_is_the_newest_entry_naming_it() -> None:
     first = _raw_entry(vertex_ids=["claude-test-v2@1"])
-    second = _raw_entry(id="claude-test-2", vertex_ids=["claude-test-v2@1"])
-    with pytest.raises(CatalogError) as caught:
-        ModelCatalog.from_yaml(_catalog_text(first, second))
-    assert (caught.value.entry, caught.value.field) == ("claude-test-2", "vertex_ids")
-    assert "claude-test-1" in str(caught.value)
     newer = _raw_entry(id="claude-test-2", vertex_ids=["claude-test-v2@2"])
     catalog = ModelCatalog.from_yaml(_catalog_text(newer, first))  # newest first: the bare name is the newer one
     assert [catalog.resolve_vertex(n).id for n in ("claude-test-v2", "claude-test-v2@1", "claude-test-v2@2")] == [  # type: ignore[union-attr]
@@ -434,12 +429,13 @@ def test_the_shipped_catalog_has_no_yaml11_only_scalar() -> None:
     assert found == {}
 
 
-def test_duplicate_alias_names_both_entries() -> None:
-    first = _raw_entry(aliases=["claude-test"])
-    second = _raw_entry(id="claude-test-2", aliases=["claude-test"])
+@pytest.mark.parametrize(("field", "name"), [("aliases", "claude-test"), ("vertex_ids", "claude-test-v2@1")])
+def test_a_name_two_entries_give_names_both_entries(field: str, name: str) -> None:
+    first = _raw_entry(**{field: [name]})
+    second = _raw_entry(id="claude-test-2", **{field: [name]})
     with pytest.raises(CatalogError) as caught:
         ModelCatalog.from_yaml(_catalog_text(first, second))
-    assert (caught.value.entry, caught.value.field) == ("claude-test-2", "aliases")
+    assert (caught.value.entry, caught.value.field) == ("claude-test-2", field)
     assert "claude-test-1" in str(caught.value)
 
 
