@@ -9,7 +9,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 import orjson
 import yaml
@@ -336,6 +336,20 @@ def node_path(keys: Iterable[Any]) -> str:
     return path
 
 
+def by_item(
+    yaml11: Mapping[tuple[Any, ...], Yaml11Scalar] | None, locate: Callable[[list[Any]], tuple[Any, list[Any]]],
+) -> dict[Any, dict[str, Yaml11Scalar]]:
+    """A document's YAML-1.1-only scalars (:func:`load_yaml_text`) split by the item each is in (a
+    rule, a catalog entry), keyed by its path inside it (``aliases[0]``): ``locate`` gives the item
+    the keys are in (``None``: none) and the keys inside it."""
+    found: dict[Any, dict[str, Yaml11Scalar]] = {}
+    for keys, scalar in (yaml11 or {}).items():
+        item, rest = locate(list(keys))
+        if item is not None:
+            found.setdefault(item, {})[node_path(rest)] = scalar
+    return found
+
+
 def _step(path: str, key: Any) -> str:
     """``path`` one key further, as :meth:`Node.child` and :func:`node_path` both spell it."""
     return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
@@ -347,7 +361,7 @@ def _path(keys: list[Any]) -> str:
         hidden, keys = len(keys) - 8, keys[:8]
     path = ""
     for key in keys:
-        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key)[:80])
+        path = _step(path, key if path or isinstance(key, int) else str(key)[:80])
     return path + (f"…({hidden} more levels)" if hidden else "")
 
 

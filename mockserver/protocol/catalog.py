@@ -20,7 +20,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
-from mockserver.documents import DocumentError, Node, Where, Yaml11Scalar, load_yaml_text, node_path
+from mockserver.documents import DocumentError, Node, Where, Yaml11Scalar, by_item, load_yaml_text
 
 __all__ = [
     "CAPABILITY_SHAPE",
@@ -252,10 +252,12 @@ class ModelCatalog:
         models = fields["models"] if "models" in fields else root.child("models")
         if not isinstance(models.value, list):
             raise models.error("must be a list of model entries")
-        by_entry: dict[int, dict[str, Yaml11Scalar]] = {}
-        for keys, scalar in yaml11.items():  # ("models", 3, "aliases", 0) -> entry 3's "aliases[0]"
+        def entry_of(keys: list[Any]) -> tuple[Any, list[Any]]:  # ("models", 3, "aliases", 0): entry 3's "aliases[0]"
             if len(keys) > 2 and keys[0] == "models" and isinstance(keys[1], int):
-                by_entry.setdefault(keys[1], {})[node_path(keys[2:])] = scalar
+                return keys[1], keys[2:]
+            return None, keys
+
+        by_entry = by_item(yaml11, entry_of)
         entries = [_parse_entry(raw, number, source, by_entry.get(number - 1)) for number, raw in enumerate(models.value, 1)]
         return cls(entries, source=source)
 

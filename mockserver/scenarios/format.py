@@ -25,7 +25,7 @@ from mockserver.scenarios.actions import MESSAGE_ENDPOINTS, THEN, Action, ErrorA
 from mockserver.scenarios.blocks import instantiate, output_usage, parse_blocks, validate_message
 from mockserver.scenarios.errors import ScenarioError, where
 from mockserver.scenarios.matchers import Match, parse_match
-from mockserver.documents import Node, Where, Yaml11Scalar, check_document, load_yaml_text, node_path
+from mockserver.documents import Node, Where, Yaml11Scalar, by_item, check_document, load_yaml_text
 from mockserver.scenarios.matchers import MAX_COUNT
 
 ACTIONS = ("reply", "sequence", "error", "stream", "json", "fault", "passthrough")
@@ -158,11 +158,11 @@ def parse_document(
         rule_paths = [f"rules[{i}]" for i in range(len(rule_nodes))]
     else:
         raise root.error("a scenario is a list of rules, or a mapping with 'rules' (and 'rate_limits')")
-    in_rules: dict[Any, dict[str, Yaml11Scalar]] = {}
-    for keys, scalar in (yaml11 or {}).items():
-        index, _, rest = _rule_at(data, list(keys))
-        if index is not None:
-            in_rules.setdefault(index, {})[node_path(rest)] = scalar
+    def rule_of(keys: list[Any]) -> tuple[Any, list[Any]]:
+        index, _, rest = _rule_at(data, keys)
+        return index, rest
+
+    in_rules = by_item(yaml11, rule_of)
     rules: list[Rule] = []
     names: set[str] = set()
     for offset, (node, path) in enumerate(zip(rule_nodes, rule_paths)):

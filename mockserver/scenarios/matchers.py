@@ -171,8 +171,7 @@ def text_condition(node: Node, default: str) -> TextCondition:
     if kind == "present":
         return TextCondition("present", child.boolean())
     _refuse_date(child)
-    _refuse_yaml11(child)
-    value = child.string()
+    value = child.string()  # a YAML 1.1 scalar is no string: refused naming the text as written
     return _regex(child, value) if kind == "regex" else TextCondition(kind, value)
 
 
