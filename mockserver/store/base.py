@@ -268,3 +268,8 @@ class FileRecords(Protocol):
     async def clear(self, namespace: str | None = None) -> None:
         """Forget every file of ``namespace`` (of every namespace: ``None``)."""
         ...
+
+
+def keep_none(namespace: str) -> bool:
+    """What a store keeps until :meth:`Store.retain` says otherwise: no namespace."""
+    return False

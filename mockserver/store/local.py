@@ -27,7 +27,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreError
+from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreError, keep_none
 from mockserver.store.files import SqliteFiles
 from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
@@ -89,10 +89,6 @@ class _Space:
 _NOTHING = object()  # equal to no key
 
 
-def _keep_none(namespace: str) -> bool:
-    return False
-
-
 def _tell_no_one(namespace: str) -> None:
     return None
 
@@ -111,7 +107,7 @@ class LocalStore:
         self._recent_key: object = _NOTHING
         self._recent_space = _Space()
         self._limit = namespaces
-        self._keep: Callable[[str], bool] = _keep_none
+        self._keep: Callable[[str], bool] = keep_none
         self._forgotten: Callable[[str], None] = _tell_no_one
         self.evicted = 0  # namespaces forgotten to stay within the limit
         self._docs: dict[str, tuple[int, bytes]] = {}

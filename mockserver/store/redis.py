@@ -39,7 +39,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreUnavailable
+from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreUnavailable, keep_none
 from mockserver.store.records import RESULT_KINDS, BatchRow, FileRow
 
 log = logging.getLogger("mockserver.store")
@@ -377,10 +377,6 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _keep_none(namespace: str) -> bool:
-    return False
-
-
 def _glob(text: str) -> str:
     """``text`` as a literal in a SCAN MATCH pattern."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
@@ -419,7 +415,7 @@ class RedisStore:
         self.server_time = server_time
         self.p = prefix
         self._idle_ms = str(math.ceil(idle_ttl * 1000))
-        self._keep: Callable[[str], bool] = _keep_none
+        self._keep: Callable[[str], bool] = keep_none
         self._down: str | None = None
         self._appends: list[tuple[list[str], list[bytes | int | str], asyncio.Future[int]]] = []  # to send this turn
         self._sending: set[asyncio.Task[None]] = set()
