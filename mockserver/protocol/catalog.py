@@ -21,6 +21,7 @@ from typing import Any, Literal, cast, get_args
 import yaml
 
 from mockserver.documents import DocumentError, Node, Where, Yaml11Scalar, by_item, load_yaml_text
+from mockserver.protocol.platforms import VERTEX_UNVERSIONED
 
 __all__ = [
     "CAPABILITY_SHAPE",
@@ -278,7 +279,7 @@ class ModelCatalog:
         found = self._vertex.get(name)
         if found is None:
             base, _, version = name.partition("@")
-            if version in ("", "default", "latest"):
+            if version in VERTEX_UNVERSIONED:
                 found = self._vertex.get(base)
         return found
 

@@ -36,11 +36,15 @@ def bedrock_model(model_id: str) -> str | None:
     return match.group("model") if match is not None else None
 
 
+VERTEX_UNVERSIONED = ("", "default", "latest")
+"""The versions of a Vertex model name (after ``@``) that name the model itself."""
+
+
 def vertex_model(model: str) -> str:
     """``claude-sonnet-4-5@20250929`` -> ``claude-sonnet-4-5-20250929``; ``@default`` and
     ``@latest``, and ids without ``@``, name the model itself."""
     name, _, version = model.partition("@")
-    if not version or version in ("default", "latest"):
+    if version in VERTEX_UNVERSIONED:
         return name
     return f"{name}-{version}"
 
