@@ -221,16 +221,14 @@ class LocalStore:
         return value + 1
 
     async def get_int(self, key: str) -> int:
-        space = self._held(key)
-        return space.counters.get(key, 0) if space is not None else 0
+        return self._count(key)
 
     async def get_ints(self, keys: Sequence[str]) -> list[int]:
-        held = self._held
-        out = []
-        for key in keys:
-            space = held(key)
-            out.append(space.counters.get(key, 0) if space is not None else 0)
-        return out
+        return [self._count(key) for key in keys]
+
+    def _count(self, key: str) -> int:
+        space = self._held(key)
+        return space.counters.get(key, 0) if space is not None else 0
 
     async def open(self) -> None:
         return None
