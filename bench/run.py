@@ -139,6 +139,7 @@ class Workload:
     compare: bool = False  # also run on the --compare checkout
     latency: bool = False  # also report p50 and p99
     floor: bool = False  # also run on the floor (bench/floor_server.py)
+    journal: bool = True  # False: mockserver keeps no journal (--journal-limit 0, as a load test runs it)
 
     def label(self, measure: str = "req/s") -> str:
         return f"{self.name}: {measure}, concurrency {self.connections}"
@@ -149,6 +150,10 @@ WORKLOADS = [
     Workload("rps_c64", "non-streaming, one repeated request", PLAIN, 64, compare=True, latency=True, floor=True),
     Workload("rps_distinct_c64", "non-streaming, every prompt different", DISTINCT, 64, compare=True, latency=True),
     Workload("rps_count_tokens_c64", "count_tokens", COUNT, 64, COUNT_TOKENS, compare=True, latency=True),
+    Workload("rps_c64_no_journal", "non-streaming, one repeated request, no journal (--journal-limit 0)", PLAIN, 64, journal=False),
+    Workload("rps_distinct_c64_no_journal", "non-streaming, every prompt different, no journal (--journal-limit 0)", DISTINCT, 64,
+             journal=False),
+    Workload("rps_count_tokens_c64_no_journal", "count_tokens, no journal (--journal-limit 0)", COUNT, 64, COUNT_TOKENS, journal=False),
     Workload("rps_streams_c16", "full 200-delta streams, unpaced", STREAM_BODY, 16, streams=True),
     Workload("rps_streams_paced_c16", f"full 200-delta streams, paced ({PACE_SECONDS * 1000:g} ms before each delta)",
              STREAM_BODY, 16, headers=PACED, streams=True),
@@ -490,9 +495,10 @@ def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) ->
     base = Server("baseline", [PY, "bench/baseline_server.py", "{port}"])
     mock = Server("mockserver", mock_argv)
     streams = Server("mockserver-streams", [*mock_argv, "--scenario", str(scenario)])
+    unjournaled = Server("mockserver-no-journal", [*mock_argv, "--journal-limit", "0"])
     floor = Server("floor", [PY, "bench/floor_server.py", "{port}", str(reply)])
     before = compare_server(args.compare, mock_argv) if args.compare else None
-    servers = [s for s in (base, mock, streams, before) if s is not None]
+    servers = [s for s in (base, mock, streams, unjournaled, before) if s is not None]
     rows: dict[str, Row] = {}
     floors: dict[str, Floor] = {}
     try:
@@ -503,7 +509,8 @@ def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) ->
         floor.start()
         events = compare_events(base.url, streams.url)
         for workload in WORKLOADS:
-            sides = [base, streams if workload.streams else mock, *([before] if before and workload.compare else [])]
+            ours = streams if workload.streams else mock if workload.journal else unjournaled
+            sides = [base, ours, *([before] if before and workload.compare else [])]
             measures = [_measure(side.url, workload, args.seconds, use_wrk) for side in sides]
             if workload.floor:
                 measures.append(_measure(floor.url, workload, args.seconds, use_wrk))

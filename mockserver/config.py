@@ -61,7 +61,8 @@ class Config:
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     log_requests: bool = True
     # Exchanges the journal keeps (oldest dropped first), and the bytes they may hold in all.
-    # Holding many costs memory and speed.
+    # Holding many costs memory and speed; 0 keeps none (a load test's server: reading the
+    # journal is then an error).
     journal_limit: int = 1000
     journal_bytes: int = 64 * 1024 * 1024
     # Namespaces whose journal, rule counts and rate-limit buckets this process holds (the local
@@ -103,3 +104,7 @@ class Config:
     # Which worker of ``mockserver serve --workers N`` this is (0 for a lone server): ids differ
     # per worker, generated content does not.
     worker: int = 0
+
+    def __post_init__(self) -> None:
+        if self.journal_limit < 0 or self.journal_bytes < 0:
+            raise ValueError(f"journal_limit and journal_bytes must be 0 or more, not {self.journal_limit!r} and {self.journal_bytes!r}")

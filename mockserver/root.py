@@ -258,8 +258,23 @@ class Api:
         return self.renderer.error(self.ids.request(), ErrorReply(error=error, origin="server"))
 
     async def finish(self, exchange: Exchange, outcome: Outcome) -> None:
-        """Journal the exchange (bytes only: decoding waits until a test reads it), tell the
-        reply's observers, and log one line."""
+        """Journal the exchange (bytes only: decoding waits until a test reads it), log one
+        line, and tell the reply's observers."""
+        journaled, logged = self.journal.on, self.config.log_requests
+        if journaled or logged:  # else nothing is built: a load test's server (--journal-limit 0 --quiet)
+            entry, namespace = self._entry(exchange, outcome)
+            if journaled:
+                try:
+                    await self.journal.append(entry, namespace)
+                except StoreUnavailable:
+                    pass  # the answer went out; the store said why it is down (once) in the log
+            if logged:
+                access_log.info("%s", access_line(entry))
+        for observer in exchange.reply.observers or ():
+            observer(outcome)
+
+    def _entry(self, exchange: Exchange, outcome: Outcome) -> tuple[JournalEntry, str]:
+        """The journal's entry for an exchange, and the namespace it belongs to."""
         reply = exchange.reply
         request, incoming = exchange.request, exchange.incoming
         if request is not None:
@@ -281,14 +296,7 @@ class Api:
             # bytes as recorded (upstream, a cassette): their usage is read when asked for, not here
             isinstance(reply, BytesReply) and not reply.api_headers,  # usage_in_body
         )
-        try:
-            await self.journal.append(entry, namespace)
-        except StoreUnavailable:
-            pass  # the answer went out; the store said why it is down (once) in the log
-        for observer in reply.observers or ():
-            observer(outcome)
-        if self.config.log_requests:
-            access_log.info("%s", access_line(entry))
+        return entry, namespace
 
     # -- lifetime and resets -----------------------------------------------------------------------
     async def start(self) -> None:

@@ -36,8 +36,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gzip", action="store_true", help="never gzip answers (by default successes are gzipped for clients that accept it)")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     parser.add_argument(
-        "--journal-limit", type=_positive_int, default=1000, metavar="N",
-        help="exchanges the journal keeps, per namespace (default 1000)",
+        "--journal-limit", type=_count, default=1000, metavar="N",
+        help="exchanges the journal keeps, per namespace (default 1000); 0 keeps none, for load tests "
+        "(reading the journal is then an error)",
     )
     parser.add_argument(
         "--journal-bytes", type=_positive_int, default=64 * 1024 * 1024, metavar="N",
@@ -162,12 +163,19 @@ def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(raw: str) -> int:
+    value = _count(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {raw!r}")
+    return value
+
+
+def _count(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {raw!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {raw!r}")
     return value
 
 

@@ -165,7 +165,7 @@ async def _index(http: BaseRequest, api: Api, _: str) -> web.StreamResponse:
         "endpoints": [f"{PREFIX}/rules", f"{PREFIX}/reset", f"{PREFIX}/journal", f"{PREFIX}/ratelimits"],
         "namespace": namespace,
         "rules": len(api.book.rules_for(namespace)),
-        "journal": len(await api.journal.read(namespace)),
+        "journal": len(await api.journal.read(namespace)) if api.journal.on else None,  # None: kept none (--journal-limit 0)
         "scenario_files": [str(p) for p in api.book.files],
         "rate_limits": api.limiter.active(namespace),
         "state": getattr(api.store, "description", "local"),

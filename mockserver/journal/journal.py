@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping
 import orjson
 
 from mockserver.protocol import sse
+from mockserver.protocol.errors import ApiError
 from mockserver.protocol.headers import wire_text
 from mockserver.protocol.secrets import DEFAULT_REDACTED_HEADERS, REDACTED, Detector, detector_for, known_credentials, redact_stream
 from mockserver.store.base import LogLimits, Store
@@ -315,11 +316,16 @@ def _error_of(entry: JournalEntry) -> tuple[str | None, str | None]:
 
 
 class JournalLog:
-    """The server's side: append each exchange, read them back, forget them; per namespace."""
+    """The server's side: append each exchange, read them back, forget them; per namespace.
+
+    With ``limits.entries`` 0 the journal is off (``--journal-limit 0``, for load tests, as
+    WireMock's ``--no-request-journal``): nothing is appended, clearing does nothing, and reading
+    is an error that says why, rather than an empty journal a test would take for no calls."""
 
     def __init__(self, store: Store, limits: LogLimits) -> None:
         self.store = store
         self.limits = limits
+        self.on = limits.entries > 0
 
     @staticmethod
     def key(namespace: str) -> str:
@@ -332,6 +338,8 @@ class JournalLog:
         return entry
 
     async def read(self, namespace: str = "default", since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        if not self.on:
+            raise ApiError(404, "This server keeps no journal (it was started with --journal-limit 0).", type="not_found_error")
         entries = []
         for seq, entry in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes):
             entry.seq = seq  # an entry kept outside this process was encoded before it had its number
@@ -339,7 +347,8 @@ class JournalLog:
         return entries
 
     async def clear(self, namespace: str = "default") -> None:
-        await self.store.clear(self.key(namespace))
+        if self.on:
+            await self.store.clear(self.key(namespace))
 
 
 class Journal:
