@@ -16,6 +16,7 @@ from mockserver.emulation.synth import Synthesizer
 from mockserver.ids import IdGenerator
 from mockserver.pipeline.exchange import ApiRequest, EventsReply, JsonReply, Reply, SseEvent
 from mockserver.protocol.catalog import ModelCatalog
+from mockserver.protocol.endpoints import is_completion
 from mockserver.protocol.errors import ApiError, invalid_request, not_found
 from mockserver.protocol.schema import (
     MSG_BOOL, MSG_DICT, MSG_EXTRA, MSG_FINITE, MSG_FLOAT, MSG_INT, MSG_INT_FRACTION, MSG_LIST, MSG_REQUIRED, MSG_STR,
@@ -53,11 +54,6 @@ def either(messages: Handler, completions: Handler) -> Handler:
         return await (completions if is_completion(request.body) else messages)(request)
 
     return handle
-
-
-def is_completion(body: Any) -> bool:
-    """A Text Completions body (sent through a door that takes either API, as Bedrock's invoke)."""
-    return isinstance(body, dict) and "prompt" in body and "messages" not in body
 
 
 def supports_completions(model_id: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 MB = 1024 * 1024
 
@@ -131,6 +131,11 @@ LIKE: Mapping[str, str] = MappingProxyType({e.name: e.like or e.name for e in EN
 def kind(endpoint: str) -> str:
     """The first-party endpoint ``endpoint`` is answered as (``bedrock.invoke`` -> ``messages.create``)."""
     return LIKE.get(endpoint, endpoint)
+
+
+def is_completion(body: Any) -> bool:
+    """A Text Completions body (sent through a door that takes either API, as Bedrock's invoke)."""
+    return isinstance(body, dict) and "prompt" in body and "messages" not in body
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,20 @@ answers the call) or, with ``fail_open``, lets calls through unlimited until the
 
 from __future__ import annotations
 
+from typing import Any
+
 from mockserver.cache.prompt_cache import PromptCache
-from mockserver.pipeline.exchange import ApiRequest, ErrorReply, MessageReply, Next, Reply
+from mockserver.pipeline.exchange import ApiRequest, ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import BY_NAME, MESSAGES_CREATE
-from mockserver.protocol.tokens import count_request
+from mockserver.protocol.endpoints import (
+    BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, MESSAGES_CREATE, is_completion,
+)
+from mockserver.protocol.tokens import count_request, count_text
 from mockserver.ratelimit.limiter import RateLimiter
 from mockserver.store.base import StoreUnavailable
+
+BEDROCK_EITHER = frozenset({BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM})
+"""Bedrock's doors that take either API in one body (emulation/completions.py ``either``); Vertex's take only Messages."""
 
 
 class RateLimitStage:
@@ -64,8 +71,12 @@ class RateLimitStage:
     async def _estimate(self, request: ApiRequest) -> int:
         """The input tokens taken at admission: the prompt minus what the prompt cache would
         serve, since cache reads do not count toward ITPM. Bedrock's and Vertex's Messages calls
-        (``request.kind``) are charged as ``/v1/messages`` is."""
+        (``request.kind``) are charged as ``/v1/messages`` is; a Text Completions call (and
+        Bedrock's invoke with a ``prompt``) takes its prompt's tokens (it has no prompt cache)."""
         body = request.body
+        if _completion_call(request):
+            prompt = body.get("prompt")
+            return count_text(prompt) if isinstance(prompt, str) else 0
         if request.kind != MESSAGES_CREATE or not isinstance(body, dict):
             return 0
         tokens = count_request(body)
@@ -77,7 +88,14 @@ class RateLimitStage:
         return tokens.total
 
     async def _settle(self, request: ApiRequest, reply: Reply, estimate: int) -> None:
-        """Charge the output tokens of the reply, and correct the input estimate to what it reports."""
+        """Charge the output tokens of the reply, and correct the input estimate to what it reports.
+        A Completion reports no ``usage``: its output is the completion's text counted as the
+        estimator counts any text, and its input stays the prompt's count taken at admission."""
+        if _completion_call(request):
+            text = _completion_text(reply)
+            if text:
+                await self.limiter.settle(request.model, output_tokens=count_text(text), namespace=request.namespace)
+            return
         if request.kind != MESSAGES_CREATE or not isinstance(reply, MessageReply):
             return
         usage = reply.message.get("usage") or {}
@@ -88,3 +106,26 @@ class RateLimitStage:
             output_tokens=int(usage.get("output_tokens") or 0),
             namespace=request.namespace,
         )
+
+
+def _completion_call(request: ApiRequest) -> bool:
+    """``POST /v1/complete``, or a Text Completions body through Bedrock's invoke (the body decides there)."""
+    if request.kind == COMPLETIONS_CREATE:
+        return isinstance(request.body, dict)
+    return request.endpoint in BEDROCK_EITHER and is_completion(request.body)
+
+
+def _completion_text(reply: Reply) -> str:
+    """The completion a reply carries: a JSON Completion's ``completion`` (the first-party shape
+    and Bedrock's), or the ``completion`` pieces of its events joined. Other replies (an error,
+    recorded or proxied bytes) carry none that is counted."""
+    if isinstance(reply, JsonReply):
+        return _piece(reply.body)
+    if isinstance(reply, EventsReply):
+        return "".join(_piece(event.data) for event in reply.events if event.event == "completion")
+    return ""
+
+
+def _piece(data: Any) -> str:
+    text = data.get("completion") if isinstance(data, dict) else None
+    return text if isinstance(text, str) else ""
