@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx2
 import pytest
 
@@ -23,7 +24,9 @@ from mockserver.clock import ManualClock
 from mockserver.harness.testing import MockServer
 from mockserver.journal import parse_sse
 from mockserver.protocol import eventstream, schema_gen
+from mockserver.protocol.tokens import count_text
 from tests.cassette_support import Proxy
+from tests.conftest import USER_HI
 
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
 LEGACY_TESTS = Path(__file__).resolve().parents[1] / "legacy"
@@ -139,6 +142,117 @@ def test_completion_rate_limits(make_server: Any) -> None:
     assert [(e.status, e.origin) for e in server.journal.calls(endpoint="completions.create")] == [(200, "default"), (429, "ratelimit")]
     clock.advance(60)
     assert complete(server).status_code == 200
+
+
+SEA = "The sea and the ships upon it. "
+BIG = f"\n\nHuman: {SEA * 800}\n\nAssistant:"  # 6,407 tokens by the estimator: over the 5,000 below
+SMALL = f"\n\nHuman: {SEA * 200}\n\nAssistant:"  # 1,607 tokens
+ITPM, OTPM = 5000, 100
+
+
+def limited(make_server: Any) -> MockServer:
+    """A server with a still clock (no refill between calls) and token limits a completion meets."""
+    server: MockServer = make_server(any_model=True, clock=ManualClock())
+    server.set_rate_limits(input_tokens_per_minute=ITPM, output_tokens_per_minute=OTPM)
+    return server
+
+
+def completion_body(prompt: str, max_tokens: int = 50) -> dict[str, Any]:
+    return {"model": "claude-2.1", "prompt": prompt, "max_tokens_to_sample": max_tokens}
+
+
+def buckets(server: MockServer) -> tuple[int, int]:
+    """claude-2.1's input and output tokens left, exactly (the admin API's view; the headers round to thousands)."""
+    state = httpx2.get(f"{server.url}/_mock/ratelimits").json()["buckets"]["claude-2.1"]
+    return state["input_tokens"]["remaining"], state["output_tokens"]["remaining"]
+
+
+def check_refused(error: anthropic.RateLimitError, per_minute: str) -> None:
+    """The API's 429: its body's shape and words, ``retry-after``, and (as every Completion answer) no
+    ``anthropic-ratelimit-*`` headers (docs/protocol.md "Text Completions")."""
+    body = error.response.json()
+    assert error.status_code == 429 and list(body) == ["type", "error", "request_id"]
+    assert body["error"]["type"] == "rate_limit_error" and f"of {per_minute} per minute" in body["error"]["message"]
+    headers = error.response.headers
+    assert int(headers["retry-after"]) >= 1 and headers["request-id"] == body["request_id"]
+    assert not [name for name in headers if name.startswith("anthropic-ratelimit-")]
+
+
+def check_admitted(server: MockServer, response: httpx2.Response) -> None:
+    """The prompt's estimate was taken at admission (the refused call before took nothing), the
+    completion's tokens after."""
+    completion = response.json()["completion"]
+    assert response.status_code == 200 and count_text(completion) > 10
+    assert buckets(server) == (ITPM - count_text(SMALL), OTPM - count_text(completion))
+
+
+def check_messages_header(headers: Any, used: int) -> None:
+    """A Messages call for the same model (``used`` its input tokens) reports the same bucket, the
+    completion's prompt gone from it."""
+    left = ITPM - count_text(SMALL) - used
+    assert headers["anthropic-ratelimit-input-tokens-remaining"] == str(left - left % 1000) == "3000"
+    assert ITPM - used - (ITPM - used) % 1000 == 4000  # what it said when a completion took no tokens
+
+
+LEGACY_WARNING = pytest.mark.filterwarnings("ignore:The model 'claude-2.1' is deprecated:DeprecationWarning")
+
+
+@LEGACY_WARNING
+def test_completion_tokens_are_charged_through_the_sdk(make_server: Any) -> None:
+    """SDK 2.12 has no ``completions`` resource (only 0.x has): its ``post`` sends the call through
+    the same client (auth, retries, the 429 as ``RateLimitError``)."""
+    server = limited(make_server)
+    with server.client(max_retries=0) as client:
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(BIG))
+        check_refused(caught.value, "5,000 input tokens")
+        check_admitted(server, client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(SMALL)))
+        raw = client.messages.with_raw_response.create(model="claude-2.1", max_tokens=5, messages=USER_HI)
+        check_messages_header(raw.headers, raw.parse().usage.input_tokens)
+        client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(SMALL, 100))  # the output bucket runs dry
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(PROMPT))
+        check_refused(caught.value, "100 output tokens")
+    statuses = [(e.status, e.origin) for e in server.journal.calls(endpoint="completions.create")]
+    assert statuses == [(429, "ratelimit"), (200, "default"), (200, "default"), (429, "ratelimit")]
+
+
+@LEGACY_WARNING
+async def test_completion_tokens_are_charged_through_the_async_sdk(make_server: Any) -> None:
+    server = limited(make_server)
+    async with server.async_client(max_retries=0) as client:
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(BIG))
+        check_refused(caught.value, "5,000 input tokens")
+        check_admitted(server, await client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(SMALL)))
+        raw = await client.messages.with_raw_response.create(model="claude-2.1", max_tokens=5, messages=USER_HI)
+        check_messages_header(raw.headers, (await raw.parse()).usage.input_tokens)
+        await client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(SMALL, 100))
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await client.post("/v1/complete", cast_to=httpx2.Response, body=completion_body(PROMPT))
+        check_refused(caught.value, "100 output tokens")
+
+
+def test_streamed_and_bedrock_completions_are_charged_alike(make_server: Any) -> None:
+    """A streamed completion is charged its pieces joined; Bedrock's invoke with a ``prompt`` body (both
+    doors) as ``/v1/complete`` (it took a Messages body's few tokens for the prompt, and no output)."""
+    server = limited(make_server)
+    streamed = httpx2.post(f"{server.url}/v1/complete", json={**completion_body(SMALL), "stream": True}, headers=HEADERS)
+    text = "".join(e["data"]["completion"] for e in parse_sse(streamed.content) if e["event"] == "completion")
+    assert buckets(server) == (ITPM - count_text(SMALL), OTPM - count_text(text))
+    auth = {"authorization": "Bearer bedrock-key"}
+    for door in ("invoke", "invoke-with-response-stream"):
+        server.set_rate_limits(input_tokens_per_minute=ITPM, output_tokens_per_minute=OTPM)  # new limits: full buckets
+        body = {"anthropic_version": "bedrock-2023-05-31", "prompt": SMALL, "max_tokens_to_sample": 50}
+        answered = httpx2.post(f"{server.url}/model/anthropic.claude-v2:1/{door}", json=body, headers=auth)
+        if door == "invoke":
+            text = answered.json()["completion"]
+        else:
+            chunks = [m.chunk_data for m in map(eventstream.decode, eventstream.split(answered.content)) if m is not None]
+            text = "".join(json.loads(c)["completion"] for c in chunks if c is not None)
+        assert answered.status_code == 200 and buckets(server) == (ITPM - count_text(SMALL), OTPM - count_text(text)), door
+        refused = httpx2.post(f"{server.url}/model/anthropic.claude-v2:1/invoke", json={**body, "prompt": BIG}, headers=auth)
+        assert refused.status_code == 429 and refused.json() == {"message": "Too many tokens, please wait before trying again."}
 
 
 def test_completion_record_and_replay(make_server: Any, tmp_path: Path) -> None:
