@@ -14,6 +14,10 @@ refilled continuously at ``limit / 60`` per second:
 - output tokens: charged after the reply is known (the real API estimates from ``max_tokens``
   up front and corrects later; here a call is refused only while the bucket is empty).
 
+Text Completions calls (``/v1/complete``, Bedrock's invoke with a ``prompt``) draw on the same
+three buckets of their model: the prompt's tokens, then the completion's (whether the real legacy
+API shares them is unconfirmed: docs/protocol.md "Text Completions").
+
 ``count_tokens`` calls (Bedrock's and Vertex's count-tokens too) have their own requests-per-minute bucket (the real API limits token
 counting separately) and take no tokens; so do the Files endpoints, one bucket for all five and
 every model (the Files docs: "approximately 100 requests per minute" during the beta). A refused call gets the real 429 ``rate_limit_error``
