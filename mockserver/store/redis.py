@@ -67,13 +67,14 @@ end
 
 # Every script that writes a namespace's keys ends its KEYS with the namespace's index (a sorted
 # set of the keys it wrote, each scored by when it expires, in ms on Redis's clock; +inf: never)
-# and the namespace's batch and file listings (a namespace that has some is kept), and its ARGV
-# with '1' when the namespace is kept for another reason (rules or limits set at run time) and the
-# idle TTL in ms (0: never). A reset finds the namespace's keys in its index, not in the keyspace.
+# and the namespace's batch and file listings (a namespace that has some is kept). One that calls
+# idle() also ends its ARGV with '1' when the namespace is kept for another reason (rules or
+# limits set at run time) and the idle TTL in ms (0: never); the others (buckets, cached prefixes:
+# keys that expire by themselves) pass neither. A reset finds the namespace's keys in its index,
+# not in the keyspace.
 _TRACK = """
 local _nk = #KEYS - 3
 local _index = KEYS[_nk + 1]
-local _idle = tonumber(ARGV[#ARGV])
 local _t = redis.call('TIME')
 local _ms = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
 local function expires_in(key, ms)
@@ -82,9 +83,10 @@ end
 local function untrack(key)
   redis.call('ZREM', _index, key)
 end
-local _kept
+local _kept, _idle
 local function idle(key)
   if _kept == nil then
+    _idle = tonumber(ARGV[#ARGV])
     _kept = _idle <= 0 or ARGV[#ARGV - 1] == '1' or redis.call('EXISTS', KEYS[_nk + 2], KEYS[_nk + 3]) > 0
   end
   if _kept then
@@ -184,7 +186,7 @@ return out
 """
 
 # KEYS: the prompt cache's keys, then the namespace's (_TRACK); ARGV: per key its value and its
-# TTL in ms, then _TRACK's
+# TTL in ms
 SET_EXPIRING = _TRACK + """
 for i = 1, _nk do
   local ms = tonumber(ARGV[2 * i])
@@ -508,12 +510,12 @@ class RedisStore:
         if not specs:
             return BucketTake(True, ())
         keys = self._tracked([spec.key for spec in specs])
-        args = [*self._bucket_args(specs, amounts, needs, now), "0", self._idle_ms]
+        args = self._bucket_args(specs, amounts, needs, now)
         out = await self.call(self._take_buckets(keys=keys, args=args))
         return BucketTake(bool(int(out[0])), tuple(float(v) for v in out[1:]))
 
     async def adjust_bucket(self, spec: BucketSpec, amount: float, now: float) -> float:
-        args = [self._now(now), repr(float(spec.capacity)), repr(float(spec.period)), repr(float(amount)), "0", self._idle_ms]
+        args = [self._now(now), repr(float(spec.capacity)), repr(float(spec.period)), repr(float(amount))]
         return float(await self.call(self._adjust_bucket(keys=self._tracked([spec.key]), args=args)))
 
     async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]:
@@ -547,11 +549,11 @@ class RedisStore:
             args += [f"{now + ttl!r} {ttl!r}", str(keep)]
         if len(by_namespace) == 1:
             [(keys, args)] = by_namespace.values()
-            await self.call(self._set_expiring(keys=self._tracked(keys), args=[*args, "0", self._idle_ms]))
+            await self.call(self._set_expiring(keys=self._tracked(keys), args=args))
         elif by_namespace:
             pipe = self.client.pipeline(transaction=False)
             for keys, args in by_namespace.values():
-                await self._set_expiring(keys=self._tracked(keys), args=[*args, "0", self._idle_ms], client=pipe)
+                await self._set_expiring(keys=self._tracked(keys), args=args, client=pipe)
             await self.call(pipe.execute())
 
     # -- capped logs -------------------------------------------------------------------------------
