@@ -176,10 +176,11 @@ settle()
 return tostring(level)
 """
 
+# ARGV: now, then per bucket: capacity, period (as _BUCKET's, without amount and need)
 BUCKET_LEVELS = _BUCKET + """
 local out = {}
 for i = 1, #KEYS do
-  local b = 1 + (i - 1) * 4
+  local b = 1 + (i - 1) * 2
   out[i] = tostring(level_of(KEYS[i], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])))
 end
 return out
@@ -520,8 +521,10 @@ class RedisStore:
 
     async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]:
         keys = [self.p + spec.key for spec in specs]
-        zeros = [0.0] * len(specs)
-        out = await self.call(self._bucket_levels(keys=keys, args=self._bucket_args(specs, zeros, zeros, now)))
+        args = [self._now(now)]
+        for spec in specs:
+            args += [repr(float(spec.capacity)), repr(float(spec.period))]
+        out = await self.call(self._bucket_levels(keys=keys, args=args))
         return tuple(float(v) for v in out)
 
     # -- expiring keys -----------------------------------------------------------------------------
