@@ -385,6 +385,11 @@ def _glob(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+def _namespace(key: str) -> str:
+    """The namespace a feature's key starts with (``<namespace>:…``)."""
+    return key.partition(":")[0]
+
+
 def _float(raw: bytes | str | None) -> float | None:
     return float(raw) if raw is not None else None
 
@@ -469,25 +474,25 @@ class RedisStore:
         """The sorted set of the keys ``namespace`` wrote, scored by when each expires."""
         return f"{self.p}#keys:{namespace}"
 
-    def _tracked(self, keys: Sequence[str]) -> list[str]:
-        """The Redis keys of ``keys`` (of one namespace), then what a tracking script needs: the
-        namespace's index and its batch and file listings."""
-        namespace = keys[0].partition(":")[0]
-        if any(key.partition(":")[0] != namespace for key in keys):
-            raise ValueError(f"one call writes one namespace's keys: {list(keys)!r}")
+    def _tracked(self, namespace: str, keys: Sequence[str]) -> list[str]:
+        """The Redis keys of ``keys`` (all of ``namespace``: the caller has found it once), then
+        what a tracking script needs: the namespace's index and its batch and file listings."""
         p = self.p
         return [*(p + key for key in keys), self.index_key(namespace), self._batches._ns_key(namespace), self._files._ns_key(namespace)]
 
-    def _tracking(self, key: str) -> list[str]:
-        """A tracking script's last arguments: whether the namespace is kept, the idle TTL."""
-        return ["1" if self._keep(key.partition(":")[0]) else "0", self._idle_ms]
+    def _tracking(self, namespace: str) -> list[str]:
+        """The last arguments of a script that calls idle(): whether the namespace is kept, the
+        idle TTL."""
+        return ["1" if self._keep(namespace) else "0", self._idle_ms]
 
     # -- counters ----------------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1) -> int:
-        return int(await self.call(self._incr(keys=self._tracked([key]), args=[amount, *self._tracking(key)])))
+        namespace = _namespace(key)
+        return int(await self.call(self._incr(keys=self._tracked(namespace, [key]), args=[amount, *self._tracking(namespace)])))
 
     async def take(self, key: str, limit: int) -> int | None:
-        value = await self.call(self._take(keys=self._tracked([key]), args=[limit, *self._tracking(key)]))
+        namespace = _namespace(key)
+        value = await self.call(self._take(keys=self._tracked(namespace, [key]), args=[limit, *self._tracking(namespace)]))
         return int(value) if value is not None else None
 
     async def get_int(self, key: str) -> int:
@@ -510,14 +515,17 @@ class RedisStore:
     async def take_buckets(self, specs: Sequence[BucketSpec], amounts: Sequence[float], needs: Sequence[float], now: float) -> BucketTake:
         if not specs:
             return BucketTake(True, ())
-        keys = self._tracked([spec.key for spec in specs])
+        namespace = _namespace(specs[0].key)
+        if any(_namespace(spec.key) != namespace for spec in specs):
+            raise ValueError(f"one call writes one namespace's keys: {[spec.key for spec in specs]!r}")
+        keys = self._tracked(namespace, [spec.key for spec in specs])
         args = self._bucket_args(specs, amounts, needs, now)
         out = await self.call(self._take_buckets(keys=keys, args=args))
         return BucketTake(bool(int(out[0])), tuple(float(v) for v in out[1:]))
 
     async def adjust_bucket(self, spec: BucketSpec, amount: float, now: float) -> float:
         args = [self._now(now), repr(float(spec.capacity)), repr(float(spec.period)), repr(float(amount))]
-        return float(await self.call(self._adjust_bucket(keys=self._tracked([spec.key]), args=args)))
+        return float(await self.call(self._adjust_bucket(keys=self._tracked(_namespace(spec.key), [spec.key]), args=args)))
 
     async def bucket_levels(self, specs: Sequence[BucketSpec], now: float) -> tuple[float, ...]:
         keys = [self.p + spec.key for spec in specs]
@@ -547,25 +555,26 @@ class RedisStore:
         by_namespace: dict[str, tuple[list[str], list[str]]] = {}
         for key, ttl in items:
             keep = max(1, math.ceil(ttl * 1000)) if self.server_time else MANUAL_KEEP_MS + math.ceil(ttl * 1000)
-            keys, args = by_namespace.setdefault(key.partition(":")[0], ([], []))
+            keys, args = by_namespace.setdefault(_namespace(key), ([], []))
             keys.append(key)
             args += [f"{now + ttl!r} {ttl!r}", str(keep)]
         if len(by_namespace) == 1:
-            [(keys, args)] = by_namespace.values()
-            await self.call(self._set_expiring(keys=self._tracked(keys), args=args))
+            [(namespace, (keys, args))] = by_namespace.items()
+            await self.call(self._set_expiring(keys=self._tracked(namespace, keys), args=args))
         elif by_namespace:
             pipe = self.client.pipeline(transaction=False)
-            for keys, args in by_namespace.values():
-                await self._set_expiring(keys=self._tracked(keys), args=args, client=pipe)
+            for namespace, (keys, args) in by_namespace.items():
+                await self._set_expiring(keys=self._tracked(namespace, keys), args=args, client=pipe)
             await self.call(pipe.execute())
 
     # -- capped logs -------------------------------------------------------------------------------
     async def append(self, log: str, item: Any, size: int, limits: LogLimits, encode: Callable[[Any], bytes]) -> int:
         """Appends made in one turn of the event loop go to Redis together (one pipeline: one
         round trip for a busy server's many journal entries), in the order they were made."""
-        keys = self._tracked([log, log + ":bytes"])
+        namespace = _namespace(log)
+        keys = self._tracked(namespace, [log, log + ":bytes"])
         keys.insert(2, self.p + "#seq")
-        args: list[bytes | int | str] = [size, encode(item), limits.entries, limits.bytes, *self._tracking(log)]
+        args: list[bytes | int | str] = [size, encode(item), limits.entries, limits.bytes, *self._tracking(namespace)]
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
         self._appends.append((keys, args, done))
@@ -668,7 +677,7 @@ class RedisStore:
         """The index's members that start with the prefix (ZSCAN: the index only), each chunk
         deleted with its index entries in one script. A key written meanwhile is either among
         those found (and goes) or stays listed; none is left behind unlisted."""
-        client, index = self.client, self.index_key(prefix.partition(":")[0])
+        client, index = self.client, self.index_key(_namespace(prefix))
         pattern = _glob(self.p + prefix) + "*"
         cursor = 0
         while True:
