@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mockserver.clock import Clock, SystemClock
+from mockserver.store.base import IDLE_TTL, NAMESPACES_HELD
 
 if TYPE_CHECKING:
     from mockserver.chaos.stage import ChaosConfig
@@ -66,14 +67,14 @@ class Config:
     journal_limit: int = 1000
     journal_bytes: int = 64 * 1024 * 1024
     # Namespaces whose journal, rule counts and rate-limit buckets this process holds (the local
-    # store: mockserver.store.local.NAMESPACES_HELD); past it the least recently used one that has
-    # no rules, limits, batches or files set up is forgotten. A shared store (``state``) holds all,
-    # and bounds them in time instead (``namespace_ttl``).
-    namespace_limit: int = 10_000
+    # store); past it the least recently used one that has no rules, limits, batches or files set
+    # up is forgotten. A shared store (``state``) holds all, and bounds them in time instead
+    # (``namespace_ttl``).
+    namespace_limit: int = NAMESPACES_HELD
     # With a shared store (``state``): seconds a namespace's rule counts and journal outlive its
     # last write (an idle TTL in Redis), unless it has rules, limits, batches or files set up;
-    # 0: they never expire (mockserver.store.redis.IDLE_TTL).
-    namespace_ttl: float = 86_400.0
+    # 0: they never expire.
+    namespace_ttl: float = IDLE_TTL
     clock: Clock = field(default_factory=SystemClock)
     # Message Batches: where their state lives. ":memory:" (the default in code: gone when the
     # server stops); ``None`` = the per-user data folder (mockserver.store.sqlite.default_data_dir(),

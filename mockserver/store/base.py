@@ -36,6 +36,13 @@ from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Protoc
 from mockserver.protocol.errors import ApiError
 from mockserver.store.records import BatchRow, FileRow
 
+# The defaults of the two bounds on namespaces (Config.namespace_limit and Config.namespace_ttl
+# read them; the command line shows them): here, below both the stores and the configuration.
+NAMESPACES_HELD = 10_000
+"""Namespaces whose counters, buckets and journal the local store holds (``--namespace-limit``)."""
+IDLE_TTL = 86_400.0
+"""Seconds a namespace's counters and journal outlive its last write in Redis (``--namespace-ttl``)."""
+
 
 class StoreError(RuntimeError):
     """The store cannot be used: held by another server, written by a newer version, corrupt, not

@@ -27,7 +27,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreError, keep_none
+from mockserver.store.base import NAMESPACES_HELD, BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreError, keep_none
 from mockserver.store.files import SqliteFiles
 from mockserver.store.sqlite import MEMORY, SqliteBatches, default_data_dir
 
@@ -35,7 +35,6 @@ log = logging.getLogger("mockserver.store")
 SWEEP_AT = 100_000  # expiring keys kept before expired ones are swept (then the oldest-set go)
 SWEPT_TO = 0.9  # a sweep leaves at most this share of SWEEP_AT: the next is SWEEP_AT / 10 new keys away
 CHANGES_KEPT = 1000  # document changes remembered for doc_changes
-NAMESPACES_HELD = 10_000  # namespaces whose counters, buckets and journal are held (Config.namespace_limit)
 EXAMINED = 16  # namespaces one eviction looks at at most (kept ones are set aside): never a scan
 EVICTIONS_LOGGED_EVERY = 1000  # the first eviction is logged, then every this many
 

@@ -39,7 +39,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from mockserver.store.base import BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreUnavailable, keep_none
+from mockserver.store.base import IDLE_TTL, BatchRecords, BucketSpec, BucketTake, FileRecords, LogLimits, StoreUnavailable, keep_none
 from mockserver.store.records import RESULT_KINDS, BatchRow, FileRow
 
 log = logging.getLogger("mockserver.store")
@@ -51,7 +51,6 @@ CHUNK = 1000  # batch requests sent per command when creating a batch
 FILE_CHUNK = 1 << 20  # the largest piece of a file's content one list item holds
 UPLOAD_TTL = 3600  # seconds an unfinished upload's content outlives the process that wrote it
 MANUAL_KEEP_MS = 86_400_000  # with a manual clock, keys live this long on Redis's clock
-IDLE_TTL = 86_400.0  # seconds a namespace's counters and journal outlive its last write (Config.namespace_ttl)
 FORGET_CHUNK = 500  # keys one reset script deletes at most
 
 # -- scripts ----------------------------------------------------------------------------------------
