@@ -30,6 +30,7 @@ import orjson
 
 from mockserver.cassettes import format as fmt
 from mockserver.cassettes.format import CassetteError
+from mockserver.cassettes.inflate import Inflater, Kind, TooLarge
 from mockserver.cassettes.model import Headers, Interaction, RecordedRequest, RecordedResponse, header, keep_request_header, response_headers
 from mockserver.protocol.endpoints import MAX_BODY
 
@@ -40,7 +41,6 @@ INFLATE_LIMIT = 2 * MAX_BODY
 compressed body in it (512 MiB). Twice the largest body the server reads whole (a Message Batch's
 256 MiB), so even a recording of such a body, as base64 in a gzipped file, fits; past it the file is
 refused (docs/cassettes.md)."""
-_GZIP = 16 + zlib.MAX_WBITS
 _PIECE = 1 << 20
 """Bytes inflated at a time (zlib builds a piece in blocks, then copies it whole)."""
 
@@ -73,52 +73,32 @@ class _Budget:
         self.left = INFLATE_LIMIT
 
 
-class _TooLarge(Exception):
-    """Inflating went past the budget."""
-
-
 _budget: ContextVar[_Budget | None] = ContextVar("cassette_inflate_budget", default=None)
 
 
-def _decompress(data: bytes, wbits: int, budget: _Budget) -> bytes:
-    """``data`` inflated a piece at a time, drawing on ``budget`` (given back if the data turns out
-    not to inflate); :class:`_TooLarge` past it. Gzip (``wbits`` 31) reads every member and skips
-    zero padding after them, as :func:`gzip.decompress` does; ``zlib.error`` or ``EOFError`` when the
-    data is damaged or cut short."""
-    before = budget.left
-    out: list[bytes] = []  # joined once at the end: a growing bytearray would copy as it grew
-    try:
-        while True:
-            inflater = zlib.decompressobj(wbits)
-            pending = data
-            while not inflater.eof:
-                piece = inflater.decompress(pending, min(budget.left + 1, _PIECE))  # never 0, which means no limit
-                if len(piece) > budget.left:
-                    raise _TooLarge
-                budget.left -= len(piece)
-                out.append(piece)
-                if not piece and not pending:
-                    raise EOFError("the compressed data ended before its end-of-stream marker")
-                pending = inflater.unconsumed_tail
-            data = inflater.unused_data.lstrip(b"\x00") if wbits == _GZIP else b""
-            if not data:
-                return b"".join(out)
-    except (zlib.error, EOFError):
-        budget.left = before
-        raise
+def _decompress(data: bytes, kind: Kind, budget: _Budget) -> bytes:
+    """``data`` inflated a piece at a time by :class:`~mockserver.cassettes.inflate.Inflater`
+    (gzip: every member, zero padding after them skipped, as :func:`gzip.decompress` does), drawing
+    on ``budget`` only once it has inflated; :class:`TooLarge` past what is left of it,
+    ``zlib.error`` or ``EOFError`` when the data is damaged or cut short."""
+    inflater = Inflater(kind, _PIECE, limit=budget.left)
+    out = b"".join(inflater.feed(data))  # joined once at the end: a growing bytearray would copy as it grew
+    inflater.end()
+    budget.left -= inflater.produced
+    return out
 
 
 def _inflate(body: bytes, headers: Headers, side: str) -> bytes:
     """Undo a transfer compression the recorder kept (only when the bytes really are compressed)."""
     encoding = (header(headers, "content-encoding") or "").lower()
-    attempts = [_GZIP] if body[:2] == b"\x1f\x8b" else [zlib.MAX_WBITS, -zlib.MAX_WBITS] if "deflate" in encoding else []
+    attempts: list[Kind] = ["gzip"] if body[:2] == b"\x1f\x8b" else ["zlib", "raw"] if "deflate" in encoding else []
     budget = _budget.get() or _Budget()
-    for wbits in attempts:
+    for kind in attempts:
         try:
-            return _decompress(body, wbits, budget)
+            return _decompress(body, kind, budget)
         except (zlib.error, EOFError):
             continue
-        except _TooLarge:
+        except TooLarge:
             raise CassetteError(
                 f"the {side} body inflates past {INFLATE_LIMIT} bytes, with the file's other compressed bodies "
                 "(the most one cassette may inflate to)") from None
@@ -374,10 +354,10 @@ def parse(raw: bytes, source: str = "cassette") -> Loaded:
 def _parse(raw: bytes, source: str, budget: _Budget) -> Loaded:
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = _decompress(raw, _GZIP, budget)
+            raw = _decompress(raw, "gzip", budget)
         except (EOFError, zlib.error) as exc:
             raise CassetteError(f"{source}: a gzip file that does not decompress: {exc}") from None
-        except _TooLarge:
+        except TooLarge:
             raise CassetteError(f"{source}: a gzip file that inflates past {INFLATE_LIMIT} bytes (the most one cassette may inflate to)") from None
     if raw.startswith(HTTPRR_MAGIC):
         try:

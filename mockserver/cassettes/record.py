@@ -46,6 +46,7 @@ from yarl import URL
 
 from mockserver.protocol.urls import reachable_base_url
 from mockserver.protocol import sse
+from mockserver.cassettes.inflate import Inflater, TooManyMembers
 from mockserver.cassettes.model import HOP_BY_HOP, Frame, Interaction, RecordedResponse
 from mockserver.protocol.headers import wire_text
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, Reply
@@ -184,63 +185,28 @@ class _Relay:
             self.tally.settle(GONE)
 
 
-class _Inflater:
-    """A gzip or deflate body inflated :data:`INFLATE_STEP` bytes at a time, so a small body that
-    inflates hugely never sits in memory whole. ``deflate`` is a zlib stream, or a raw deflate one
-    when its first byte says so (servers send both; aiohttp reads both). Damaged or cut-short data
-    raises ``aiohttp.ClientPayloadError``, as aiohttp's own decoding would."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self.gzip = encoding in GZIP_NAMES
-        self.z: "zlib._Decompress | None" = None
-        self.members = 0
-        self.done = False  # a deflate stream has ended: anything after it is ignored
-
-    def _start(self, first: int) -> "zlib._Decompress":
-        self.members += 1
-        if self.members > MAX_GZIP_MEMBERS:
-            raise aiohttp.ClientPayloadError(f"the {self.encoding} body holds more than {MAX_GZIP_MEMBERS} members")
-        if self.gzip:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return zlib.decompressobj(zlib.MAX_WBITS if first & 0x0F == 8 else -zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """What ``data`` inflates to, at most :data:`INFLATE_STEP` bytes a piece."""
-        try:
-            while data and not self.done:
-                if self.z is None:
-                    self.z = self._start(data[0])
-                while True:
-                    out = self.z.decompress(data, INFLATE_STEP)
-                    if out:
-                        yield out
-                    data = self.z.unconsumed_tail
-                    if self.z.eof or (not data and len(out) < INFLATE_STEP):
-                        break
-                if self.z.eof:
-                    data, self.z = self.z.unused_data, None
-                    self.done = not self.gzip
-        except zlib.error as exc:
-            raise aiohttp.ClientPayloadError(f"cannot decode the {self.encoding} body: {exc}") from None
-
-    def end(self) -> None:
-        if self.z is not None:  # started, not ended: the body stopped before its compressed stream did
-            raise aiohttp.ClientPayloadError(f"the {self.encoding} body ends before its compressed stream does")
-
-
 async def _pieces(upstream: aiohttp.ClientResponse, encoding: str) -> AsyncGenerator[bytes, None]:
     """The upstream's answer in ``encoding`` (one of :data:`DECODED`), decoded, as it arrives
-    (never more than a network read, or one :data:`INFLATE_STEP`, at a time)."""
+    (never more than a network read, or one :data:`INFLATE_STEP`, at a time). A gzip or deflate
+    body is inflated as :mod:`mockserver.cassettes.inflate` reads it (every gzip member, zero
+    padding skipped); damaged or cut short, it raises ``aiohttp.ClientPayloadError``, as aiohttp's
+    own decoding would."""
     if encoding in ("", "identity"):
         async for chunk in upstream.content.iter_any():
             yield chunk
         return
-    inflater = _Inflater(encoding)
-    async for chunk in upstream.content.iter_any():
-        for piece in inflater.feed(chunk):
-            yield piece
-    inflater.end()
+    inflater = Inflater("gzip" if encoding in GZIP_NAMES else "deflate", INFLATE_STEP, max_members=MAX_GZIP_MEMBERS)
+    try:  # its errors become the one aiohttp's own decoding raises
+        async for chunk in upstream.content.iter_any():
+            for piece in inflater.feed(chunk):
+                yield piece
+        inflater.end()
+    except zlib.error as exc:
+        raise aiohttp.ClientPayloadError(f"cannot decode the {encoding} body: {exc}") from None
+    except EOFError:
+        raise aiohttp.ClientPayloadError(f"the {encoding} body ends before its compressed stream does") from None
+    except TooManyMembers:
+        raise aiohttp.ClientPayloadError(f"the {encoding} body holds more than {MAX_GZIP_MEMBERS} members") from None
 
 
 class Recorder:
@@ -282,7 +248,7 @@ class Recorder:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=self.timeout, sock_connect=30),
-                auto_decompress=False,  # inflated here, a piece at a time, whatever aiohttp release (_Inflater)
+                auto_decompress=False,  # inflated here, a piece at a time, whatever aiohttp release (_pieces)
                 skip_auto_headers=("User-Agent",),
             )
         return self._session

@@ -118,9 +118,12 @@ def test_a_compressed_answer_is_relayed_and_recorded_decoded(tmp_path: Path, pro
     assert "content-encoding" not in {k.lower() for k, _ in kept.response.headers}
 
 
-def test_gzip_members_one_after_another_are_one_body(tmp_path: Path, proxies: Callable[..., Proxy]) -> None:
+@pytest.mark.parametrize("padding", [0, 9], ids=["members", "zero-padded"])
+def test_gzip_members_one_after_another_are_one_body(tmp_path: Path, proxies: Callable[..., Proxy], padding: int) -> None:
+    """As ``gzip.decompress`` reads them: zero padding after a member is skipped, not an error."""
     body = orjson.dumps(MESSAGE)
-    with AppThread(_origin(gzip.compress(body[:20]) + gzip.compress(body[20:]), "gzip")) as origin:
+    compressed = gzip.compress(body[:20]) + bytes(padding) + gzip.compress(body[20:]) + bytes(padding)
+    with AppThread(_origin(compressed, "gzip")) as origin:
         proxy = proxies(tmp_path / "members.yaml", record_mode="all", upstream=origin.url)
         with proxy.client(max_retries=0) as client:
             assert client.messages.with_raw_response.create(**hello("zip")).http_response.content == body
