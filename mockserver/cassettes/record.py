@@ -57,10 +57,11 @@ from mockserver.clock import Clock
 log = logging.getLogger("mockserver.record")
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 RECORD_LIMIT = 64 * 1024 * 1024
-"""Bytes of one upstream answer the recorder holds to record it (its decoded body, plus
-:data:`ARRIVAL_BYTES` per chunk of timing). Four times the longest Messages stream (128k output
-tokens, one per event, is about 16 MB of SSE); stored even as base64 such an answer stays under
-the 100 MB GitHub takes in one file. An answer past it is relayed, not recorded."""
+"""Bytes of one upstream answer the recorder holds to record it (its decoded body, plus, for any
+answer but a JSON one, :data:`ARRIVAL_BYTES` per chunk of timing). Four times the longest
+Messages stream (128k output tokens, one per event, is about 16 MB of SSE); stored even as base64
+such an answer stays under the 100 MB GitHub takes in one file. An answer past it is relayed, not
+recorded."""
 ARRIVAL_BYTES = 16
 """What the recorder keeps per chunk of a stream, to stamp each event with its arrival time."""
 ACCEPT_ENCODING = "gzip, deflate"
@@ -379,19 +380,20 @@ class Recorder:
                     yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
 
         if content_type == "application/json" or content_type.endswith("+json"):
-            whole = _Held(self.limit)
+            whole = bytearray()  # no arrival times: a JSON answer is recorded without frames
             try:
                 async for chunk in pieces:
-                    if not whole.add(chunk, 0.0):
+                    if len(whole) + len(chunk) > self.limit:
                         over_limit()
-                        return relayed_reply(relay(bytes(whole.body) + chunk))  # the rest of ``pieces`` with it
+                        return relayed_reply(relay(bytes(whole) + chunk))  # the rest of ``pieces`` with it
+                    whole += chunk
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 await pieces.aclose()
                 upstream.close()
                 tally.settle(BROKE)
                 return ErrorReply(error=ApiError(502, f"mockserver record: upstream answer cut short: {exc}", type="api_error"), origin="upstream")
             upstream.release()
-            body = bytes(whole.body)
+            body = bytes(whole)
             del whole
             unsaved = await finish(body, None)
             if unsaved is not None:

@@ -98,6 +98,29 @@ def test_a_json_answer_over_the_limit_reaches_the_client_whole_and_is_not_record
     assert "POST /v1/messages" in line and f"{LIMIT} bytes" in line and "not recorded" in line
 
 
+@pytest.mark.parametrize("room", [0, -1], ids=["exactly-the-limit", "one-byte-over"])
+def test_a_json_answer_counts_its_bytes_alone(tmp_path: Path, proxies: Callable[..., Proxy], room: int) -> None:
+    """A JSON answer is recorded without arrival times, so none count against the limit: one of
+    exactly the limit's size, however many reads it came in, is recorded; a byte more is not."""
+    body = orjson.dumps(_message("sized"))
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"content-type": "application/json"})
+        await response.prepare(request)
+        for i in range(0, len(body), 10):
+            await response.write(body[i : i + 10])
+        await response.write_eof()
+        return response
+
+    with _recording(proxies, tmp_path / "sized.yaml", messages, limit=len(body) + room) as proxy:
+        with proxy.client() as client:
+            assert client.messages.with_raw_response.create(**hello("sized")).http_response.content == body
+        proxy.flush()
+        saved = fmt.load(tmp_path / "sized.yaml") if (tmp_path / "sized.yaml").exists() else []
+    assert [kept.response.body for kept in saved] == ([body] if room == 0 else [])
+
+
 def test_a_stream_over_the_limit_reaches_the_client_whole_and_is_not_recorded(
     tmp_path: Path, proxies: Callable[..., Proxy], caplog: pytest.LogCaptureFixture
 ) -> None:
