@@ -24,7 +24,7 @@ from mockserver.protocol import eventstream, sse
 from mockserver.protocol.endpoints import BY_NAME, Endpoint
 from mockserver.render import scripted
 from mockserver.render.headers import JSON, ResponseHeaders
-from mockserver.render.plan import Frame, Plan
+from mockserver.render.plan import Frame, Frames, Plan
 from mockserver.render.wire import SSE as SSE_WIRE
 from mockserver.render.wire import BedrockWire, Wire, padding, wire_for
 
@@ -64,8 +64,7 @@ class Renderer:
         if isinstance(reply, MessageReply):
             message = wire.message(reply.message)
             if request is not None and request.stream:
-                frames = self._message_frames(message, wire, whole=reply.faults is None)
-                return self._events(request_id, 200, endpoint, reply, frames)
+                return self._events(request_id, 200, endpoint, reply, self._message_frames(message, wire, whole=reply.faults is None))
             plan = self._json(request_id, 200, endpoint, reply, message, wire)
             usage = reply.message.get("usage") or {}
             plan.output_tokens = int(usage.get("output_tokens") or 0)
@@ -77,10 +76,11 @@ class Renderer:
         if isinstance(reply, EventsReply):
             script = scripted.script_for(reply, wire)
             rng = padding(wire, self.wire_rng if self.sse_padding else None)
+            frames: Frames
             if reply.faults is not None:  # a fault counts or times events: one frame each
                 frames = scripted.frames(script, rng)
             elif script.paced:  # one frame per run of events due together, each when due
-                frames = scripted.runs(script, rng)
+                frames = scripted.runs(script, rng)  # an iterator: each run padded as it is due
             else:  # all due at once: one piece
                 frames = [Frame(scripted.joined(script, rng))]
             plan = self._events(request_id, reply.status, endpoint, reply, frames)
@@ -110,7 +110,7 @@ class Renderer:
         headers["Content-Type"] = JSON
         return _whole(status, headers, raw)
 
-    def _events(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, frames: list[Frame]) -> Plan:
+    def _events(self, request_id: str, status: int, endpoint: Endpoint | None, reply: Reply, frames: Frames) -> Plan:
         wire = wire_for(endpoint)
         headers = self._base(wire, request_id, status, endpoint, reply)
         headers["Content-Type"] = wire.stream_type

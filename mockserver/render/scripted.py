@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from mockserver.pipeline.exchange import EventsReply, SseEvent
 from mockserver.protocol import sse
@@ -117,29 +117,54 @@ def frames(script: Script, rng: random.Random | None) -> list[Frame]:
 
 def joined(script: Script, rng: random.Random | None) -> bytes:
     """All the events as one body: the bytes of :func:`frames` joined, from the same draws."""
-    return _padded(script.glue, rng)
+    glue = script.glue
+    return _spaced(glue, None if rng is None else _widths(len(glue) - 1, rng))
 
 
-def runs(script: Script, rng: random.Random | None) -> list[Frame]:
+def runs(script: Script, rng: random.Random | None) -> Iterator[Frame]:
     """A paced script as one frame per run of events due together (:attr:`Script.runs`): the
     bytes of :func:`frames` joined run by run, from the same draws; each run's delay is its first
-    event's. Nothing counts events here (a fault that does gets :func:`frames`)."""
-    return [Frame(_padded(glue, rng), tokens, delay) for delay, tokens, glue in script.runs]
+    event's. Nothing counts events here (a fault that does gets :func:`frames`).
+
+    A paced stream may be held open for minutes, so it keeps the shared script, its padding
+    widths (drawn now, a byte per event) and a place in the script, not its padded bytes (a
+    200-delta stream's were 26 KiB per open stream): a run's wait is a frame of its own, and the
+    run is joined once the wait is over."""
+    widths = None if rng is None else _widths(sum(len(glue) - 1 for _, _, glue in script.runs), rng)
+    return _due(script.runs, widths)
 
 
-def _padded(glue: list[bytes], rng: random.Random | None) -> bytes:
-    """``glue`` joined with a padding drawn for each slot (as :func:`sse.pad_width` draws it)."""
-    if rng is None or len(glue) == 1:
-        return b"".join(glue)
-    parts = [glue[0]]
-    append = parts.append
+def _due(runs: Sequence[tuple[float, int, list[bytes]]], widths: bytes | None) -> Iterator[Frame]:
+    start = 0
+    for delay, tokens, glue in runs:
+        if delay:
+            yield Frame(b"", 0, delay)
+        yield Frame(_spaced(glue, widths, start), tokens)
+        start += len(glue) - 1
+
+
+def _widths(slots: int, rng: random.Random) -> bytes:
+    """A padding width for each of ``slots`` slots, drawn as :func:`sse.pad_width` draws them."""
+    out = bytearray(slots)
     draw, bits = rng.random, rng.getrandbits
-    for piece in itertools.islice(glue, 1, None):
+    for slot in range(slots):
         if draw() < sse.PADDED_SHARE:  # sse.pad_width, inline: a stream has hundreds of these
             width = bits(4)
             while width >= sse.MAX_PAD:
                 width = bits(4)
-            append(SPACES[width + 1])
+            out[slot] = width + 1
+    return bytes(out)
+
+
+def _spaced(glue: list[bytes], widths: bytes | None, start: int = 0) -> bytes:
+    """``glue`` joined with ``widths[start:]`` spaces in its slots (none: no padding)."""
+    if widths is None or len(glue) == 1:
+        return b"".join(glue)
+    parts = [glue[0]]
+    append = parts.append
+    for width, piece in zip(widths[start : start + len(glue) - 1], itertools.islice(glue, 1, None)):
+        if width:
+            append(SPACES[width])
         append(piece)
     return b"".join(parts)
 

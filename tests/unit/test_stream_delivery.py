@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -75,6 +76,30 @@ def test_a_script_is_encoded_as_before_whole_or_event_by_event(seed: int) -> Non
     assert scripted.joined(script, random.Random(seed)) == b"".join(expected)
     assert scripted.joined(script, None) == b"".join(reference(EVENTS, None)) == b"".join(f.raw for f in scripted.frames(script, None))
     assert sse.split(b"".join(expected)) == expected  # the boundaries are in the bytes
+
+
+def test_a_held_paced_stream_keeps_its_draws_not_its_bytes() -> None:
+    """A 200-delta stream paused before its second delta: rendering it and sending what is due
+    before the pause holds about a byte per event (its padding widths), not the rest of the
+    stream padded (26 KiB, all of it held while the stream waited); the bytes, once sent, are
+    those of the events padded one by one from the same draws."""
+    deltas = [SseEvent("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": f" word{i}"}})
+              for i in range(200)]
+    deltas[1].delay = 600.0
+    events = [*EVENTS[:2], *deltas, *EVENTS[-2:]]
+    script = scripted.Script(scripted.prepare(events, SSE))
+    tracemalloc.start()
+    try:
+        frames = scripted.runs(script, random.Random(4))
+        first, wait = next(frames), next(frames)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert wait.raw == b"" and wait.delay == 600.0
+    assert held < len(first.raw) + 2 * len(events) + 1024, held  # the rest is not made yet
+    rest = list(frames)
+    assert first.raw == b"".join(reference(events, random.Random(4))[:3])
+    assert first.raw + b"".join(f.raw for f in rest) == b"".join(reference(events, random.Random(4)))
 
 
 @pytest.mark.parametrize("platform", sorted(WIRES))
