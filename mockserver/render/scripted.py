@@ -130,7 +130,7 @@ def runs(script: Script, rng: random.Random | None) -> Iterator[Frame]:
     widths (drawn now, a byte per event) and a place in the script, not its padded bytes (a
     200-delta stream's were 26 KiB per open stream): a run's wait is a frame of its own, and the
     run is joined once the wait is over."""
-    widths = None if rng is None else _widths(sum(len(glue) - 1 for _, _, glue in script.runs), rng)
+    widths = None if rng is None else _widths(len(script.glue) - 1, rng)  # the runs' slots are the whole's
     return _due(script.runs, widths)
 
 
