@@ -45,7 +45,7 @@ from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser, check_namespace
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, EndpointTable
+from mockserver.protocol.endpoints import BY_NAME, COMPLETIONS_CREATE, EITHER_API, EndpointTable
 from mockserver.protocol.errors import ApiError, internal_error
 from mockserver.protocol.headers import StaticHeaders
 from mockserver.protocol.schema import default_schema
@@ -123,8 +123,7 @@ class Api:
         self.emulation = Emulation({
             **self.messages.handlers(),
             COMPLETIONS_CREATE: completions.create,
-            BEDROCK_INVOKE: either(self.messages.create, completions.create),
-            BEDROCK_INVOKE_STREAM: either(self.messages.create, completions.create),
+            **dict.fromkeys(EITHER_API, either(self.messages.create, completions.create)),
             **Models(catalog, lenient=config.lenient, any_model=config.any_model).handlers(),
             **endpoints.handlers(),
             **FileEndpoints(files, lenient=config.lenient).handlers(),

@@ -133,8 +133,13 @@ def kind(endpoint: str) -> str:
     return LIKE.get(endpoint, endpoint)
 
 
+EITHER_API = frozenset({BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM})
+"""The doors that take a Messages or a Text Completions body alike (Bedrock's invoke): the body
+decides, by :func:`is_completion` (Vertex's doors take Messages only)."""
+
+
 def is_completion(body: Any) -> bool:
-    """A Text Completions body (sent through a door that takes either API, as Bedrock's invoke)."""
+    """A Text Completions body (sent through a door that takes either API, :data:`EITHER_API`)."""
     return isinstance(body, dict) and "prompt" in body and "messages" not in body
 
 

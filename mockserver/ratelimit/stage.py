@@ -16,15 +16,10 @@ from typing import Any
 from mockserver.cache.prompt_cache import PromptCache
 from mockserver.pipeline.exchange import ApiRequest, ErrorReply, EventsReply, JsonReply, MessageReply, Next, Reply
 from mockserver.protocol.catalog import ModelCatalog
-from mockserver.protocol.endpoints import (
-    BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM, BY_NAME, COMPLETIONS_CREATE, MESSAGES_CREATE, is_completion,
-)
+from mockserver.protocol.endpoints import BY_NAME, COMPLETIONS_CREATE, EITHER_API, MESSAGES_CREATE, is_completion
 from mockserver.protocol.tokens import count_request, count_text
 from mockserver.ratelimit.limiter import RateLimiter
 from mockserver.store.base import StoreUnavailable
-
-BEDROCK_EITHER = frozenset({BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM})
-"""Bedrock's doors that take either API in one body (emulation/completions.py ``either``); Vertex's take only Messages."""
 
 
 class RateLimitStage:
@@ -112,7 +107,7 @@ def _completion_call(request: ApiRequest) -> bool:
     """``POST /v1/complete``, or a Text Completions body through Bedrock's invoke (the body decides there)."""
     if request.kind == COMPLETIONS_CREATE:
         return isinstance(request.body, dict)
-    return request.endpoint in BEDROCK_EITHER and is_completion(request.body)
+    return request.endpoint in EITHER_API and is_completion(request.body)
 
 
 def _completion_text(reply: Reply) -> str:
