@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.store.base import IDLE_TTL, NAMESPACES_HELD
+from mockserver.store.sqlite import MEMORY
 
 if TYPE_CHECKING:
     from mockserver.chaos.stage import ChaosConfig
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787  # the command line's default; a Config made in code takes a free port
-MEMORY = ":memory:"  # as mockserver.store.sqlite.MEMORY
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,5 @@ class Config:
     def __post_init__(self) -> None:
         if self.journal_limit < 0 or self.journal_bytes < 0:
             raise ValueError(f"journal_limit and journal_bytes must be 0 or more, not {self.journal_limit!r} and {self.journal_bytes!r}")
+        if self.journal_limit and not self.journal_bytes:  # a journal that drops every entry at once looks like "no calls"
+            raise ValueError("journal_bytes must be at least 1 while journal_limit keeps entries (journal_limit=0 keeps none)")

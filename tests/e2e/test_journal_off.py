@@ -70,6 +70,15 @@ def test_a_negative_limit_is_refused() -> None:
     assert refused.returncode == 2 and "--journal-limit: must be 0 or more: '-1'" in refused.stderr, refused.stderr
 
 
+def test_a_journal_with_no_bytes_is_refused() -> None:
+    """It would drop every entry as it came: a test reading it would see "no calls"."""
+    with pytest.raises(ValueError, match="journal_bytes must be at least 1 while journal_limit keeps entries"):
+        Config(journal_bytes=0)
+    assert Config(journal_limit=0, journal_bytes=0).journal_limit == 0  # no journal: nothing to hold
+    refused = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--journal-bytes", "0"], capture_output=True, text=True, timeout=20)
+    assert refused.returncode == 2 and "--journal-bytes: must be at least 1: '0'" in refused.stderr, refused.stderr
+
+
 def test_the_command_line_serves_without_a_journal() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--port", "0", "--journal-limit", "0", "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
