@@ -57,8 +57,8 @@ from mockserver.clock import Clock
 log = logging.getLogger("mockserver.record")
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 RECORD_LIMIT = 64 * 1024 * 1024
-"""Bytes of one upstream answer the recorder holds to record it (its decoded body, plus, for any
-answer but a JSON one, :data:`ARRIVAL_BYTES` per chunk of timing). Four times the longest
+"""Bytes of one upstream answer the recorder holds to record it (its decoded body, plus, for an
+event stream, :data:`ARRIVAL_BYTES` per chunk of timing). Four times the longest
 Messages stream (128k output tokens, one per event, is about 16 MB of SSE); stored even as base64
 such an answer stays under the 100 MB GitHub takes in one file. An answer past it is relayed, not
 recorded."""
@@ -88,22 +88,26 @@ async def _spooled(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class _Held:
-    """The part of an answer kept to record it: its bytes and when each chunk arrived (offsets in
-    two flat arrays, ``ARRIVAL_BYTES`` a chunk), never more than ``limit`` bytes in all."""
+    """The part of an answer kept to record it: its bytes and, when ``timed`` (an event stream,
+    whose events are stamped), when each chunk arrived (offsets in two flat arrays,
+    ``ARRIVAL_BYTES`` a chunk); never more than ``limit`` bytes in all."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, timed: bool = True) -> None:
         self.limit = limit
+        self.timed = timed
         self.body = bytearray()
         self.ends = array("q")
         self.times = array("d")
 
     def add(self, chunk: bytes, at: float) -> bool:
         """Keep ``chunk``, arrived ``at`` seconds in; ``False`` (keeping nothing) past the limit."""
-        if len(self.body) + len(chunk) + ARRIVAL_BYTES * (len(self.ends) + 1) > self.limit:
+        timing = ARRIVAL_BYTES * (len(self.ends) + 1) if self.timed else 0
+        if len(self.body) + len(chunk) + timing > self.limit:
             return False
         self.body += chunk
-        self.ends.append(len(self.body))
-        self.times.append(at)
+        if self.timed:
+            self.ends.append(len(self.body))
+            self.times.append(at)
         return True
 
     def frames(self, body: bytes) -> list[Frame]:
@@ -326,7 +330,7 @@ class Recorder:
             tally.settle(None)  # from here the cassette counts it: saved, or a failed write
             response = RecordedResponse(
                 status=upstream.status, headers=recorded_headers, body=body, reason=reason, latency=latency,
-                frames=held.frames(body) if held is not None and content_type == "text/event-stream" else None,
+                frames=held.frames(body) if held is not None and held.timed else None,
             )
             try:
                 await self._record(api, response)
@@ -347,7 +351,7 @@ class Recorder:
         async def relay(head: bytes | None = None) -> AsyncGenerator[bytes, None]:
             """The answer as it arrives, recorded once it is complete; ``head``: what came before
             it grew past the limit, so none of it is recorded."""
-            held = _Held(self.limit) if head is None else None
+            held = _Held(self.limit, timed=content_type == "text/event-stream") if head is None else None
             first = loop.time()
             complete = False
             try:

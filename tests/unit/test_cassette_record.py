@@ -25,6 +25,14 @@ def test_the_limit_counts_each_chunks_timing_as_well_as_its_bytes() -> None:
     assert not held.add(b"x", 0.0) and len(held.body) == taken  # past the limit nothing more is kept
 
 
+def test_an_answer_that_is_not_an_event_stream_keeps_no_timing_and_may_use_the_whole_limit() -> None:
+    held = _Held(1000, timed=False)
+    taken = 0
+    while held.add(b"x", float(taken)):
+        taken += 1
+    assert taken == 1000 and len(held.ends) == len(held.times) == 0
+
+
 def test_each_event_is_stamped_with_the_arrival_of_the_chunk_that_completed_it() -> None:
     held = _Held(10_000)
     for at, chunk in enumerate((b"event: a\ndata: {}\n", b"\nevent: b\ndata: {}\n\nevent: c\n", b"data: {}\n\n")):
