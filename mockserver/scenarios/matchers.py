@@ -118,19 +118,25 @@ class RequestView:
 class Regex:
     """A rule's regular expression, run by RE2: time linear in the text whatever the pattern, so
     ``^(a+)+$`` cannot stall the server (Python's ``re`` backtracks). RE2 has no backreferences
-    or lookaround; such a pattern is refused when the rule is loaded."""
+    or lookaround; such a pattern is refused when the rule is loaded.
 
-    __slots__ = ("source", "_compiled")
+    It is searched as a one-pattern ``re2.Set``, which says whether it matches in one call: the
+    compiled pattern's ``search`` works out where (in a Python generator), at twice the cost."""
+
+    __slots__ = ("source", "_set")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._compiled = re2.compile(source, _RE2_OPTIONS)
+        re2.compile(source, _RE2_OPTIONS)  # raises re2.error, with RE2's reason, for a pattern it cannot run
+        self._set = re2.Set.SearchSet(_RE2_OPTIONS)
+        self._set.Add(source)
+        self._set.Compile()
 
     def search(self, text: str) -> bool:
         try:
-            return bool(self._compiled.search(text) is not None)
+            return bool(self._set.Match(text))
         except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 reads UTF-8
-            return bool(self._compiled.search(text.encode("utf-8", "replace").decode("utf-8")) is not None)
+            return bool(self._set.Match(text.encode("utf-8", "replace").decode("utf-8")))
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,8 @@ def parse_match(node: Node | None) -> Match:
         match.endpoints = _endpoints(fields["endpoint"])
     if "model" in fields:
         patterns = fields["model"].list_of_strings()
-        checks.append(partial(_model_matches, patterns=tuple(patterns)))
+        globs = tuple(p for p in patterns if any(c in p for c in "*?["))
+        checks.append(partial(_model_matches, exact=tuple(p for p in patterns if p not in globs), globs=globs))
     if "stream" in fields:
         checks.append(partial(_is_stream, want=fields["stream"].boolean()))
     if "beta" in fields:
@@ -371,22 +378,20 @@ def _endpoints(node: Node) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def _model_matches(view: RequestView, *, patterns: tuple[str, ...]) -> bool:
+def _model_matches(view: RequestView, *, exact: tuple[str, ...], globs: tuple[str, ...]) -> bool:
+    """Whether the requested model is one of ``exact`` (an id or an alias of the same model) or
+    fits one of the ``globs`` (split apart when the rule loads: this runs on every request)."""
     ids = view.model_ids()
     if not ids:
         return False
     catalog = view.catalog
-    for pattern in patterns:
-        if any(c in pattern for c in "*?["):
-            if any(fnmatch.fnmatchcase(i, pattern) for i in ids):
-                return True
-            continue
+    for pattern in exact:
         if pattern in ids:
             return True
         entry = catalog.resolve(pattern)
         if entry is not None and entry.id in ids:
             return True
-    return False
+    return any(fnmatch.fnmatchcase(i, pattern) for pattern in globs for i in ids)
 
 
 def _tools_check(node: Node) -> Check:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -194,6 +195,19 @@ def test_regexes_run_in_linear_time() -> None:
     assert time.monotonic() - started < 5  # generous: RE2 takes about a millisecond
     assert condition.test("aaaa")
     assert text_condition(node({"regex": "x.y"}), "contains").test("\ud800x-y")  # a lone surrogate in the request
+
+
+@given(st.text("ab^$.*+?|()[]\\", max_size=8), st.text("abAB\n", max_size=12))
+def test_a_regex_matches_where_re2_finds_it(pattern: str, text: str) -> None:
+    """Regex asks RE2 whether the pattern matches anywhere (a one-pattern Set): the same answer as
+    the compiled pattern's search, for every pattern RE2 takes."""
+    quiet = re2.Options()
+    quiet.log_errors = False
+    try:
+        compiled = re2.compile(pattern, quiet)
+    except re2.error:
+        return
+    assert text_condition(node({"regex": pattern}), "contains").test(text) is (compiled.search(text) is not None)
 
 
 def test_error_fields_are_kept_apart() -> None:
