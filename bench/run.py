@@ -8,7 +8,8 @@ Load comes from ``wrk`` (a separate C process) when it is installed, else from a
 client; the table says which. Every number for mockserver is reported next to the same number
 for the baseline (bench/baseline_server.py: a handler returning a canned Message, a canned
 200-delta stream, paced or held open, and a token count), and as a ratio. Rows: throughput and
-latency (non-streaming, every prompt different, count_tokens, streams unpaced, paced and in bursts),
+latency (non-streaming, every prompt different, count_tokens, with scenario rules loaded, streams unpaced,
+paced and in bursts),
 start-up time and peak memory with and without scenario files, memory per open stream
 (bench/open_streams.py), a 10,000-item Message Batch (bench/batches.py), CPU instructions per
 request (callgrind) and 1 against 2 worker processes.
@@ -52,6 +53,7 @@ BURSTS = {"x-bench-mode": "bursts"}
 # Realistic scenario files for the start-up and memory rows: replies checked against the
 # response schema when they load, raw streams, server tools.
 SCENARIO_FIXTURES = [ROOT / "fixtures" / name for name in ("replies.yaml", "streams.yaml", "server-tools.yaml")]
+RULES = ROOT / "fixtures" / "replies.yaml"  # seven rules, none of which matches the benchmark's requests
 # Servers start as users start them: PYTHONDONTWRITEBYTECODE would recompile every import each time.
 SERVER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 # With two or more CPUs, server and load generator each get their own (less noise, no contention).
@@ -140,6 +142,8 @@ class Workload:
     latency: bool = False  # also report p50 and p99
     floor: float | None = None  # also run on the floor (bench/floor_server.py); the ratio whose budget it prints
     journal: bool = True  # False: mockserver keeps no journal (--journal-limit 0, as a load test runs it)
+    rules: bool = False  # mockserver (and the --compare checkout) with RULES loaded: no rule matches, so every call
+    # runs the whole pipeline (a loaded rule turns the reply memo off)
 
     def label(self, measure: str = "req/s") -> str:
         return f"{self.name}: {measure}, concurrency {self.connections}"
@@ -150,6 +154,10 @@ WORKLOADS = [
     Workload("rps_c64", "non-streaming, one repeated request", PLAIN, 64, compare=True, latency=True, floor=0.85),
     Workload("rps_distinct_c64", "non-streaming, every prompt different", DISTINCT, 64, compare=True, latency=True, floor=0.7),
     Workload("rps_count_tokens_c64", "count_tokens", COUNT, 64, COUNT_TOKENS, compare=True, latency=True),
+    Workload("rps_c64_rules", "non-streaming, one repeated request, 7 scenario rules loaded (none matching)", PLAIN, 64,
+             compare=True, rules=True),
+    Workload("rps_distinct_c64_rules", "non-streaming, every prompt different, 7 scenario rules loaded (none matching)", DISTINCT,
+             64, compare=True, rules=True),
     Workload("rps_c64_no_journal", "non-streaming, one repeated request, no journal (--journal-limit 0)", PLAIN, 64, journal=False),
     Workload("rps_distinct_c64_no_journal", "non-streaming, every prompt different, no journal (--journal-limit 0)", DISTINCT, 64,
              journal=False),
@@ -499,8 +507,10 @@ def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) ->
     streams = Server("mockserver-streams", [*mock_argv, "--scenario", str(scenario)])
     unjournaled = Server("mockserver-no-journal", [*mock_argv, "--journal-limit", "0"])
     floor = Server("floor", [PY, "bench/floor_server.py", "{port}", str(reply)])
+    ruled = Server("mockserver-rules", [*mock_argv, "--scenario", str(RULES)])
     before = compare_server(args.compare, mock_argv) if args.compare else None
-    servers = [s for s in (base, mock, streams, unjournaled, before) if s is not None]
+    before_ruled = compare_server(args.compare, [*mock_argv, "--scenario", str(RULES)]) if args.compare else None
+    servers = [s for s in (base, mock, streams, unjournaled, ruled, before, before_ruled) if s is not None]
     rows: dict[str, Row] = {}
     floors: dict[str, Floor] = {}
     try:
@@ -511,8 +521,9 @@ def throughput(args: argparse.Namespace, use_wrk: bool, mock_argv: list[str]) ->
         floor.start()
         events = compare_events(base.url, streams.url)
         for workload in WORKLOADS:
-            ours = streams if workload.streams else mock if workload.journal else unjournaled
-            sides = [base, ours, *([before] if before and workload.compare else [])]
+            ours = streams if workload.streams else ruled if workload.rules else mock if workload.journal else unjournaled
+            theirs = before_ruled if workload.rules else before
+            sides = [base, ours, *([theirs] if theirs and workload.compare else [])]
             measures = [_measure(side.url, workload, args.seconds, use_wrk) for side in sides]
             if workload.floor is not None:
                 measures.append(_measure(floor.url, workload, args.seconds, use_wrk))
