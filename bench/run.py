@@ -8,11 +8,10 @@ Load comes from ``wrk`` (a separate C process) when it is installed, else from a
 client; the table says which. Every number for mockserver is reported next to the same number
 for the baseline (bench/baseline_server.py: a handler returning a canned Message, a canned
 200-delta stream, paced or held open, and a token count), and as a ratio. Rows: throughput and
-latency (non-streaming, every prompt different, count_tokens, with scenario rules loaded, streams unpaced,
-paced and in bursts),
-start-up time and peak memory with and without scenario files, memory per open stream
-(bench/open_streams.py), a 10,000-item Message Batch (bench/batches.py), CPU instructions per
-request (callgrind) and 1 against 2 worker processes.
+latency (non-streaming, every prompt different, count_tokens, with scenario rules loaded, streams
+unpaced, paced and in bursts), start-up time and peak memory with and without scenario files,
+memory per open stream (bench/open_streams.py), a 10,000-item Message Batch (bench/batches.py),
+CPU instructions per request (callgrind) and 1 against 2 worker processes.
 """
 
 from __future__ import annotations
