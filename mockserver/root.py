@@ -223,9 +223,11 @@ class Api:
         request_id = self.ids.request()
         request: ApiRequest | None = None
         key = None
-        # The scenarios and rate limits stages pass every call on while they have nothing to do.
-        if self._memo and not self.book.any and not self.limiter.enabled:
-            key, found = await self.replies.lookup(incoming, self.parser.default_namespace, request_id)
+        # The rate limits stage passes every call on while no limit is set, and the scenarios
+        # stage a call no rule's match accepts (the replies it counted are not pure), which the
+        # same call under the same rules (the book's generation) would be again.
+        if self._memo and not self.limiter.enabled:
+            key, found = await self.replies.lookup(incoming, self.parser.default_namespace, request_id, self.book.generation)
             if found is not None:
                 return Exchange(incoming, found[0], request_id, received_at, started, found[1], found[2])
         answered: Reply | None = None

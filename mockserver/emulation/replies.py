@@ -1,10 +1,11 @@
 """Identical calls answered again from what the pipeline made of them: the reply memo.
 
-With the emulated API answering (no scenario rules, rate limits, chaos, cassette, shared store
-or added stage: the composition root checks), a Messages or count_tokens answer that depends on
-nothing but the request (no prompt caching, stored files, tool or container ids: the emulation
-marks such replies ``pure``) is the same bytes for the same request, but for three things made
-per answer: the ``request-id`` and ``cf-ray`` headers and the Message's ``id``. So the second
+With the emulated API answering (no rate limits, chaos, cassette, shared store or added stage:
+the composition root checks; scenario rules may be loaded, but none may accept the call: the
+scenarios stage marks what a rule counted as not ``pure``, and the rules' generation is part of
+the key), a Messages or count_tokens answer that depends on nothing but the request (no prompt
+caching, stored files, tool or container ids: the emulation marks such replies ``pure``) is the
+same bytes for the same request, but for three things made per answer: the ``request-id`` and ``cf-ray`` headers and the Message's ``id``. So the second
 time a request's exact bytes (target, headers, body) arrive, the rendered body is kept split
 around its id, and from the third time on the parse, the chain and the renderer are skipped:
 the ids are drawn in the order the long way draws them (``request-id``, then the Message's,
@@ -33,7 +34,7 @@ MEMO_SIZE = 256
 MEMO_BODY = 16 * 1024
 """The largest body looked up (and so kept, with its parsed request): 256 of them stay small."""
 _ENDPOINTS = {BY_NAME[name].path: BY_NAME[name] for name in (MESSAGES_CREATE, COUNT_TOKENS)}
-Key = tuple[str, str, Any, bytes]
+Key = tuple[int, str, str, Any, bytes]
 Found = tuple[ApiRequest, Reply, Plan]
 
 
@@ -58,10 +59,11 @@ class ReplyMemo:
         self.ids = ids
         self._kept: Memo[_Kept] = Memo(size)
 
-    async def lookup(self, incoming: Incoming, namespace: str, request_id: str) -> tuple[Key | None, Found | None]:
+    async def lookup(self, incoming: Incoming, namespace: str, request_id: str, rules: int = 0) -> tuple[Key | None, Found | None]:
         """What identifies this call's answer, and the answer when it is kept (then with this
-        call's ids). The memo reads the body; when it does not answer, the parser reads it again
-        from here, failures included. ``(None, None)``: not a call the memo answers."""
+        call's ids); ``rules``: the generation of the scenario rules it is answered under. The
+        memo reads the body; when it does not answer, the parser reads it again from here,
+        failures included. ``(None, None)``: not a call the memo answers."""
         raw_headers = incoming.raw_headers
         if raw_headers is None or incoming.method != "POST" or incoming.path not in _ENDPOINTS:
             return None, None
@@ -75,7 +77,7 @@ class ReplyMemo:
         except Exception as error:  # the parser meets it where it would have (after its checks)
             incoming.read = _failing(error)
             return None, None
-        key = namespace, incoming.raw_target, raw_headers, body
+        key = rules, namespace, incoming.raw_target, raw_headers, body
         kept = self._kept.get(key)
         if kept is None:
             incoming.read = _again(body)
@@ -112,7 +114,7 @@ class ReplyMemo:
                 return
         elif not isinstance(reply, JsonReply):
             return
-        self._kept.keep(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens), len(key[3]) + len(frame.raw))
+        self._kept.keep(key, _Kept(request, reply, endpoint, head, tail, plan.output_tokens), len(key[4]) + len(frame.raw))
 
 
 def _again(body: bytes) -> Callable[[int], Awaitable[bytes]]:

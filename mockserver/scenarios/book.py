@@ -134,6 +134,7 @@ class ScenarioBook:
         self._copies: dict[str, dict[str, Rule]] = {}  # per namespace: its counting copies of the files' rules
         self._cache: dict[str, list[Rule]] = {}
         self.any = False  # any rule at all, in any namespace (the stage's one check)
+        self.generation = 0  # counts the changes: an answer kept under one set of rules is not given under another
         self.ratelimits = ratelimits
 
     # -- files -------------------------------------------------------------------------------------
@@ -367,6 +368,7 @@ class ScenarioBook:
 
     def _changed(self, namespace: str | None) -> None:
         """Forget the evaluation order of ``namespace`` (``None``: of all, the files changed)."""
+        self.generation += 1
         if namespace is None:
             self._cache.clear()
             self._copies.clear()

@@ -66,14 +66,20 @@ class ScenarioStage:
         rules = self.book.rules_for(request.namespace)
         view = RequestView(request, self.catalog)
         prefix = self.prefix(request.namespace)
+        accepted = False
         for rule in rules:
             if not rule.match.accepts(view):
                 continue
+            accepted = True
             reply = await self._answer(rule, view, prefix + rule.key, next)
             if reply is not None:
                 reply.origin = rule.name
+                reply.pure = False  # a rule counted it (its matches, hits, step): the same call may be answered otherwise
                 return reply
-        return await next(request)
+        reply = await next(request)
+        if accepted:  # a rule counted it and passed it on (nth, times, a used-up sequence)
+            reply.pure = False
+        return reply
 
     async def _answer(self, rule: Rule, view: RequestView, key: str, next: Next) -> Reply | None:
         store = self.store

@@ -77,10 +77,22 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
-def _twins() -> Iterator[tuple[ServerThread, ServerThread]]:
-    """Two servers with one seed and clock: ``memo`` as it comes, ``plain`` with a stage linked."""
+RULES = [  # rules that accept some of POOL's calls and count them, and one that accepts none
+    {"name": "every-third-thought", "match": {"body": {"thinking.type": "enabled"}, "nth": [3, 6, 9]}, "error": 529},
+    {"name": "count-twice", "match": {"endpoint": "messages.count_tokens"}, "times": 2, "json": {"body": {"input_tokens": 1}}},
+    {"name": "beta-slowly", "match": {"beta": True}, "sequence": [{"passthrough": True}, {"error": 500}], "then": "cycle"},
+    {"name": "never", "match": {"model": "claude-opus-*"}, "error": 500},
+]
+
+
+def _twins(rules: list[dict[str, Any]] | None = None) -> Iterator[tuple[ServerThread, ServerThread]]:
+    """Two servers with one seed and clock: ``memo`` as it comes, ``plain`` with a stage linked;
+    both with ``rules`` added."""
     memo, plain = _serve(), _serve()
     plain.api.use(passing)
+    for server in (memo, plain):
+        for rule in rules or ():
+            assert httpx.post(f"{server.url}/_mock/rules", json=rule).status_code == 201
     try:
         yield memo, plain
     finally:
@@ -160,6 +172,39 @@ def test_a_rule_added_at_run_time_answers_at_once(parses: list[str]) -> None:
         server.stop()
 
 
+def test_with_rules_loaded_a_call_no_rule_accepts_is_answered_from_the_memo(parses: list[str]) -> None:
+    """Rules that match other calls leave this one to the emulated API, and would again: the
+    memo answers it; a change to the rules makes it take the long way once more."""
+    server = _serve()
+    try:
+        httpx.post(f"{server.url}/_mock/rules", json={"name": "elsewhere", "match": {"text": "weather"}, "error": 529})
+        raw = _call("/v1/messages", MESSAGE)
+        assert [exchange(server.url, raw).status for _ in range(4)] == [200] * 4
+        assert len(parses) == 2
+        httpx.post(f"{server.url}/_mock/rules", json={"name": "also-elsewhere", "match": {"model": "claude-opus-*"}, "error": 500})
+        assert [exchange(server.url, raw).status for _ in range(3)] == [200] * 3
+        assert len(parses) == 2 + 2
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("rule", [
+    {"name": "fourth", "match": {"text": "Hello", "nth": 4}, "error": 529},
+    {"name": "after-three", "match": {"text": "Hello"}, "sequence": [{"passthrough": True}] * 3 + [{"error": 529}], "then": "cycle"},
+], ids=["nth", "sequence"])
+def test_a_call_a_rule_accepts_is_counted_every_time(rule: dict[str, Any], parses: list[str]) -> None:
+    """A rule that accepts a call and passes it on counts it (its n-th match, its sequence step),
+    so the answers it passed on are never kept: the fourth call gets the rule's error."""
+    server = _serve()
+    try:
+        assert httpx.post(f"{server.url}/_mock/rules", json=rule).status_code == 201
+        raw = _call("/v1/messages", MESSAGE)
+        assert [exchange(server.url, raw).status for _ in range(5)] == [200, 200, 200, 529, 200]
+        assert len(parses) == 5
+    finally:
+        server.stop()
+
+
 def test_rate_limits_set_at_run_time_are_counted_and_reported() -> None:
     server = _serve()
     try:
@@ -212,17 +257,17 @@ def test_other_headers_and_namespaces_are_other_calls(parses: list[str]) -> None
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def twins() -> Iterator[tuple[ServerThread, ServerThread]]:
-    yield from _twins()
+@pytest.fixture(scope="module", params=[None, RULES], ids=["no rules", "rules"])
+def twins(request: pytest.FixtureRequest) -> Iterator[tuple[ServerThread, ServerThread]]:
+    yield from _twins(request.param)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(st.sampled_from(POOL), min_size=1, max_size=12))
 def test_any_sequence_of_calls_answers_alike(twins: tuple[ServerThread, ServerThread], calls: list[bytes]) -> None:
-    """Calls that repeat, fail, stream, draw tool ids or change namespace, in any order: the
-    server with the memo and the one without send the same bytes (the two see the same calls,
-    so their seeded ids stay in step)."""
+    """Calls that repeat, fail, stream, draw tool ids or change namespace, in any order, with no
+    rules or with rules that count some of them: the server with the memo and the one without
+    send the same bytes (the two see the same calls, so their seeded ids stay in step)."""
     memo, plain = twins
     for raw in calls:
         _alike(memo, plain, raw)
