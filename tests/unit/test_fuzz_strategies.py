@@ -113,6 +113,7 @@ def test_replies_reach_many_blocks_nested_inputs_and_thinking() -> None:
     assert find(replies, lambda r: any(isinstance(b, dict) and "tool_use" in b and depth(b["tool_use"]["input"]) > 20 for b in r["reply"]["content"]))
 
 
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # the ping-heavy stream found is long, on purpose
 def test_streams_reach_ping_heavy_and_byte_split_bodies() -> None:
     stream = fuzz.streams()
     heavy = find(stream, lambda s: sum(e["data"]["type"] == "ping" for e in s["stream"]["events"]) >= 20)
