@@ -5,12 +5,13 @@ the composition root checks; scenario rules may be loaded, but none may accept t
 scenarios stage marks what a rule counted as not ``pure``, and the rules' generation is part of
 the key), a Messages or count_tokens answer that depends on nothing but the request (no prompt
 caching, stored files, tool or container ids: the emulation marks such replies ``pure``) is the
-same bytes for the same request, but for three things made per answer: the ``request-id`` and ``cf-ray`` headers and the Message's ``id``. So the second
-time a request's exact bytes (target, headers, body) arrive, the rendered body is kept split
-around its id, and from the third time on the parse, the chain and the renderer are skipped:
-the ids are drawn in the order the long way draws them (``request-id``, then the Message's,
-then ``cf-ray``), so a seeded run answers byte for byte as it would without the memo. The
-journal, the access log and delivery are the same for both ways.
+same bytes for the same request, but for three things made per answer: the ``request-id`` and
+``cf-ray`` headers and the Message's ``id``. So the second time a request's exact bytes
+(target, headers, body) arrive, the rendered body is kept split around its id, and from the
+third time on the parse, the chain and the renderer are skipped: the ids are drawn in the
+order the long way draws them (``request-id``, then the Message's, then ``cf-ray``), so a seeded
+run answers byte for byte as it would without the memo. The journal, the access log and
+delivery are the same for both ways.
 
 Only bodies of up to :data:`MEMO_BODY` bytes, sent whole with a ``Content-Length`` and no
 ``Content-Encoding``, are looked up, so the memo reads no body the parser would refuse, and
@@ -59,7 +60,7 @@ class ReplyMemo:
         self.ids = ids
         self._kept: Memo[_Kept] = Memo(size)
 
-    async def lookup(self, incoming: Incoming, namespace: str, request_id: str, rules: int = 0) -> tuple[Key | None, Found | None]:
+    async def lookup(self, incoming: Incoming, namespace: str, request_id: str, rules: int) -> tuple[Key | None, Found | None]:
         """What identifies this call's answer, and the answer when it is kept (then with this
         call's ids); ``rules``: the generation of the scenario rules it is answered under. The
         memo reads the body; when it does not answer, the parser reads it again from here,
