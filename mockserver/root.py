@@ -40,7 +40,7 @@ from mockserver.clock import SystemClock
 from mockserver.files.handlers import FileEndpoints
 from mockserver.files.service import FileService
 from mockserver.ids import IdGenerator
-from mockserver.journal.journal import JournalEntry, JournalLog, access_line
+from mockserver.journal.journal import JournalEntry, JournalLog, Row, access_line
 from mockserver.faults.transforms import FaultedRenderer
 from mockserver.pipeline.exchange import ApiRequest, BytesReply, ErrorReply, MessageReply, Next, Outcome, Reply, Stage, chain
 from mockserver.pipeline.parse import Incoming, Parser, check_namespace
@@ -263,19 +263,20 @@ class Api:
         line, and tell the reply's observers."""
         journaled, logged = self.journal.on, self.config.log_requests
         if journaled or logged:  # else nothing is built: a load test's server (--journal-limit 0 --quiet)
-            entry, namespace = self._entry(exchange, outcome)
+            row, namespace = self._row(exchange, outcome)
+            seq = 0
             if journaled:
                 try:
-                    await self.journal.append(entry, namespace)
+                    seq = await self.journal.append(row, namespace)
                 except StoreUnavailable:
                     pass  # the answer went out; the store said why it is down (once) in the log
             if logged:
-                access_log.info("%s", access_line(entry))
+                access_log.info("%s", access_line(JournalEntry(seq, *row)))
         for observer in exchange.reply.observers or ():
             observer(outcome)
 
-    def _entry(self, exchange: Exchange, outcome: Outcome) -> tuple[JournalEntry, str]:
-        """The journal's entry for an exchange, and the namespace it belongs to."""
+    def _row(self, exchange: Exchange, outcome: Outcome) -> tuple[Row, str]:
+        """The journal's row for an exchange (its entry's arguments), and the namespace it belongs to."""
         reply = exchange.reply
         request, incoming = exchange.request, exchange.incoming
         if request is not None:
@@ -283,10 +284,9 @@ class Api:
         else:
             raw, endpoint, model, namespace = b"", incoming.endpoint, None, self.parser.namespace_of(incoming)
         usage = reply.message["usage"] if isinstance(reply, MessageReply) else None
-        notes = [*reply.faults.describe(), *outcome.notes] if reply.faults is not None else list(outcome.notes)
-        # Positional: built for every request, and keywords cost this call twice as much.
-        entry = JournalEntry(
-            0, exchange.request_id, incoming.method, incoming.path, incoming.query, incoming.headers, raw, endpoint,
+        notes = [*reply.faults.describe(), *outcome.notes] if reply.faults is not None else outcome.notes
+        row = [  # built for every request: a list, the entry object only when the journal is read
+            exchange.request_id, incoming.method, incoming.path, incoming.query, incoming.headers, raw, endpoint,
             exchange.received_at, outcome.status, reply.origin, outcome.raw, outcome.streamed,
             (time.perf_counter() - exchange.started) * 1000,  # duration_ms
             model,
@@ -296,8 +296,8 @@ class Api:
             reply.error.message if isinstance(reply, ErrorReply) else None,
             # bytes as recorded (upstream, a cassette): their usage is read when asked for, not here
             isinstance(reply, BytesReply) and not reply.api_headers,  # usage_in_body
-        )
-        return entry, namespace
+        ]
+        return row, namespace
 
     # -- lifetime and resets -----------------------------------------------------------------------
     async def start(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 
@@ -39,6 +39,14 @@ def kept(data: bytes) -> bytes:
     the whole buffer it wrote into: a 220-byte Message kept as it came costs 4 KiB, a 5 KB one 64
     KiB, so a full journal would hold 15 times the bytes its cap counts. A copy costs about 0.1 µs."""
     return b"".join((data, b""))
+
+
+Row = list[Any]
+"""An entry as the journal keeps it: :class:`JournalEntry`'s arguments after ``seq``, in order.
+One is made on every request and few are ever read, so the entry object (its 21 slots, its
+lazily decoded views) is made when the journal is read, from the row."""
+REQUEST_BYTES, RESPONSE_BYTES = 5, 10
+"""Where a :data:`Row` holds the request's and the response's bytes."""
 
 
 def redact_headers(headers: Mapping[str, str], secret: frozenset[str] = SECRET_HEADERS) -> dict[str, str]:
@@ -124,7 +132,7 @@ class JournalEntry:
         model: str | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
-        faults: list[str] | None = None,
+        faults: Iterable[str] | None = None,
         error: str | None = None,
         usage_in_body: bool = False,
     ) -> None:
@@ -149,7 +157,7 @@ class JournalEntry:
         self._input_tokens = input_tokens
         self._output_tokens = output_tokens
         self.usage_in_body = usage_in_body
-        self.faults = faults or []
+        self.faults = list(faults) if faults else []
         self.error = error
 
     def __repr__(self) -> str:
@@ -331,24 +339,32 @@ class JournalLog:
     def key(namespace: str) -> str:
         return f"{namespace}:journal"
 
-    async def append(self, entry: JournalEntry, namespace: str = "default") -> JournalEntry:
-        """Number the entry and keep it (the oldest go past the limits), its bodies as :func:`kept`."""
-        entry.request_bytes, entry.response_bytes = kept(entry.request_bytes), kept(entry.response_bytes)
-        entry.seq = await self.store.append(self.key(namespace), entry, entry.size, self.limits, JournalEntry.to_bytes)
-        return entry
+    async def append(self, row: Row, namespace: str = "default") -> int:
+        """Keep an entry's :data:`Row` (the oldest go past the limits), its bodies as :func:`kept`;
+        its number. The byte cap counts the bodies and :data:`ENTRY_OVERHEAD`."""
+        row[REQUEST_BYTES] = request = kept(row[REQUEST_BYTES])
+        row[RESPONSE_BYTES] = response = kept(row[RESPONSE_BYTES])
+        return await self.store.append(self.key(namespace), row, len(request) + len(response) + ENTRY_OVERHEAD, self.limits, _row_bytes)
 
     async def read(self, namespace: str = "default", since: int = 0, limit: int | None = None) -> list[JournalEntry]:
         if not self.on:
             raise ApiError(404, "This server keeps no journal (it was started with --journal-limit 0).", type="not_found_error")
         entries = []
-        for seq, entry in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes):
-            entry.seq = seq  # an entry kept outside this process was encoded before it had its number
+        for seq, kept_as in await self.store.read(self.key(namespace), since, limit, JournalEntry.from_bytes):
+            # this process's store keeps the row; another's, the entry encoded (before it had its number)
+            entry = JournalEntry(seq, *kept_as) if isinstance(kept_as, list) else kept_as
+            entry.seq = seq
             entries.append(entry)
         return entries
 
     async def clear(self, namespace: str = "default") -> None:
         if self.on:
             await self.store.clear(self.key(namespace))
+
+
+def _row_bytes(row: Row) -> bytes:
+    """A row as a store outside this process keeps it: its entry's :meth:`JournalEntry.to_bytes`."""
+    return JournalEntry(0, *row).to_bytes()
 
 
 class Journal:

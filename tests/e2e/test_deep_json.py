@@ -151,11 +151,14 @@ def test_the_depth_check_counts_exactly() -> None:
     assert not too_deep({"a": [1, {"b": "c"}] * 1000})
 
 
+def _row(request: bytes, response: bytes, *, streamed: bool = False) -> list[Any]:
+    """A journal row (an entry's arguments after its number)."""
+    return ["req_deep", "POST", "/v1/messages", {}, {"content-type": "application/json"}, request, "messages.create",
+            1_767_225_600.0, 200, "cassette", response, streamed]
+
+
 def _entry(request: bytes, response: bytes, *, streamed: bool = False) -> JournalEntry:
-    return JournalEntry(
-        0, "req_deep", "POST", "/v1/messages", {}, {"content-type": "application/json"}, request, "messages.create",
-        1_767_225_600.0, status=200, origin="cassette", response_bytes=response, streamed=streamed,
-    )
+    return JournalEntry(0, *_row(request, response, streamed=streamed))
 
 
 def test_an_entry_orjson_cannot_write_back_renders_as_text() -> None:
@@ -176,7 +179,7 @@ def test_an_entry_orjson_cannot_write_back_renders_as_text() -> None:
 
 def test_the_admin_journal_renders_an_entry_nested_past_the_encoder(mockserver: MockServer) -> None:
     deep = nested(1000).encode()
-    mockserver._run(mockserver.api.journal.append(_entry(deep, deep), mockserver.namespace))
+    mockserver._run(mockserver.api.journal.append(_row(deep, deep), mockserver.namespace))
     status, raw = post(mockserver.url, "/v1/messages", text(with_tool_use(10)))
     assert status == 200
     status, raw = journal(mockserver.url)

@@ -29,9 +29,9 @@ def test_a_full_journal_holds_about_what_its_cap_counts() -> None:
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for n in range(200):
-            entry = JournalEntry(0, f"req_{n}", "POST", "/v1/messages", {}, {}, orjson.dumps({"n": n}), "messages.create",
-                                 0.0, 200, "default", orjson.dumps(MESSAGE))
-            await log.append(entry)
+            row = [f"req_{n}", "POST", "/v1/messages", {}, {}, orjson.dumps({"n": n}), "messages.create",
+                   0.0, 200, "default", orjson.dumps(MESSAGE)]
+            await log.append(row)
         grown = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         return grown
