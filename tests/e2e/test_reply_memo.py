@@ -138,10 +138,14 @@ def test_repeated_calls_answer_byte_for_byte_as_the_long_way(servers: tuple[Serv
     assert _journal(memo)[:9] == _journal(plain)[:9]
 
 
-def test_through_the_sdk_sync_and_async(parses: list[str]) -> None:
-    """The SDK's calls repeat byte for byte too: each answer still has its own id."""
+@pytest.mark.parametrize("rules", [[], [{"name": "elsewhere", "match": {"text": "weather"}, "error": 529}]], ids=["no rules", "a rule"])
+def test_through_the_sdk_sync_and_async(rules: list[dict[str, Any]], parses: list[str]) -> None:
+    """The SDK's calls repeat byte for byte too: each answer still has its own id (with a rule
+    loaded that accepts none of them, too)."""
     server = _serve()
     try:
+        for rule in rules:
+            assert httpx.post(f"{server.url}/_mock/rules", json=rule).status_code == 201
         client = anthropic.Anthropic(base_url=server.url, api_key="sk-test", max_retries=0)
         ids = {client.messages.create(**MESSAGE).id for _ in range(4)}  # type: ignore[call-overload]
         assert len(ids) == 4
