@@ -141,8 +141,8 @@ class Workload:
     latency: bool = False  # also report p50 and p99
     floor: float | None = None  # also run on the floor (bench/floor_server.py); the ratio whose budget it prints
     journal: bool = True  # False: mockserver keeps no journal (--journal-limit 0, as a load test runs it)
-    rules: bool = False  # mockserver (and the --compare checkout) with RULES loaded: no rule matches, so every call
-    # runs the whole pipeline (a loaded rule turns the reply memo off)
+    rules: bool = False  # mockserver (and the --compare checkout) with RULES loaded, none of which matches: every call
+    # is matched against seven rules (a repeated one is still answered by the reply memo, the checkout's parses it)
 
     def label(self, measure: str = "req/s") -> str:
         return f"{self.name}: {measure}, concurrency {self.connections}"
