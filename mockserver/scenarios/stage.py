@@ -67,6 +67,7 @@ class ScenarioStage:
         view = RequestView(request, self.catalog)
         prefix = self.prefix(request.namespace)
         accepted = False
+        reply: Reply | None = None
         for rule in rules:
             if not rule.match.accepts(view):
                 continue
@@ -74,11 +75,11 @@ class ScenarioStage:
             reply = await self._answer(rule, view, prefix + rule.key, next)
             if reply is not None:
                 reply.origin = rule.name
-                reply.pure = False  # a rule counted it (its matches, hits, step): the same call may be answered otherwise
-                return reply
-        reply = await next(request)
-        if accepted:  # a rule counted it and passed it on (nth, times, a used-up sequence)
-            reply.pure = False
+                break
+        if reply is None:
+            reply = await next(request)
+        if accepted:  # a rule counted it (answered it, or passed it on: nth, times, a used-up sequence),
+            reply.pure = False  # so the same call may be answered otherwise next time: never memoised
         return reply
 
     async def _answer(self, rule: Rule, view: RequestView, key: str, next: Next) -> Reply | None:
