@@ -27,6 +27,8 @@ MEMO_BYTES = 16 * 1024 * 1024
 (and a draft its parsed form), so the count alone would let 1024 large bodies, each sent twice,
 hold gigabytes."""
 V = TypeVar("V")
+_PROSE = frozenset({"text", "thinking", "redacted_thinking"})
+"""Blocks that carry no ids, run no tool and feed nothing back into the input."""
 
 
 class Memo(Generic[V]):
@@ -124,13 +126,16 @@ class FakeModel:
         check = self.rules.batch_item if batch_item else self.rules.messages
         checked = check(body, version=version, beta=beta, files=files)
         generated = self.synth.generate(checked.body)
-        fed_back = fed_back_tokens(generated.content)
-        code = runs_code(generated.content)
+        if {block["type"] for block in generated.content} <= _PROSE:  # most replies: nothing to issue, run or feed back
+            fed_back, code, tool_usage, needs_ids = 0, False, None, False
+        else:
+            content = generated.content
+            fed_back, code, tool_usage, needs_ids = fed_back_tokens(content), runs_code(content), server_usage(content), needs_issuing(content)
         usage = build_usage(
             input_tokens=checked.tokens.total + fed_back,
             output_tokens=generated.output_tokens,
             thinking_tokens=generated.thinking_tokens,
-            server_tool_use=server_usage(generated.content),
+            server_tool_use=tool_usage,
         )
         template = build_message(
             id="",
@@ -146,7 +151,7 @@ class FakeModel:
             model=checked.model,
             tokens=checked.tokens,
             template=template,
-            needs_ids=needs_issuing(generated.content),
+            needs_ids=needs_ids,
             fed_back=fed_back,
             runs_code=code,
         )

@@ -284,6 +284,8 @@ class Synthesizer:
         self, body: dict[str, Any], user_text: str, results: list[dict[str, Any]]
     ) -> tuple[dict[str, Any] | None, list[ServerTool], list[McpTool]]:
         """The client tool to call (or ``None``), and the server and MCP tools to run first."""
+        if not body.get("tools") and not body.get("mcp_servers"):  # nothing offered: a plain reply
+            return None, [], []
         offered = [t for t in body.get("tools") or [] if isinstance(t, dict)]
         tools = [t for t in offered if "input_schema" in t and isinstance(t.get("name"), str)]
         servers = offered_server_tools(body)

@@ -257,8 +257,9 @@ def writable_json(raw: bytes) -> tuple[bool, Any]:
 
 def _nests_too_deep(raw: bytes, value: Any) -> bool:
     """:func:`too_deep` for ``value`` read from ``raw``, asked only when ``raw`` holds more than
-    :data:`MAX_JSON_DEPTH` ``[`` and ``{`` bytes at all (a count at memory speed)."""
-    return raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(value)
+    :data:`MAX_JSON_DEPTH` ``[`` and ``{`` bytes at all (a count at memory speed), which a body of
+    up to twice that many bytes cannot (each needs its closing byte)."""
+    return len(raw) > 2 * MAX_JSON_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(value)
 
 
 def too_deep(value: Any) -> bool:
