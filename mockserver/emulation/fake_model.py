@@ -126,11 +126,12 @@ class FakeModel:
         check = self.rules.batch_item if batch_item else self.rules.messages
         checked = check(body, version=version, beta=beta, files=files)
         generated = self.synth.generate(checked.body)
-        if {block["type"] for block in generated.content} <= _PROSE:  # most replies: nothing to issue, run or feed back
+        content = generated.content
+        if {block["type"] for block in content} <= _PROSE:  # most replies: nothing to issue, run or feed back
             fed_back, code, tool_usage, needs_ids = 0, False, None, False
         else:
-            content = generated.content
-            fed_back, code, tool_usage, needs_ids = fed_back_tokens(content), runs_code(content), server_usage(content), needs_issuing(content)
+            fed_back, code, tool_usage = fed_back_tokens(content), runs_code(content), server_usage(content)
+            needs_ids = needs_issuing(content)
         usage = build_usage(
             input_tokens=checked.tokens.total + fed_back,
             output_tokens=generated.output_tokens,
@@ -140,7 +141,7 @@ class FakeModel:
         template = build_message(
             id="",
             model=checked.model.id,
-            content=generated.content,
+            content=content,
             stop_reason=generated.stop_reason,
             stop_sequence=generated.stop_sequence,
             usage=usage,

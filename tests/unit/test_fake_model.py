@@ -17,7 +17,10 @@ from hypothesis import strategies as st
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.tokens import count_text
 from mockserver.emulation.schema_instance import MAX_CHARS, MAX_ITEMS, MAX_STRING, MAX_VALUES, generate, instance
+from mockserver.emulation.fake_model import _PROSE as PROSE, FakeModel
+from mockserver.emulation.server_tools import needs_issuing, runs_code, server_usage
 from mockserver.emulation.synth import Synthesizer
+from mockserver.protocol.message import fed_back_tokens
 
 SCALARS = st.sampled_from(
     [
@@ -364,3 +367,30 @@ def test_the_fake_models_memos_hold_large_bodies_within_their_budget() -> None:
             model.draft(body, version="2023-06-01", beta=False, raw=raw)
     kept = model._drafts._items
     assert 0 < len(kept) <= 16 and sum(cost for _, cost in kept.values()) <= MEMO_BYTES
+
+
+@pytest.mark.parametrize("kind", sorted(PROSE))
+def test_prose_blocks_need_none_of_the_tool_bookkeeping_the_draft_skips_for_them(kind: str) -> None:
+    """FakeModel.draft skips these four for replies of _PROSE blocks alone: each must give its
+    empty answer for every such block, or the skip would change a reply."""
+    content = [{"type": kind, "text": "Hello there.", "thinking": "Let me see.", "signature": "c2ln", "data": "ZGF0YQ=="}]
+    assert fed_back_tokens(content) == 0
+    assert runs_code(content) is False
+    assert server_usage(content) is None
+    assert needs_issuing(content) is False
+
+
+def test_a_reply_that_calls_a_tool_still_gets_its_ids() -> None:
+    from mockserver.protocol.catalog import ModelCatalog
+    from mockserver.protocol.schema import default_schema
+    from mockserver.protocol.validate import Rules
+
+    synth = Synthesizer(1)
+    model = FakeModel(Rules(default_schema(), ModelCatalog.load(None), False, False, synth.signature_matches), synth)
+    tool = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {}}}
+    body = {"model": "claude-haiku-4-5", "max_tokens": 256, "tools": [tool], "tool_choice": {"type": "any"},
+            "messages": [{"role": "user", "content": "Weather?"}]}
+    draft = model.draft(body, version="2023-06-01", beta=False)
+    assert draft.needs_ids and [b["type"] for b in draft.content] == ["tool_use"]
+    plain = model.draft({**body, "tools": [], "tool_choice": {"type": "auto"}}, version="2023-06-01", beta=False)
+    assert not plain.needs_ids and [b["type"] for b in plain.content] == ["text"]
