@@ -257,7 +257,8 @@ def test_serve_chaos_says_when_the_report_cannot_be_written(tmp_path: Path) -> N
     blocker.write_text("")
     target = blocker / "report.json"  # its folder is a file
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--chaos", "9", "--chaos-report", str(target)],
+        [sys.executable, "-X", "faulthandler", "-m", "mockserver", "serve", "--port", "0", "--data-dir", ":memory:", "--chaos", "9",
+         "--chaos-report", str(target)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -266,7 +267,11 @@ def test_serve_chaos_says_when_the_report_cannot_be_written(tmp_path: Path) -> N
             pass
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=20)
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # seen once in CI (aiohttp-low, under load): where was it stuck?
+            process.send_signal(signal.SIGABRT)  # -X faulthandler prints every thread's stack first
+            pytest.fail(f"still running 20 s after SIGINT; its output and stacks:\n{process.communicate(timeout=20)[0]}")
     assert "Traceback" not in output, output  # shutdown was a FileExistsError traceback, exit status 1
     assert f"cannot write the chaos report to {target}: File exists" in output and process.returncode == 0
 
