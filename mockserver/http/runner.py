@@ -84,11 +84,14 @@ async def serve_until_signalled(
     # the collector's sight, so its full collections stop walking it again and again (they cost
     # about 5% of every call, more the fewer modules start-up happened to import).
     gc.freeze()
-    announce(url)
+    # The handlers go in before the URL is announced: whoever reads it may signal at once, and a
+    # process started with SIGINT ignored (a background job of a script, a pytest-xdist worker's
+    # child) would drop a SIGINT that came before them.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    announce(url)
     try:
         await stop.wait()
     finally:
