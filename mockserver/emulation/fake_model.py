@@ -27,8 +27,6 @@ MEMO_BYTES = 16 * 1024 * 1024
 (and a draft its parsed form), so the count alone would let 1024 large bodies, each sent twice,
 hold gigabytes."""
 V = TypeVar("V")
-_PROSE = frozenset({"text", "thinking", "redacted_thinking"})
-"""Blocks that carry no ids, run no tool and feed nothing back into the input."""
 
 
 class Memo(Generic[V]):
@@ -127,11 +125,11 @@ class FakeModel:
         checked = check(body, version=version, beta=beta, files=files)
         generated = self.synth.generate(checked.body)
         content = generated.content
-        if {block["type"] for block in content} <= _PROSE:  # most replies: nothing to issue, run or feed back
-            fed_back, code, tool_usage, needs_ids = 0, False, None, False
-        else:
+        needs_ids = needs_issuing(content)  # no tool call or result (most replies): nothing to run, count or feed back
+        if needs_ids:
             fed_back, code, tool_usage = fed_back_tokens(content), runs_code(content), server_usage(content)
-            needs_ids = needs_issuing(content)
+        else:
+            fed_back, code, tool_usage = 0, False, None
         usage = build_usage(
             input_tokens=checked.tokens.total + fed_back,
             output_tokens=generated.output_tokens,

@@ -683,6 +683,8 @@ def container_for(requested: str | None, ids: "IdGenerator", now: float) -> dict
 
 
 def needs_issuing(content: list[dict[str, Any]]) -> bool:
+    """Whether a block is a tool call or result: the only blocks that get ids, run code, count as
+    server tool use or are fed back into the input (FakeModel.draft asks the rest only then)."""
     return any(b.get("type") in ("tool_use", *CALL_TYPES) or b.get("type") in RESULT_TYPES for b in content)
 
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from mockserver.protocol.errors import ApiError
 from mockserver.protocol.tokens import count_text
 from mockserver.emulation.schema_instance import MAX_CHARS, MAX_ITEMS, MAX_STRING, MAX_VALUES, generate, instance
-from mockserver.emulation.fake_model import _PROSE as PROSE, FakeModel
-from mockserver.emulation.server_tools import needs_issuing, runs_code, server_usage
+from mockserver.emulation.fake_model import FakeModel
+from mockserver.emulation.server_tools import CALL_TYPES, needs_issuing, runs_code, server_usage
 from mockserver.emulation.synth import Synthesizer
-from mockserver.protocol.message import fed_back_tokens
+from mockserver.protocol.message import RESULT_BLOCK_TYPES, fed_back_tokens
 
 SCALARS = st.sampled_from(
     [
@@ -369,15 +369,20 @@ def test_the_fake_models_memos_hold_large_bodies_within_their_budget() -> None:
     assert 0 < len(kept) <= 16 and sum(cost for _, cost in kept.values()) <= MEMO_BYTES
 
 
-@pytest.mark.parametrize("kind", sorted(PROSE))
-def test_prose_blocks_need_none_of_the_tool_bookkeeping_the_draft_skips_for_them(kind: str) -> None:
-    """FakeModel.draft skips these four for replies of _PROSE blocks alone: each must give its
-    empty answer for every such block, or the skip would change a reply."""
+@pytest.mark.parametrize("kind", ["text", "thinking", "redacted_thinking"])
+def test_blocks_that_need_no_ids_need_none_of_the_other_tool_bookkeeping(kind: str) -> None:
+    """FakeModel.draft asks fed_back_tokens, runs_code and server_usage only when needs_issuing
+    says a block is a tool call or result: for any other block each must give its empty answer."""
     content = [{"type": kind, "text": "Hello there.", "thinking": "Let me see.", "signature": "c2ln", "data": "ZGF0YQ=="}]
+    assert needs_issuing(content) is False
     assert fed_back_tokens(content) == 0
     assert runs_code(content) is False
     assert server_usage(content) is None
-    assert needs_issuing(content) is False
+
+
+@pytest.mark.parametrize("kind", sorted({"tool_use", *CALL_TYPES, *RESULT_BLOCK_TYPES}))
+def test_every_block_the_other_tool_bookkeeping_reads_needs_issuing(kind: str) -> None:
+    assert needs_issuing([{"type": kind}]) is True
 
 
 def test_a_reply_that_calls_a_tool_still_gets_its_ids() -> None:
